@@ -1,0 +1,1 @@
+"""Parley's platform adapters and the composition root that wires them to the engine."""
