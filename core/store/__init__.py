@@ -1,0 +1,9 @@
+"""Parley's SQLite memory: messages per conversation, usage records and seen events."""
+
+from __future__ import annotations
+
+from core.store.records import History, UsageRecord
+from core.store.schema import MIGRATIONS
+from core.store.store import Store
+
+__all__ = ["MIGRATIONS", "History", "Store", "UsageRecord"]

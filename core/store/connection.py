@@ -1,0 +1,75 @@
+"""Opening the SQLite file safely, and turning sqlite3 failures into StoreError."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from core.errors import StoreError
+from core.store.schema import PRAGMAS, migrate
+
+_CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Re-raise any sqlite3 or filesystem failure in `action` as StoreError, keeping detail."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in _CORRUPT_CODES
+
+
+def prepare_file(path: Path) -> None:
+    """Create the directory (0700) and the file (0600) before SQLite touches them.
+
+    SQLite gives the -wal and -shm files the database file's mode, so conversations stay
+    readable by the owner only as long as the main file is.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        # An existing file may have been created looser (by hand, or under another umask).
+        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+async def _configure(conn: aiosqlite.Connection) -> None:
+    # busy_timeout first: switching to WAL needs a lock another process may hold.
+    for pragma in PRAGMAS:
+        await conn.execute(pragma)
+    async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
+        row = await cursor.fetchone()
+    mode = str(row[0]).lower() if row is not None else ""
+    if mode != "wal":
+        raise StoreError(f"could not switch the database to WAL mode (got {mode!r})")
+    await migrate(conn)
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """A connection in autocommit mode with WAL, pragmas set and the schema up to date."""
+    with translated(f"opening the database {path}"):
+        prepare_file(path)
+        # isolation_level=None: the store issues BEGIN/COMMIT itself, nothing is implicit.
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        with translated(f"preparing the database {path}"):
+            await _configure(conn)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn

@@ -1,0 +1,54 @@
+"""Every SQL statement the store runs, as constants so tests can check their query plans."""
+
+from __future__ import annotations
+
+from typing import Final
+
+FIND_CONVERSATION_SQL: Final = (
+    "SELECT id FROM conversations"
+    " WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?"
+)
+
+CREATE_CONVERSATION_SQL: Final = (
+    "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
+    " VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (platform, workspace, channel, thread) DO NOTHING"
+)
+
+INSERT_MESSAGE_SQL: Final = (
+    "INSERT INTO messages (conversation_id, role, author_id, author_name, content, status,"
+    " error, token_count, platform_message_id, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# A NULL platform_message_id keeps the stored one.
+UPDATE_MESSAGE_SQL: Final = (
+    "UPDATE messages SET content = ?, status = ?, token_count = ?, error = ?,"
+    " platform_message_id = COALESCE(?, platform_message_id)"
+    " WHERE id = ?"
+)
+
+# Newest first so LIMIT keeps the tail; the caller asks for one extra row to learn
+# whether older messages exist, and reverses the result.
+RECENT_MESSAGES_SQL: Final = (
+    "SELECT id, role, author_id, author_name, content, status, token_count, created_at,"
+    " platform_message_id, error"
+    " FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?"
+)
+
+DELETE_MESSAGES_SQL: Final = "DELETE FROM messages WHERE conversation_id = ?"
+
+INSERT_USAGE_SQL: Final = (
+    "INSERT INTO usage (created_at, platform, workspace, channel, thread, bot, persona,"
+    " model, user_id, prompt_tokens, completion_tokens, cached_tokens, message_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# OR IGNORE makes the claim one atomic statement: the row count says who got there first.
+CLAIM_EVENT_SQL: Final = (
+    "INSERT OR IGNORE INTO processed_events (scope, event_id, created_at) VALUES (?, ?, ?)"
+)
+
+PRUNE_EVENTS_SQL: Final = "DELETE FROM processed_events WHERE created_at < ?"
+
+INTEGRITY_CHECK_SQL: Final = "PRAGMA integrity_check"

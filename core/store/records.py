@@ -1,0 +1,91 @@
+"""The values the store hands back and takes in, and their conversion to and from rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+from core.errors import StoreError
+from core.types import ConversationKey, MessageStatus, Role, StoredMessage
+
+_ROLES: frozenset[str] = frozenset(get_args(Role))
+_STATUSES: frozenset[str] = frozenset(get_args(MessageStatus))
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """The tail of one conversation."""
+
+    messages: tuple[StoredMessage, ...]  # oldest first
+    more_before: bool  # older messages exist beyond the limit
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """The tokens one model call spent, for whom and in which conversation."""
+
+    key: ConversationKey
+    bot: str
+    persona: str
+    model: str
+    user_id: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    message_id: int | None = None  # the assistant message this turn produced
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_timestamp(moment: datetime) -> str:
+    """Fixed-width ISO-8601 in UTC, so comparing the text compares the times."""
+    if moment.tzinfo is None:
+        raise ValueError("store timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def key_params(key: ConversationKey) -> tuple[str, str, str, str]:
+    return (key.platform, key.workspace, key.channel, key.thread)
+
+
+def usage_params(record: UsageRecord, created_at: datetime) -> tuple[Any, ...]:
+    return (
+        to_timestamp(created_at),
+        *key_params(record.key),
+        record.bot,
+        record.persona,
+        record.model,
+        record.user_id,
+        record.prompt_tokens,
+        record.completion_tokens,
+        record.cached_tokens,
+        record.message_id,
+    )
+
+
+def message_from_row(row: Sequence[Any]) -> StoredMessage:
+    """Build a StoredMessage from a row in RECENT_MESSAGES_SQL's column order."""
+    (id_, role, author_id, author_name, content, status, tokens, created, platform_id, error) = row
+    # The CHECK constraints make these unreachable unless the file was edited by hand.
+    if role not in _ROLES or status not in _STATUSES:
+        raise StoreError(f"message {id_} has an unknown role {role!r} or status {status!r}")
+    return StoredMessage(
+        id=int(id_),
+        role=role,
+        author_id=str(author_id),
+        author_name=str(author_name),
+        content=str(content),
+        status=status,
+        token_count=int(tokens),
+        created_at=from_timestamp(str(created)),
+        platform_message_id=str(platform_id),
+        error=str(error),
+    )

@@ -1,0 +1,250 @@
+"""Parley's memory: conversations, usage and seen events in one SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from core.errors import StoreError
+from core.store import queries as q
+from core.store.connection import connect, is_corruption, translated
+from core.store.records import (
+    History,
+    UsageRecord,
+    key_params,
+    message_from_row,
+    to_timestamp,
+    usage_params,
+    utc_now,
+)
+from core.types import ConversationKey, MessageStatus, Role
+
+# Enough for every conversation active at once on a busy install; a miss costs one query.
+_CONVERSATION_CACHE_SIZE = 4096
+
+
+async def _run(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    """Execute one statement and return the rows it changed."""
+    async with conn.execute(sql, params) as cursor:
+        return cursor.rowcount
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    # A cancelled COMMIT may still have gone through; there is then nothing to undo.
+    with contextlib.suppress(sqlite3.Error):
+        await conn.execute("ROLLBACK")
+
+
+class Store:
+    """One connection, used by one task at a time; every write is committed on return.
+
+    Build it with `await Store.open(path)`. `clock` exists so tests can age rows.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, clock: Callable[[], datetime]) -> None:
+        self._conn: aiosqlite.Connection | None = conn
+        self._clock = clock
+        # Serialises transactions: aiosqlite shares one connection between tasks, and a
+        # second BEGIN (or a read inside another task's open transaction) must wait.
+        self._lock = asyncio.Lock()
+        # Conversation rows are never deleted, so a cached id can never go stale.
+        self._conversation_ids: OrderedDict[ConversationKey, int] = OrderedDict()
+
+    @classmethod
+    async def open(cls, path: Path, *, clock: Callable[[], datetime] = utc_now) -> Store:
+        return cls(await connect(path), clock)
+
+    async def close(self) -> None:
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with translated("closing the database"):
+                    await conn.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StoreError("the store is closed")
+        return self._conn
+
+    @asynccontextmanager
+    async def _reading(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            conn = self._connection()
+            with translated(action):
+                yield conn
+
+    @asynccontextmanager
+    async def _writing(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """One IMMEDIATE transaction, committed before the caller continues."""
+        async with self._lock:
+            conn = self._connection()
+            with translated(action):
+                # BEGIN sits inside the try: a task cancelled while awaiting it must not
+                # leave the shared connection inside a transaction.
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                    yield conn
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await _rollback(conn)
+                    raise
+
+    def _cached_id(self, key: ConversationKey) -> int | None:
+        found = self._conversation_ids.get(key)
+        if found is not None:
+            self._conversation_ids.move_to_end(key)
+        return found
+
+    def _remember(self, key: ConversationKey, conversation_id: int) -> None:
+        self._conversation_ids[key] = conversation_id
+        self._conversation_ids.move_to_end(key)
+        if len(self._conversation_ids) > _CONVERSATION_CACHE_SIZE:
+            self._conversation_ids.popitem(last=False)
+
+    async def _find_conversation(
+        self, conn: aiosqlite.Connection, key: ConversationKey
+    ) -> int | None:
+        cached = self._cached_id(key)
+        if cached is not None:
+            return cached
+        async with conn.execute(q.FIND_CONVERSATION_SQL, key_params(key)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    async def _ensure_conversation(self, conn: aiosqlite.Connection, key: ConversationKey) -> int:
+        found = await self._find_conversation(conn, key)
+        if found is not None:
+            return found
+        now = to_timestamp(self._clock())
+        await _run(conn, q.CREATE_CONVERSATION_SQL, (*key_params(key), now))
+        created = await self._find_conversation(conn, key)
+        if created is None:  # the insert above makes this unreachable
+            raise StoreError(f"conversation {key} vanished while being created")
+        return created
+
+    async def add_message(
+        self,
+        key: ConversationKey,
+        *,
+        role: Role,
+        author_id: str,
+        author_name: str,
+        content: str,
+        status: MessageStatus,
+        token_count: int,
+        platform_message_id: str = "",
+        error: str = "",
+    ) -> int:
+        """Store one message and return its id; it is durable when this returns."""
+        now = to_timestamp(self._clock())
+        async with self._writing(f"saving a message in {key}") as conn:
+            conversation_id = await self._ensure_conversation(conn, key)
+            params = (
+                conversation_id,
+                role,
+                author_id,
+                author_name,
+                content,
+                status,
+                error,
+                token_count,
+                platform_message_id,
+                now,
+            )
+            async with conn.execute(q.INSERT_MESSAGE_SQL, params) as cursor:
+                message_id = cursor.lastrowid
+        if message_id is None:
+            raise StoreError(f"saving a message in {key} returned no id")
+        # Cached only once committed: a rolled-back conversation's id could be reused.
+        self._remember(key, conversation_id)
+        return message_id
+
+    async def update_message(
+        self,
+        message_id: int,
+        *,
+        content: str,
+        status: MessageStatus,
+        token_count: int,
+        error: str = "",
+        platform_message_id: str | None = None,
+    ) -> None:
+        """Replace a message's text and status; None keeps its platform message id."""
+        params = (content, status, token_count, error, platform_message_id, message_id)
+        async with self._writing(f"updating message {message_id}") as conn:
+            if await _run(conn, q.UPDATE_MESSAGE_SQL, params) == 0:
+                raise StoreError(f"there is no message {message_id} to update")
+
+    async def recent_messages(self, key: ConversationKey, limit: int) -> History:
+        """The last `limit` messages of this conversation, oldest first."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        async with self._reading(f"loading the history of {key}") as conn:
+            conversation_id = await self._find_conversation(conn, key)
+            if conversation_id is None:
+                return History(messages=(), more_before=False)
+            self._remember(key, conversation_id)
+            rows = await conn.execute_fetchall(q.RECENT_MESSAGES_SQL, (conversation_id, limit + 1))
+            messages = [message_from_row(row) for row in rows]
+        more_before = len(messages) > limit
+        newest = messages[:limit]
+        return History(messages=tuple(reversed(newest)), more_before=more_before)
+
+    async def forget(self, key: ConversationKey) -> int:
+        """Delete this conversation's messages and return how many there were."""
+        async with self._writing(f"forgetting {key}") as conn:
+            conversation_id = await self._find_conversation(conn, key)
+            if conversation_id is None:
+                return 0
+            # The conversation row stays (it holds no content) so cached ids stay valid.
+            return await _run(conn, q.DELETE_MESSAGES_SQL, (conversation_id,))
+
+    async def record_usage(self, record: UsageRecord) -> None:
+        params = usage_params(record, self._clock())
+        async with self._writing(f"recording usage in {record.key}") as conn:
+            await _run(conn, q.INSERT_USAGE_SQL, params)
+
+    async def claim_event(self, scope: str, event_id: str) -> bool:
+        """True the first time (scope, event_id) is seen, across restarts; False after."""
+        params = (scope, event_id, to_timestamp(self._clock()))
+        async with self._writing(f"claiming event {scope}/{event_id}") as conn:
+            return await _run(conn, q.CLAIM_EVENT_SQL, params) == 1
+
+    async def prune_events(self, older_than: timedelta) -> int:
+        """Forget events claimed more than `older_than` ago; returns how many went."""
+        cutoff = to_timestamp(self._clock() - older_than)
+        async with self._writing("pruning old events") as conn:
+            return await _run(conn, q.PRUNE_EVENTS_SQL, (cutoff,))
+
+    async def integrity_ok(self) -> bool:
+        """Whether SQLite's own integrity check passes; a corrupt file gives False."""
+        async with self._lock:
+            conn = self._connection()
+            try:
+                rows = await conn.execute_fetchall(q.INTEGRITY_CHECK_SQL)
+            except sqlite3.Error as exc:
+                if is_corruption(exc):
+                    return False
+                raise StoreError(f"checking the database failed: {exc}") from exc
+        return [tuple(row) for row in rows] == [("ok",)]

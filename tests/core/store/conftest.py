@@ -1,0 +1,48 @@
+"""Fixtures for the store tests: a fresh database per test and raw access to its file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.store import Store
+from core.types import ConversationKey
+
+KEY = ConversationKey(platform="slack", workspace="T1", channel="C1", thread="1700000000.000100")
+
+
+def raw_rows(path: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Read the file with plain sqlite3, bypassing the store under test."""
+    with closing(sqlite3.connect(path)) as conn:
+        return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "parley.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(db_path)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def add_user_message(store: Store, key: ConversationKey, content: str) -> int:
+    return await store.add_message(
+        key,
+        role="user",
+        author_id="U1",
+        author_name="Ada",
+        content=content,
+        status="complete",
+        token_count=len(content),
+    )
