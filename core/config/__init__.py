@@ -1,0 +1,39 @@
+"""bots.yaml parsed once into frozen, validated objects; errors name file, line and key."""
+
+from core.config.bots import BotConfig, ConsoleBotConfig, DiscordBotConfig, SlackBotConfig
+from core.config.document import Config
+from core.config.loader import load_config
+from core.config.reload import ConfigHolder
+from core.config.schema import (
+    Example,
+    LimitsConfig,
+    Override,
+    PersonaConfig,
+    ProviderConfig,
+    ReasoningEffort,
+    StorageConfig,
+)
+from core.config.secrets import SecretRef, SecretUse
+from core.config.templates import PLACEHOLDERS, render_template, template_problems
+
+__all__ = [
+    "PLACEHOLDERS",
+    "BotConfig",
+    "Config",
+    "ConfigHolder",
+    "ConsoleBotConfig",
+    "DiscordBotConfig",
+    "Example",
+    "LimitsConfig",
+    "Override",
+    "PersonaConfig",
+    "ProviderConfig",
+    "ReasoningEffort",
+    "SecretRef",
+    "SecretUse",
+    "SlackBotConfig",
+    "StorageConfig",
+    "load_config",
+    "render_template",
+    "template_problems",
+]

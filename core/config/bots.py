@@ -1,0 +1,76 @@
+"""The config models for bots, one per platform, told apart by `platform`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from core.config.fields import (
+    BotName,
+    DiscordChannelId,
+    DiscordGuildId,
+    Frozen,
+    FrozenMap,
+    GatewayUrl,
+    HttpUrl,
+    SlackChannelId,
+    SlackWorkspaceId,
+    empty_map,
+)
+from core.config.schema import Override
+from core.config.secrets import SecretRef
+
+PLATFORMS = ("slack", "discord", "console")
+
+
+class SlackBotConfig(Frozen):
+    """A Slack app: Socket Mode when `app_token` is given, HTTP mode with `signing_secret`."""
+
+    name: BotName
+    platform: Literal["slack"]
+    persona: str
+    workspaces: FrozenMap[SlackWorkspaceId, Override] = Field(default_factory=empty_map)
+    channels: FrozenMap[SlackChannelId, Override] = Field(default_factory=empty_map)
+    bot_token: SecretRef
+    app_token: SecretRef | None = None
+    signing_secret: SecretRef | None = None
+    api_base_url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _has_a_mode(self) -> SlackBotConfig:
+        if self.app_token is None and self.signing_secret is None:
+            raise PydanticCustomError(
+                "slack_mode",
+                "a Slack bot needs app_token (Socket Mode) or signing_secret (HTTP mode)",
+            )
+        return self
+
+
+class DiscordBotConfig(Frozen):
+    """A Discord bot; `workspaces` are guilds."""
+
+    name: BotName
+    platform: Literal["discord"]
+    persona: str
+    workspaces: FrozenMap[DiscordGuildId, Override] = Field(default_factory=empty_map)
+    channels: FrozenMap[DiscordChannelId, Override] = Field(default_factory=empty_map)
+    token: SecretRef
+    api_base_url: HttpUrl | None = None
+    gateway_url: GatewayUrl | None = None
+
+
+class ConsoleBotConfig(Frozen):
+    """A chat in the terminal; `user_name` is the person typing."""
+
+    name: BotName
+    platform: Literal["console"]
+    persona: str
+    workspaces: FrozenMap[str, Override] = Field(default_factory=empty_map)
+    channels: FrozenMap[str, Override] = Field(default_factory=empty_map)
+    user_name: str = Field(default="you", min_length=1)
+
+
+BotConfig = SlackBotConfig | DiscordBotConfig | ConsoleBotConfig
+AnyBot = Annotated[BotConfig, Field(discriminator="platform")]

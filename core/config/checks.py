@@ -1,0 +1,101 @@
+"""Checks that span sections: names that must refer to something, and budgets that must fit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from core.config.paths import LineMap, Loc, did_you_mean, format_path
+from core.config.templates import template_problems
+from core.errors import ConfigIssue
+
+# These run on the raw document so they report alongside per-field errors, not after them;
+# anything of the wrong shape is skipped here because validation reports it.
+_DEFAULT_MAX_TOKENS = 1024
+_DEFAULT_CONTEXT_TOKENS = 16000
+
+Problem = tuple[Loc, str]
+
+
+def cross_check(data: dict[str, object], lines: LineMap, file: str) -> list[ConfigIssue]:
+    """Every cross-reference and template problem in the document."""
+    problems = [*_persona_problems(data), *_bot_problems(data)]
+    return [ConfigIssue(file, lines.line_of(loc), format_path(loc), msg) for loc, msg in problems]
+
+
+def _mapping(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _unknown(kind: str, name: str, known: dict[str, object]) -> str:
+    hint = did_you_mean(name, known)
+    listed = f"; defined {kind}s: {', '.join(known)}" if not hint else ""
+    return f"unknown {kind} '{name}'{hint}{listed}"
+
+
+def _persona_problems(data: dict[str, object]) -> Iterator[Problem]:
+    providers = data.get("providers")
+    for name, persona in _mapping(data.get("personas")).items():
+        if not isinstance(persona, dict):
+            continue
+        loc: Loc = ("personas", name)
+        provider = persona.get("provider", "openai")
+        if isinstance(provider, str) and isinstance(providers, dict) and provider not in providers:
+            yield (*loc, "provider"), _unknown("provider", provider, providers)
+        yield from _prompt_problems(persona, loc)
+        yield from _budget_problems(persona, loc)
+
+
+def _budget_problems(persona: dict[str, object], loc: Loc) -> Iterator[Problem]:
+    reply = _whole_number(persona.get("max_tokens", _DEFAULT_MAX_TOKENS))
+    whole = _whole_number(persona.get("context_tokens", _DEFAULT_CONTEXT_TOKENS))
+    if reply is not None and whole is not None and whole <= reply:
+        key = "context_tokens" if "context_tokens" in persona else "max_tokens"
+        yield (
+            (*loc, key),
+            f"context_tokens ({whole}) must be more than max_tokens ({reply}): "
+            "the request budget has to leave room for the reply",
+        )
+
+
+def _whole_number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+
+
+def _prompt_problems(holder: dict[str, object], loc: Loc) -> Iterator[Problem]:
+    prompt = holder.get("system_prompt")
+    if isinstance(prompt, str):
+        for message in template_problems(prompt):
+            yield (*loc, "system_prompt"), message
+
+
+def _bot_problems(data: dict[str, object]) -> Iterator[Problem]:
+    personas = _mapping(data.get("personas"))
+    bots = data.get("bots")
+    seen: set[str] = set()
+    for index, bot in enumerate(bots if isinstance(bots, list) else []):
+        if not isinstance(bot, dict):
+            continue
+        loc: Loc = ("bots", index)
+        name = bot.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                yield (*loc, "name"), f"duplicate bot name '{name}'; bot names must be unique"
+            seen.add(name)
+        yield from _persona_ref(bot, loc, personas)
+        for section in ("workspaces", "channels"):
+            for key, override in _mapping(bot.get(section)).items():
+                if isinstance(override, dict):
+                    yield from _persona_ref(override, (*loc, section, key), personas)
+                    yield from _prompt_problems(override, (*loc, section, key))
+
+
+def _persona_ref(
+    holder: dict[str, object], loc: Loc, personas: dict[str, object]
+) -> Iterator[Problem]:
+    persona = holder.get("persona")
+    if isinstance(persona, str) and personas and persona not in personas:
+        yield (*loc, "persona"), _unknown("persona", persona, personas)

@@ -1,0 +1,61 @@
+"""Fills in what bots.yaml may leave out but validation needs: names, implicit keys, defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.config.paths import LineMap, format_path
+from core.errors import ConfigIssue
+
+# Written as a reference so the implicit key flows through the same secret handling as any other.
+OPENAI_KEY_REFERENCE = "${OPENAI_API_KEY}"
+
+
+def with_defaults(
+    data: dict[str, object], env: Mapping[str, str], lines: LineMap, file: str
+) -> tuple[dict[str, object], list[ConfigIssue]]:
+    """A copy of `data` with implicit entries added, and any keys that clash with them."""
+    result = dict(data)
+    issues: list[ConfigIssue] = []
+    result.setdefault("providers", {"openai": {}})
+    result.setdefault("storage", {})
+    for section in ("providers", "personas"):
+        named = _named(result.get(section), section, lines, file, issues)
+        if named is not None:
+            result[section] = named
+    if isinstance(providers := result.get("providers"), dict):
+        result["providers"] = {name: _with_key(entry) for name, entry in providers.items()}
+    if isinstance(bots := result.get("bots"), list):
+        result["bots"] = [_with_user(bot, env) for bot in bots]
+    return result, issues
+
+
+def _named(
+    section: object, kind: str, lines: LineMap, file: str, issues: list[ConfigIssue]
+) -> dict[str, object] | None:
+    """Each entry of a name -> entry section, carrying its own name."""
+    if not isinstance(section, dict):
+        return None
+    named: dict[str, object] = {}
+    for name, entry in section.items():
+        if isinstance(entry, dict) and "name" in entry:
+            loc = (kind, name, "name")
+            message = f"unknown key 'name' (an entry of {kind} is named by its key, '{name}')"
+            issues.append(ConfigIssue(file, lines.line_of(loc), format_path(loc), message))
+        named[name] = {**entry, "name": name} if isinstance(entry, dict) else entry
+    return named
+
+
+def _with_key(provider: object) -> object:
+    # Without a base_url this is OpenAI itself, which always needs a key.
+    if isinstance(provider, dict) and "base_url" not in provider and "api_key" not in provider:
+        return {**provider, "api_key": OPENAI_KEY_REFERENCE}
+    return provider
+
+
+def _with_user(bot: object, env: Mapping[str, str]) -> object:
+    if isinstance(bot, dict) and bot.get("platform") == "console" and "user_name" not in bot:
+        user = env.get("USER") or env.get("USERNAME")
+        if user:
+            return {**bot, "user_name": user}
+    return bot

@@ -1,0 +1,99 @@
+"""Substitutes ${VAR} references from the environment and turns secret fields into SecretRefs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.config.paths import LineMap, Loc, format_path
+from core.config.secrets import LITERAL_SECRET_MESSAGE, SECRET_REFERENCE, SecretRef, SecretUse
+from core.errors import ConfigIssue
+
+# `$${` stays a literal `${`; a bare `${` that is not a whole reference is reported.
+_REFERENCE = re.compile(
+    r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|\$\{"
+)
+SECRET_BOT_KEYS = frozenset({"bot_token", "app_token", "signing_secret", "token"})
+
+
+@dataclass(frozen=True)
+class Interpolated:
+    data: dict[str, object]
+    secrets: tuple[SecretUse, ...]
+    issues: tuple[ConfigIssue, ...]
+
+
+def is_secret_loc(loc: Loc) -> bool:
+    """Whether the value at `loc` is a secret field (provider api_key, bot tokens)."""
+    if len(loc) != 3:
+        return False
+    section, _, key = loc
+    return (section == "providers" and key == "api_key") or (
+        section == "bots" and isinstance(key, str) and key in SECRET_BOT_KEYS
+    )
+
+
+def interpolate(
+    data: dict[str, object], env: Mapping[str, str], lines: LineMap, file: str
+) -> Interpolated:
+    """Resolve every string value against `env`; secret fields become SecretRefs."""
+    walker = _Walker(env, lines, file)
+    resolved = {key: walker.walk(value, (key,)) for key, value in data.items()}
+    return Interpolated(resolved, tuple(walker.secrets), tuple(walker.issues))
+
+
+class _Walker:
+    def __init__(self, env: Mapping[str, str], lines: LineMap, file: str) -> None:
+        self._env = env
+        self._lines = lines
+        self._file = file
+        self.secrets: list[SecretUse] = []
+        self.issues: list[ConfigIssue] = []
+
+    def walk(self, value: object, loc: Loc) -> object:
+        if is_secret_loc(loc):
+            return self._secret(value, loc)
+        if isinstance(value, dict):
+            return {key: self.walk(item, (*loc, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.walk(item, (*loc, index)) for index, item in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return self._substitute(value, loc)
+        return value
+
+    def _secret(self, value: object, loc: Loc) -> SecretRef:
+        path, line = format_path(loc), self._lines.line_of(loc)
+        match = SECRET_REFERENCE.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            self.issues.append(ConfigIssue(self._file, line, path, LITERAL_SECRET_MESSAGE))
+            # A stand-in keeps validation from also reporting the field as missing.
+            return SecretRef("", path, line, self._file)
+        ref = SecretRef.from_env(match.group(1), path, line, self._file, self._env)
+        self.secrets.append(SecretUse(path, ref.variable, ref.is_set, line))
+        return ref
+
+    def _substitute(self, text: str, loc: Loc) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group("name"), match.group("default")
+            if match.group(0) == "$${":
+                return "${"
+            if name is None:
+                self._issue(loc, "a '${' that is not a ${VAR} or ${VAR:-default} reference")
+            elif self._env.get(name):
+                return self._env[name]
+            elif default is not None:
+                return default
+            else:
+                self._issue(
+                    loc,
+                    f"environment variable {name} is not set and has no default "
+                    f"(set it, or write ${{{name}:-value}})",
+                )
+            return match.group(0)
+
+        return _REFERENCE.sub(replace, text)
+
+    def _issue(self, loc: Loc, message: str) -> None:
+        line = self._lines.line_of(loc)
+        self.issues.append(ConfigIssue(self._file, line, format_path(loc), message))

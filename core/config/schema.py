@@ -1,0 +1,87 @@
+"""The config models for providers, personas, overrides, storage and limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from core.config.fields import Frozen, HttpUrl
+from core.config.secrets import SecretRef
+
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+DEFAULT_STORAGE_PATH = Path("data/parley.db")
+
+
+class ProviderConfig(Frozen):
+    """An OpenAI-compatible endpoint; `base_url` None means OpenAI's own."""
+
+    name: str
+    base_url: HttpUrl | None = None
+    api_key: SecretRef | None = None
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+
+class Example(Frozen):
+    """One few-shot exchange placed before the conversation."""
+
+    user: str
+    assistant: str
+
+
+class PersonaConfig(Frozen):
+    """Who the bot is: its prompt, model and sampling settings."""
+
+    name: str
+    system_prompt: str
+    model: str = Field(min_length=1)
+    provider: str = "openai"
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int = Field(default=1024, ge=1)
+    context_tokens: int = Field(default=16000, ge=2)
+    reasoning_effort: ReasoningEffort | None = None
+    examples: tuple[Example, ...] = ()
+    vision: bool = False
+
+
+class Override(Frozen):
+    """Changes the persona or the prompt for one workspace or channel."""
+
+    persona: str | None = None
+    system_prompt: str | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Override:
+        if self.persona is None and self.system_prompt is None:
+            raise PydanticCustomError(
+                "empty_override", "an override needs persona, system_prompt or both"
+            )
+        return self
+
+
+class StorageConfig(Frozen):
+    """Where the conversation database lives; `path` is always absolute."""
+
+    path: Path = Field(default=DEFAULT_STORAGE_PATH, validate_default=True)
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
+        # Relative paths follow the config file, not whatever directory Parley started in.
+        context = info.context if isinstance(info.context, dict) else {}
+        base = context.get("base_dir")
+        path = value.expanduser()
+        if path.is_absolute():
+            return path
+        return Path(base) / path if base is not None else path.absolute()
+
+
+class LimitsConfig(Frozen):
+    """How much of the outside world goes into one request."""
+
+    attachment_chars: int = Field(default=20000, ge=0)
+    history_messages: int = Field(default=200, ge=1)
