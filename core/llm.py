@@ -1,0 +1,296 @@
+"""Streams replies from OpenAI-compatible servers; the only module in core that imports openai."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import email.utils
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol, cast
+from urllib.parse import urlsplit
+
+import httpx2
+import openai
+from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
+from openai.types.completion_usage import CompletionUsage
+from openai.types.shared import ReasoningEffort
+
+from core.errors import (
+    BadCredentials,
+    ContextTooLong,
+    ModelError,
+    ModelRequestRejected,
+    ModelTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    StreamInterrupted,
+)
+from core.think import ThinkFilter
+from core.types import PromptMessage, Usage
+
+log = logging.getLogger(__name__)
+
+# Local servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK insists on one.
+_NO_KEY = "not-needed"
+# OpenAI's code, and llama.cpp's error type, for a prompt longer than the model's window.
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
+# What the SDK, its HTTP layer and a garbled stream can raise; anything else is a bug.
+_TRANSLATABLE = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    model: str
+    messages: tuple[PromptMessage, ...]
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    reasoning_effort: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+ModelEvent = TextDelta | Usage
+
+
+class ModelClient(Protocol):
+    """Streams one reply: TextDeltas, then one Usage when the server reports it."""
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]: ...
+
+    async def close(self) -> None: ...
+
+
+class _EndedEarlyError(Exception):
+    """The body ended cleanly but before the model said it had finished."""
+
+
+def _wire_content(message: PromptMessage) -> str | list[ChatCompletionContentPartParam]:
+    if not message.images:
+        return message.content
+    parts: list[ChatCompletionContentPartParam] = [{"type": "text", "text": message.content}]
+    for image in message.images:
+        encoded = base64.b64encode(image.data).decode("ascii")
+        url = f"data:{image.media_type};base64,{encoded}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
+def wire_message(message: PromptMessage) -> ChatCompletionMessageParam:
+    """One PromptMessage in Chat Completions form; images ride only on user turns."""
+    if message.role == "user":
+        return {"role": "user", "content": _wire_content(message)}
+    # The API accepts image parts on user messages only, so other roles stay text.
+    if message.role == "system":
+        return {"role": "system", "content": message.content}
+    return {"role": "assistant", "content": message.content}
+
+
+def build_params(
+    request: ModelRequest, *, openai_endpoint: bool
+) -> CompletionCreateParamsStreaming:
+    """The create() arguments for `request`; unset options are left out, not sent as null."""
+    params: CompletionCreateParamsStreaming = {
+        "model": request.model,
+        "messages": [wire_message(message) for message in request.messages],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.top_p is not None:
+        params["top_p"] = request.top_p
+    if request.max_tokens is not None:
+        # OpenAI's newer models reject max_tokens; local servers only know max_tokens.
+        if openai_endpoint:
+            params["max_completion_tokens"] = request.max_tokens
+        else:
+            params["max_tokens"] = request.max_tokens
+    if request.reasoning_effort is not None:
+        # Passed through unchecked: other servers accept values OpenAI's list lacks.
+        params["reasoning_effort"] = cast(ReasoningEffort, request.reasoning_effort)
+    return params
+
+
+def _detail(exc: BaseException, secret: str | None) -> str:
+    detail = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__
+    if cause is not None and str(cause):
+        detail += f" ({type(cause).__name__}: {cause})"
+    # Some providers echo a rejected key in their message; logs must not get it. Short
+    # placeholders ("x" for a local server) are no secret, and scrubbing them mangles text.
+    return detail.replace(secret, "***") if secret and len(secret) >= 8 else detail
+
+
+def _is_context_error(exc: openai.APIError) -> bool:
+    return (
+        exc.code in _CONTEXT_CODES
+        or exc.type in _CONTEXT_CODES
+        or "maximum context length" in exc.message.lower()
+    )
+
+
+def _status_error(exc: openai.APIStatusError, detail: str) -> ModelError:
+    status = exc.status_code
+    if status == 429:
+        return RateLimited(detail)
+    if status >= 500:
+        return ProviderUnavailable(detail)
+    if status == 408:
+        return ModelTimeout(detail)
+    if status in (401, 403):
+        return BadCredentials(detail)
+    if _is_context_error(exc):
+        return ContextTooLong(detail)
+    return ModelRequestRejected(detail)
+
+
+def translate_error(exc: BaseException, *, secret: str | None = None) -> ModelError:
+    """The Parley error for an SDK, HTTP or stream failure; `secret` is scrubbed from it."""
+    detail = _detail(exc, secret)
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return ModelTimeout(detail)
+    if isinstance(exc, openai.APIStatusError):
+        return _status_error(exc, detail)
+    if isinstance(exc, openai.APIError) and _is_context_error(exc):
+        return ContextTooLong(detail)
+    # Connection failures, cut streams and errors sent inside a stream all mean the
+    # provider could not deliver this time; another attempt may well succeed.
+    return ProviderUnavailable(detail)
+
+
+def _seconds(value: str, scale: float) -> float | None:
+    try:
+        seconds = float(value) * scale
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """How long the server asked us to wait before retrying, if it said."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    millis = _seconds(headers.get("retry-after-ms", ""), 0.001)
+    if millis is not None:
+        return millis
+    value = headers.get("retry-after", "")
+    seconds = _seconds(value, 1.0)
+    if seconds is not None or not value:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - time.time()
+
+
+def _usage(usage: CompletionUsage) -> Usage:
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None else None
+    return Usage(usage.prompt_tokens, usage.completion_tokens, cached or 0)
+
+
+def _is_openai(base_url: str | None) -> bool:
+    return base_url is None or urlsplit(base_url).hostname == "api.openai.com"
+
+
+class OpenAICompatibleClient:
+    """A ModelClient for one provider, with Parley's own retry policy.
+
+    The SDK's retries are off: it cannot tell whether text already reached the
+    user, and re-running a stream after that would show the reply twice.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float,
+        max_retries: int,
+        backoff_base: float = 0.5,
+        max_retry_wait: float = 20.0,
+    ) -> None:
+        self._openai_endpoint = _is_openai(base_url)
+        self._secret = api_key
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._max_retry_wait = max_retry_wait
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key or _NO_KEY,
+            # One number bounds the connect and every read, so a stall mid-stream is caught.
+            timeout=openai.Timeout(timeout),
+            max_retries=0,
+        )
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
+        params = build_params(request, openai_endpoint=self._openai_endpoint)
+        for attempt in range(self._max_retries + 1):
+            shown_text = False
+            try:
+                async with contextlib.aclosing(self._attempt(params)) as events:
+                    async for event in events:
+                        shown_text = shown_text or isinstance(event, TextDelta)
+                        yield event
+                return
+            except (*_TRANSLATABLE, _EndedEarlyError) as exc:
+                error = translate_error(exc, secret=self._secret)
+                if shown_text:
+                    raise StreamInterrupted(str(error)) from exc
+                if not error.retryable or attempt == self._max_retries:
+                    raise error from exc
+                wait = self._retry_wait(attempt, retry_after(exc))
+                log.warning("model call failed, retrying in %.2fs: %s", wait, error)
+                await asyncio.sleep(wait)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _retry_wait(self, attempt: int, asked: float | None) -> float:
+        if asked is not None:
+            return min(max(asked, 0.0), self._max_retry_wait)
+        # Jitter keeps clients that failed together from retrying in lockstep.
+        backoff = self._backoff_base * 2.0**attempt * (1 + random.uniform(0, 0.25))
+        return min(backoff, self._max_retry_wait)
+
+    async def _attempt(
+        self, params: CompletionCreateParamsStreaming
+    ) -> AsyncGenerator[ModelEvent, None]:
+        """One request; a fresh filter each time, as a retry starts the reply over."""
+        think = ThinkFilter()
+        usage: Usage | None = None
+        finished = False
+        response = await self._client.chat.completions.create(**params)
+        async with response:
+            async for chunk in response:
+                if chunk.usage is not None:
+                    usage = _usage(chunk.usage)
+                    # The choice-less usage chunk comes last; some servers repeat usage on
+                    # every chunk, which proves nothing about the reply being complete.
+                    finished = finished or not chunk.choices
+                for choice in chunk.choices:
+                    finished = finished or choice.finish_reason is not None
+                    visible = think.feed(choice.delta.content or "")
+                    if visible:
+                        yield TextDelta(visible)
+        if not finished:
+            raise _EndedEarlyError("the stream ended before the model finished its reply")
+        tail = think.flush()
+        if tail:
+            yield TextDelta(tail)
+        if usage is not None:
+            yield usage

@@ -1,0 +1,299 @@
+"""OpenAICompatibleClient with the real openai SDK against a wire-level fake on loopback."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from core.errors import (
+    BadCredentials,
+    ContextTooLong,
+    ModelRequestRejected,
+    ModelTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    StreamInterrupted,
+)
+from core.llm import (
+    ModelClient,
+    ModelEvent,
+    ModelRequest,
+    OpenAICompatibleClient,
+    TextDelta,
+    build_params,
+    retry_after,
+)
+from core.types import ImagePart, PromptMessage, Usage
+from tests.fakes.openai_server import FakeOpenAI, Script
+
+HELLO = ModelRequest(model="fake-model", messages=(PromptMessage("user", "Hi"),))
+KEY = "sk-test-0123456789"
+
+
+@dataclass
+class Bench:
+    """The fake server plus a factory for clients aimed at it, all closed afterwards."""
+
+    fake: FakeOpenAI
+    clients: list[OpenAICompatibleClient] = field(default_factory=list)
+
+    def client(self, **overrides: Any) -> OpenAICompatibleClient:
+        options: dict[str, Any] = {"base_url": self.fake.base_url, "api_key": KEY, "timeout": 2.0}
+        options |= {"max_retries": 2, "backoff_base": 0.01, **overrides}
+        client = OpenAICompatibleClient(**options)
+        self.clients.append(client)
+        return client
+
+
+@pytest.fixture
+async def bench(fake_openai: FakeOpenAI) -> AsyncIterator[Bench]:
+    bench = Bench(fake_openai)
+    yield bench
+    for client in bench.clients:
+        await client.close()
+
+
+async def collect(client: ModelClient, request: ModelRequest = HELLO) -> list[ModelEvent]:
+    return [event async for event in client.stream(request)]
+
+
+def text_of(events: list[ModelEvent]) -> str:
+    return "".join(event.text for event in events if isinstance(event, TextDelta))
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_streams_text_then_usage_with_cached_tokens(bench: Bench) -> None:
+    bench.fake.enqueue(Script(chunks=("Hel", "lo", " there"), usage=(12, 3, 5)))
+    events = await collect(bench.client())
+    assert events == [TextDelta("Hel"), TextDelta("lo"), TextDelta(" there"), Usage(12, 3, 5)]
+    assert bench.fake.requests[0]["stream"] is True
+    assert bench.fake.requests[0]["stream_options"] == {"include_usage": True}
+    assert bench.fake.authorizations == [f"Bearer {KEY}"]
+
+
+async def test_no_usage_chunk_means_no_usage_event(bench: Bench) -> None:
+    bench.fake.enqueue(Script(usage=None))
+    assert await collect(bench.client()) == [TextDelta("Hello"), TextDelta(" world")]
+
+
+async def test_request_body_carries_the_options_that_are_set(bench: Bench) -> None:
+    request = ModelRequest(
+        model="llama3.3",
+        messages=(PromptMessage("system", "Be brief."), PromptMessage("user", "Hi")),
+        temperature=0.2,
+        top_p=0.9,
+        max_tokens=256,
+        reasoning_effort="low",
+    )
+    await collect(bench.client(), request)
+    body = bench.fake.requests[0]
+    assert body["model"] == "llama3.3"
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+    ]
+    assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.2, 0.9, 256)
+    assert body["reasoning_effort"] == "low"
+    assert "max_completion_tokens" not in body
+
+
+async def test_unset_options_are_left_out(bench: Bench) -> None:
+    await collect(bench.client())
+    absent = {"temperature", "top_p", "max_tokens", "max_completion_tokens", "reasoning_effort"}
+    assert absent.isdisjoint(bench.fake.requests[0])
+
+
+def test_openai_endpoint_gets_max_completion_tokens() -> None:
+    params = build_params(ModelRequest("gpt-5", (), max_tokens=99), openai_endpoint=True)
+    assert params.get("max_completion_tokens") == 99
+    assert "max_tokens" not in params
+
+
+async def test_images_go_as_data_urls_after_the_text(bench: Bench) -> None:
+    png = b"\x89PNG\r\n\x1a\nfake"
+    message = PromptMessage("user", "What is this?", (ImagePart("image/png", png),))
+    await collect(bench.client(), ModelRequest("fake-model", (message,)))
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    image = {"type": "image_url", "image_url": {"url": url}}
+    expected = [{"type": "text", "text": "What is this?"}, image]
+    assert bench.fake.requests[0]["messages"] == [{"role": "user", "content": expected}]
+
+
+async def test_missing_api_key_sends_a_placeholder(bench: Bench) -> None:
+    await collect(bench.client(api_key=None))
+    assert bench.fake.authorizations == ["Bearer not-needed"]
+
+
+async def test_rate_limit_waits_as_long_as_retry_after_says(bench: Bench) -> None:
+    bench.fake.enqueue(Script(status=429, headers={"Retry-After": "0.1"}))
+    started = time.monotonic()
+    events = await collect(bench.client(backoff_base=0.0))
+    assert time.monotonic() - started >= 0.1
+    assert text_of(events) == "Hello world"
+    assert len(bench.fake.requests) == 2
+
+
+async def test_retry_after_is_capped(bench: Bench) -> None:
+    bench.fake.enqueue(Script(status=429, headers={"Retry-After": "30"}))
+    started = time.monotonic()
+    await collect(bench.client(max_retry_wait=0.05))
+    assert time.monotonic() - started < 2
+
+
+async def test_rate_limit_that_persists_is_rate_limited(bench: Bench) -> None:
+    bench.fake.default = Script(status=429, error_code="rate_limit_exceeded")
+    with pytest.raises(RateLimited):
+        await collect(bench.client(max_retries=1))
+    assert len(bench.fake.requests) == 2
+
+
+async def test_server_error_then_success(bench: Bench) -> None:
+    bench.fake.enqueue(Script(status=500))
+    assert text_of(await collect(bench.client())) == "Hello world"
+    assert len(bench.fake.requests) == 2
+
+
+async def test_unavailable_until_retries_run_out(bench: Bench) -> None:
+    bench.fake.default = Script(status=503, error_message="overloaded")
+    with pytest.raises(ProviderUnavailable, match="overloaded"):
+        await collect(bench.client(max_retries=2))
+    assert len(bench.fake.requests) == 3
+
+
+async def test_slow_headers_time_out_after_retrying(bench: Bench) -> None:
+    bench.fake.default = Script(delay_before_headers=1.0)
+    with pytest.raises(ModelTimeout):
+        await collect(bench.client(timeout=0.3, max_retries=1))
+    assert len(bench.fake.requests) == 2
+
+
+async def test_stall_before_first_chunk_is_retried(bench: Bench) -> None:
+    bench.fake.enqueue(Script(delay_before_first_chunk=1.0))
+    assert text_of(await collect(bench.client(timeout=0.3))) == "Hello world"
+    assert len(bench.fake.requests) == 2
+
+
+async def test_cut_after_text_is_interrupted_and_not_rerun(bench: Bench) -> None:
+    bench.fake.enqueue(Script(chunks=("one ", "two ", "three"), cut_after=2))
+    seen: list[ModelEvent] = []
+    with pytest.raises(StreamInterrupted):
+        async for event in bench.client(max_retries=3).stream(HELLO):
+            seen.append(event)
+    assert seen == [TextDelta("one "), TextDelta("two ")]
+    assert len(bench.fake.requests) == 1
+
+
+async def test_cut_before_any_text_is_retried(bench: Bench) -> None:
+    bench.fake.enqueue(Script(cut_after=0))
+    assert text_of(await collect(bench.client())) == "Hello world"
+    assert len(bench.fake.requests) == 2
+
+
+async def test_stall_mid_stream_is_interrupted(bench: Bench) -> None:
+    bench.fake.enqueue(Script(chunks=("partial", " rest"), delay_between_chunks=1.0))
+    with pytest.raises(StreamInterrupted):
+        await collect(bench.client(timeout=0.3))
+    assert len(bench.fake.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("context_length_exceeded", "Too many tokens."),
+        (None, "This model's maximum context length is 4096 tokens."),
+    ],
+)
+async def test_context_too_long_is_not_retried(
+    bench: Bench, code: str | None, message: str
+) -> None:
+    bench.fake.enqueue(Script(status=400, error_code=code, error_message=message))
+    with pytest.raises(ContextTooLong):
+        await collect(bench.client(max_retries=3))
+    assert len(bench.fake.requests) == 1
+
+
+async def test_wrong_key_is_bad_credentials_and_never_logged(bench: Bench) -> None:
+    bench.fake.enqueue(Script(status=401, error_message=f"Incorrect API key: {KEY}"))
+    with pytest.raises(BadCredentials) as caught:
+        await collect(bench.client())
+    assert KEY not in str(caught.value)
+    assert "Incorrect API key" in str(caught.value)
+    assert len(bench.fake.requests) == 1
+
+
+async def test_key_the_server_does_not_know(bench: Bench) -> None:
+    async with FakeOpenAI(api_key="sk-right") as fake:
+        with pytest.raises(BadCredentials):
+            await collect(bench.client(base_url=fake.base_url, api_key="sk-wrong"))
+        assert fake.authorizations == ["Bearer sk-wrong"]
+
+
+async def test_unknown_model_is_rejected(bench: Bench) -> None:
+    bench.fake.enqueue(Script(status=404, error_code="model_not_found"))
+    with pytest.raises(ModelRequestRejected):
+        await collect(bench.client())
+    assert len(bench.fake.requests) == 1
+
+
+async def test_connection_refused_is_unavailable(bench: Bench) -> None:
+    client = bench.client(base_url=f"http://127.0.0.1:{closed_port()}/v1", max_retries=1)
+    with pytest.raises(ProviderUnavailable):
+        await collect(client)
+
+
+async def test_think_blocks_never_leave_the_client(bench: Bench) -> None:
+    bench.fake.enqueue(Script(chunks=("<th", "ink>secret plan</th", "ink>\n\nAnswer", " <thi")))
+    events = await collect(bench.client())
+    assert text_of(events) == "Answer <thi"
+    assert all("secret" not in event.text for event in events if isinstance(event, TextDelta))
+
+
+async def test_abandoned_stream_is_cleaned_up(bench: Bench) -> None:
+    bench.fake.enqueue(Script(chunks=("a", "b", "c"), delay_between_chunks=0.05))
+    client = bench.client()
+    async with contextlib.aclosing(client.stream(HELLO)) as events:
+        async for event in events:
+            assert event == TextDelta("a")
+            break
+    assert text_of(await collect(client)) == "Hello world"
+
+
+def rate_limit_error(headers: dict[str, str]) -> openai.RateLimitError:
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx2.Response(429, headers=headers, request=request)
+    return openai.RateLimitError("slow down", response=response, body=None)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "2"}, 2.0),
+        ({"Retry-After": "0.25"}, 0.25),
+        ({"retry-after-ms": "1500", "Retry-After": "9"}, 1.5),
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": "nan"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_reads_every_form(headers: dict[str, str], expected: float | None) -> None:
+    assert retry_after(rate_limit_error(headers)) == expected
+
+
+def test_retry_after_reads_an_http_date() -> None:
+    when = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert retry_after(rate_limit_error({"Retry-After": when})) == pytest.approx(10, abs=1.5)

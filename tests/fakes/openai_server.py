@@ -1,0 +1,241 @@
+"""A fake OpenAI-compatible server on 127.0.0.1 speaking the real Chat Completions wire format."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+Body = dict[str, object]
+_MISSING_KEY = "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'."
+
+
+@dataclass(frozen=True)
+class Script:
+    """How the fake answers one request."""
+
+    chunks: Sequence[str] = ("Hello", " world")
+    usage: tuple[int, int, int] | None = (10, 2, 0)  # prompt, completion, cached; None: omitted
+    status: int = 200
+    error_code: str | None = None
+    error_message: str = "The fake was told to fail this request."
+    error_type: str | None = None  # None: what OpenAI uses for `status`
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_before_headers: float = 0.0
+    delay_before_first_chunk: float = 0.0
+    delay_between_chunks: float = 0.0
+    cut_after: int | None = None  # abort the TCP connection after this many content chunks
+
+
+def echo_last_user(body: Body) -> Script:
+    """A `default` that answers with the last user message's text, for end-to-end tests."""
+    messages = body.get("messages")
+    text = ""
+    if isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, dict) and message.get("role") == "user":
+                content = message.get("content")
+                text = content if isinstance(content, str) else json.dumps(content)
+    return Script(chunks=(f"echo: {text}",))
+
+
+def _error_body(status: int, message: str, code: str | None, kind: str | None) -> Body:
+    if kind is None:
+        kind = "server_error" if status >= 500 else "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _usage_body(usage: tuple[int, int, int]) -> Body:
+    prompt, completion, cached = usage
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    }
+
+
+class _Reply:
+    """The ids and fields every chunk or completion of one reply shares."""
+
+    def __init__(self, model: object) -> None:
+        self.id = f"chatcmpl-fake{time.monotonic_ns()}"
+        self.created = int(time.time())
+        self.model = model if isinstance(model, str) else "fake-model"
+
+    def chunk(self, choices: list[Body], usage: Body | None) -> bytes:
+        payload = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_fake",
+            "choices": choices,
+            "usage": usage,
+        }
+        # Compact separators, as OpenAI sends them.
+        data = json.dumps(payload, separators=(",", ":"))
+        return f"data: {data}\n\n".encode()
+
+    def delta(self, delta: Body, finish_reason: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return self.chunk([choice], None)
+
+    def completion(self, script: Script) -> Body:
+        message = {"role": "assistant", "content": "".join(script.chunks), "refusal": None}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        body: Body = {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_fake",
+            "choices": [choice],
+        }
+        if script.usage is not None:
+            body["usage"] = _usage_body(script.usage)
+        return body
+
+
+class FakeOpenAI:
+    """Serves /v1/chat/completions and /v1/models from scripts the test enqueues.
+
+    `requests` holds every chat completion body received, `authorizations` every
+    Authorization header (empty string when missing), both in arrival order.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        models: Sequence[str] = ("fake-model",),
+        default: Script | Callable[[Body], Script] = Script(),
+    ) -> None:
+        self.api_key = api_key
+        self.models = tuple(models)
+        self.default = default
+        self.requests: list[Body] = []
+        self.authorizations: list[str] = []
+        self._scripts: deque[Script] = deque()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeOpenAI is not started")
+        return f"http://127.0.0.1:{self._port}/v1"
+
+    def enqueue(self, *scripts: Script) -> None:
+        """Scripts answer the next requests, one each, before `default` is used again."""
+        self._scripts.extend(scripts)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get("/v1/models", self._list_models)
+        # Cancelling handlers whose client left keeps a timed-out test from stalling stop().
+        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner, self._port = None, None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _refuse(self, request: web.Request) -> web.Response | None:
+        """Records the Authorization header; an OpenAI-shaped 401 when it is wrong."""
+        authorization = request.headers.get("Authorization", "")
+        self.authorizations.append(authorization)
+        if not authorization.startswith("Bearer "):
+            body = _error_body(401, _MISSING_KEY, None, None)
+        elif self.api_key is not None and authorization != f"Bearer {self.api_key}":
+            body = _error_body(401, "Incorrect API key provided.", "invalid_api_key", None)
+        else:
+            return None
+        return web.json_response(body, status=401)
+
+    def _next_script(self, body: Body) -> Script:
+        if self._scripts:
+            return self._scripts.popleft()
+        return self.default(body) if callable(self.default) else self.default
+
+    async def _list_models(self, request: web.Request) -> web.Response:
+        refusal = self._refuse(request)
+        if refusal is not None:
+            return refusal
+        data = [
+            {"id": model, "object": "model", "created": 0, "owned_by": "parley-fake"}
+            for model in self.models
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        refusal = self._refuse(request)
+        if refusal is not None:
+            return refusal
+        body = await request.json()
+        if not isinstance(body, dict):
+            error = _error_body(400, "The body must be a JSON object.", None, None)
+            return web.json_response(error, status=400)
+        self.requests.append(body)
+        script = self._next_script(body)
+        await asyncio.sleep(script.delay_before_headers)
+        reply = _Reply(body.get("model"))
+        if script.status != 200:
+            error = _error_body(
+                script.status, script.error_message, script.error_code, script.error_type
+            )
+            return web.json_response(error, status=script.status, headers=script.headers)
+        if body.get("stream") is not True:
+            return web.json_response(reply.completion(script), headers=script.headers)
+        return await self._stream(request, body, script, reply)
+
+    async def _stream(
+        self, request: web.Request, body: Body, script: Script, reply: _Reply
+    ) -> web.StreamResponse:
+        headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        response = web.StreamResponse(headers={**headers, **script.headers})
+        await response.prepare(request)
+        await asyncio.sleep(script.delay_before_first_chunk)
+        await response.write(reply.delta({"role": "assistant", "content": "", "refusal": None}))
+        chunks = script.chunks if script.cut_after is None else script.chunks[: script.cut_after]
+        for index, text in enumerate(chunks):
+            if index and script.delay_between_chunks:
+                await asyncio.sleep(script.delay_between_chunks)
+            await response.write(reply.delta({"content": text}))
+        if script.cut_after is not None:
+            # A reset rather than a clean end: what a dropped connection looks like.
+            if request.transport is not None:
+                request.transport.abort()
+            return response
+        await response.write(reply.delta({}, finish_reason="stop"))
+        options = body.get("stream_options")
+        if script.usage is not None and isinstance(options, dict) and options.get("include_usage"):
+            await response.write(reply.chunk([], _usage_body(script.usage)))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
