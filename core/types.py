@@ -89,7 +89,8 @@ class Usage:
 class TurnSummary:
     """What the adapter may want to tell the user after a reply has streamed in full."""
 
-    dropped_messages: int = 0
+    dropped_messages: int = 0  # loaded from history but left out to fit the budget
+    older_omitted: bool = False  # the thread is longer than the history limit looks back
     input_truncated: bool = False
     unread_attachments: tuple[str, ...] = ()
     usage: Usage | None = None

@@ -1,0 +1,116 @@
+"""The composition root: config → store → model clients → engine → adapters, wired once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
+from core.engine import Engine
+from core.providers import ModelClients
+from core.store import Store
+from core.tokens import Tokenizers
+
+log = logging.getLogger(__name__)
+
+
+class BotRunner(Protocol):
+    """A platform adapter serving one bot until it is cancelled."""
+
+    async def run(self) -> None: ...
+
+
+AdapterFactory = Callable[[BotConfig, Engine], BotRunner]
+
+# Platforms whose adapters exist; `parley run` explains what it cannot start.
+ADAPTERS: Mapping[str, AdapterFactory] = {}
+NOT_YET_BUILT = {
+    "slack": "the Slack adapter is not built yet",
+    "discord": "the Discord adapter is not built yet",
+    "console": "console bots run in a terminal: use `parley chat --bot {name}`",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    config: ConfigHolder
+    store: Store
+    engine: Engine
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(config_path: Path) -> AsyncIterator[Runtime]:
+    """Everything a command needs to hold conversations; closed in reverse on the way out."""
+    config = load_config(config_path)
+    holder = ConfigHolder(config_path, config)
+    # Tokenizers load before the first message so the first turn is as fast as the rest.
+    models_in_use = {persona.model for persona in config.personas.values()}
+    tokenizers = await asyncio.to_thread(Tokenizers.for_models, models_in_use)
+    store = await Store.open(config.storage.path)
+    models = ModelClients()
+    engine = Engine(config=holder, store=store, models=models, tokenizers=tokenizers)
+    watcher = asyncio.create_task(holder.watch(), name="config-watch")
+    _reload_on_sighup(holder)
+    try:
+        yield Runtime(holder, store, engine)
+    finally:
+        _stop_reloading_on_sighup()
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await models.close()
+        await store.close()
+
+
+def startable_bots(config: Config) -> tuple[list[BotConfig], list[str]]:
+    """Splits the bots into those `parley run` can start and reasons for the others."""
+    ready: list[BotConfig] = []
+    refused: list[str] = []
+    for bot in config.bots:
+        if bot.platform not in ADAPTERS:
+            reason = NOT_YET_BUILT.get(bot.platform, "no adapter for this platform")
+            refused.append(f"{bot.name} ({bot.platform}): {reason.format(name=bot.name)}")
+            continue
+        missing = missing_secrets(bot)
+        if missing:
+            refused.append(f"{bot.name} ({bot.platform}): not set: {', '.join(missing)}")
+            continue
+        ready.append(bot)
+    return ready, refused
+
+
+def missing_secrets(bot: BotConfig) -> list[str]:
+    """The environment variables this bot needs that are not set."""
+    values = (getattr(bot, field) for field in type(bot).model_fields)
+    return [v.variable for v in values if isinstance(v, SecretRef) and not v.is_set]
+
+
+async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
+    """Serves every bot in one process; one adapter failing does not stop the others."""
+    runners = [ADAPTERS[bot.platform](bot, runtime.engine) for bot in bots]
+    async with asyncio.TaskGroup() as group:
+        for bot, runner in zip(bots, runners, strict=True):
+            group.create_task(_supervise(bot, runner), name=f"bot:{bot.name}")
+
+
+async def _supervise(bot: BotConfig, runner: BotRunner) -> None:
+    try:
+        await runner.run()
+    except Exception:
+        log.exception("bot %s stopped with an error", bot.name)
+
+
+def _reload_on_sighup(holder: ConfigHolder) -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload)
+
+
+def _stop_reloading_on_sighup() -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)

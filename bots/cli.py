@@ -1,0 +1,153 @@
+"""The `parley` command: chat in a terminal, check a config, run every bot."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bots.app import open_runtime, run_bots, startable_bots
+from bots.check import print_check
+from bots.console import ConsoleChat
+from core.config import Config, ConsoleBotConfig, load_config
+from core.errors import ConfigError, ParleyError
+from core.types import Author
+
+DEFAULT_CONFIG = "bots.yaml"
+log = logging.getLogger("parley")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.log_level or ("warning" if args.command == "chat" else "info"))
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ConfigError as error:
+        print(f"parley: {args.config} has problems:", file=sys.stderr)
+        for issue in error.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    except ParleyError as error:
+        print(f"parley: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: a self-hosted AI assistant for Slack, Discord and the terminal.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = _command(commands, "chat", "talk to a bot in this terminal", _chat)
+    chat.add_argument(
+        "--bot", help="the bot whose persona answers (default: the first console bot)"
+    )
+    chat.add_argument(
+        "--thread", help="conversation name; reuse it to continue (default: a new thread)"
+    )
+
+    check = _command(commands, "check", "validate bots.yaml and summarise what it sets up", _check)
+    check.add_argument("path", nargs="?", type=Path, help="config file (same as --config)")
+
+    _command(commands, "run", "start every bot in bots.yaml in this process", _run)
+    return parser
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    handler: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    command = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:])
+    command.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("PARLEY_CONFIG", DEFAULT_CONFIG)),
+        help="path to bots.yaml (default: $PARLEY_CONFIG or ./bots.yaml)",
+    )
+    command.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="how much to log"
+    )
+    command.set_defaults(handler=handler)
+    return command
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _check(args: argparse.Namespace) -> int:
+    path: Path = args.path or args.config
+    args.config = path
+    return print_check(load_config(path), sys.stdout)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    return asyncio.run(_chat_async(args))
+
+
+async def _chat_async(args: argparse.Namespace) -> int:
+    async with open_runtime(args.config) as runtime:
+        bot_name = _chat_bot(runtime.config.current, args.bot)
+        thread = args.thread or datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
+        user = _console_user(runtime.config.current, bot_name)
+        print(
+            f"Parley: chatting with {bot_name} in thread '{thread}' "
+            f"(continue later with --thread {thread}). /help for commands.",
+            flush=True,
+        )
+        chat = ConsoleChat(runtime.engine, bot_name=bot_name, thread=thread, user=user)
+        await chat.run()
+    return 0
+
+
+def _chat_bot(config: Config, wanted: str | None) -> str:
+    names = [bot.name for bot in config.bots]
+    if wanted is not None:
+        if wanted not in names:
+            raise ParleyError(f"no bot named {wanted!r}; bots in this file: {', '.join(names)}")
+        return wanted
+    console_bots = [bot.name for bot in config.bots if bot.platform == "console"]
+    return (console_bots or names)[0]
+
+
+def _console_user(config: Config, bot_name: str) -> Author:
+    bot = config.bot(bot_name)
+    name = bot.user_name if isinstance(bot, ConsoleBotConfig) else getpass.getuser()
+    return Author(id=f"console:{name}", display_name=name)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run_async(args))
+
+
+async def _run_async(args: argparse.Namespace) -> int:
+    async with open_runtime(args.config) as runtime:
+        ready, refused = startable_bots(runtime.config.current)
+        for reason in refused:
+            log.warning("cannot start bot %s", reason)
+        if not ready:
+            log.error("no bot in %s can start here; nothing to run", args.config)
+            return 1
+        log.info("starting %s", ", ".join(bot.name for bot in ready))
+        await run_bots(runtime, ready)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

