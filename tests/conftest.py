@@ -1,0 +1,19 @@
+"""Fixtures every test shares: no proxies for loopback fakes, a private tokenizer cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.fixtures import fake_openai, no_proxy
+
+__all__ = ["fake_openai", "no_proxy", "private_cache_home"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keeps the tokenizer cache of test runs out of the developer's home directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield

@@ -1,0 +1,74 @@
+"""`parley chat` driven through a pipe, as a person would, remembering across runs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import TEST_KEY
+from tests.fakes.openai_server import FakeOpenAI, echo_last_user
+
+
+async def parley_chat(config: Path, typed: str, *args: str) -> tuple[int, str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
+    env.update(PARLEY_TEST_KEY=TEST_KEY, USER="alice")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "chat",
+        "--config",
+        str(config),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(typed.encode()), timeout=60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_a_thread_is_remembered_across_runs_and_reset_forgets_it(
+    config_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default = echo_last_user
+    code, out, err = await parley_chat(config_path, "my cat is called Tom\n", "--thread", "pets")
+    assert code == 0, err
+    assert "parley> echo: [alice] my cat is called Tom" in out
+
+    code, out, err = await parley_chat(config_path, "what is my cat called?\n", "--thread", "pets")
+    assert code == 0, err
+    sent = fake_openai.requests[-1]["messages"]
+    assert isinstance(sent, list)
+    assert [m["content"] for m in sent[1:]] == [
+        "[alice] my cat is called Tom",
+        "echo: [alice] my cat is called Tom",
+        "[alice] what is my cat called?",
+    ]
+
+    code, out, err = await parley_chat(config_path, "/reset\nhello\n", "--thread", "pets")
+    assert code == 0, err
+    assert "forgot this thread: 4 message(s)" in out
+    sent = fake_openai.requests[-1]["messages"]
+    assert isinstance(sent, list)
+    assert [m["role"] for m in sent] == ["system", "user"]
+
+
+async def test_another_thread_starts_fresh(config_path: Path, fake_openai: FakeOpenAI) -> None:
+    await parley_chat(config_path, "first\n", "--thread", "a")
+    code, out, _ = await parley_chat(config_path, "second\n", "--thread", "b")
+    assert code == 0 and "parley> Hello world" in out
+    sent = fake_openai.requests[-1]["messages"]
+    assert isinstance(sent, list) and len(sent) == 2
+
+
+async def test_a_broken_config_is_explained_with_line_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "bots.yaml"
+    config.write_text("personas:\n  p:\n    model: m\n    system_prompt: hi\n    temprature: 1\n")
+    code, _, err = await parley_chat(config, "")
+    assert code == 2
+    assert f"{config}:5 personas.p.temprature: unknown key 'temprature'" in err
+    assert "did you mean 'temperature'" in err

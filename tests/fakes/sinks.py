@@ -1,0 +1,36 @@
+"""A reply sink that records what the engine told it, for engine tests without a platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.errors import ParleyError
+from core.types import TurnSummary
+
+
+@dataclass
+class RecordingSink:
+    events: list[str] = field(default_factory=list)
+    text: str = ""
+    summary: TurnSummary | None = None
+    error: ParleyError | None = None
+
+    async def start(self) -> None:
+        self.events.append("start")
+
+    async def append(self, text: str) -> None:
+        self.events.append("append")
+        self.text += text
+
+    async def finish(self, summary: TurnSummary) -> None:
+        self.events.append("finish")
+        self.summary = summary
+
+    async def fail(self, error: ParleyError) -> None:
+        self.events.append("fail")
+        self.error = error
+
+    @property
+    def endings(self) -> int:
+        """How many times the turn was ended: exactly one is the only right answer."""
+        return self.events.count("finish") + self.events.count("fail")

@@ -1,0 +1,53 @@
+"""core/ knows nothing of Slack, Discord or the adapters, and only core/llm.py talks to openai."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CORE = Path(__file__).resolve().parents[1] / "core"
+FORBIDDEN_IN_CORE = {"slack_bolt", "slack_sdk", "discord", "bots"}
+# The model client is the one edge where the SDK and its HTTP library are allowed.
+MODEL_EDGE = {"openai", "httpx", "httpx2"}
+MODEL_CLIENT = CORE / "llm.py"
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+            # importlib.import_module("discord") would dodge the import statements.
+            roots.update(
+                arg.value.split(".")[0]
+                for arg in node.args
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+            )
+    return roots
+
+
+CORE_FILES = sorted(CORE.rglob("*.py"))
+
+
+def test_core_has_modules_to_check() -> None:
+    assert len(CORE_FILES) > 10
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(CORE.parent)))
+def test_core_module_stays_platform_neutral(path: Path) -> None:
+    leaked = imported_roots(path) & FORBIDDEN_IN_CORE
+    assert not leaked, f"{path} imports {sorted(leaked)}; core must not know the platforms"
+    if path != MODEL_CLIENT:
+        edge = imported_roots(path) & MODEL_EDGE
+        assert not edge, f"{path} imports {sorted(edge)}; only core/llm.py talks to the model SDK"
+
+
+def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nfrom slack_bolt.async_app import AsyncApp\nimport discord.ext\n")
+    assert imported_roots(sample) & FORBIDDEN_IN_CORE == {"slack_bolt", "discord"}
