@@ -45,15 +45,20 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(config_path: Path) -> AsyncIterator[Runtime]:
-    """Everything a command needs to hold conversations; closed in reverse on the way out."""
+async def open_runtime(
+    config_path: Path, *, models: ModelClients | None = None
+) -> AsyncIterator[Runtime]:
+    """Everything a command needs to hold conversations; closed in reverse on the way out.
+
+    `models` lets a benchmark wrap the real clients; everything else is always real.
+    """
     config = load_config(config_path)
     holder = ConfigHolder(config_path, config)
     # Tokenizers load before the first message so the first turn is as fast as the rest.
     models_in_use = {persona.model for persona in config.personas.values()}
     tokenizers = await asyncio.to_thread(Tokenizers.for_models, models_in_use)
     store = await Store.open(config.storage.path)
-    models = ModelClients()
+    models = models or ModelClients()
     engine = Engine(config=holder, store=store, models=models, tokenizers=tokenizers)
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
     _reload_on_sighup(holder)

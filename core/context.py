@@ -107,8 +107,13 @@ def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWin
 
 
 def _fit_turn(request: ContextRequest, tokenizers: Tokenizers, room: int) -> tuple[str, bool]:
-    if tokenizers.count(request.model, request.new_turn) <= room:
-        return request.new_turn, False
-    marker_cost = tokenizers.count(request.model, CUT_MARKER)
-    cut = tokenizers.truncate(request.model, request.new_turn, max(room - marker_cost, 0))
-    return cut + CUT_MARKER, True
+    model, text = request.model, request.new_turn
+    if tokenizers.count(model, text) <= room:
+        return text, False
+    keep = max(room - tokenizers.count(model, CUT_MARKER), 0)
+    while True:
+        # Counted after joining: the tokenizer may merge across the seam (CRLF does).
+        cut = tokenizers.truncate(model, text, keep) + CUT_MARKER
+        if keep == 0 or tokenizers.count(model, cut) <= room:
+            return cut, True
+        keep -= 1

@@ -26,7 +26,7 @@ from core.llm import ModelRequest, TextDelta
 from core.locks import KeyedLocks
 from core.personas import ResolvedPersona, resolve_persona
 from core.providers import ModelClients
-from core.store import Store, UsageRecord
+from core.store import NewMessage, Store, UsageRecord
 from core.tokens import Tokenizers
 from core.types import (
     ConversationKey,
@@ -39,6 +39,9 @@ from core.types import (
 )
 
 log = logging.getLogger(__name__)
+
+# Below this many characters, fitting the context costs less than a hop to a worker thread.
+_INLINE_CONTEXT_CHARS = 20_000
 
 
 class ConfigSource(Protocol):
@@ -57,6 +60,7 @@ class _Turn:
     resolved: ResolvedPersona
     window: ContextWindow
     unread: tuple[str, ...]
+    assistant_id: int
     reply: list[str] = field(default_factory=list)
     usage: Usage | None = None
     first_token_at: float | None = None
@@ -118,8 +122,6 @@ class Engine:
             vision=persona.vision,
         )
         history = await self._store.recent_messages(message.key, config.limits.history_messages)
-        # Stored before the model is called: whatever happens next, the user's words are kept.
-        await self._store_user_message(message, persona.model, rendered)
         request = ContextRequest(
             model=persona.model,
             system_prompt=self._system_prompt(resolved, bot, message),
@@ -130,15 +132,30 @@ class Engine:
             new_images=rendered.images,
             budget=persona.context_tokens - persona.max_tokens,
         )
-        window = await asyncio.to_thread(build_context, request, self._tokenizers)
-        return _Turn(message, bot, resolved, window, rendered.unread)
+        user_row = self._user_row(message, persona.model, rendered)
+        try:
+            window = await self._fit(request)
+        except ParleyError:
+            await self._store.add_messages(message.key, [user_row])
+            raise
+        # Stored before the model is called, in one transaction: whatever happens next, the
+        # user's words are kept, and the reply's row says "partial" until it completes.
+        placeholder = NewMessage("assistant", bot.name, bot.name, "", "partial", 0)
+        _, assistant_id = await self._store.add_messages(message.key, [user_row, placeholder])
+        return _Turn(message, bot, resolved, window, rendered.unread, assistant_id)
 
-    async def _store_user_message(
+    async def _fit(self, request: ContextRequest) -> ContextWindow:
+        # Counting a long paste takes milliseconds: off the event loop, so other
+        # conversations keep streaming. Short turns are cheaper than the thread hop.
+        if len(request.new_turn) + len(request.system_prompt) < _INLINE_CONTEXT_CHARS:
+            return build_context(request, self._tokenizers)
+        return await asyncio.to_thread(build_context, request, self._tokenizers)
+
+    def _user_row(
         self, message: IncomingMessage, model: str, rendered: RenderedInput
-    ) -> None:
+    ) -> NewMessage:
         stored_turn = user_turn(message.author.display_name, rendered.stored_text)
-        await self._store.add_message(
-            message.key,
+        return NewMessage(
             role="user",
             author_id=message.author.id,
             author_name=message.author.display_name,
@@ -163,16 +180,6 @@ class Engine:
         return render_template(resolved.system_prompt, values)
 
     async def _answer(self, turn: _Turn, sink: ReplySink, started: float) -> TurnOutcome:
-        assistant_id = await self._store.add_message(
-            turn.message.key,
-            role="assistant",
-            author_id=turn.bot.name,
-            author_name=turn.bot.name,
-            content="",
-            # Marked partial until it completes, so a crash mid-stream leaves an honest row.
-            status="partial",
-            token_count=0,
-        )
         error: ParleyError | None = None
         try:
             await sink.start()
@@ -184,9 +191,9 @@ class Engine:
             log.exception("turn %s crashed while streaming", turn.message.key)
             error = ParleyError(f"{type(crash).__name__}: {crash}")
         except asyncio.CancelledError:
-            await self._finish(turn, assistant_id, started, ParleyError("interrupted by shutdown"))
+            await self._finish(turn, started, ParleyError("interrupted by shutdown"))
             raise
-        outcome = await self._finish(turn, assistant_id, started, error)
+        outcome = await self._finish(turn, started, error)
         try:
             if error is not None:
                 await sink.fail(error)
@@ -219,22 +226,19 @@ class Engine:
                 else:
                     turn.usage = event
 
-    async def _finish(
-        self, turn: _Turn, assistant_id: int, started: float, error: ParleyError | None
-    ) -> TurnOutcome:
+    async def _finish(self, turn: _Turn, started: float, error: ParleyError | None) -> TurnOutcome:
         reply = "".join(turn.reply)
         status: MessageStatus = "complete" if error is None else "partial" if reply else "failed"
         model = turn.resolved.persona.model
         counted = reply + INTERRUPTED_MARKER if status == "partial" else reply
         await self._store.update_message(
-            assistant_id,
+            turn.assistant_id,
             content=reply,
             status=status,
             token_count=self._tokenizers.count(model, counted) if reply else 0,
             error=str(error) if error else "",
+            usage=self._usage_record(turn, turn.usage) if turn.usage else None,
         )
-        if turn.usage is not None:
-            await self._record_usage(turn, assistant_id, turn.usage)
         summary = TurnSummary(
             dropped_messages=turn.window.dropped_messages,
             older_omitted=turn.window.older_omitted,
@@ -245,20 +249,18 @@ class Engine:
         self._log_turn(turn, status, started, error)
         return TurnOutcome(status, reply, summary, error)
 
-    async def _record_usage(self, turn: _Turn, assistant_id: int, usage: Usage) -> None:
+    def _usage_record(self, turn: _Turn, usage: Usage) -> UsageRecord:
         message = turn.message
-        await self._store.record_usage(
-            UsageRecord(
-                key=message.key,
-                bot=turn.bot.name,
-                persona=turn.resolved.persona.name,
-                model=turn.resolved.persona.model,
-                user_id=message.author.id,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cached_tokens=usage.cached_tokens,
-                message_id=assistant_id,
-            )
+        return UsageRecord(
+            key=message.key,
+            bot=turn.bot.name,
+            persona=turn.resolved.persona.name,
+            model=turn.resolved.persona.model,
+            user_id=message.author.id,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            message_id=turn.assistant_id,
         )
 
     def _log_turn(

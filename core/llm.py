@@ -274,7 +274,14 @@ class OpenAICompatibleClient:
         think = ThinkFilter()
         usage: Usage | None = None
         finished = False
-        response = await self._client.chat.completions.create(**params)
+        # The SDK walks every message through its TypedDict transform: ~9 ms of CPU for a
+        # 20-message thread, growing with history, blocking every other conversation. The
+        # wire dicts are already final, and extra_body is merged into the JSON untouched.
+        typed = params.copy()
+        typed["messages"] = []
+        response = await self._client.chat.completions.create(
+            **typed, extra_body={"messages": params["messages"]}
+        )
         async with response:
             async for chunk in response:
                 if chunk.usage is not None:

@@ -23,6 +23,20 @@ class History:
 
 
 @dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to store, for writing many in one transaction (seeding a thread)."""
+
+    role: Role
+    author_id: str
+    author_name: str
+    content: str
+    status: MessageStatus
+    token_count: int
+    platform_message_id: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class UsageRecord:
     """The tokens one model call spent, for whom and in which conversation."""
 

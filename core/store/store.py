@@ -20,6 +20,7 @@ from core.store import queries as q
 from core.store.connection import connect, is_corruption, translated
 from core.store.records import (
     History,
+    NewMessage,
     UsageRecord,
     key_params,
     message_from_row,
@@ -157,28 +158,39 @@ class Store:
         error: str = "",
     ) -> int:
         """Store one message and return its id; it is durable when this returns."""
+        message = NewMessage(
+            role, author_id, author_name, content, status, token_count, platform_message_id, error
+        )
+        (message_id,) = await self.add_messages(key, [message])
+        return message_id
+
+    async def add_messages(self, key: ConversationKey, messages: Sequence[NewMessage]) -> list[int]:
+        """Store messages in order in one transaction; all are durable when this returns."""
         now = to_timestamp(self._clock())
-        async with self._writing(f"saving a message in {key}") as conn:
+        ids: list[int] = []
+        async with self._writing(f"saving messages in {key}") as conn:
             conversation_id = await self._ensure_conversation(conn, key)
-            params = (
-                conversation_id,
-                role,
-                author_id,
-                author_name,
-                content,
-                status,
-                error,
-                token_count,
-                platform_message_id,
-                now,
-            )
-            async with conn.execute(q.INSERT_MESSAGE_SQL, params) as cursor:
-                message_id = cursor.lastrowid
-        if message_id is None:
-            raise StoreError(f"saving a message in {key} returned no id")
+            for m in messages:
+                params = (
+                    conversation_id,
+                    m.role,
+                    m.author_id,
+                    m.author_name,
+                    m.content,
+                    m.status,
+                    m.error,
+                    m.token_count,
+                    m.platform_message_id,
+                    now,
+                )
+                # execute_insert: one trip to SQLite's thread instead of execute + close.
+                row = await conn.execute_insert(q.INSERT_MESSAGE_SQL, params)
+                if row is None:
+                    raise StoreError(f"saving a message in {key} returned no id")
+                ids.append(int(row[0]))
         # Cached only once committed: a rolled-back conversation's id could be reused.
         self._remember(key, conversation_id)
-        return message_id
+        return ids
 
     async def update_message(
         self,
@@ -189,12 +201,18 @@ class Store:
         token_count: int,
         error: str = "",
         platform_message_id: str | None = None,
+        usage: UsageRecord | None = None,
     ) -> None:
-        """Replace a message's text and status; None keeps its platform message id."""
+        """Replace a message's text and status; None keeps its platform message id.
+
+        `usage`, the cost of the model call that wrote it, lands in the same transaction.
+        """
         params = (content, status, token_count, error, platform_message_id, message_id)
         async with self._writing(f"updating message {message_id}") as conn:
             if await _run(conn, q.UPDATE_MESSAGE_SQL, params) == 0:
                 raise StoreError(f"there is no message {message_id} to update")
+            if usage is not None:
+                await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
 
     async def recent_messages(self, key: ConversationKey, limit: int) -> History:
         """The last `limit` messages of this conversation, oldest first."""

@@ -1,0 +1,160 @@
+"""Engine overhead per turn with 100,000 stored messages: everything except waiting for the model.
+
+Run: .venv/bin/python -m bench.engine_overhead [--turns 2000]
+
+The model is the fake OpenAI server in a separate process, answering at once over loopback.
+Overhead = the turn's wall time minus the time spent inside the model client's stream (the
+HTTP round trip and SSE parsing), so it is what Parley itself adds: history read, context
+fitting, token counting, four SQLite commits and the sink calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+from bots.app import open_runtime
+from core.config import ProviderConfig
+from core.llm import ModelClient, ModelEvent, ModelRequest
+from core.providers import ModelClients, openai_compatible_client
+from core.store import NewMessage, Store
+from core.types import Author, ConversationKey, IncomingMessage
+from tests.e2e.conftest import TEST_KEY, write_config
+from tests.fakes.sinks import RecordingSink
+
+CONVERSATIONS = 5_000
+MESSAGES_PER_CONVERSATION = 20  # 100,000 in all
+SERVE_FAKE = (
+    "import asyncio\n"
+    "from tests.fakes.openai_server import FakeOpenAI, Script\n"
+    "async def main():\n"
+    "    async with FakeOpenAI(default=Script(chunks=('Sure, ', 'here you go.'))) as fake:\n"
+    "        print(fake.base_url, flush=True)\n"
+    "        await asyncio.Event().wait()\n"
+    "asyncio.run(main())\n"
+)
+
+
+class TimedClient:
+    """Wraps the real client and adds up the time spent waiting on the model."""
+
+    def __init__(self, inner: ModelClient) -> None:
+        self.inner = inner
+        self.waiting = 0.0
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
+        events = self.inner.stream(request)
+        while True:
+            started = time.perf_counter()
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                self.waiting += time.perf_counter() - started
+                return
+            self.waiting += time.perf_counter() - started
+            yield event
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def key_of(n: int) -> ConversationKey:
+    return ConversationKey("slack", f"T{n % 7:04d}", f"C{n % 101:05d}", f"17000{n:05d}.000100")
+
+
+async def seed(database: Path) -> None:
+    filler = "lorem ipsum dolor " * 4
+    store = await Store.open(database)
+    try:
+        for n in range(CONVERSATIONS):
+            thread = [
+                NewMessage(
+                    role="user" if m % 2 == 0 else "assistant",
+                    author_id="U1",
+                    author_name="Alice",
+                    content=f"message {m} of conversation {n}: {filler}",
+                    status="complete",
+                    token_count=30,
+                )
+                for m in range(MESSAGES_PER_CONVERSATION)
+            ]
+            await store.add_messages(key_of(n), thread)
+    finally:
+        await store.close()
+
+
+async def measure(config: Path, turns: int) -> tuple[list[float], list[float]]:
+    clients: list[TimedClient] = []
+
+    def timed_factory(provider: ProviderConfig) -> ModelClient:
+        clients.append(TimedClient(openai_compatible_client(provider)))
+        return clients[-1]
+
+    totals: list[float] = []
+    overheads: list[float] = []
+    async with open_runtime(config, models=ModelClients(timed_factory)) as runtime:
+        for i in range(turns + 100):
+            n = random.randrange(CONVERSATIONS)
+            message = IncomingMessage(
+                bot="team",
+                key=key_of(n),
+                author=Author("U1", "Alice"),
+                text=f"question {i}: what about the third point?",
+                message_id=f"b{i}",
+            )
+            waited_before = sum(client.waiting for client in clients)
+            started = time.perf_counter()
+            await runtime.engine.handle(message, RecordingSink())
+            total = time.perf_counter() - started
+            waited = sum(client.waiting for client in clients) - waited_before
+            if i >= 100:  # the first turns warm up connections and caches
+                totals.append(total * 1000)
+                overheads.append((total - waited) * 1000)
+    return totals, overheads
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def main(turns: int) -> None:
+    fake = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVE_FAKE, stdout=asyncio.subprocess.PIPE
+    )
+    assert fake.stdout is not None
+    base_url = (await fake.stdout.readline()).decode().strip()
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            config = write_config(Path(scratch), base_url)
+            os.environ["PARLEY_TEST_KEY"] = TEST_KEY
+            started = time.perf_counter()
+            await seed(Path(scratch) / "data" / "parley.db")
+            print(
+                f"seeded {CONVERSATIONS * MESSAGES_PER_CONVERSATION:,} messages in "
+                f"{CONVERSATIONS:,} conversations in {time.perf_counter() - started:.1f}s"
+            )
+            totals, overheads = await measure(config, turns)
+    finally:
+        fake.terminate()
+        await fake.wait()
+    for name, values in (("engine overhead", overheads), ("whole turn", totals)):
+        print(
+            f"{name:>16}: p50 {statistics.median(values):.2f} ms, "
+            f"p99 {percentile(values, 0.99):.2f} ms, mean {statistics.fmean(values):.2f} ms "
+            f"over {len(values)} turns"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=2000)
+    asyncio.run(main(parser.parse_args().turns))
