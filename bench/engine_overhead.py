@@ -1,6 +1,6 @@
 """Engine overhead per turn with 100,000 stored messages: everything except waiting for the model.
 
-Run: .venv/bin/python -m bench.engine_overhead [--turns 2000]
+Run: .venv/bin/python -m bench.engine_overhead [--turns 1000] [--rounds 5]
 
 The model is the fake OpenAI server in a separate process, answering at once over loopback.
 Overhead = the turn's wall time minus the time spent inside the model client's stream (the
@@ -126,12 +126,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def main(turns: int) -> None:
+async def main(turns: int, rounds: int) -> None:
     fake = await asyncio.create_subprocess_exec(
         sys.executable, "-c", SERVE_FAKE, stdout=asyncio.subprocess.PIPE
     )
     assert fake.stdout is not None
     base_url = (await fake.stdout.readline()).decode().strip()
+    results: list[tuple[float, float, float, float]] = []
     try:
         with tempfile.TemporaryDirectory() as scratch:
             config = write_config(Path(scratch), base_url)
@@ -142,19 +143,39 @@ async def main(turns: int) -> None:
                 f"seeded {CONVERSATIONS * MESSAGES_PER_CONVERSATION:,} messages in "
                 f"{CONVERSATIONS:,} conversations in {time.perf_counter() - started:.1f}s"
             )
-            totals, overheads = await measure(config, turns)
+            for round_number in range(1, rounds + 1):
+                totals, overheads = await measure(config, turns)
+                results.append(report(round_number, overheads, totals))
     finally:
         fake.terminate()
         await fake.wait()
-    for name, values in (("engine overhead", overheads), ("whole turn", totals)):
-        print(
-            f"{name:>16}: p50 {statistics.median(values):.2f} ms, "
-            f"p99 {percentile(values, 0.99):.2f} ms, mean {statistics.fmean(values):.2f} ms "
-            f"over {len(values)} turns"
-        )
+    # Shared, noisy machines: the median round is the figure to quote.
+    medians = [statistics.median(column) for column in zip(*results, strict=True)]
+    print(
+        f"median of {rounds} rounds: engine overhead p50 {medians[0]:.2f} ms, "
+        f"p99 {medians[1]:.2f} ms; whole turn p50 {medians[2]:.2f} ms, p99 {medians[3]:.2f} ms"
+    )
+
+
+def report(
+    round_number: int, overheads: list[float], totals: list[float]
+) -> tuple[float, float, float, float]:
+    figures = (
+        statistics.median(overheads),
+        percentile(overheads, 0.99),
+        statistics.median(totals),
+        percentile(totals, 0.99),
+    )
+    print(
+        f"round {round_number}: engine overhead p50 {figures[0]:.2f} ms, p99 {figures[1]:.2f} ms;"
+        f" whole turn p50 {figures[2]:.2f} ms, p99 {figures[3]:.2f} ms ({len(totals)} turns)"
+    )
+    return figures
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=2000)
-    asyncio.run(main(parser.parse_args().turns))
+    parser.add_argument("--turns", type=int, default=1000, help="measured turns per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.turns, arguments.rounds))

@@ -15,17 +15,29 @@ CREATE_CONVERSATION_SQL: Final = (
     " ON CONFLICT (platform, workspace, channel, thread) DO NOTHING"
 )
 
-INSERT_MESSAGE_SQL: Final = (
+_INSERT_MESSAGES_HEAD: Final = (
     "INSERT INTO messages (conversation_id, role, author_id, author_name, content, status,"
-    " error, token_count, platform_message_id, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " error, token_count, platform_message_id, created_at) VALUES "
 )
+_MESSAGE_VALUES: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# Rows per statement; 10 parameters each stays far below SQLite's parameter limit.
+INSERT_MESSAGES_BATCH: Final = 100
+
+
+def insert_messages_sql(rows: int) -> str:
+    """One statement for `rows` messages: atomic on its own, and one trip to SQLite's thread.
+
+    RETURNING's row order is unspecified, but ids grow in VALUES order, so sorted ids
+    match the rows.
+    """
+    return _INSERT_MESSAGES_HEAD + ", ".join([_MESSAGE_VALUES] * rows) + " RETURNING id"
+
 
 # A NULL platform_message_id keeps the stored one.
 UPDATE_MESSAGE_SQL: Final = (
     "UPDATE messages SET content = ?, status = ?, token_count = ?, error = ?,"
     " platform_message_id = COALESCE(?, platform_message_id)"
-    " WHERE id = ?"
+    " WHERE id = ? RETURNING id"
 )
 
 # Newest first so LIMIT keeps the tail; the caller asks for one extra row to learn

@@ -34,6 +34,31 @@ from core.types import ConversationKey, MessageStatus, Role
 _CONVERSATION_CACHE_SIZE = 4096
 
 
+async def _insert_messages(
+    conn: aiosqlite.Connection, conversation_id: int, messages: Sequence[NewMessage], now: str
+) -> list[int]:
+    params = [
+        value
+        for m in messages
+        for value in (
+            conversation_id,
+            m.role,
+            m.author_id,
+            m.author_name,
+            m.content,
+            m.status,
+            m.error,
+            m.token_count,
+            m.platform_message_id,
+            now,
+        )
+    ]
+    rows = list(await conn.execute_fetchall(q.insert_messages_sql(len(messages)), params))
+    if len(rows) != len(messages):
+        raise StoreError(f"saving {len(messages)} messages returned {len(rows)} ids")
+    return sorted(int(row[0]) for row in rows)
+
+
 async def _run(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
     """Execute one statement and return the rows it changed."""
     async with conn.execute(sql, params) as cursor:
@@ -89,7 +114,8 @@ class Store:
         return self._conn
 
     @asynccontextmanager
-    async def _reading(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+    async def _single_statements(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for reads and for writes that are one statement each (autocommit)."""
         async with self._lock:
             conn = self._connection()
             with translated(action):
@@ -165,29 +191,19 @@ class Store:
         return message_id
 
     async def add_messages(self, key: ConversationKey, messages: Sequence[NewMessage]) -> list[int]:
-        """Store messages in order in one transaction; all are durable when this returns."""
+        """Store messages in order, all or none; all are durable when this returns."""
         now = to_timestamp(self._clock())
+        known = self._cached_id(key)
+        if known is not None and len(messages) <= q.INSERT_MESSAGES_BATCH:
+            # The hot path: one statement is its own transaction, no BEGIN/COMMIT trips.
+            async with self._single_statements(f"saving messages in {key}") as conn:
+                return await _insert_messages(conn, known, messages, now)
         ids: list[int] = []
         async with self._writing(f"saving messages in {key}") as conn:
             conversation_id = await self._ensure_conversation(conn, key)
-            for m in messages:
-                params = (
-                    conversation_id,
-                    m.role,
-                    m.author_id,
-                    m.author_name,
-                    m.content,
-                    m.status,
-                    m.error,
-                    m.token_count,
-                    m.platform_message_id,
-                    now,
-                )
-                # execute_insert: one trip to SQLite's thread instead of execute + close.
-                row = await conn.execute_insert(q.INSERT_MESSAGE_SQL, params)
-                if row is None:
-                    raise StoreError(f"saving a message in {key} returned no id")
-                ids.append(int(row[0]))
+            for start in range(0, len(messages), q.INSERT_MESSAGES_BATCH):
+                batch = messages[start : start + q.INSERT_MESSAGES_BATCH]
+                ids += await _insert_messages(conn, conversation_id, batch, now)
         # Cached only once committed: a rolled-back conversation's id could be reused.
         self._remember(key, conversation_id)
         return ids
@@ -208,8 +224,11 @@ class Store:
         `usage`, the cost of the model call that wrote it, lands in the same transaction.
         """
         params = (content, status, token_count, error, platform_message_id, message_id)
-        async with self._writing(f"updating message {message_id}") as conn:
-            if await _run(conn, q.UPDATE_MESSAGE_SQL, params) == 0:
+        # Two single-statement transactions, not one BEGIN..COMMIT of four trips: this runs
+        # on every turn. The message goes first; a kill between the two loses one usage
+        # row, never the reply the user saw.
+        async with self._single_statements(f"updating message {message_id}") as conn:
+            if not await conn.execute_fetchall(q.UPDATE_MESSAGE_SQL, params):
                 raise StoreError(f"there is no message {message_id} to update")
             if usage is not None:
                 await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
@@ -218,7 +237,7 @@ class Store:
         """The last `limit` messages of this conversation, oldest first."""
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
-        async with self._reading(f"loading the history of {key}") as conn:
+        async with self._single_statements(f"loading the history of {key}") as conn:
             conversation_id = await self._find_conversation(conn, key)
             if conversation_id is None:
                 return History(messages=(), more_before=False)
