@@ -15,6 +15,7 @@ from pathlib import Path
 from bots.app import open_runtime, run_bots, startable_bots
 from bots.check import print_check
 from bots.console import ConsoleChat
+from bots.heartbeat import beat, heartbeat_path, is_alive
 from core.config import Config, ConsoleBotConfig, load_config
 from core.errors import ConfigError, ParleyError
 from core.types import Author
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", type=Path, help="config file (same as --config)")
 
     _command(commands, "run", "start every bot in bots.yaml in this process", _run)
+    _command(commands, "health", "exit 0 if `parley run` is alive (for HEALTHCHECK)", _health)
     return parser
 
 
@@ -106,9 +108,11 @@ async def _chat_async(args: argparse.Namespace) -> int:
         bot_name = _chat_bot(runtime.config.current, args.bot)
         thread = args.thread or datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
         user = _console_user(runtime.config.current, bot_name)
+        others = [bot.name for bot in runtime.config.current.bots if bot.name != bot_name]
+        choose = f" Other bots: {', '.join(others)} (pick with --bot)." if others else ""
         print(
             f"Parley: chatting with {bot_name} in thread '{thread}' "
-            f"(continue later with --thread {thread}). /help for commands.",
+            f"(continue later with --thread {thread}). /help for commands.{choose}",
             flush=True,
         )
         chat = ConsoleChat(runtime.engine, bot_name=bot_name, thread=thread, user=user)
@@ -145,8 +149,18 @@ async def _run_async(args: argparse.Namespace) -> int:
             log.error("no bot in %s can start here; nothing to run", args.config)
             return 1
         log.info("starting %s", ", ".join(bot.name for bot in ready))
-        await run_bots(runtime, ready)
+        pulse = asyncio.create_task(beat(heartbeat_path(runtime.config.current.storage.path)))
+        try:
+            await run_bots(runtime, ready)
+        finally:
+            pulse.cancel()
     return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    alive, detail = is_alive(heartbeat_path(load_config(args.config).storage.path))
+    print(detail)
+    return 0 if alive else 1
 
 
 if __name__ == "__main__":

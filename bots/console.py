@@ -22,7 +22,18 @@ def console_key(bot_name: str, thread: str) -> ConversationKey:
 
 async def read_stdin_line() -> str:
     # A thread, because a plain blocking read works the same for terminals and pipes.
-    return await asyncio.to_thread(sys.stdin.readline)
+    return await asyncio.to_thread(_read_line)
+
+
+def _read_line() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline()
+    import readline  # noqa: F401  (imported for its side effect: line editing in input())
+
+    try:
+        return input() + "\n"
+    except EOFError:
+        return ""
 
 
 class ConsoleReplySink:

@@ -1,0 +1,106 @@
+"""The `parley` command as an admin uses it: check, run, health and --help."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from bots.app import open_runtime
+from bots.cli import main
+from bots.heartbeat import heartbeat_path
+from tests.e2e.conftest import write_config
+
+SLACK_SECRET = "xoxb-very-secret-value-1234"
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PARLEY_TEST_KEY", "sk-another-secret-5678")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_SECRET)
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    return write_config(tmp_path, "http://127.0.0.1:9/v1")
+
+
+def test_check_summarises_and_names_secrets_without_values(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"{config} is valid." in out
+    assert "helper" in out and "model gpt-4o-mini via fake" in out
+    assert "team" in out and "1 channel override(s)" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  SLACK")}
+    assert "set" in lines["SLACK_BOT_TOKEN"].split()
+    assert "MISSING" in lines["SLACK_APP_TOKEN"]
+    assert SLACK_SECRET not in out and "sk-another-secret-5678" not in out
+
+
+def test_check_lists_every_problem_with_line_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "bots.yaml"
+    broken.write_text(
+        "personas:\n  pirate:\n    model: m\n    system_prompt: hi {usr_name}\n"
+        "bots:\n  - name: b\n    platform: console\n    persona: pirat\n"
+    )
+    assert main(["check", "--config", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}:4 personas.pirate.system_prompt: unknown placeholder {{usr_name}}" in err
+    assert f"{broken}:8 bots[0].persona: unknown persona 'pirat' (did you mean 'pirate'?)" in err
+
+
+def test_check_reads_parley_config_from_the_environment(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARLEY_CONFIG", str(config))
+    assert main(["check"]) == 0
+    assert f"{config} is valid." in capsys.readouterr().out
+
+
+def test_run_says_which_bots_it_cannot_start_and_why(
+    config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert main(["run", "--config", str(config)]) == 1
+    messages = [record.getMessage() for record in caplog.records]
+    assert "cannot start bot team (slack): the Slack adapter is not built yet" in messages
+    assert (
+        "cannot start bot parley (console): console bots run in a terminal: "
+        "use `parley chat --bot parley`" in messages
+    )
+
+
+def test_health_follows_the_heartbeat(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    beat = heartbeat_path(config.parent / "data" / "parley.db")
+    assert main(["health", "--config", str(config)]) == 1
+    beat.parent.mkdir(parents=True, exist_ok=True)
+    beat.touch()
+    assert main(["health", "--config", str(config)]) == 0
+    old = beat.stat().st_mtime - 300
+    os.utime(beat, (old, old))
+    assert main(["health", "--config", str(config)]) == 1
+    assert "last heartbeat 300s ago" in capsys.readouterr().out
+
+
+async def test_sighup_reloads_the_config(config: Path) -> None:
+    async with open_runtime(config) as runtime:
+        config.write_text(config.read_text().replace("Talk like a pirate.", "Arr."))
+        os.kill(os.getpid(), signal.SIGHUP)
+        # Well inside the file watcher's 2 s poll: only the signal can have done this.
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if runtime.config.current.personas["pirate"].system_prompt == "Arr.":
+                break
+        assert runtime.config.current.personas["pirate"].system_prompt == "Arr."
+
+
+@pytest.mark.parametrize("command", ["chat", "check", "run", "health"])
+def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--config" in out and "$PARLEY_CONFIG" in out
