@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from core.config import Example
 from core.errors import ContextTooLong
 from core.tokens import Tokenizers
 from core.types import ImagePart, PromptMessage, StoredMessage
@@ -19,12 +20,6 @@ TOKENS_FOR_REPLY_PRIMING: Final = 3
 TOKENS_PER_IMAGE: Final = 765
 CUT_MARKER: Final = "\n[… message cut: it was too long for this model's context window]"
 INTERRUPTED_MARKER: Final = "\n\n[this reply was cut off before it finished]"
-
-
-@dataclass(frozen=True, slots=True)
-class Example:
-    user: str
-    assistant: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from core.context import (
     INTERRUPTED_MARKER,
     ContextRequest,
     ContextWindow,
-    Example,
     build_context,
     user_turn,
 )
@@ -125,7 +124,7 @@ class Engine:
         request = ContextRequest(
             model=persona.model,
             system_prompt=self._system_prompt(resolved, bot, message),
-            examples=tuple(Example(e.user, e.assistant) for e in persona.examples),
+            examples=persona.examples,
             history=history.messages,
             history_has_older=history.more_before,
             new_turn=user_turn(message.author.display_name, rendered.text),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.config import Example
 from core.context import (
     CUT_MARKER,
     INTERRUPTED_MARKER,
@@ -17,7 +18,6 @@ from core.context import (
     TOKENS_PER_MESSAGE,
     ContextRequest,
     ContextWindow,
-    Example,
     build_context,
     history_turn,
     user_turn,
@@ -29,8 +29,8 @@ from core.types import ImagePart, MessageStatus, PromptMessage, Role, StoredMess
 MODEL = "gpt-4o-mini"
 SYSTEM = "You are Parley, a helpful assistant. Answer concisely."
 EXAMPLES = (
-    Example("Is `if x == None:` fine?", "Use `if x is None:` instead."),
-    Example("And for booleans?", "Write `if flag:`, not `if flag == True:`."),
+    Example(user="Is `if x == None:` fine?", assistant="Use `if x is None:` instead."),
+    Example(user="And for booleans?", assistant="Write `if flag:`, not `if flag == True:`."),
 )
 NEW_TURN = user_turn("Alice", "Please summarise what everyone in this thread has said so far.")
 PNG = ImagePart("image/png", b"\x89PNG\r\n\x1a\n")
@@ -411,7 +411,7 @@ def test_a_new_message_that_fits_exactly_is_not_cut(tokenizers: Tokenizers) -> N
     ("system_prompt", "examples"),
     [
         ("Be exhaustive. " * 200, ()),
-        ("Be brief.", (Example("Explain it all. " * 100, "Certainly. " * 100),)),
+        ("Be brief.", (Example(user="Explain it all. " * 100, assistant="Certainly. " * 100),)),
     ],
 )
 def test_instructions_larger_than_the_budget_raise_context_too_long(
