@@ -24,7 +24,7 @@ from pathlib import Path
 from bots.app import open_runtime
 from core.config import ProviderConfig
 from core.llm import ModelClient, ModelEvent, ModelRequest
-from core.providers import ModelClients, openai_compatible_client
+from core.providers import ModelClients, client_for
 from core.store import NewMessage, Store
 from core.types import Author, ConversationKey, IncomingMessage
 from tests.e2e.conftest import TEST_KEY, write_config
@@ -100,7 +100,7 @@ async def measure(config: Path, turns: int) -> tuple[list[float], list[float]]:
     clients: list[TimedClient] = []
 
     def timed_factory(provider: ProviderConfig) -> ModelClient:
-        clients.append(TimedClient(openai_compatible_client(provider)))
+        clients.append(TimedClient(client_for(provider)))
         return clients[-1]
 
     totals: list[float] = []

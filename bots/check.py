@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TextIO
 
 from bots.app import ADAPTERS, NOT_YET_BUILT, missing_secrets
 from core.config import BotConfig, Config, PersonaConfig, ProviderConfig
+from core.local_model import (
+    BUNDLED_NAME,
+    LocalModelError,
+    bundled_model_path,
+    local_model_problem,
+)
 
 OPENAI_ENDPOINT = "https://api.openai.com/v1 (OpenAI)"
+# What `--probe` learned: the provider's model names, or why it could not be asked.
+Probed = Mapping[str, list[str] | str]
 
 
-def print_check(config: Config, out: TextIO) -> int:
+def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> int:
     """Prints the summary; returns the exit code (0: valid, whatever secrets are missing)."""
     write = out.write
     write(f"{config.source} is valid.\n\nProviders\n")
@@ -18,7 +27,9 @@ def print_check(config: Config, out: TextIO) -> int:
         write(f"  {provider.name:<14} {_describe_provider(provider)}\n")
     write("\nPersonas\n")
     for persona in config.personas.values():
+        provider = config.providers[persona.provider]
         write(f"  {persona.name:<14} {_describe_persona(persona)}\n")
+        write(f"  {'':<14} {_availability(persona, provider, probed)}\n")
     write("\nBots\n")
     for bot in config.bots:
         write(f"  {bot.name:<14} {bot.platform:<8} {_describe_bot(bot)}\n")
@@ -33,6 +44,12 @@ def print_check(config: Config, out: TextIO) -> int:
 
 
 def _describe_provider(provider: ProviderConfig) -> str:
+    if provider.type == "llamacpp":
+        return (
+            f"llama.cpp inside Parley on {_model_file(provider)}, "
+            f"{provider.context_size} tokens per slot, {provider.parallel} slot(s), "
+            f"{provider.threads or 'all'} thread(s)"
+        )
     endpoint = provider.base_url or OPENAI_ENDPOINT
     key = provider.api_key
     key_note = "no api key" if key is None else f"api key ${{{key.variable}}}"
@@ -40,6 +57,31 @@ def _describe_provider(provider: ProviderConfig) -> str:
         f"{endpoint}, {key_note}, timeout {provider.timeout:g}s, "
         f"{provider.max_retries} retr{'y' if provider.max_retries == 1 else 'ies'}"
     )
+
+
+def _model_file(provider: ProviderConfig) -> str:
+    if provider.model_path is not None:
+        return str(provider.model_path)
+    try:
+        return f"{bundled_model_path()} (bundled {BUNDLED_NAME})"
+    except LocalModelError:
+        return f"the bundled {BUNDLED_NAME} (not installed)"
+
+
+def _availability(persona: PersonaConfig, provider: ProviderConfig, probed: Probed | None) -> str:
+    if provider.type == "llamacpp":
+        problem = local_model_problem(provider.model_path)
+        return "→ ready (local model)" if problem is None else f"→ NOT READY: {problem}"
+    if provider.api_key is not None and not provider.api_key.is_set:
+        return f"→ NOT READY: ${{{provider.api_key.variable}}} is not set"
+    answer = (probed or {}).get(provider.name)
+    if answer is None:
+        return "→ key set; model not checked (add --probe to ask the provider)"
+    if isinstance(answer, str):
+        return f"→ could not ask {provider.name}: {answer}"
+    if persona.model in answer:
+        return f"→ ready: {provider.name} offers {persona.model}"
+    return f"→ NOT READY: {provider.name} does not offer {persona.model} ({len(answer)} models)"
 
 
 def _describe_persona(persona: PersonaConfig) -> str:
@@ -68,9 +110,8 @@ def _describe_bot(bot: BotConfig) -> str:
         parts.append(f"{len(bot.channels)} channel override(s)")
     missing = missing_secrets(bot)
     if bot.platform not in ADAPTERS:
-        parts.append(
-            f"not started by `parley run`: {NOT_YET_BUILT[bot.platform]}".format(name=bot.name)
-        )
+        reason = NOT_YET_BUILT[bot.platform].format(name=bot.name)
+        parts.append(f"not started by `parley run`: {reason}")
     elif missing:
         parts.append(f"cannot start: {', '.join(missing)} not set")
     return ", ".join(parts)

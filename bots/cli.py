@@ -16,6 +16,7 @@ from bots.app import open_runtime, run_bots, startable_bots
 from bots.check import print_check
 from bots.console import ConsoleChat
 from bots.heartbeat import beat, heartbeat_path, is_alive
+from bots.probe import probe_providers
 from core.config import Config, ConsoleBotConfig, load_config
 from core.errors import ConfigError, ParleyError
 from core.types import Author
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 
     check = _command(commands, "check", "validate bots.yaml and summarise what it sets up", _check)
     check.add_argument("path", nargs="?", type=Path, help="config file (same as --config)")
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also ask each remote provider whether it offers the personas' models",
+    )
 
     _command(commands, "run", "start every bot in bots.yaml in this process", _run)
     _command(commands, "health", "exit 0 if `parley run` is alive (for HEALTHCHECK)", _health)
@@ -96,7 +102,9 @@ def _configure_logging(level: str) -> None:
 def _check(args: argparse.Namespace) -> int:
     path: Path = args.path or args.config
     args.config = path
-    return print_check(load_config(path), sys.stdout)
+    config = load_config(path)
+    probed = asyncio.run(probe_providers(config)) if args.probe else None
+    return print_check(config, sys.stdout, probed)
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -257,6 +257,13 @@ class OpenAICompatibleClient:
                 log.warning("model call failed, retrying in %.2fs: %s", wait, error)
                 await asyncio.sleep(wait)
 
+    async def list_models(self) -> list[str]:
+        """The model names the provider offers (GET /models), for `parley check --probe`."""
+        try:
+            return [model.id async for model in self._client.models.list()]
+        except _TRANSLATABLE as exc:
+            raise translate_error(exc, secret=self._secret) from exc
+
     async def close(self) -> None:
         await self._client.close()
 

@@ -6,8 +6,22 @@ from collections.abc import Callable
 
 from core.config import ProviderConfig
 from core.llm import ModelClient, OpenAICompatibleClient
+from core.local_model import LlamaCppServer, LocalModelClient
 
 ClientFactory = Callable[[ProviderConfig], ModelClient]
+
+
+def client_for(provider: ProviderConfig) -> ModelClient:
+    """The client for a provider of either type; both speak the same protocol."""
+    if provider.type == "llamacpp":
+        server = LlamaCppServer(
+            provider.model_path,
+            context_size=provider.context_size,
+            threads=provider.threads,
+            parallel=provider.parallel,
+        )
+        return LocalModelClient(server, timeout=provider.timeout, max_retries=provider.max_retries)
+    return openai_compatible_client(provider)
 
 
 def openai_compatible_client(provider: ProviderConfig) -> ModelClient:
@@ -24,7 +38,7 @@ class ModelClients:
     """Clients are keyed by the provider's settings, so a reload that changes them gets a
     fresh client while turns already streaming finish on the old one."""
 
-    def __init__(self, factory: ClientFactory = openai_compatible_client) -> None:
+    def __init__(self, factory: ClientFactory = client_for) -> None:
         self._factory = factory
         self._clients: dict[tuple[object, ...], ModelClient] = {}
 
@@ -32,6 +46,11 @@ class ModelClients:
         key = provider.api_key
         identity = (
             provider.name,
+            provider.type,
+            provider.model_path,
+            provider.context_size,
+            provider.threads,
+            provider.parallel,
             provider.base_url,
             key.reveal() if key is not None and key.is_set else None,
             provider.timeout,

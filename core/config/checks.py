@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.config.paths import LineMap, Loc, did_you_mean, format_path
+from core.config.schema import LOCAL_ONLY_KEYS, REMOTE_ONLY_KEYS
 from core.config.templates import template_problems
 from core.errors import ConfigIssue
 
@@ -12,13 +13,14 @@ from core.errors import ConfigIssue
 # anything of the wrong shape is skipped here because validation reports it.
 _DEFAULT_MAX_TOKENS = 1024
 _DEFAULT_CONTEXT_TOKENS = 16000
+_DEFAULT_LOCAL_CONTEXT = 4096
 
 Problem = tuple[Loc, str]
 
 
 def cross_check(data: dict[str, object], lines: LineMap, file: str) -> list[ConfigIssue]:
     """Every cross-reference and template problem in the document."""
-    problems = [*_persona_problems(data), *_bot_problems(data)]
+    problems = [*_provider_problems(data), *_persona_problems(data), *_bot_problems(data)]
     return [ConfigIssue(file, lines.line_of(loc), format_path(loc), msg) for loc, msg in problems]
 
 
@@ -32,6 +34,24 @@ def _unknown(kind: str, name: str, known: dict[str, object]) -> str:
     return f"unknown {kind} '{name}'{hint}{listed}"
 
 
+def _provider_problems(data: dict[str, object]) -> Iterator[Problem]:
+    for name, provider in _mapping(data.get("providers")).items():
+        if not isinstance(provider, dict):
+            continue
+        local = provider.get("type") == "llamacpp"
+        for key in REMOTE_ONLY_KEYS if local else LOCAL_ONLY_KEYS:
+            if key in provider:
+                yield (
+                    ("providers", name, key),
+                    (
+                        f"'{key}' is for OpenAI-compatible endpoints; a llamacpp provider "
+                        "runs its own server on a GGUF file"
+                        if local
+                        else f"'{key}' is for local models: add 'type: llamacpp' to this provider"
+                    ),
+                )
+
+
 def _persona_problems(data: dict[str, object]) -> Iterator[Problem]:
     providers = data.get("providers")
     for name, persona in _mapping(data.get("personas")).items():
@@ -43,6 +63,8 @@ def _persona_problems(data: dict[str, object]) -> Iterator[Problem]:
             yield (*loc, "provider"), _unknown("provider", provider, providers)
         yield from _prompt_problems(persona, loc)
         yield from _budget_problems(persona, loc)
+        if isinstance(provider, str) and isinstance(providers, dict):
+            yield from _local_context_problems(persona, _mapping(providers.get(provider)), loc)
 
 
 def _budget_problems(persona: dict[str, object], loc: Loc) -> Iterator[Problem]:
@@ -54,6 +76,23 @@ def _budget_problems(persona: dict[str, object], loc: Loc) -> Iterator[Problem]:
             (*loc, key),
             f"context_tokens ({whole}) must be more than max_tokens ({reply}): "
             "the request budget has to leave room for the reply",
+        )
+
+
+def _local_context_problems(
+    persona: dict[str, object], provider: dict[str, object], loc: Loc
+) -> Iterator[Problem]:
+    # A local server has a fixed window per slot; a bigger budget would fail every long turn.
+    if provider.get("type") != "llamacpp":
+        return
+    window = _whole_number(provider.get("context_size", _DEFAULT_LOCAL_CONTEXT))
+    whole = _whole_number(persona.get("context_tokens", _DEFAULT_CONTEXT_TOKENS))
+    if window is not None and whole is not None and whole > window:
+        key = "context_tokens" if "context_tokens" in persona else "provider"
+        yield (
+            (*loc, key),
+            f"context_tokens ({whole}) is more than the local server's context_size "
+            f"({window}) for provider '{persona.get('provider')}'",
         )
 
 

@@ -48,7 +48,12 @@ def _named(
 
 def _with_key(provider: object) -> object:
     # Without a base_url this is OpenAI itself, which always needs a key.
-    if isinstance(provider, dict) and "base_url" not in provider and "api_key" not in provider:
+    if (
+        isinstance(provider, dict)
+        and provider.get("type", "openai") == "openai"
+        and "base_url" not in provider
+        and "api_key" not in provider
+    ):
         return {**provider, "api_key": OPENAI_KEY_REFERENCE}
     return provider
 

@@ -15,14 +15,34 @@ ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 DEFAULT_STORAGE_PATH = Path("data/parley.db")
 
 
+ProviderType = Literal["openai", "llamacpp"]
+LOCAL_ONLY_KEYS = ("model_path", "context_size", "threads", "parallel")
+REMOTE_ONLY_KEYS = ("base_url", "api_key")
+
+
 class ProviderConfig(Frozen):
-    """An OpenAI-compatible endpoint; `base_url` None means OpenAI's own."""
+    """Where a persona's model runs.
+
+    `openai`: any OpenAI-compatible endpoint; `base_url` None means OpenAI's own.
+    `llamacpp`: llama.cpp's server started inside Parley on a GGUF file (`model_path`, or the
+    bundled SmolLM2 when omitted), spoken to over loopback like any other endpoint.
+    """
 
     name: str
+    type: ProviderType = "openai"
     base_url: HttpUrl | None = None
     api_key: SecretRef | None = None
     timeout: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
+    model_path: Path | None = None
+    context_size: int = Field(default=4096, ge=256)  # tokens per parallel slot
+    threads: int | None = Field(default=None, ge=1)  # None: every core
+    parallel: int = Field(default=1, ge=1, le=16)  # conversations generated at once
+
+    @field_validator("model_path")
+    @classmethod
+    def _resolved(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
 
 
 class Example(Frozen):
@@ -71,13 +91,17 @@ class StorageConfig(Frozen):
     @field_validator("path")
     @classmethod
     def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
-        # Relative paths follow the config file, not whatever directory Parley started in.
-        context = info.context if isinstance(info.context, dict) else {}
-        base = context.get("base_dir")
-        path = value.expanduser()
-        if path.is_absolute():
-            return path
-        return Path(base) / path if base is not None else path.absolute()
+        return _resolve(value, info)
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    # Relative paths follow the config file, not whatever directory Parley started in.
+    context = info.context if isinstance(info.context, dict) else {}
+    base = context.get("base_dir")
+    path = value.expanduser()
+    if path.is_absolute():
+        return path
+    return Path(base) / path if base is not None else path.absolute()
 
 
 class LimitsConfig(Frozen):
