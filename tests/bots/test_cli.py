@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bots.app import open_runtime
 from bots.cli import main
 from bots.heartbeat import heartbeat_path
 from tests.e2e.conftest import write_config
+from tests.fakes.openai_server import FakeOpenAI
 
 SLACK_SECRET = "xoxb-very-secret-value-1234"
 
@@ -104,3 +106,27 @@ def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixtu
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--config" in out and "$PARLEY_CONFIG" in out
+
+
+async def test_check_probe_asks_the_provider_for_its_models(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    config = write_config(tmp_path, fake_openai.base_url)
+    fake_openai.models = ("gpt-4o-mini", "text-embedding-3-small")
+    env = {**os.environ, "PARLEY_TEST_KEY": "sk-probe-secret-0000"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "check",
+        "--probe",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
+    assert process.returncode == 0
+    assert "→ ready: fake offers gpt-4o-mini" in out
+    assert "→ NOT READY: fake does not offer gpt-4o (2 models)" in out
+    assert fake_openai.authorizations == ["Bearer sk-probe-secret-0000"]
+    assert "sk-probe-secret-0000" not in out
