@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from core.attachments import RenderedInput, render_input
+from core.attachments import render_input
 from core.config import BotConfig, Config, render_template
 from core.context import (
     INTERRUPTED_MARKER,
@@ -25,7 +26,8 @@ from core.llm import ModelRequest, TextDelta
 from core.locks import KeyedLocks
 from core.personas import ResolvedPersona, resolve_persona
 from core.providers import ModelClients
-from core.store import NewMessage, Store, UsageRecord
+from core.rows import prior_rows, reply_placeholder, user_row
+from core.store import Store, UsageRecord
 from core.tokens import Tokenizers
 from core.types import (
     ConversationKey,
@@ -103,6 +105,20 @@ class Engine:
         async with self._locks.hold(key):
             return await self._store.forget(key)
 
+    async def knows(self, key: ConversationKey) -> bool:
+        """Whether Parley is part of this conversation (it has answered or been seeded in it)."""
+        return await self._store.knows(key)
+
+    async def claim(self, scope: str, event_id: str) -> bool:
+        """True only the first time an event is seen, across restarts: adapters answer once."""
+        return await self._store.claim_event(scope, event_id)
+
+    async def participants(self, key: ConversationKey) -> set[str]:
+        """Author ids of the people who wrote in this conversation's recent history."""
+        limit = self._config.current.limits.history_messages
+        history = await self._store.recent_messages(key, limit)
+        return {m.author_id for m in history.messages if m.role == "user"}
+
     def persona_for(self, bot_name: str, workspace: str, channel: str) -> ResolvedPersona:
         config = self._config.current
         return resolve_persona(config, config.bot(bot_name), workspace, channel)
@@ -120,6 +136,9 @@ class Engine:
             text_limit=config.limits.attachment_chars,
             vision=persona.vision,
         )
+        count = functools.partial(self._tokenizers.count, persona.model)
+        if message.prior and not await self._store.knows(message.key):
+            await self._store.add_messages(message.key, prior_rows(message, count))
         history = await self._store.recent_messages(message.key, config.limits.history_messages)
         request = ContextRequest(
             model=persona.model,
@@ -131,16 +150,16 @@ class Engine:
             new_images=rendered.images,
             budget=persona.context_tokens - persona.max_tokens,
         )
-        user_row = self._user_row(message, persona.model, rendered)
+        user = user_row(message, rendered, count)
         try:
             window = await self._fit(request)
         except ParleyError:
-            await self._store.add_messages(message.key, [user_row])
+            await self._store.add_messages(message.key, [user])
             raise
         # Stored before the model is called, in one transaction: whatever happens next, the
         # user's words are kept, and the reply's row says "partial" until it completes.
-        placeholder = NewMessage("assistant", bot.name, bot.name, "", "partial", 0)
-        _, assistant_id = await self._store.add_messages(message.key, [user_row, placeholder])
+        placeholder = reply_placeholder(bot.name)
+        _, assistant_id = await self._store.add_messages(message.key, [user, placeholder])
         return _Turn(message, bot, resolved, window, rendered.unread, assistant_id)
 
     async def _fit(self, request: ContextRequest) -> ContextWindow:
@@ -149,20 +168,6 @@ class Engine:
         if len(request.new_turn) + len(request.system_prompt) < _INLINE_CONTEXT_CHARS:
             return build_context(request, self._tokenizers)
         return await asyncio.to_thread(build_context, request, self._tokenizers)
-
-    def _user_row(
-        self, message: IncomingMessage, model: str, rendered: RenderedInput
-    ) -> NewMessage:
-        stored_turn = user_turn(message.author.display_name, rendered.stored_text)
-        return NewMessage(
-            role="user",
-            author_id=message.author.id,
-            author_name=message.author.display_name,
-            content=rendered.stored_text,
-            status="complete",
-            token_count=self._tokenizers.count(model, stored_turn),
-            platform_message_id=message.message_id,
-        )
 
     def _system_prompt(
         self, resolved: ResolvedPersona, bot: BotConfig, msg: IncomingMessage

@@ -50,8 +50,22 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class PriorMessage:
+    """A message written before Parley joined a conversation (e.g. an existing thread)."""
+
+    role: Role
+    author: Author
+    text: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
-    """One user message, translated by an adapter into the platform-neutral form."""
+    """One user message, translated by an adapter into the platform-neutral form.
+
+    `prior` seeds a conversation Parley has never seen with what was said before it joined;
+    it is ignored for a conversation the engine already holds.
+    """
 
     bot: str
     key: ConversationKey
@@ -61,6 +75,7 @@ class IncomingMessage:
     attachments: tuple[Attachment, ...] = ()
     workspace_name: str = ""
     channel_name: str = ""
+    prior: tuple[PriorMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from core.config.fields import (
     GatewayUrl,
     HttpUrl,
     SlackChannelId,
+    SlackUserId,
     SlackWorkspaceId,
     empty_map,
 )
@@ -23,6 +24,21 @@ from core.config.schema import Override
 from core.config.secrets import SecretRef
 
 PLATFORMS = ("slack", "discord", "console")
+
+
+class SlackHttpConfig(Frozen):
+    """Where HTTP mode serves Slack's events URL (behind your TLS proxy)."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    path: str = Field(default="/slack/events", pattern=r"^/")
+
+
+class SuggestedPrompt(Frozen):
+    """A button in Slack's assistant pane: the title shown and the message it sends."""
+
+    title: str = Field(min_length=1)
+    message: str = Field(min_length=1)
 
 
 class SlackBotConfig(Frozen):
@@ -37,6 +53,15 @@ class SlackBotConfig(Frozen):
     app_token: SecretRef | None = None
     signing_secret: SecretRef | None = None
     api_base_url: HttpUrl | None = None
+    http: SlackHttpConfig = Field(default_factory=lambda: SlackHttpConfig())
+    # "all": every message in a thread Parley is part of; "mentions": only @mentions.
+    thread_replies: Literal["all", "mentions"] = "all"
+    answer_bots: bool = False  # other bots' messages are ignored unless this is true
+    allowed_channels: tuple[SlackChannelId, ...] = ()  # empty: every channel
+    allowed_users: tuple[SlackUserId, ...] = ()  # empty: everyone
+    admins: tuple[SlackUserId, ...] = ()
+    on_denied: Literal["silent", "refuse"] = "silent"
+    suggested_prompts: tuple[SuggestedPrompt, ...] = ()
 
     @model_validator(mode="after")
     def _has_a_mode(self) -> SlackBotConfig:

@@ -75,6 +75,12 @@ SlackChannelId = Annotated[
         "slack_id", r"[CDG][A-Z0-9]{2,}", "not a Slack channel id (they look like C0123ABCD)"
     ),
 ]
+SlackUserId = Annotated[
+    str,
+    _pattern_check(
+        "slack_id", r"[UW][A-Z0-9]{2,}", "not a Slack user id (they look like U0123ABCD)"
+    ),
+]
 DiscordGuildId = Annotated[
     str, _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord guild id (15-21 digits)")
 ]

@@ -109,3 +109,5 @@ class LimitsConfig(Frozen):
 
     attachment_chars: int = Field(default=20000, ge=0)
     history_messages: int = Field(default=200, ge=1)
+    file_bytes: int = Field(default=10_000_000, ge=0)  # larger shared files are not downloaded
+    seed_messages: int = Field(default=50, ge=0)  # read once from a thread Parley joins late

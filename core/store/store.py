@@ -248,6 +248,16 @@ class Store:
         newest = messages[:limit]
         return History(messages=tuple(reversed(newest)), more_before=more_before)
 
+    async def knows(self, key: ConversationKey) -> bool:
+        """Whether this conversation was ever stored; cached, so hot threads cost no query."""
+        if self._cached_id(key) is not None:
+            return True
+        async with self._single_statements(f"looking up {key}") as conn:
+            found = await self._find_conversation(conn, key)
+        if found is not None:
+            self._remember(key, found)
+        return found is not None
+
     async def forget(self, key: ConversationKey) -> int:
         """Delete this conversation's messages and return how many there were."""
         async with self._writing(f"forgetting {key}") as conn:

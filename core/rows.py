@@ -1,0 +1,50 @@
+"""What the engine writes to the store for a turn, with token counts of exactly what replays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.attachments import RenderedInput
+from core.context import user_turn
+from core.store import NewMessage
+from core.types import IncomingMessage
+
+TokenCounter = Callable[[str], int]
+
+
+def user_row(message: IncomingMessage, rendered: RenderedInput, count: TokenCounter) -> NewMessage:
+    # Counted as history_turn will replay it: with the author's name in front.
+    replayed = user_turn(message.author.display_name, rendered.stored_text)
+    return NewMessage(
+        role="user",
+        author_id=message.author.id,
+        author_name=message.author.display_name,
+        content=rendered.stored_text,
+        status="complete",
+        token_count=count(replayed),
+        platform_message_id=message.message_id,
+    )
+
+
+def prior_rows(message: IncomingMessage, count: TokenCounter) -> list[NewMessage]:
+    rows = []
+    for prior in message.prior:
+        name = prior.author.display_name
+        replayed = user_turn(name, prior.text) if prior.role == "user" else prior.text
+        rows.append(
+            NewMessage(
+                role=prior.role,
+                author_id=prior.author.id,
+                author_name=name,
+                content=prior.text,
+                status="complete",
+                token_count=count(replayed),
+                platform_message_id=prior.message_id,
+            )
+        )
+    return rows
+
+
+def reply_placeholder(bot_name: str) -> NewMessage:
+    # Marked partial until it completes, so a crash mid-stream leaves an honest row.
+    return NewMessage("assistant", bot_name, bot_name, "", "partial", 0)
