@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bots.slack.bot import SlackBot
 from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
 from core.engine import Engine
 from core.providers import ModelClients
@@ -29,9 +30,8 @@ class BotRunner(Protocol):
 AdapterFactory = Callable[[BotConfig, Engine], BotRunner]
 
 # Platforms whose adapters exist; `parley run` explains what it cannot start.
-ADAPTERS: Mapping[str, AdapterFactory] = {}
+ADAPTERS: Mapping[str, AdapterFactory] = {"slack": SlackBot}
 NOT_YET_BUILT = {
-    "slack": "the Slack adapter is not built yet",
     "discord": "the Discord adapter is not built yet",
     "console": "console bots run in a terminal: use `parley chat --bot {name}`",
 }

@@ -30,7 +30,7 @@ class SlackHttpConfig(Frozen):
     """Where HTTP mode serves Slack's events URL (behind your TLS proxy)."""
 
     host: str = "0.0.0.0"
-    port: int = Field(default=3000, ge=1, le=65535)
+    port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
     path: str = Field(default="/slack/events", pattern=r"^/")
 
 

@@ -1,0 +1,1 @@
+"""The Slack adapter: bolt's AsyncApp in, the engine's reply sink out."""

@@ -1,0 +1,176 @@
+"""One Slack bot: bolt's AsyncApp over Socket Mode (default) or HTTP, wired to the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.app.async_server import AsyncSlackAppServer
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+    async_default_handlers,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack.directory import Directory
+from bots.slack.errors import explain
+from bots.slack.events import BotIdentity, SlackConversations
+from core.config import BotConfig, SlackBotConfig
+from core.engine import Engine
+from core.errors import ParleyError
+
+log = logging.getLogger(__name__)
+
+SLACK_API = "https://slack.com/api/"
+
+
+class SlackBot:
+    """Serves one Slack bot until cancelled; `parley run` runs one per bot entry."""
+
+    def __init__(self, config: BotConfig, engine: Engine) -> None:
+        if not isinstance(config, SlackBotConfig):
+            raise TypeError(f"{config.name} is not a Slack bot")
+        self._name = config.name
+        self._engine = engine
+        self.http_port: int | None = None  # the bound port in HTTP mode, once started
+
+    def _config(self) -> SlackBotConfig:
+        # Looked up per event so a reload's access lists and prompts apply at once.
+        config = self._engine.bot(self._name)
+        assert isinstance(config, SlackBotConfig)
+        return config
+
+    async def run(self) -> None:
+        config = self._config()
+        token = config.bot_token.reveal()
+        client = _web_client(token, config.api_base_url)
+        await self._check_token(client, config)
+        async with aiohttp.ClientSession() as files:
+            app = self._app(config, client, token, files)
+            if config.app_token is not None:
+                await self._serve_socket_mode(app, config.app_token.reveal())
+            else:
+                await self._serve_http(app, config)
+
+    async def _check_token(self, client: AsyncWebClient, config: SlackBotConfig) -> None:
+        try:
+            identity = await client.auth_test()
+        except SlackApiError as error:
+            line = explain(error, bot=self._name, token_var=config.bot_token.variable)
+            raise ParleyError(line) from error
+        log.info(
+            "slack bot %s connected to %s as %s",
+            self._name,
+            identity.get("team"),
+            identity.get("user"),
+        )
+
+    def _app(
+        self,
+        config: SlackBotConfig,
+        client: AsyncWebClient,
+        token: str,
+        files: aiohttp.ClientSession,
+    ) -> AsyncApp:
+        secret = config.signing_secret.reveal() if config.signing_secret is not None else None
+        app = AsyncApp(
+            client=client,
+            token=token,
+            signing_secret=secret or "",
+            # Socket Mode frames are authenticated by the connection itself.
+            request_verification_enabled=secret is not None,
+            name=f"parley-{self._name}",
+        )
+        conversations = SlackConversations(
+            bot=self._config,
+            engine=self._engine,
+            client=client,
+            directory=Directory(client),
+            files=files,
+            token=token,
+        )
+        _listen(app, conversations)
+        return app
+
+    async def _serve_socket_mode(self, app: AsyncApp, app_token: str) -> None:
+        handler = AsyncSocketModeHandler(app, app_token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+        log.info("slack bot %s listening over Socket Mode", self._name)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+
+    async def _serve_http(self, app: AsyncApp, config: SlackBotConfig) -> None:
+        server = AsyncSlackAppServer(port=config.http.port, path=config.http.path, app=app)
+        runner = web.AppRunner(server.web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.http.host, config.http.port)
+        await site.start()
+        self.http_port = _bound_port(runner)
+        log.info(
+            "slack bot %s serving events on http://%s:%s%s",
+            self._name,
+            config.http.host,
+            self.http_port,
+            config.http.path,
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+
+def _listen(app: AsyncApp, conversations: SlackConversations) -> None:
+    @app.event("app_mention")
+    async def mentioned(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await conversations.on_mention(event, _team(body, context), _me(context))
+
+    @app.event("message")
+    async def message(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await conversations.on_message(event, _team(body, context), _me(context))
+
+    @app.event("assistant_thread_started")
+    async def assistant_started(event: dict[str, Any]) -> None:
+        await conversations.on_assistant_thread_started(event)
+
+    @app.event("assistant_thread_context_changed")
+    async def context_changed() -> None:
+        pass  # acknowledged; Parley does not use the channel the user is viewing
+
+
+def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:
+    return str(body.get("team_id") or context.team_id or "")
+
+
+def _me(context: AsyncBoltContext) -> BotIdentity:
+    return BotIdentity(user_id=str(context.bot_user_id or ""), bot_id=str(context.bot_id or ""))
+
+
+def _web_client(token: str, base_url: str | None) -> AsyncWebClient:
+    # Rate-limit and 5xx retries are off by default in slack_sdk; a busy workspace needs them.
+    handlers = [
+        *async_default_handlers(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+    return AsyncWebClient(token=token, base_url=base_url or SLACK_API, retry_handlers=handlers)
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise ParleyError("the Slack events server did not bind a port")

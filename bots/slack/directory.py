@@ -1,0 +1,77 @@
+"""Display names for users, channels and the workspace, looked up once and cached."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+
+# Names change rarely; an hour keeps a renamed person right within the day.
+TTL_SECONDS = 3600.0
+MAX_ENTRIES = 10_000
+
+
+class Directory:
+    """users.info, conversations.info and team.info, each asked once per id per hour.
+
+    A lookup that fails falls back to the id: a missing scope must not stop a reply.
+    """
+
+    def __init__(self, client: AsyncWebClient, clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, str]] = {}
+
+    async def user_name(self, user_id: str) -> str:
+        return await self._cached("user", user_id, lambda: self._user(user_id))
+
+    async def channel_name(self, channel_id: str) -> str:
+        return await self._cached("channel", channel_id, lambda: self._channel(channel_id))
+
+    async def team_name(self, team_id: str) -> str:
+        return await self._cached("team", team_id, lambda: self._team(team_id))
+
+    async def _cached(self, kind: str, key: str, fetch: Callable[[], Awaitable[str]]) -> str:
+        hit = self._cache.get((kind, key))
+        now = self._clock()
+        if hit is not None and now - hit[0] < TTL_SECONDS:
+            return hit[1]
+        try:
+            name = await fetch() or key
+        except SlackApiError as error:
+            log.warning("could not look up %s %s: %s", kind, key, error.response.get("error"))
+            return hit[1] if hit is not None else key
+        if len(self._cache) >= MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[(kind, key)] = (now, name)
+        return name
+
+    async def _user(self, user_id: str) -> str:
+        user: dict[str, Any] = (await self._client.users_info(user=user_id))["user"]
+        profile: dict[str, Any] = user.get("profile") or {}
+        # What Slack shows: the display name if set, else the full name, else the handle.
+        return str(
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
+            or user_id
+        )
+
+    async def _channel(self, channel_id: str) -> str:
+        channel: dict[str, Any] = (await self._client.conversations_info(channel=channel_id))[
+            "channel"
+        ]
+        if channel.get("is_im"):
+            return "a direct message"
+        return f"#{channel.get('name') or channel_id}"
+
+    async def _team(self, team_id: str) -> str:
+        team: dict[str, Any] = (await self._client.team_info(team=team_id))["team"]
+        return str(team.get("name") or team_id)

@@ -1,0 +1,129 @@
+"""Streams one reply into a Slack thread: a post, edits at most about once a second, splits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.notes import summary_notes
+from bots.slack.errors import SlackDeliveryError, explain
+from bots.split import split_message
+from core.errors import ParleyError
+from core.types import TurnSummary
+
+log = logging.getLogger(__name__)
+
+# markdown_text takes 12,000 characters, but long Slack messages collapse behind
+# "Show more"; under 4,000 each part of a long answer stays readable on its own.
+MESSAGE_LIMIT = 3900
+EDIT_INTERVAL_SECONDS = 1.0
+PLACEHOLDER = "_Thinking…_"
+
+
+class SlackReplySink:
+    """One reply in one thread; the engine serializes turns, so edits stay per conversation."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        channel: str,
+        thread_ts: str | None,  # None: reply at the top level (a DM)
+        bot_name: str,
+        token_var: str,
+        placeholder: bool = True,
+        interval: float = EDIT_INTERVAL_SECONDS,
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._thread_ts = thread_ts
+        self._bot_name = bot_name
+        self._token_var = token_var
+        self._placeholder = placeholder
+        self._interval = interval
+        self._text = ""
+        self._shown: list[str] = []  # what each posted message shows now
+        self._posted_ts: list[str] = []
+        self._last_sync = 0.0
+        self._timer: asyncio.Task[None] | None = None  # set only while it is sleeping
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+
+    @property
+    def posted(self) -> tuple[str, ...]:
+        """The ts of every message this reply posted, in order."""
+        return tuple(self._posted_ts)
+
+    async def start(self) -> None:
+        if self._placeholder:
+            await self._sync([PLACEHOLDER])
+
+    async def append(self, text: str) -> None:
+        self._text += text
+        if not self._text.strip():
+            return
+        wait = self._last_sync + self._interval - time.monotonic()
+        if wait <= 0 and self._timer is None:
+            await self._sync(split_message(self._text, MESSAGE_LIMIT))
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._sync_later(wait))
+            # A strong reference: the loop keeps only weak ones to running tasks.
+            self._tasks.add(self._timer)
+            self._timer.add_done_callback(self._tasks.discard)
+
+    async def finish(self, summary: TurnSummary) -> None:
+        notes = "\n".join(f"_({note})_" for note in summary_notes(summary))
+        body = "\n\n".join(part for part in (self._text.strip(), notes) if part)
+        await self._final(body or "_(no answer)_")
+
+    async def fail(self, error: ParleyError) -> None:
+        notice = f"_:warning: {error.user_message}_"
+        text = self._text.strip()
+        await self._final(f"{text}\n\n{notice}" if text else notice)
+
+    async def _final(self, body: str) -> None:
+        sleeping, self._timer = self._timer, None
+        if sleeping is not None:
+            sleeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sleeping
+        await self._sync(split_message(body, MESSAGE_LIMIT))
+
+    async def _sync_later(self, delay: float) -> None:
+        await asyncio.sleep(max(delay, 0.0))
+        # Past this point _final no longer cancels the task: a post cut off mid-flight
+        # could land in Slack unrecorded and be posted twice. _final waits on the lock.
+        self._timer = None
+        try:
+            await self._sync(split_message(self._text, MESSAGE_LIMIT))
+        except Exception:
+            log.debug("an intermediate edit failed; the final one tries again", exc_info=True)
+
+    async def _sync(self, parts: list[str]) -> None:
+        """Make the thread show `parts`: edit what changed, post what is new."""
+        async with self._lock:
+            self._last_sync = time.monotonic()
+            try:
+                for index, part in enumerate(parts):
+                    if index < len(self._posted_ts):
+                        if self._shown[index] != part:
+                            await self._client.chat_update(
+                                channel=self._channel,
+                                ts=self._posted_ts[index],
+                                markdown_text=part,
+                            )
+                            self._shown[index] = part
+                        continue
+                    response = await self._client.chat_postMessage(
+                        channel=self._channel, thread_ts=self._thread_ts, markdown_text=part
+                    )
+                    self._posted_ts.append(str(response["ts"]))
+                    self._shown.append(part)
+            except SlackApiError as error:
+                log.error(explain(error, bot=self._bot_name, token_var=self._token_var))
+                raise SlackDeliveryError(str(error.response.get("error"))) from error
