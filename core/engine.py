@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from core.attachments import render_input
-from core.config import BotConfig, Config, render_template
+from core.config import BotConfig, Config, LimitsConfig, render_template
 from core.context import (
     INTERRUPTED_MARKER,
     ContextRequest,
@@ -118,6 +118,15 @@ class Engine:
         limit = self._config.current.limits.history_messages
         history = await self._store.recent_messages(key, limit)
         return {m.author_id for m in history.messages if m.role == "user"}
+
+    @property
+    def limits(self) -> LimitsConfig:
+        """The limits in force now; a reload changes them for the next turn."""
+        return self._config.current.limits
+
+    def bot(self, name: str) -> BotConfig:
+        """The named bot's settings in force now (access lists follow a reload)."""
+        return self._config.current.bot(name)
 
     def persona_for(self, bot_name: str, workspace: str, channel: str) -> ResolvedPersona:
         config = self._config.current

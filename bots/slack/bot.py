@@ -82,8 +82,7 @@ class SlackBot:
     ) -> AsyncApp:
         secret = config.signing_secret.reveal() if config.signing_secret is not None else None
         app = AsyncApp(
-            client=client,
-            token=token,
+            client=client,  # carries the token and the configured API base URL
             signing_secret=secret or "",
             # Socket Mode frames are authenticated by the connection itself.
             request_verification_enabled=secret is not None,

@@ -68,7 +68,7 @@ def test_run_says_which_bots_it_cannot_start_and_why(
 ) -> None:
     assert main(["run", "--config", str(config)]) == 1
     messages = [record.getMessage() for record in caplog.records]
-    assert "cannot start bot team (slack): the Slack adapter is not built yet" in messages
+    assert "cannot start bot team (slack): not set: SLACK_APP_TOKEN" in messages
     assert (
         "cannot start bot parley (console): console bots run in a terminal: "
         "use `parley chat --bot parley`" in messages

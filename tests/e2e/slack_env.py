@@ -1,0 +1,191 @@
+"""Parley's Slack bot through the real composition root, against the fakes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bots.app import Runtime, open_runtime
+from bots.slack.bot import SlackBot
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import FakeMessage, FakeSlack, wait_until
+
+GENERAL, PIRATES, DM = "C0GENERAL", "C0PIRATE", "D0ALICE"
+ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
+
+CONFIG = """\
+providers:
+  fake:
+    base_url: {openai_url}
+    api_key: ${{PARLEY_TEST_KEY}}
+    timeout: 2
+    max_retries: 1
+personas:
+  helper:
+    system_prompt: >-
+      You are {{bot_name}} in {{workspace_name}}, {{channel_name}}, with {{user_name}}.
+    model: gpt-4o-mini
+    provider: fake
+    max_tokens: 256
+    context_tokens: 8000
+  pirate:
+    system_prompt: "Talk like a pirate."
+    model: gpt-4o
+    provider: fake
+    max_tokens: 256
+    context_tokens: 8000
+bots:
+  - name: team
+    platform: slack
+    persona: helper
+    bot_token: ${{SLACK_BOT_TOKEN}}
+    {mode}
+    api_base_url: {slack_url}
+    channels:
+      C0PIRATE: {{persona: pirate}}
+    admins: [U0ADMIN]
+    suggested_prompts:
+      - {{title: "Summarize", message: "Summarize this thread for me"}}
+{extra}
+storage:
+  path: {database}
+"""
+SOCKET_MODE = "app_token: ${SLACK_APP_TOKEN}"
+HTTP_MODE = "signing_secret: ${SLACK_SIGNING_SECRET}\n    http: {host: 127.0.0.1, port: 0}"
+SIGNING_SECRET = "test-signing-secret"
+
+
+@dataclass
+class SlackWorld:
+    """Everything a Slack test touches: the fakes, the runtime, the running bot."""
+
+    slack: FakeSlack
+    openai: FakeOpenAI
+    runtime: Runtime
+    bot: SlackBot
+    config_path: Path
+    _ts: itertools.count[int]
+
+    def next_ts(self) -> str:
+        return f"1700000{next(self._ts):03d}.000100"
+
+    def event(self, kind: str, text: str, **fields: Any) -> dict[str, Any]:
+        ts = fields.pop("ts", None) or self.next_ts()
+        channel = fields.pop("channel", GENERAL)
+        event = {
+            "type": kind,
+            "user": fields.pop("user", ALICE),
+            "text": text,
+            "ts": ts,
+            "event_ts": ts,
+            "channel": channel,
+            "channel_type": "im" if channel.startswith("D") else "channel",
+            "team": self.slack.team_id,
+        }
+        event.update(fields)
+        return event
+
+    async def mention(self, text: str, **fields: Any) -> dict[str, Any]:
+        event = self.event("app_mention", f"<@{self.slack.bot_user_id}> {text}", **fields)
+        await self.slack.send_event(event)
+        return event
+
+    async def say(self, text: str, **fields: Any) -> dict[str, Any]:
+        event = self.event("message", text, **fields)
+        await self.slack.send_event(event)
+        return event
+
+    def sent(self, index: int = -1) -> list[dict[str, Any]]:
+        """The messages list of the model request at `index`."""
+        messages = self.openai.requests[index]["messages"]
+        assert isinstance(messages, list)
+        return messages
+
+    def sent_users(self, index: int = -1) -> list[str]:
+        return [m["content"] for m in self.sent(index) if m["role"] == "user"]
+
+    def replies(self, channel: str, thread_ts: str) -> list[FakeMessage]:
+        return [
+            m for m in self.slack.thread(channel, thread_ts) if m.user == self.slack.bot_user_id
+        ]
+
+    async def settled(self, channel: str, thread_ts: str, count: int = 1) -> list[FakeMessage]:
+        """Waits until `count` replies are in the thread and the model has finished."""
+
+        def done() -> bool:
+            replies = self.replies(channel, thread_ts)
+            return len(replies) >= count and "Thinking" not in (replies[-1].markdown_text or "")
+
+        await wait_until(done, timeout=10)
+        await asyncio.sleep(0.05)  # let the turn's last store write land
+        return self.replies(channel, thread_ts)
+
+
+def write_slack_config(
+    directory: Path,
+    slack: FakeSlack,
+    openai: FakeOpenAI,
+    *,
+    mode: str = SOCKET_MODE,
+    extra: str = "",
+) -> Path:
+    path = directory / "bots.yaml"
+    path.write_text(
+        CONFIG.format(
+            openai_url=openai.base_url,
+            slack_url=slack.api_url,
+            database=directory / "data" / "parley.db",
+            mode=mode,
+            extra=extra,
+        )
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running_slack(
+    config_path: Path, slack: FakeSlack, openai: FakeOpenAI, *, socket_mode: bool = True
+) -> AsyncIterator[SlackWorld]:
+    async with open_runtime(config_path) as runtime:
+        bot = SlackBot(runtime.config.current.bot("team"), runtime.engine)
+        task = asyncio.create_task(bot.run())
+        try:
+            if socket_mode:
+                await slack.wait_connected()
+            else:
+                await wait_until(lambda: bot.http_port is not None)
+            yield SlackWorld(slack, openai, runtime, bot, config_path, itertools.count(100))
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+@pytest.fixture
+def slack_env(monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack) -> None:
+    monkeypatch.setenv("PARLEY_TEST_KEY", "sk-test-slack")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", fake_slack.bot_token)
+    monkeypatch.setenv("SLACK_APP_TOKEN", fake_slack.app_token)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    fake_slack.add_user(ALICE, "Alice")
+    fake_slack.add_user(BOB, "Bob")
+    fake_slack.add_user(ADMIN, "Ada Admin")
+    fake_slack.add_channel(GENERAL, "general")
+    fake_slack.add_channel(PIRATES, "pirates")
+    fake_slack.add_channel(DM, "", is_im=True)
+
+
+@pytest.fixture
+async def slack(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> AsyncIterator[SlackWorld]:
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    async with running_slack(config, fake_slack, fake_openai) as world:
+        yield world

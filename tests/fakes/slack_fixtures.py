@@ -1,0 +1,15 @@
+"""The pytest fixture that runs a FakeSlack for one test; tests/conftest.py imports it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.fakes.slack_server import FakeSlack
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
