@@ -59,6 +59,12 @@ async def open_runtime(
     tokenizers = await asyncio.to_thread(Tokenizers.for_models, models_in_use)
     store = await Store.open(config.storage.path)
     models = models or ModelClients()
+    in_use = {
+        config.providers[persona.provider].name: config.providers[persona.provider]
+        for persona in config.personas.values()
+    }
+    for problem in models.prepare(in_use.values()):
+        log.debug("model client not prepared: %s", problem)
     engine = Engine(config=holder, store=store, models=models, tokenizers=tokenizers)
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
     _reload_on_sighup(holder)

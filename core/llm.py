@@ -236,6 +236,8 @@ class OpenAICompatibleClient:
             timeout=openai.Timeout(timeout),
             max_retries=0,
         )
+        # The SDK imports its chat resources on first use (~30 ms): pay it at start-up.
+        _ = self._client.chat.completions
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         params = build_params(request, openai_endpoint=self._openai_endpoint)

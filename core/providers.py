@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from core.config import ProviderConfig
+from core.errors import ConfigError
 from core.llm import ModelClient, OpenAICompatibleClient
 from core.local_model import LlamaCppServer, LocalModelClient
 
@@ -60,6 +61,17 @@ class ModelClients:
         if client is None:
             client = self._clients[identity] = self._factory(provider)
         return client
+
+    def prepare(self, providers: Iterable[ProviderConfig]) -> list[str]:
+        """Builds the clients now (TLS context, SDK imports) so the first turn is not slower;
+        returns why any could not be built (a missing key), which the first turn will report."""
+        problems = []
+        for provider in providers:
+            try:
+                self.get(provider)
+            except ConfigError as error:
+                problems.append(str(error))
+        return problems
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

@@ -11,6 +11,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.app.async_server import AsyncSlackAppServer
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -19,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     async_default_handlers,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bots.slack.directory import Directory
 from bots.slack.errors import explain
@@ -52,15 +54,24 @@ class SlackBot:
         config = self._config()
         token = config.bot_token.reveal()
         client = _web_client(token, config.api_base_url)
-        await self._check_token(client, config)
+        identity = await self._check_token(client, config)
         async with aiohttp.ClientSession() as files:
-            app = self._app(config, client, token, files)
+            app = self._app(
+                config,
+                client,
+                AuthorizeResult.from_auth_test_response(
+                    bot_token=token, auth_test_response=identity
+                ),
+                files,
+            )
             if config.app_token is not None:
                 await self._serve_socket_mode(app, config.app_token.reveal())
             else:
                 await self._serve_http(app, config)
 
-    async def _check_token(self, client: AsyncWebClient, config: SlackBotConfig) -> None:
+    async def _check_token(
+        self, client: AsyncWebClient, config: SlackBotConfig
+    ) -> AsyncSlackResponse:
         try:
             identity = await client.auth_test()
         except SlackApiError as error:
@@ -72,17 +83,24 @@ class SlackBot:
             identity.get("team"),
             identity.get("user"),
         )
+        return identity
 
     def _app(
         self,
         config: SlackBotConfig,
         client: AsyncWebClient,
-        token: str,
+        identity: AuthorizeResult,
         files: aiohttp.ClientSession,
     ) -> AsyncApp:
         secret = config.signing_secret.reveal() if config.signing_secret is not None else None
+
+        async def authorize() -> AuthorizeResult:
+            # The start-up auth.test already said who we are; bolt would ask again.
+            return identity
+
         app = AsyncApp(
             client=client,  # carries the token and the configured API base URL
+            authorize=authorize,
             signing_secret=secret or "",
             # Socket Mode frames are authenticated by the connection itself.
             request_verification_enabled=secret is not None,
@@ -94,7 +112,7 @@ class SlackBot:
             client=client,
             directory=Directory(client),
             files=files,
-            token=token,
+            token=str(identity.bot_token),
         )
         _listen(app, conversations)
         return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -136,20 +137,27 @@ class SlackConversations:
         prior = await self._prior(key, event, me) if joined_late and not seen else ()
         status_shown = await self._assistant_status(key, event, text, first=not seen)
         limits = self._engine.limits
-        message = IncomingMessage(
-            bot=bot.name,
-            key=key,
-            author=Author(user, await self._directory.user_name(user)),
-            text=text,
-            message_id=str(event["ts"]),
-            attachments=await download_files(
+        # Independent lookups, cached after the first turn: ask for them all at once.
+        author, workspace, channel, attachments = await asyncio.gather(
+            self._directory.user_name(user),
+            self._directory.team_name(key.workspace),
+            self._directory.channel_name(key.channel),
+            download_files(
                 event.get("files") or [],
                 session=self._files,
                 token=self._token,
                 cap=limits.file_bytes,
             ),
-            workspace_name=await self._directory.team_name(key.workspace),
-            channel_name=await self._directory.channel_name(key.channel),
+        )
+        message = IncomingMessage(
+            bot=bot.name,
+            key=key,
+            author=Author(user, author),
+            text=text,
+            message_id=str(event["ts"]),
+            attachments=attachments,
+            workspace_name=workspace,
+            channel_name=channel,
             prior=prior,
         )
         sink = SlackReplySink(

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 # "Show more"; under 4,000 each part of a long answer stays readable on its own.
 MESSAGE_LIMIT = 3900
 EDIT_INTERVAL_SECONDS = 1.0
+# Shown only if the model has said nothing by then: a fast first token goes straight out,
+# saving a call and keeping the post off the path to the model request.
+PLACEHOLDER_DELAY_SECONDS = 0.8
 PLACEHOLDER = "_Thinking…_"
 
 
@@ -49,7 +54,7 @@ class SlackReplySink:
         self._text = ""
         self._shown: list[str] = []  # what each posted message shows now
         self._posted_ts: list[str] = []
-        self._last_sync = 0.0
+        self._last_text_sync = 0.0  # the placeholder does not count: text must not wait
         self._timer: asyncio.Task[None] | None = None  # set only while it is sleeping
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
@@ -61,20 +66,34 @@ class SlackReplySink:
 
     async def start(self) -> None:
         if self._placeholder:
-            await self._sync([PLACEHOLDER])
+            self._timer = self._spawn(self._placeholder_later())
+
+    async def _placeholder_later(self) -> None:
+        await asyncio.sleep(PLACEHOLDER_DELAY_SECONDS)
+        self._timer = None
+        if not self._posted_ts:
+            with contextlib.suppress(Exception):  # the final sync reports delivery failures
+                await self._sync([PLACEHOLDER])
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        # A strong reference: the loop keeps only weak ones to running tasks.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def append(self, text: str) -> None:
         self._text += text
         if not self._text.strip():
             return
-        wait = self._last_sync + self._interval - time.monotonic()
+        if self._timer is not None and not self._posted_ts:
+            await self._cancel_timer()  # text beat the placeholder: skip it
+        # The first words show at once; after that, edits come at most once per interval.
+        wait = self._last_text_sync + self._interval - time.monotonic()
         if wait <= 0 and self._timer is None:
             await self._sync(split_message(self._text, MESSAGE_LIMIT))
         elif self._timer is None:
-            self._timer = asyncio.create_task(self._sync_later(wait))
-            # A strong reference: the loop keeps only weak ones to running tasks.
-            self._tasks.add(self._timer)
-            self._timer.add_done_callback(self._tasks.discard)
+            self._timer = self._spawn(self._sync_later(wait))
 
     async def finish(self, summary: TurnSummary) -> None:
         notes = "\n".join(f"_({note})_" for note in summary_notes(summary))
@@ -87,12 +106,16 @@ class SlackReplySink:
         await self._final(f"{text}\n\n{notice}" if text else notice)
 
     async def _final(self, body: str) -> None:
+        await self._cancel_timer()
+        await self._sync(split_message(body, MESSAGE_LIMIT))
+
+    async def _cancel_timer(self) -> None:
+        # _timer is only set while its task sleeps, so this never cuts a call short.
         sleeping, self._timer = self._timer, None
         if sleeping is not None:
             sleeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sleeping
-        await self._sync(split_message(body, MESSAGE_LIMIT))
 
     async def _sync_later(self, delay: float) -> None:
         await asyncio.sleep(max(delay, 0.0))
@@ -107,7 +130,8 @@ class SlackReplySink:
     async def _sync(self, parts: list[str]) -> None:
         """Make the thread show `parts`: edit what changed, post what is new."""
         async with self._lock:
-            self._last_sync = time.monotonic()
+            if parts != [PLACEHOLDER]:
+                self._last_text_sync = time.monotonic()
             try:
                 for index, part in enumerate(parts):
                     if index < len(self._posted_ts):

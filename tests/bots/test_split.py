@@ -19,11 +19,10 @@ def fence_lines(part: str) -> list[str]:
 
 
 def unsplit(original: str, parts: list[str]) -> list[str]:
-    """The parts without the added close/reopen lines, matched in order against the original.
+    """The parts without added fence lines, matched in order against the original.
 
-    Between two matched pieces only whitespace may be missing (what was dropped at a cut).
-    A close is stripped from part i exactly when a reopen is stripped from part i + 1 (or
-    when part i is the last, and only blanks follow the cut in the original).
+    Only whitespace may lie between matched pieces. A close is stripped from part i exactly
+    when a reopen is stripped from part i + 1 (or part i is the last and only blanks follow).
     """
     original = original.replace("\r\n", "\n")
     seen: set[tuple[int, int, bool]] = set()
@@ -73,9 +72,6 @@ def check(text: str, limit: int) -> list[str]:
     return parts
 
 
-# -- limits and trivial texts -------------------------------------------------------------
-
-
 @pytest.mark.parametrize("limit", [-1, 0, 1, MIN_LIMIT - 1])
 def test_rejects_limits_too_small_for_fences(limit: int) -> None:
     with pytest.raises(ValueError, match="at least 20"):
@@ -93,9 +89,6 @@ def test_text_that_fits_is_one_unchanged_part() -> None:
     exact = "x" * 40
     assert split_message(exact, 40) == [exact]
     assert split_message(exact + "y", 40) == [exact, "y"]
-
-
-# -- break preferences ---------------------------------------------------------------------
 
 
 def test_prefers_the_last_blank_line() -> None:
@@ -128,9 +121,6 @@ def test_windows_line_endings_break_like_newlines() -> None:
     assert not any("\r" in part for part in parts)
     assert parts[0] == "first line here"
     assert all(line == "```python" for part in parts for line in fence_lines(part)[:1])
-
-
-# -- code fences ---------------------------------------------------------------------------
 
 
 def test_closes_and_reopens_a_fence_with_its_language() -> None:
@@ -198,13 +188,17 @@ def test_tilde_fence_closes_with_tildes() -> None:
     assert all(part.endswith("\n~~~") for part in parts)
 
 
+def test_an_unclosed_fence_is_closed_at_cuts_but_left_open_at_the_end() -> None:
+    text = "```python\n" + "\n".join(f"step({i})" for i in range(9))
+    parts = check(text, 40)
+    assert all(part.endswith("\n```") for part in parts[:-1])
+    assert parts[-1] == "```python\nstep(6)\nstep(7)\nstep(8)"
+
+
 def test_inline_triple_backticks_are_not_fences() -> None:
     text = "```inline``` code is not a fence " * 4
     parts = check(text, 40)
     assert all(not part.endswith("\n```") for part in parts)
-
-
-# -- a long, realistic reply ----------------------------------------------------------------
 
 
 def long_reply() -> tuple[str, dict[str, str]]:
@@ -261,9 +255,6 @@ def test_long_reply_splits_into_balanced_parts(limit: int) -> None:
     assert len(spanning) >= 2
     assert all(part.startswith("```javascript\n") for part in spanning[1:])
     assert all(part.endswith("\n```") for part in spanning[:-1])
-
-
-# -- random texts: invariants and streaming stability -----------------------------------------
 
 
 def random_markdown(rng: random.Random, size: int, stray_fences: bool = True) -> str:
@@ -325,7 +316,7 @@ def test_parts_before_the_last_never_change_as_the_text_grows() -> None:
         for cut in sorted(rng.sample(range(len(text) + 1), min(25, len(text) + 1))):
             prefix = split_message(text[:cut], limit)
             assert prefix[:-1] == full[: max(len(prefix) - 1, 0)], (text, cut, limit)
-            checked += len(prefix) - 1
+            checked += max(len(prefix) - 1, 0)
     assert checked > 1_000
 
 
@@ -338,3 +329,12 @@ def test_streaming_every_character_is_stable() -> None:
         for cut in range(len(text) + 1):
             prefix = split_message(text[:cut], limit)
             assert prefix[:-1] == full[: max(len(prefix) - 1, 0)], (text, cut, limit)
+
+
+@pytest.mark.parametrize("limit", [SLACK, DISCORD])
+def test_long_reply_streams_stably(limit: int) -> None:
+    text, _ = long_reply()
+    full = split_message(text, limit)
+    for cut in range(0, len(text), 37):
+        prefix = split_message(text[:cut], limit)
+        assert prefix[:-1] == full[: max(len(prefix) - 1, 0)], cut

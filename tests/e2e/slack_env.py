@@ -14,6 +14,7 @@ import pytest
 
 from bots.app import Runtime, open_runtime
 from bots.slack.bot import SlackBot
+from core.types import ConversationKey
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeMessage, FakeSlack, wait_until
 
@@ -117,14 +118,23 @@ class SlackWorld:
         ]
 
     async def settled(self, channel: str, thread_ts: str, count: int = 1) -> list[FakeMessage]:
-        """Waits until `count` replies are in the thread and the model has finished."""
+        """Waits until the thread shows `count` replies and the turn is over.
 
-        def done() -> bool:
-            replies = self.replies(channel, thread_ts)
-            return len(replies) >= count and "Thinking" not in (replies[-1].markdown_text or "")
+        The engine stores the reply's final status just before the last Slack edit, so:
+        wait for that, then give the edit a moment to land.
+        """
+        key = ConversationKey("slack", self.slack.team_id, channel, thread_ts)
 
-        await wait_until(done, timeout=10)
-        await asyncio.sleep(0.05)  # let the turn's last store write land
+        async def finished() -> bool:
+            history = await self.runtime.store.recent_messages(key, 1)
+            last = history.messages[-1] if history.messages else None
+            return last is not None and last.role == "assistant" and last.status != "partial"
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not (len(self.replies(channel, thread_ts)) >= count and await finished()):
+            assert asyncio.get_running_loop().time() < deadline, "the reply did not settle"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.15)
         return self.replies(channel, thread_ts)
 
 

@@ -139,3 +139,20 @@ async def test_channel_and_workspace_overrides_choose_the_persona(slack: SlackWo
     request = slack.openai.requests[-1]
     assert request["model"] == "gpt-4o"
     assert slack.sent()[0]["content"] == "Talk like a pirate."
+
+
+async def test_a_slow_model_shows_a_placeholder_that_becomes_the_answer(slack: SlackWorld) -> None:
+    slack.openai.enqueue(Script(chunks=("Sorry for the wait.",), delay_before_first_chunk=1.2))
+    event = await slack.mention("take your time")
+    await wait_until(lambda: bool(slack.replies(GENERAL, event["ts"])), timeout=5)
+    assert slack.replies(GENERAL, event["ts"])[0].markdown_text == "_Thinking…_"
+    replies = await slack.settled(GENERAL, event["ts"])
+    assert [r.markdown_text for r in replies] == ["Sorry for the wait."]
+
+
+async def test_a_fast_model_skips_the_placeholder(slack: SlackWorld) -> None:
+    event = await slack.mention("quick one")
+    replies = await slack.settled(GENERAL, event["ts"])
+    posts = [call.params.get("markdown_text") for call in slack.slack.calls_to("chat.postMessage")]
+    assert posts == ["Hello"]  # the first words, posted at once; then edited
+    assert [r.markdown_text for r in replies] == ["Hello world"]

@@ -124,6 +124,8 @@ class FakeOpenAI:
         self.default = default
         self.requests: list[Body] = []
         self.authorizations: list[str] = []
+        # Per streamed request, monotonic times: arrived, first text written, stream ended.
+        self.stream_times: list[tuple[float, float, float]] = []
         self._scripts: deque[Script] = deque()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -202,6 +204,7 @@ class FakeOpenAI:
             error = _error_body(400, "The body must be a JSON object.", None, None)
             return web.json_response(error, status=400)
         self.requests.append(body)
+        arrived = time.monotonic()
         script = self._next_script(body)
         await asyncio.sleep(script.delay_before_headers)
         reply = _Reply(body.get("model"))
@@ -212,10 +215,10 @@ class FakeOpenAI:
             return web.json_response(error, status=script.status, headers=script.headers)
         if body.get("stream") is not True:
             return web.json_response(reply.completion(script), headers=script.headers)
-        return await self._stream(request, body, script, reply)
+        return await self._stream(request, body, script, reply, arrived)
 
     async def _stream(
-        self, request: web.Request, body: Body, script: Script, reply: _Reply
+        self, request: web.Request, body: Body, script: Script, reply: _Reply, arrived: float
     ) -> web.StreamResponse:
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         response = web.StreamResponse(headers={**headers, **script.headers})
@@ -223,10 +226,12 @@ class FakeOpenAI:
         await asyncio.sleep(script.delay_before_first_chunk)
         await response.write(reply.delta({"role": "assistant", "content": "", "refusal": None}))
         chunks = script.chunks if script.cut_after is None else script.chunks[: script.cut_after]
+        first_text = 0.0
         for index, text in enumerate(chunks):
             if index and script.delay_between_chunks:
                 await asyncio.sleep(script.delay_between_chunks)
             await response.write(reply.delta({"content": text}))
+            first_text = first_text or time.monotonic()
         if script.cut_after is not None:
             # A reset rather than a clean end: what a dropped connection looks like.
             if request.transport is not None:
@@ -238,4 +243,5 @@ class FakeOpenAI:
             await response.write(reply.chunk([], _usage_body(script.usage)))
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
+        self.stream_times.append((arrived, first_text, time.monotonic()))
         return response
