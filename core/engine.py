@@ -212,6 +212,11 @@ class Engine:
                 await sink.fail(error)
             else:
                 await sink.finish(outcome.summary)
+        except ParleyError as undelivered:
+            # The adapter has said why in its own words; a traceback would add nothing.
+            log.warning(
+                "turn %s: the reply could not be finished: %s", turn.message.key, undelivered
+            )
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
         return outcome

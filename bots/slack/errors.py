@@ -7,7 +7,7 @@ from slack_sdk.errors import SlackApiError
 from core.errors import ParleyError
 
 FIXES = {
-    "not_in_channel": "invite the bot to the channel (/invite @{bot})",
+    "not_in_channel": "invite the bot to {where} (/invite @the-bot's-name in that channel)",
     "channel_not_found": "the bot cannot see this channel: invite it, or check the channel id",
     "missing_scope": "add the scope {needed} to the Slack app (OAuth & Permissions), "
     "then reinstall it to the workspace",
@@ -25,10 +25,14 @@ class SlackDeliveryError(ParleyError):
     user_message = "I couldn't post my reply in Slack; an admin should check Parley's log."
 
 
-def explain(error: SlackApiError, *, bot: str, token_var: str) -> str:
-    """One line for the log: what Slack said and what to do about it."""
-    response = error.response
-    code = str(response.get("error", "unknown_error"))
-    needed = str(response.get("needed", "the missing scope"))
+def error_code(error: SlackApiError) -> str:
+    return str(error.response.get("error", "unknown_error"))
+
+
+def explain(error: SlackApiError, *, bot: str, token_var: str, where: str = "the channel") -> str:
+    """One line for the log: what Slack said, where, and what to do about it."""
+    code = error_code(error)
+    needed = str(error.response.get("needed", "the missing scope"))
     fix = FIXES.get(code, "see https://api.slack.com/methods for this error")
-    return f"slack bot {bot}: {code}: " + fix.format(bot=bot, needed=needed, token_var=token_var)
+    details = fix.format(bot=bot, needed=needed, token_var=token_var, where=where)
+    return f"slack bot {bot} in {where}: {code}: {details}"

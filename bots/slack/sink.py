@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.notes import summary_notes
-from bots.slack.errors import SlackDeliveryError, explain
+from bots.slack.errors import SlackDeliveryError, error_code, explain
 from bots.split import split_message
 from core.errors import ParleyError
 from core.types import TurnSummary
@@ -58,6 +58,7 @@ class SlackReplySink:
         self._timer: asyncio.Task[None] | None = None  # set only while it is sleeping
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self._reported: set[str] = set()
 
     @property
     def posted(self) -> tuple[str, ...]:
@@ -103,7 +104,13 @@ class SlackReplySink:
     async def fail(self, error: ParleyError) -> None:
         notice = f"_:warning: {error.user_message}_"
         text = self._text.strip()
-        await self._final(f"{text}\n\n{notice}" if text else notice)
+        try:
+            await self._final(f"{text}\n\n{notice}" if text else notice)
+        except SlackDeliveryError:
+            if not isinstance(error, SlackDeliveryError):
+                raise
+            # Slack refused the reply itself; the notice cannot get through either, and
+            # the reason is already in the log.
 
     async def _final(self, body: str) -> None:
         await self._cancel_timer()
@@ -149,5 +156,13 @@ class SlackReplySink:
                     self._posted_ts.append(str(response["ts"]))
                     self._shown.append(part)
             except SlackApiError as error:
-                log.error(explain(error, bot=self._bot_name, token_var=self._token_var))
-                raise SlackDeliveryError(str(error.response.get("error"))) from error
+                code = error_code(error)
+                # One line per problem and reply: the notice about a failed post fails the
+                # same way, and the admin needs to read it once.
+                if code not in self._reported:
+                    self._reported.add(code)
+                    where = f"channel {self._channel}"
+                    log.error(
+                        explain(error, bot=self._bot_name, token_var=self._token_var, where=where)
+                    )
+                raise SlackDeliveryError(code) from error

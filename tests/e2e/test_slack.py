@@ -156,3 +156,15 @@ async def test_a_fast_model_skips_the_placeholder(slack: SlackWorld) -> None:
     posts = [call.params.get("markdown_text") for call in slack.slack.calls_to("chat.postMessage")]
     assert posts == ["Hello"]  # the first words, posted at once; then edited
     assert [r.markdown_text for r in replies] == ["Hello world"]
+
+
+async def test_other_bots_and_edits_in_a_thread_are_not_answered(slack: SlackWorld) -> None:
+    root = await slack.mention("start a thread")
+    await slack.settled(GENERAL, root["ts"])
+    await slack.say("beep, I am a bot", user="U0OTHERBOT", bot_id="B0OTHER", thread_ts=root["ts"])
+    edited = {"type": "message", "text": "changed", "ts": "1700009999.000100"}
+    await slack.say("", subtype="message_changed", message=edited, thread_ts=root["ts"])
+    await slack.say("", subtype="message_deleted", deleted_ts=root["ts"], thread_ts=root["ts"])
+    await asyncio.sleep(0.4)
+    assert len(slack.openai.requests) == 1
+    assert len(slack.replies(GENERAL, root["ts"])) == 1
