@@ -8,12 +8,11 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from core.attachments import render_input
-from core.config import BotConfig, Config, LimitsConfig, render_template
+from core.config import BotConfig, Config, LimitsConfig
 from core.context import (
     INTERRUPTED_MARKER,
     ContextRequest,
@@ -27,8 +26,9 @@ from core.locks import KeyedLocks
 from core.personas import ResolvedPersona, resolve_persona
 from core.providers import ModelClients
 from core.rows import prior_rows, reply_placeholder, user_row
-from core.store import Store, UsageRecord
+from core.store import Store
 from core.tokens import Tokenizers
+from core.turn import Turn, log_turn, system_prompt, usage_record
 from core.types import (
     ConversationKey,
     IncomingMessage,
@@ -36,7 +36,6 @@ from core.types import (
     ReplySink,
     TurnOutcome,
     TurnSummary,
-    Usage,
 )
 
 log = logging.getLogger(__name__)
@@ -50,21 +49,6 @@ class ConfigSource(Protocol):
 
     @property
     def current(self) -> Config: ...
-
-
-@dataclass(slots=True)
-class _Turn:
-    """Everything one turn needs once the user's message is safely stored."""
-
-    message: IncomingMessage
-    bot: BotConfig
-    resolved: ResolvedPersona
-    window: ContextWindow
-    unread: tuple[str, ...]
-    assistant_id: int
-    reply: list[str] = field(default_factory=list)
-    usage: Usage | None = None
-    first_token_at: float | None = None
 
 
 def utc_now() -> datetime:
@@ -128,16 +112,40 @@ class Engine:
         """The named bot's settings in force now (access lists follow a reload)."""
         return self._config.current.bot(name)
 
-    def persona_for(self, bot_name: str, workspace: str, channel: str) -> ResolvedPersona:
+    def persona_for(self, bot_name: str, key: ConversationKey) -> ResolvedPersona:
+        """The persona that answers in this conversation now."""
         config = self._config.current
-        return resolve_persona(config, config.bot(bot_name), workspace, channel)
+        chosen = self._store.chosen_persona(bot_name, key)
+        return resolve_persona(config, config.bot(bot_name), key.workspace, key.channel, chosen)
 
-    async def _prepare(self, config: Config, message: IncomingMessage) -> _Turn:
+    def persona_names(self) -> list[str]:
+        return list(self._config.current.personas)
+
+    async def choose_persona(
+        self,
+        bot_name: str,
+        key: ConversationKey,
+        persona: str | None,
+        *,
+        whole_channel: bool,
+        chosen_by: str,
+    ) -> None:
+        """Switch this thread's (or channel's) persona; None returns to bots.yaml's choice."""
+        names = self.persona_names()
+        if persona is not None and persona not in names:
+            message = f"There is no persona called '{persona}'. Choose one of: {', '.join(names)}."
+            raise ParleyError(message, user_message=message)
+        await self._store.choose_persona(
+            bot_name, key, persona, whole_channel=whole_channel, chosen_by=chosen_by
+        )
+
+    async def _prepare(self, config: Config, message: IncomingMessage) -> Turn:
         try:
             bot = config.bot(message.bot)
         except KeyError as unknown:
             raise ParleyError(f"no bot named {message.bot!r} in {config.source}") from unknown
-        resolved = resolve_persona(config, bot, message.key.workspace, message.key.channel)
+        chosen = self._store.chosen_persona(bot.name, message.key)
+        resolved = resolve_persona(config, bot, message.key.workspace, message.key.channel, chosen)
         persona = resolved.persona
         rendered = render_input(
             message.text,
@@ -151,7 +159,7 @@ class Engine:
         history = await self._store.recent_messages(message.key, config.limits.history_messages)
         request = ContextRequest(
             model=persona.model,
-            system_prompt=self._system_prompt(resolved, bot, message),
+            system_prompt=system_prompt(resolved, bot, message, self._clock()),
             examples=persona.examples,
             history=history.messages,
             history_has_older=history.more_before,
@@ -169,7 +177,7 @@ class Engine:
         # user's words are kept, and the reply's row says "partial" until it completes.
         placeholder = reply_placeholder(bot.name)
         _, assistant_id = await self._store.add_messages(message.key, [user, placeholder])
-        return _Turn(message, bot, resolved, window, rendered.unread, assistant_id)
+        return Turn(message, bot, resolved, window, rendered.unread, assistant_id)
 
     async def _fit(self, request: ContextRequest) -> ContextWindow:
         # Counting a long paste takes milliseconds: off the event loop, so other
@@ -178,21 +186,7 @@ class Engine:
             return build_context(request, self._tokenizers)
         return await asyncio.to_thread(build_context, request, self._tokenizers)
 
-    def _system_prompt(
-        self, resolved: ResolvedPersona, bot: BotConfig, msg: IncomingMessage
-    ) -> str:
-        now = self._clock()
-        values = {
-            "bot_name": bot.name,
-            "workspace_name": msg.workspace_name,
-            "channel_name": msg.channel_name,
-            "user_name": msg.author.display_name,
-            "date": now.strftime("%A %d %B %Y"),
-            "time": now.strftime("%H:%M UTC"),
-        }
-        return render_template(resolved.system_prompt, values)
-
-    async def _answer(self, turn: _Turn, sink: ReplySink, started: float) -> TurnOutcome:
+    async def _answer(self, turn: Turn, sink: ReplySink, started: float) -> TurnOutcome:
         error: ParleyError | None = None
         try:
             await sink.start()
@@ -221,7 +215,7 @@ class Engine:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
         return outcome
 
-    async def _stream(self, turn: _Turn, sink: ReplySink, started: float) -> None:
+    async def _stream(self, turn: Turn, sink: ReplySink, started: float) -> None:
         config = self._config.current
         persona = turn.resolved.persona
         client = self._models.get(config.providers[persona.provider])
@@ -244,7 +238,7 @@ class Engine:
                 else:
                     turn.usage = event
 
-    async def _finish(self, turn: _Turn, started: float, error: ParleyError | None) -> TurnOutcome:
+    async def _finish(self, turn: Turn, started: float, error: ParleyError | None) -> TurnOutcome:
         reply = "".join(turn.reply)
         status: MessageStatus = "complete" if error is None else "partial" if reply else "failed"
         model = turn.resolved.persona.model
@@ -255,7 +249,7 @@ class Engine:
             status=status,
             token_count=self._tokenizers.count(model, counted) if reply else 0,
             error=str(error) if error else "",
-            usage=self._usage_record(turn, turn.usage) if turn.usage else None,
+            usage=usage_record(turn, turn.usage) if turn.usage else None,
         )
         summary = TurnSummary(
             dropped_messages=turn.window.dropped_messages,
@@ -264,39 +258,5 @@ class Engine:
             unread_attachments=turn.unread,
             usage=turn.usage,
         )
-        self._log_turn(turn, status, started, error)
+        log_turn(turn, status, started, error)
         return TurnOutcome(status, reply, summary, error)
-
-    def _usage_record(self, turn: _Turn, usage: Usage) -> UsageRecord:
-        message = turn.message
-        return UsageRecord(
-            key=message.key,
-            bot=turn.bot.name,
-            persona=turn.resolved.persona.name,
-            model=turn.resolved.persona.model,
-            user_id=message.author.id,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.cached_tokens,
-            message_id=turn.assistant_id,
-        )
-
-    def _log_turn(
-        self, turn: _Turn, status: str, started: float, error: ParleyError | None
-    ) -> None:
-        usage = turn.usage or Usage(0, 0)
-        first = f"{turn.first_token_at:.2f}s" if turn.first_token_at is not None else "-"
-        log.info(
-            "turn %s bot=%s persona=%s model=%s outcome=%s tokens=%d+%d first_token=%s "
-            "total=%.2fs%s",
-            turn.message.key,
-            turn.bot.name,
-            turn.resolved.persona.name,
-            turn.resolved.persona.model,
-            status,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            first,
-            time.monotonic() - started,
-            f" error={type(error).__name__}: {error}" if error else "",
-        )

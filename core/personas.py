@@ -1,4 +1,4 @@
-"""Chooses the persona and system prompt for a message: channel beats workspace beats bot."""
+"""Chooses the persona and prompt for a message: chat choice, then channel, workspace, bot."""
 
 from __future__ import annotations
 
@@ -14,8 +14,13 @@ class ResolvedPersona:
 
 
 def resolve_persona(
-    config: Config, bot: BotConfig, workspace: str, channel: str
+    config: Config, bot: BotConfig, workspace: str, channel: str, chosen: str | None = None
 ) -> ResolvedPersona:
+    """`chosen` is a persona picked in chat for the channel or thread; it beats bots.yaml.
+    One that a reload removed is ignored."""
+    if chosen is not None and chosen in config.personas:
+        picked = config.personas[chosen]
+        return ResolvedPersona(picked, picked.system_prompt)
     persona = config.personas[bot.persona]
     prompt = persona.system_prompt
     for override in (bot.workspaces.get(workspace), bot.channels.get(channel)):

@@ -36,7 +36,7 @@ async def command_reply(
             return f"Done: I've forgotten this thread ({forgotten} messages)."
         return "Only the people in this thread, or an admin, can reset it."
     if word == "persona":
-        resolved = engine.persona_for(bot.name, key.workspace, key.channel).persona
+        resolved = engine.persona_for(bot.name, key).persona
         return f"Here I'm *{resolved.name}*, answering with `{resolved.model}`."
     if word == "help":
         return HELP

@@ -64,3 +64,20 @@ CLAIM_EVENT_SQL: Final = (
 PRUNE_EVENTS_SQL: Final = "DELETE FROM processed_events WHERE created_at < ?"
 
 INTEGRITY_CHECK_SQL: Final = "PRAGMA integrity_check"
+
+ALL_PERSONA_CHOICES_SQL: Final = (
+    "SELECT bot, platform, workspace, channel, thread, persona FROM persona_choices"
+)
+
+SET_PERSONA_CHOICE_SQL: Final = (
+    "INSERT INTO persona_choices"
+    " (bot, platform, workspace, channel, thread, persona, chosen_by, chosen_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (bot, platform, workspace, channel, thread) DO UPDATE SET"
+    " persona = excluded.persona, chosen_by = excluded.chosen_by, chosen_at = excluded.chosen_at"
+)
+
+CLEAR_PERSONA_CHOICE_SQL: Final = (
+    "DELETE FROM persona_choices"
+    " WHERE bot = ? AND platform = ? AND workspace = ? AND channel = ? AND thread = ?"
+)

@@ -80,9 +80,26 @@ _SCHEMA_V1: Final = (
     "CREATE INDEX processed_events_by_time ON processed_events (created_at)",
 )
 
+_PERSONA_CHOICES_V2: Final = (
+    # A persona picked in chat (Discord's /persona) for a channel (thread '') or one thread.
+    """
+    CREATE TABLE persona_choices (
+        bot TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        persona TEXT NOT NULL,
+        chosen_by TEXT NOT NULL,
+        chosen_at TEXT NOT NULL,
+        PRIMARY KEY (bot, platform, workspace, channel, thread)
+    ) WITHOUT ROWID
+    """,
+)
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append only: a released
 # migration is never edited, because files in the field have already run it.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1,)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _PERSONA_CHOICES_V2)
 
 
 async def schema_version(conn: aiosqlite.Connection) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import aiosqlite
 
@@ -28,47 +27,14 @@ from core.store.records import (
     usage_params,
     utc_now,
 )
+from core.store.statements import insert_messages, rollback, run
 from core.types import ConversationKey, MessageStatus, Role
 
 # Enough for every conversation active at once on a busy install; a miss costs one query.
+log = logging.getLogger(__name__)
+
 _CONVERSATION_CACHE_SIZE = 4096
-
-
-async def _insert_messages(
-    conn: aiosqlite.Connection, conversation_id: int, messages: Sequence[NewMessage], now: str
-) -> list[int]:
-    params = [
-        value
-        for m in messages
-        for value in (
-            conversation_id,
-            m.role,
-            m.author_id,
-            m.author_name,
-            m.content,
-            m.status,
-            m.error,
-            m.token_count,
-            m.platform_message_id,
-            now,
-        )
-    ]
-    rows = list(await conn.execute_fetchall(q.insert_messages_sql(len(messages)), params))
-    if len(rows) != len(messages):
-        raise StoreError(f"saving {len(messages)} messages returned {len(rows)} ids")
-    return sorted(int(row[0]) for row in rows)
-
-
-async def _run(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
-    """Execute one statement and return the rows it changed."""
-    async with conn.execute(sql, params) as cursor:
-        return cursor.rowcount
-
-
-async def _rollback(conn: aiosqlite.Connection) -> None:
-    # A cancelled COMMIT may still have gone through; there is then nothing to undo.
-    with contextlib.suppress(sqlite3.Error):
-        await conn.execute("ROLLBACK")
+WHOLE_CHANNEL = ""  # the thread column of a choice that covers a whole channel
 
 
 class Store:
@@ -83,12 +49,16 @@ class Store:
         # Serialises transactions: aiosqlite shares one connection between tasks, and a
         # second BEGIN (or a read inside another task's open transaction) must wait.
         self._lock = asyncio.Lock()
+        # Few rows, read on every turn: kept in memory, written through.
+        self._persona_choices: dict[tuple[str, ...], str] = {}
         # Conversation rows are never deleted, so a cached id can never go stale.
         self._conversation_ids: OrderedDict[ConversationKey, int] = OrderedDict()
 
     @classmethod
     async def open(cls, path: Path, *, clock: Callable[[], datetime] = utc_now) -> Store:
-        return cls(await connect(path), clock)
+        store = cls(await connect(path), clock)
+        await store._load_persona_choices()
+        return store
 
     async def close(self) -> None:
         async with self._lock:
@@ -134,7 +104,7 @@ class Store:
                     yield conn
                     await conn.execute("COMMIT")
                 except BaseException:
-                    await _rollback(conn)
+                    await rollback(conn)
                     raise
 
     def _cached_id(self, key: ConversationKey) -> int | None:
@@ -164,7 +134,7 @@ class Store:
         if found is not None:
             return found
         now = to_timestamp(self._clock())
-        await _run(conn, q.CREATE_CONVERSATION_SQL, (*key_params(key), now))
+        await run(conn, q.CREATE_CONVERSATION_SQL, (*key_params(key), now))
         created = await self._find_conversation(conn, key)
         if created is None:  # the insert above makes this unreachable
             raise StoreError(f"conversation {key} vanished while being created")
@@ -197,13 +167,13 @@ class Store:
         if known is not None and len(messages) <= q.INSERT_MESSAGES_BATCH:
             # The hot path: one statement is its own transaction, no BEGIN/COMMIT trips.
             async with self._single_statements(f"saving messages in {key}") as conn:
-                return await _insert_messages(conn, known, messages, now)
+                return await insert_messages(conn, known, messages, now)
         ids: list[int] = []
         async with self._writing(f"saving messages in {key}") as conn:
             conversation_id = await self._ensure_conversation(conn, key)
             for start in range(0, len(messages), q.INSERT_MESSAGES_BATCH):
                 batch = messages[start : start + q.INSERT_MESSAGES_BATCH]
-                ids += await _insert_messages(conn, conversation_id, batch, now)
+                ids += await insert_messages(conn, conversation_id, batch, now)
         # Cached only once committed: a rolled-back conversation's id could be reused.
         self._remember(key, conversation_id)
         return ids
@@ -265,24 +235,62 @@ class Store:
             if conversation_id is None:
                 return 0
             # The conversation row stays (it holds no content) so cached ids stay valid.
-            return await _run(conn, q.DELETE_MESSAGES_SQL, (conversation_id,))
+            return await run(conn, q.DELETE_MESSAGES_SQL, (conversation_id,))
 
     async def record_usage(self, record: UsageRecord) -> None:
         params = usage_params(record, self._clock())
         async with self._writing(f"recording usage in {record.key}") as conn:
-            await _run(conn, q.INSERT_USAGE_SQL, params)
+            await run(conn, q.INSERT_USAGE_SQL, params)
 
     async def claim_event(self, scope: str, event_id: str) -> bool:
         """True the first time (scope, event_id) is seen, across restarts; False after."""
         params = (scope, event_id, to_timestamp(self._clock()))
         async with self._writing(f"claiming event {scope}/{event_id}") as conn:
-            return await _run(conn, q.CLAIM_EVENT_SQL, params) == 1
+            return await run(conn, q.CLAIM_EVENT_SQL, params) == 1
 
     async def prune_events(self, older_than: timedelta) -> int:
         """Forget events claimed more than `older_than` ago; returns how many went."""
         cutoff = to_timestamp(self._clock() - older_than)
         async with self._writing("pruning old events") as conn:
-            return await _run(conn, q.PRUNE_EVENTS_SQL, (cutoff,))
+            return await run(conn, q.PRUNE_EVENTS_SQL, (cutoff,))
+
+    def chosen_persona(self, bot: str, key: ConversationKey) -> str | None:
+        """The persona picked in chat for this thread, else for its channel; no I/O."""
+        thread = self._persona_choices.get((bot, *key_params(key)))
+        channel = self._persona_choices.get((bot, *key_params(key)[:3], WHOLE_CHANNEL))
+        return thread or channel
+
+    async def choose_persona(
+        self,
+        bot: str,
+        key: ConversationKey,
+        persona: str | None,
+        *,
+        whole_channel: bool,
+        chosen_by: str,
+    ) -> None:
+        """Pick `persona` for the thread (or the whole channel); None goes back to bots.yaml."""
+        where = (bot, *key_params(key)[:3], WHOLE_CHANNEL if whole_channel else key.thread)
+        async with self._single_statements(f"choosing a persona in {key}") as conn:
+            if persona is None:
+                await run(conn, q.CLEAR_PERSONA_CHOICE_SQL, where)
+            else:
+                now = to_timestamp(self._clock())
+                await run(conn, q.SET_PERSONA_CHOICE_SQL, (*where, persona, chosen_by, now))
+        if persona is None:
+            self._persona_choices.pop(where, None)
+        else:
+            self._persona_choices[where] = persona
+
+    async def _load_persona_choices(self) -> None:
+        try:
+            async with self._single_statements("loading persona choices") as conn:
+                rows = await conn.execute_fetchall(q.ALL_PERSONA_CHOICES_SQL)
+        except StoreError as error:
+            # A damaged file still opens, so integrity_ok() can say what is wrong.
+            log.warning("persona choices not loaded, using bots.yaml's: %s", error)
+            return
+        self._persona_choices = {tuple(row[:5]): str(row[5]) for row in rows}
 
     async def integrity_ok(self) -> bool:
         """Whether SQLite's own integrity check passes; a corrupt file gives False."""

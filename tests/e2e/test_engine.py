@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from bots.app import Runtime
-from core.errors import ContextTooLong, ProviderUnavailable, StreamInterrupted
+from core.errors import ContextTooLong, ParleyError, ProviderUnavailable, StreamInterrupted
 from core.types import Author, ConversationKey, IncomingMessage
 from tests.e2e.conftest import TEST_KEY
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
@@ -41,6 +41,10 @@ def sent_messages(fake: FakeOpenAI, index: int = -1) -> list[dict[str, Any]]:
     messages = fake.requests[index]["messages"]
     assert isinstance(messages, list)
     return messages
+
+
+def last_model(fake: FakeOpenAI) -> object:
+    return fake.requests[-1]["model"]
 
 
 async def turn(runtime: Runtime, message: IncomingMessage) -> RecordingSink:
@@ -259,3 +263,50 @@ async def test_a_failing_sink_ends_the_turn_without_killing_the_engine(
     assert outcome.status == "partial" and sink.events == ["start", "fail"]
     sink2 = await turn(runtime, said("still there?", message_id="m2"))
     assert sink2.events[-1] == "finish"
+
+
+async def test_a_persona_chosen_in_chat_answers_until_cleared(
+    runtime: Runtime, fake_openai: FakeOpenAI
+) -> None:
+    await runtime.engine.choose_persona(
+        "parley", THREAD, "pirate", whole_channel=True, chosen_by="U1"
+    )
+    await turn(runtime, said("hello"))
+    assert last_model(fake_openai) == "gpt-4o"
+    assert runtime.engine.persona_for("parley", THREAD).persona.name == "pirate"
+    await runtime.engine.choose_persona("parley", THREAD, None, whole_channel=True, chosen_by="U1")
+    await turn(runtime, said("and now?", message_id="m2"))
+    assert last_model(fake_openai) == "gpt-4o-mini"
+
+
+async def test_an_unknown_persona_cannot_be_chosen(runtime: Runtime) -> None:
+    try:
+        await runtime.engine.choose_persona(
+            "parley", THREAD, "pirat", whole_channel=False, chosen_by="U1"
+        )
+    except ParleyError as error:
+        assert error.user_message == (
+            "There is no persona called 'pirat'. Choose one of: helper, pirate."
+        )
+    else:
+        raise AssertionError("an unknown persona was accepted")
+    assert runtime.engine.persona_names() == ["helper", "pirate"]
+
+
+async def test_a_choice_whose_persona_was_removed_falls_back_to_the_config(
+    runtime: Runtime, fake_openai: FakeOpenAI
+) -> None:
+    await runtime.engine.choose_persona(
+        "parley", THREAD, "pirate", whole_channel=False, chosen_by="U1"
+    )
+    path = runtime.config.current.source
+    text = path.read_text()
+    path.write_text(text[: text.index("  pirate:")] + text[text.index("bots:") :])
+    path.write_text(
+        path.read_text()
+        .replace("      C0PIRATE: {persona: pirate}\n", "")
+        .replace("    channels:\n", "")
+    )
+    assert runtime.config.reload(), "the edited config should be valid"
+    await turn(runtime, said("who answers?"))
+    assert fake_openai.requests[-1]["model"] == "gpt-4o-mini"

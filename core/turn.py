@@ -1,0 +1,82 @@
+"""One turn's working state and what derives from it: prompt, usage row, log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.config import BotConfig, render_template
+from core.context import ContextWindow
+from core.errors import ParleyError
+from core.personas import ResolvedPersona
+from core.store import UsageRecord
+from core.types import IncomingMessage, Usage
+
+# The turn line is the engine's: admins filter on that logger name.
+log = logging.getLogger("core.engine")
+
+
+@dataclass(slots=True)
+class Turn:
+    """Everything one turn needs once the user's message is safely stored."""
+
+    message: IncomingMessage
+    bot: BotConfig
+    resolved: ResolvedPersona
+    window: ContextWindow
+    unread: tuple[str, ...]
+    assistant_id: int
+    reply: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    first_token_at: float | None = None
+
+
+def system_prompt(
+    resolved: ResolvedPersona, bot: BotConfig, msg: IncomingMessage, now: datetime
+) -> str:
+    """The persona's prompt with this turn's real names; times are UTC."""
+    values = {
+        "bot_name": bot.name,
+        "workspace_name": msg.workspace_name,
+        "channel_name": msg.channel_name,
+        "user_name": msg.author.display_name,
+        "date": now.strftime("%A %d %B %Y"),
+        "time": now.strftime("%H:%M UTC"),
+    }
+    return render_template(resolved.system_prompt, values)
+
+
+def usage_record(turn: Turn, usage: Usage) -> UsageRecord:
+    message = turn.message
+    return UsageRecord(
+        key=message.key,
+        bot=turn.bot.name,
+        persona=turn.resolved.persona.name,
+        model=turn.resolved.persona.model,
+        user_id=message.author.id,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cached_tokens=usage.cached_tokens,
+        message_id=turn.assistant_id,
+    )
+
+
+def log_turn(turn: Turn, status: str, started: float, error: ParleyError | None) -> None:
+    """One line per turn: who, which model, tokens, latency, outcome; never content."""
+    usage = turn.usage or Usage(0, 0)
+    first = f"{turn.first_token_at:.2f}s" if turn.first_token_at is not None else "-"
+    log.info(
+        "turn %s bot=%s persona=%s model=%s outcome=%s tokens=%d+%d first_token=%s total=%.2fs%s",
+        turn.message.key,
+        turn.bot.name,
+        turn.resolved.persona.name,
+        turn.resolved.persona.model,
+        status,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        first,
+        time.monotonic() - started,
+        f" error={type(error).__name__}: {error}" if error else "",
+    )

@@ -1,0 +1,43 @@
+"""Personas picked in chat: per thread or per channel, kept across restarts, read without I/O."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from core.store import Store
+from tests.core.store.conftest import KEY, raw_rows
+
+OTHER_THREAD = replace(KEY, thread="1700000000.000999")
+
+
+async def test_a_thread_choice_beats_a_channel_choice_and_both_survive_a_restart(
+    db_path: Path,
+) -> None:
+    async with await Store.open(db_path) as store:
+        await store.choose_persona("bot", KEY, "pirate", whole_channel=True, chosen_by="U1")
+        await store.choose_persona("bot", KEY, "lawyer", whole_channel=False, chosen_by="U1")
+        assert store.chosen_persona("bot", KEY) == "lawyer"
+        assert store.chosen_persona("bot", OTHER_THREAD) == "pirate"
+        assert store.chosen_persona("another-bot", KEY) is None
+    async with await Store.open(db_path) as store:
+        assert store.chosen_persona("bot", KEY) == "lawyer"
+        assert store.chosen_persona("bot", OTHER_THREAD) == "pirate"
+    rows = raw_rows(db_path, "SELECT thread, persona, chosen_by FROM persona_choices ORDER BY 1")
+    assert rows == [("", "pirate", "U1"), (KEY.thread, "lawyer", "U1")]
+
+
+async def test_clearing_a_choice_returns_to_the_config(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.choose_persona("bot", KEY, "pirate", whole_channel=False, chosen_by="U1")
+        await store.choose_persona("bot", KEY, None, whole_channel=False, chosen_by="U1")
+        assert store.chosen_persona("bot", KEY) is None
+    assert raw_rows(db_path, "SELECT count(*) FROM persona_choices") == [(0,)]
+
+
+async def test_choosing_again_replaces_the_earlier_choice(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.choose_persona("bot", KEY, "pirate", whole_channel=True, chosen_by="U1")
+        await store.choose_persona("bot", KEY, "helper", whole_channel=True, chosen_by="U2")
+        assert store.chosen_persona("bot", KEY) == "helper"
+    assert raw_rows(db_path, "SELECT persona, chosen_by FROM persona_choices") == [("helper", "U2")]
