@@ -11,6 +11,8 @@ from core.config.fields import (
     BotName,
     DiscordChannelId,
     DiscordGuildId,
+    DiscordRoleId,
+    DiscordUserId,
     Frozen,
     FrozenMap,
     GatewayUrl,
@@ -84,6 +86,20 @@ class DiscordBotConfig(Frozen):
     token: SecretRef
     api_base_url: HttpUrl | None = None
     gateway_url: GatewayUrl | None = None
+    # An @mention in a channel: answer in a new thread, or as a reply (a reply chain).
+    mention_reply: Literal["thread", "reply"] = "thread"
+    allow_dms: bool = True
+    answer_bots: bool = False
+    # Slash commands: "guilds" syncs to each guild in `workspaces`/`allowed_guilds` (instant);
+    # "global" syncs once for every server (Discord takes up to an hour to show them).
+    command_sync: Literal["guilds", "global"] = "guilds"
+    allowed_guilds: tuple[DiscordGuildId, ...] = ()  # empty: every server
+    allowed_channels: tuple[DiscordChannelId, ...] = ()  # a thread counts as its parent
+    allowed_roles: tuple[DiscordRoleId, ...] = ()
+    allowed_users: tuple[DiscordUserId, ...] = ()
+    admins: tuple[DiscordUserId, ...] = ()
+    admin_roles: tuple[DiscordRoleId, ...] = ()
+    on_denied: Literal["silent", "refuse"] = "silent"
 
 
 class ConsoleBotConfig(Frozen):

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
 K = TypeVar("K")
@@ -81,9 +81,30 @@ SlackUserId = Annotated[
         "slack_id", r"[UW][A-Z0-9]{2,}", "not a Slack user id (they look like U0123ABCD)"
     ),
 ]
+
+
+def _snowflake_text(value: object) -> object:
+    # YAML reads an unquoted Discord id as an int; ids are text everywhere else.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+DiscordUserId = Annotated[
+    str,
+    BeforeValidator(_snowflake_text),
+    _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord user id (15-21 digits)"),
+]
+DiscordRoleId = Annotated[
+    str,
+    BeforeValidator(_snowflake_text),
+    _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord role id (15-21 digits)"),
+]
 DiscordGuildId = Annotated[
-    str, _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord guild id (15-21 digits)")
+    str,
+    BeforeValidator(_snowflake_text),
+    _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord guild id (15-21 digits)"),
 ]
 DiscordChannelId = Annotated[
-    str, _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord channel id (15-21 digits)")
+    str,
+    BeforeValidator(_snowflake_text),
+    _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord channel id (15-21 digits)"),
 ]
