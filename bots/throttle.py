@@ -1,0 +1,59 @@
+"""Edit budgets per channel: a platform's limit is per channel, never global (STYLE rule 7)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class ChannelThrottle:
+    """At most `edits` per `window` seconds in each channel, shared by all its replies.
+
+    Discord allows about five message edits per five seconds per channel; two replies
+    streaming in one channel share that, while other channels are not slowed at all.
+    """
+
+    def __init__(
+        self,
+        edits: int = 5,
+        window: float = 5.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._edits = edits
+        self._window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._recent: dict[Hashable, deque[float]] = {}
+
+    def delay(self, channel: Hashable) -> float:
+        """Seconds until the channel has an edit to spend (0: now)."""
+        recent = self._recent.get(channel)
+        if recent is None or len(recent) < self._edits:
+            return 0.0
+        return max(0.0, recent[0] + self._window - self._clock())
+
+    async def acquire(self, channel: Hashable) -> None:
+        """Waits for a slot in the channel, then spends it."""
+        while (wait := self.delay(channel)) > 0:
+            await self._sleep(wait)
+        recent = self._recent.setdefault(channel, deque())
+        now = self._clock()
+        while recent and recent[0] + self._window <= now:
+            recent.popleft()
+        recent.append(now)
+        if len(recent) > self._edits:
+            recent.popleft()
+        self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        # Channels quiet for a whole window hold nothing worth remembering.
+        if len(self._recent) > 1024:
+            idle = [c for c, r in self._recent.items() if not r or r[-1] + self._window <= now]
+            for channel in idle:
+                del self._recent[channel]
