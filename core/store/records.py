@@ -103,3 +103,25 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
         platform_message_id=str(platform_id),
         error=str(error),
     )
+
+
+def stored_messages(
+    ids: Sequence[int], messages: Sequence[NewMessage], now: str
+) -> list[StoredMessage]:
+    """What the store now holds for `messages`, written at `now` with these ids."""
+    at = from_timestamp(now)
+    return [
+        StoredMessage(
+            id=message_id,
+            role=m.role,
+            author_id=m.author_id,
+            author_name=m.author_name,
+            content=m.content,
+            status=m.status,
+            token_count=m.token_count,
+            created_at=at,
+            platform_message_id=m.platform_message_id,
+            error=m.error,
+        )
+        for message_id, m in zip(ids, messages, strict=True)
+    ]

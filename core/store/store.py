@@ -16,6 +16,7 @@ import aiosqlite
 
 from core.errors import StoreError
 from core.store import queries as q
+from core.store.choices import PersonaChoices
 from core.store.connection import connect, is_corruption, translated
 from core.store.records import (
     History,
@@ -23,18 +24,19 @@ from core.store.records import (
     UsageRecord,
     key_params,
     message_from_row,
+    stored_messages,
     to_timestamp,
     usage_params,
     utc_now,
 )
 from core.store.statements import insert_messages, rollback, run
+from core.store.tail_cache import TailCache
 from core.types import ConversationKey, MessageStatus, Role
 
 # Enough for every conversation active at once on a busy install; a miss costs one query.
 log = logging.getLogger(__name__)
 
 _CONVERSATION_CACHE_SIZE = 4096
-WHOLE_CHANNEL = ""  # the thread column of a choice that covers a whole channel
 
 
 class Store:
@@ -49,8 +51,8 @@ class Store:
         # Serialises transactions: aiosqlite shares one connection between tasks, and a
         # second BEGIN (or a read inside another task's open transaction) must wait.
         self._lock = asyncio.Lock()
-        # Few rows, read on every turn: kept in memory, written through.
-        self._persona_choices: dict[tuple[str, ...], str] = {}
+        self._tails = TailCache()
+        self._choices = PersonaChoices()
         # Conversation rows are never deleted, so a cached id can never go stale.
         self._conversation_ids: OrderedDict[ConversationKey, int] = OrderedDict()
 
@@ -167,7 +169,10 @@ class Store:
         if known is not None and len(messages) <= q.INSERT_MESSAGES_BATCH:
             # The hot path: one statement is its own transaction, no BEGIN/COMMIT trips.
             async with self._single_statements(f"saving messages in {key}") as conn:
-                return await insert_messages(conn, known, messages, now)
+                inserted = await insert_messages(conn, known, messages, now)
+                # Committed by the statement itself, and still under the lock: in step.
+                self._tails.append(known, stored_messages(inserted, messages, now))
+                return inserted
         ids: list[int] = []
         async with self._writing(f"saving messages in {key}") as conn:
             conversation_id = await self._ensure_conversation(conn, key)
@@ -176,6 +181,7 @@ class Store:
                 ids += await insert_messages(conn, conversation_id, batch, now)
         # Cached only once committed: a rolled-back conversation's id could be reused.
         self._remember(key, conversation_id)
+        self._tails.drop(conversation_id)  # the next read loads it afresh
         return ids
 
     async def update_message(
@@ -200,6 +206,14 @@ class Store:
         async with self._single_statements(f"updating message {message_id}") as conn:
             if not await conn.execute_fetchall(q.UPDATE_MESSAGE_SQL, params):
                 raise StoreError(f"there is no message {message_id} to update")
+            self._tails.update(
+                message_id,
+                content=content,
+                status=status,
+                token_count=token_count,
+                error=error,
+                platform_message_id=platform_message_id,
+            )
             if usage is not None:
                 await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
 
@@ -212,11 +226,15 @@ class Store:
             if conversation_id is None:
                 return History(messages=(), more_before=False)
             self._remember(key, conversation_id)
+            hit = self._tails.get(conversation_id, limit)
+            if hit is not None:
+                return hit
             rows = await conn.execute_fetchall(q.RECENT_MESSAGES_SQL, (conversation_id, limit + 1))
             messages = [message_from_row(row) for row in rows]
-        more_before = len(messages) > limit
-        newest = messages[:limit]
-        return History(messages=tuple(reversed(newest)), more_before=more_before)
+            newest = messages[:limit]
+            history = History(tuple(reversed(newest)), more_before=len(messages) > limit)
+            self._tails.put(conversation_id, history)
+        return history
 
     async def knows(self, key: ConversationKey) -> bool:
         """Whether this conversation was ever stored; cached, so hot threads cost no query."""
@@ -235,6 +253,7 @@ class Store:
             if conversation_id is None:
                 return 0
             # The conversation row stays (it holds no content) so cached ids stay valid.
+            self._tails.drop(conversation_id)
             return await run(conn, q.DELETE_MESSAGES_SQL, (conversation_id,))
 
     async def record_usage(self, record: UsageRecord) -> None:
@@ -256,9 +275,7 @@ class Store:
 
     def chosen_persona(self, bot: str, key: ConversationKey) -> str | None:
         """The persona picked in chat for this thread, else for its channel; no I/O."""
-        thread = self._persona_choices.get((bot, *key_params(key)))
-        channel = self._persona_choices.get((bot, *key_params(key)[:3], WHOLE_CHANNEL))
-        return thread or channel
+        return self._choices.chosen(bot, key)
 
     async def choose_persona(
         self,
@@ -270,27 +287,19 @@ class Store:
         chosen_by: str,
     ) -> None:
         """Pick `persona` for the thread (or the whole channel); None goes back to bots.yaml."""
-        where = (bot, *key_params(key)[:3], WHOLE_CHANNEL if whole_channel else key.thread)
+        now = to_timestamp(self._clock())
         async with self._single_statements(f"choosing a persona in {key}") as conn:
-            if persona is None:
-                await run(conn, q.CLEAR_PERSONA_CHOICE_SQL, where)
-            else:
-                now = to_timestamp(self._clock())
-                await run(conn, q.SET_PERSONA_CHOICE_SQL, (*where, persona, chosen_by, now))
-        if persona is None:
-            self._persona_choices.pop(where, None)
-        else:
-            self._persona_choices[where] = persona
+            await self._choices.choose(
+                conn, bot, key, persona, whole_channel=whole_channel, chosen_by=chosen_by, now=now
+            )
 
     async def _load_persona_choices(self) -> None:
         try:
             async with self._single_statements("loading persona choices") as conn:
-                rows = await conn.execute_fetchall(q.ALL_PERSONA_CHOICES_SQL)
+                await self._choices.load(conn)
         except StoreError as error:
             # A damaged file still opens, so integrity_ok() can say what is wrong.
             log.warning("persona choices not loaded, using bots.yaml's: %s", error)
-            return
-        self._persona_choices = {tuple(row[:5]): str(row[5]) for row in rows}
 
     async def integrity_ok(self) -> bool:
         """Whether SQLite's own integrity check passes; a corrupt file gives False."""

@@ -1,0 +1,60 @@
+"""The in-memory tail answers follow-up reads without SQLite and never disagrees with the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.store import NewMessage, Store
+from core.types import Role
+from tests.core.store.conftest import KEY
+
+
+def row(text: str, role: Role = "user") -> NewMessage:
+    return NewMessage(role, "U1", "Ann", text, "complete", 3)
+
+
+async def test_a_hot_thread_is_read_from_memory_and_matches_the_file(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.add_messages(KEY, [row("one"), row("two", "assistant")])
+        first = await store.recent_messages(KEY, 10)  # loads the tail
+        statements: list[str] = []
+        assert store._conn is not None  # counting SQL needs the connection itself
+        await store._conn.set_trace_callback(statements.append)
+        (reply,) = await store.add_messages(KEY, [row("three")])
+        await store.update_message(reply, content="three!", status="partial", token_count=4)
+        cached = await store.recent_messages(KEY, 10)
+        assert not any(s.lstrip().upper().startswith("SELECT ID, ROLE") for s in statements)
+    async with await Store.open(db_path) as fresh:
+        from_file = await fresh.recent_messages(KEY, 10)
+    assert [m.content for m in first.messages] == ["one", "two"]
+    assert cached == from_file
+    assert [(m.content, m.status, m.token_count) for m in cached.messages][-1] == (
+        "three!",
+        "partial",
+        4,
+    )
+
+
+async def test_limits_and_older_messages_are_answered_like_the_file(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.add_messages(KEY, [row(f"m{n}") for n in range(8)])
+        assert (await store.recent_messages(KEY, 5)).more_before is True
+        small = await store.recent_messages(KEY, 3)
+        wide = await store.recent_messages(KEY, 20)
+    async with await Store.open(db_path) as fresh:
+        assert small == await fresh.recent_messages(KEY, 3)
+        assert wide == await fresh.recent_messages(KEY, 20)
+    assert [m.content for m in small.messages] == ["m5", "m6", "m7"] and small.more_before
+    assert len(wide.messages) == 8 and not wide.more_before
+
+
+async def test_forget_empties_the_cached_tail(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.add_messages(KEY, [row("secret")])
+        await store.recent_messages(KEY, 10)
+        assert await store.forget(KEY) == 1
+        assert (await store.recent_messages(KEY, 10)).messages == ()
+        await store.add_messages(KEY, [row("fresh start")])
+        assert [m.content for m in (await store.recent_messages(KEY, 10)).messages] == [
+            "fresh start"
+        ]
