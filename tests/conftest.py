@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.discord_fixtures import fake_discord
 from tests.fakes.fixtures import fake_openai, no_proxy
 from tests.fakes.slack_fixtures import fake_slack
 
-__all__ = ["fake_openai", "fake_slack", "no_proxy", "private_cache_home"]
+__all__ = ["fake_discord", "fake_openai", "fake_slack", "no_proxy", "private_cache_home"]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,0 +1,301 @@
+"""A fake Discord on 127.0.0.1 speaking the real gateway (JSON, zlib-stream) and REST protocols."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from tests.fakes import discord_events as events
+from tests.fakes.discord_application import APPLICATION_FLAGS, ApplicationRoutes
+from tests.fakes.discord_gateway import GatewayServer
+from tests.fakes.discord_http import BODY, UPLOADS, Fault, Faults, error, read_body
+from tests.fakes.discord_interactions import InteractionRoutes
+from tests.fakes.discord_payloads import Payload
+from tests.fakes.discord_rest import AttachmentRoutes, ChannelRoutes
+from tests.fakes.discord_state import (
+    DiscordIdentity,
+    Download,
+    FakeDiscordMessage,
+    FakeInteraction,
+    RestCall,
+)
+from tests.fakes.discord_world import World
+from tests.fakes.waiting import deadline, wait_until
+
+__all__ = [
+    "DiscordIdentity",
+    "Download",
+    "FakeDiscord",
+    "FakeDiscordMessage",
+    "FakeInteraction",
+    "RestCall",
+    "wait_until",
+]
+
+API_PREFIX = "/api/v10"
+_WAIT = 5.0
+# Interaction callbacks and webhook-token routes authenticate by their token, not a header.
+_TOKEN_ROUTES = ("/interactions/", "/webhooks/")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class FakeDiscord:
+    """One application with its bot in one guild: REST at `api_url`, gateway at `gateway_url`.
+
+    Every REST request lands in `calls`, attachment GETs in `downloads`. Messages the bot
+    sends are kept per channel and echoed back as MESSAGE_CREATE, as Discord does.
+    """
+
+    def __init__(
+        self, identity: DiscordIdentity | None = None, *, heartbeat_interval_ms: int = 41_250
+    ) -> None:
+        self.identity = identity or DiscordIdentity()
+        self.world = World(self.identity)
+        self.gateway = GatewayServer(self.identity.token, self._ready, heartbeat_interval_ms)
+        self.calls: list[RestCall] = []
+        self.downloads: list[Download] = []
+        self._faults = Faults()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def token(self) -> str:
+        return self.identity.token
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.identity.bot_user_id
+
+    @property
+    def application_id(self) -> str:
+        return self.identity.application_id
+
+    @property
+    def guild_id(self) -> str:
+        return self.identity.guild_id
+
+    @property
+    def channel_id(self) -> str:
+        return self.identity.channel_id
+
+    @property
+    def user_id(self) -> str:
+        return self.identity.user_id
+
+    @property
+    def base_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeDiscord is not started")
+        return f"http://127.0.0.1:{self._port}/"
+
+    @property
+    def api_url(self) -> str:
+        """What discord.http.Route.BASE must be: no trailing slash, paths start with one."""
+        return f"{self.base_url.rstrip('/')}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self._port}/gateway"
+
+    @property
+    def resume_gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self._port}/gateway/resume"
+
+    @property
+    def identify_count(self) -> int:
+        return self.gateway.identify_count
+
+    @property
+    def resume_count(self) -> int:
+        return self.gateway.resume_count
+
+    async def start(self) -> None:
+        api = web.Application()
+        channel_routes = ChannelRoutes(self.world, self._emit, lambda: self.base_url)
+        interaction_routes = InteractionRoutes(self.world, lambda: self.base_url)
+        api.add_routes(ApplicationRoutes(self.world, lambda: self.gateway_url).routes())
+        api.add_routes(channel_routes.routes())
+        api.add_routes(interaction_routes.routes())
+        api.router.add_route("*", "/{tail:.*}", self._not_found)
+        app = web.Application(middlewares=[self._middleware])
+        app.add_subapp(API_PREFIX, api)
+        app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/gateway/resume", self.gateway.handle)
+        app.add_routes(AttachmentRoutes(self.world, self.downloads).routes())
+        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        await self.gateway.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner, self._port = None, None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # Seeding and inspecting.
+    def add_user(self, user_id: str, username: str, *, bot: bool = False) -> Payload:
+        """A user who is a member of every guild; returns the user object."""
+        return self.world.add_user(user_id, username, bot=bot)
+
+    def add_channel(self, channel_id: str, name: str, guild_id: str | None = None) -> Payload:
+        return self.world.add_text_channel(channel_id, guild_id or self.guild_id, name)
+
+    def add_thread(self, parent_id: str, name: str, owner_id: str | None = None) -> Payload:
+        return self.world.add_thread(parent_id, owner_id or self.user_id, name)
+
+    def add_dm_channel(self, user_id: str) -> Payload:
+        return self.world.add_dm_channel(user_id)
+
+    def add_attachment(
+        self, name: str, content_type: str, data: bytes, channel_id: str | None = None
+    ) -> Payload:
+        """An attachment object for message_create(attachments=...), served by the fake."""
+        channel = channel_id or self.channel_id
+        return self.world.attachment(channel, name, content_type, data, self.base_url)
+
+    def messages(self, channel_id: str) -> list[FakeDiscordMessage]:
+        return list(self.world.messages.get(channel_id, []))
+
+    def posted(self, channel_id: str) -> list[FakeDiscordMessage]:
+        return [m for m in self.messages(channel_id) if m.author_id == self.bot_user_id]
+
+    def interaction(self, interaction_id: str) -> FakeInteraction:
+        return self.world.interactions[interaction_id]
+
+    def commands(self, guild_id: str | None = None) -> list[Payload]:
+        """Commands as last bulk-overwritten, globally or in one guild."""
+        return list(self.world.commands.get(guild_id or "global", {}).values())
+
+    def channel(self, channel_id: str) -> Payload:
+        return self.world.channels[channel_id]
+
+    def calls_to(self, method: str, path_prefix: str) -> list[RestCall]:
+        return [c for c in self.calls if c.method == method and c.path.startswith(path_prefix)]
+
+    def fail_next(
+        self,
+        method: str,
+        path_prefix: str,
+        *,
+        status: int,
+        retry_after: float | None = None,
+        via: bool = True,
+        global_: bool = False,
+        code: int | None = None,
+        message: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` requests (method or "*", path relative to /api/v10) fail.
+
+        429 carries Retry-After, X-RateLimit-* and (via=True) `Via: 1.1 google`; 403 defaults
+        to "Missing Permissions" 50013; 5xx to Discord's plain error bodies.
+        """
+        fault = Fault(method, path_prefix, status, retry_after, via, global_, code, message, times)
+        self._faults.add(fault)
+
+    # Gateway.
+    async def wait_ready(self) -> None:
+        """Returns once a client has IDENTIFYed (READY + GUILD_CREATEs sent) or RESUMEd."""
+        async with deadline(_WAIT, "no gateway client became ready"):
+            await self.gateway.wait_ready()
+
+    async def dispatch(self, event: str, data: Any) -> int:
+        """Sends an op 0 dispatch with the session's next sequence number and returns it."""
+        async with deadline(_WAIT, "no gateway session to dispatch to"):
+            await self.gateway.wait_session()
+        if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and isinstance(data, dict):
+            data = events.hide_content(self.world, data, self.gateway.intents)
+        return await self.gateway.dispatch(event, data)
+
+    async def request_reconnect(self) -> None:
+        async with deadline(_WAIT, "no gateway client to reconnect"):
+            await self.gateway.request_reconnect()
+
+    async def invalidate_session(self, resumable: bool) -> None:
+        async with deadline(_WAIT, "no gateway client to invalidate"):
+            await self.gateway.invalidate_session(resumable)
+
+    def message_create(
+        self,
+        channel_id: str,
+        author: str,
+        content: str,
+        *,
+        message_id: str | None = None,
+        mentions: Sequence[str] = (),
+        referenced_message: str | None = None,
+        attachments: Sequence[Payload] = (),
+    ) -> Payload:
+        """A MESSAGE_CREATE body from user id `author`; the message is stored first."""
+        return events.message_create(
+            self.world, channel_id, author, content, message_id=message_id, mentions=mentions,
+            referenced_message=referenced_message, attachments=attachments,
+        )  # fmt: skip
+
+    def interaction_create(
+        self,
+        name: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        interaction_id: str | None = None,
+    ) -> Payload:
+        """An INTERACTION_CREATE body for slash command `name` (guild or DM by the channel)."""
+        return events.interaction_create(
+            self.world, name, options=options, user_id=user_id or self.user_id,
+            channel_id=channel_id or self.channel_id, interaction_id=interaction_id,
+        )  # fmt: skip
+
+    def _ready(self, session_id: str, intents: int) -> tuple[Payload, list[Payload]]:
+        ready = events.ready_event(
+            self.world, session_id, self.resume_gateway_url, APPLICATION_FLAGS
+        )
+        return ready, events.guild_create_events(self.world)
+
+    async def _emit(self, event: str, data: Any) -> None:
+        """Echoes REST side effects on the gateway; kept for replay if the client is away."""
+        if self.gateway.session is not None:
+            await self.gateway.dispatch(event, data)
+
+    # HTTP.
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(f"{API_PREFIX}/"):
+            return await handler(request)
+        path = request.path.removeprefix(API_PREFIX)
+        body, uploads = await read_body(request)
+        request[BODY], request[UPLOADS] = body, uploads
+        headers = dict(request.headers)
+        query = dict(request.query)
+        self.calls.append(RestCall(request.method, path, body, headers, query, time.monotonic()))
+        fault = self._faults.take(request.method, path)
+        if fault is not None:
+            return fault.response()
+        if (
+            not path.startswith(_TOKEN_ROUTES)
+            and headers.get("Authorization") != f"Bot {self.token}"
+        ):
+            return error(401)
+        return await handler(request)
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return error(404)
