@@ -97,6 +97,10 @@ class Engine:
         """True only the first time an event is seen, across restarts: adapters answer once."""
         return await self._store.claim_event(scope, event_id)
 
+    async def seen(self, scope: str, event_id: str) -> bool:
+        """Whether an event was claimed before (e.g. a command set already synced)."""
+        return await self._store.event_seen(scope, event_id)
+
     async def participants(self, key: ConversationKey) -> set[str]:
         """Author ids of the people who wrote in this conversation's recent history."""
         limit = self._config.current.limits.history_messages

@@ -61,6 +61,8 @@ CLAIM_EVENT_SQL: Final = (
     "INSERT OR IGNORE INTO processed_events (scope, event_id, created_at) VALUES (?, ?, ?)"
 )
 
+EVENT_SEEN_SQL: Final = "SELECT 1 FROM processed_events WHERE scope = ? AND event_id = ?"
+
 PRUNE_EVENTS_SQL: Final = "DELETE FROM processed_events WHERE created_at < ?"
 
 INTEGRITY_CHECK_SQL: Final = "PRAGMA integrity_check"

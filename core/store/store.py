@@ -267,6 +267,11 @@ class Store:
         async with self._writing(f"claiming event {scope}/{event_id}") as conn:
             return await run(conn, q.CLAIM_EVENT_SQL, params) == 1
 
+    async def event_seen(self, scope: str, event_id: str) -> bool:
+        """Whether (scope, event_id) was claimed, without claiming it."""
+        async with self._single_statements(f"looking up event {scope}/{event_id}") as conn:
+            return bool(await conn.execute_fetchall(q.EVENT_SEEN_SQL, (scope, event_id)))
+
     async def prune_events(self, older_than: timedelta) -> int:
         """Forget events claimed more than `older_than` ago; returns how many went."""
         cutoff = to_timestamp(self._clock() - older_than)

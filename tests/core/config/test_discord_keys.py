@@ -30,7 +30,7 @@ def load_bot(tmp_path: Path, extra: str) -> DiscordBotConfig:
 
 def test_defaults_suit_a_new_server(tmp_path: Path) -> None:
     bot = load_bot(tmp_path, "")
-    assert (bot.mention_reply, bot.allow_dms, bot.answer_bots) == ("thread", True, False)
+    assert (bot.allow_dms, bot.answer_bots) == (True, False)
     assert (bot.command_sync, bot.on_denied) == ("guilds", "silent")
     assert bot.allowed_guilds == bot.allowed_roles == bot.admins == ()
 
@@ -40,20 +40,18 @@ def test_ids_written_as_numbers_become_text(tmp_path: Path) -> None:
         tmp_path,
         "    allowed_guilds: [123456789012345678]\n"
         "    allowed_roles: [223456789012345678]\n"
-        "    admins: ['323456789012345678']\n"
-        "    mention_reply: reply\n",
+        "    admins: ['323456789012345678']\n",
     )
     assert bot.allowed_guilds == ("123456789012345678",)
     assert bot.allowed_roles == ("223456789012345678",)
     assert bot.admins == ("323456789012345678",)
-    assert bot.mention_reply == "reply"
 
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
         ("    admin_roles: [42]\n", "8 bots[0].admin_roles[0]: not a Discord role id"),
-        ("    mention_reply: threads\n", "8 bots[0].mention_reply:"),
+        ("    allow_dms: sometimes\n", "8 bots[0].allow_dms:"),
         ("    command_sync: everywhere\n", "8 bots[0].command_sync:"),
     ],
 )

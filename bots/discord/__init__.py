@@ -1,0 +1,1 @@
+"""The Discord adapter: discord.py in, the engine's reply sink out."""

@@ -1,0 +1,120 @@
+"""One Discord bot: discord.py's client with Parley's slash commands, wired to the engine."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bots.discord.commands import install
+from bots.discord.conversations import DiscordConversations
+from bots.throttle import ChannelThrottle
+from core.config import BotConfig, DiscordBotConfig
+from core.engine import Engine
+from core.errors import ConfigError, ConfigIssue
+
+log = logging.getLogger(__name__)
+
+DISCORD_API = "https://discord.com/api/v10"
+DISCORD_GATEWAY = "wss://gateway.discord.gg/"
+GUILD_READY_TIMEOUT = 2.0  # discord.py's default wait for servers after READY
+
+
+class DiscordBot:
+    """Serves one Discord bot until cancelled; `parley run` runs one per bot entry."""
+
+    def __init__(self, config: BotConfig, engine: Engine) -> None:
+        if not isinstance(config, DiscordBotConfig):
+            raise TypeError(f"{config.name} is not a Discord bot")
+        self._name = config.name
+        self._engine = engine
+        self.client: ParleyDiscordClient | None = None  # for tests and health checks
+
+    def _config(self) -> DiscordBotConfig:
+        # Looked up per event so a reload's access lists apply at once.
+        config = self._engine.bot(self._name)
+        assert isinstance(config, DiscordBotConfig)
+        return config
+
+    async def run(self) -> None:
+        config = self._config()
+        with pointed_at(config):
+            self.client = ParleyDiscordClient(self._config, self._engine)
+            async with self.client:
+                await self.client.start(config.token.reveal())
+
+
+class ParleyDiscordClient(commands.Bot):
+    """discord.py's idiom: async set-up in setup_hook, events as methods."""
+
+    def __init__(self, config: Callable[[], DiscordBotConfig], engine: Engine) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True  # follow-ups in threads carry no mention
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None)
+        self._bot_config = config
+        self.talk = DiscordConversations(
+            bot=self._current, engine=engine, client=self, throttle=ChannelThrottle()
+        )
+
+    def _current(self) -> DiscordBotConfig:
+        return self._bot_config()
+
+    async def setup_hook(self) -> None:
+        install(self.tree, self.talk)
+        await sync_if_changed(self.tree, self._current(), self.talk.engine)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.talk.on_message(message)
+
+
+async def sync_if_changed(
+    tree: app_commands.CommandTree[ParleyDiscordClient], config: DiscordBotConfig, engine: Engine
+) -> None:
+    """Syncs only a command set Discord has not seen: creates are limited to 200 a day."""
+    shape = json.dumps([command.to_dict(tree) for command in tree.get_commands()], sort_keys=True)
+    digest = hashlib.sha256(shape.encode()).hexdigest()[:16]
+    scopes: list[discord.Object | None] = [None]
+    if config.command_sync == "guilds":
+        guilds = sorted({*config.workspaces, *config.allowed_guilds})
+        scopes = [discord.Object(int(guild)) for guild in guilds]
+    for scope in scopes:
+        place = "global" if scope is None else str(scope.id)
+        record = f"discord-commands:{config.name}:{place}"
+        if await engine.seen(record, digest):
+            continue
+        if scope is not None:
+            tree.copy_global_to(guild=scope)
+        await tree.sync(guild=scope)
+        await engine.claim(record, digest)
+        log.info("discord bot %s: slash commands synced (%s)", config.name, place)
+
+
+@contextlib.contextmanager
+def pointed_at(config: DiscordBotConfig) -> Iterator[None]:
+    """discord.py keeps its REST base and gateway process-wide, so every Discord bot in
+    one process must agree on them; they are put back when the bot stops."""
+    api = (config.api_base_url or DISCORD_API).rstrip("/")
+    gateway = yarl.URL(config.gateway_url or DISCORD_GATEWAY)
+    before = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    if _running_urls and _running_urls[-1] != (api, gateway):
+        message = "every Discord bot in one process must use the same api_base_url and gateway_url"
+        raise ConfigError([ConfigIssue(config.name, None, "api_base_url", message)])
+    discord.http.Route.BASE = api
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+    _running_urls.append((api, gateway))
+    try:
+        yield
+    finally:
+        _running_urls.pop()
+        if not _running_urls:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = before
+
+
+_running_urls: list[tuple[str, yarl.URL]] = []

@@ -1,0 +1,45 @@
+"""Parley's slash commands, declared from type annotations; slash.py does the work."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+
+from bots.discord import slash
+from bots.discord.conversations import DiscordConversations
+
+
+def install(tree: app_commands.CommandTree[discord.Client], talk: DiscordConversations) -> None:
+    """Declares the commands on the tree; syncing them is the bot's job."""
+
+    @tree.command(name="ask", description="Ask Parley; the answer appears right here.")
+    @app_commands.describe(prompt="What you want to ask")
+    async def ask(interaction: discord.Interaction, prompt: str) -> None:
+        await slash.ask(talk, interaction, prompt)
+
+    @tree.command(name="chat", description="Start a thread with Parley about something.")
+    @app_commands.describe(prompt="What the conversation is about")
+    async def chat(interaction: discord.Interaction, prompt: str) -> None:
+        await slash.chat(talk, interaction, prompt)
+
+    @tree.command(name="reset", description="Make Parley forget this thread.")
+    async def reset(interaction: discord.Interaction) -> None:
+        await slash.reset(talk, interaction)
+
+    @tree.command(name="persona", description="Show Parley's persona here, or switch it (admins).")
+    @app_commands.describe(name="Switch to this persona", scope="Where the switch applies")
+    async def persona(
+        interaction: discord.Interaction,
+        name: str | None = None,
+        scope: Literal["thread", "channel"] = "thread",
+    ) -> None:
+        await slash.persona(talk, interaction, name, scope)
+
+    @persona.autocomplete("name")
+    async def persona_names(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = [n for n in talk.engine.persona_names() if current.lower() in n.lower()]
+        return [app_commands.Choice(name=n, value=n) for n in names[:25]]

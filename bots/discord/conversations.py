@@ -1,0 +1,165 @@
+"""Which Discord messages and commands are Parley's to answer, turned into IncomingMessages."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+import discord
+
+from bots.discord.access import is_allowed, parent_channel_id
+from bots.discord.sink import DiscordReplySink
+from bots.throttle import ChannelThrottle
+from core.config import DiscordBotConfig
+from core.engine import Engine
+from core.types import Attachment, Author, ConversationKey, IncomingMessage
+
+log = logging.getLogger(__name__)
+
+DM_WORKSPACE = "dm"
+REFUSAL = "Sorry, I'm not available to you here. Ask a Parley admin for access."
+THREAD_NAME_LIMIT = 90
+
+
+class DiscordConversations:
+    """One bot's routing; every path claims its message or interaction once in the store."""
+
+    def __init__(
+        self,
+        *,
+        bot: Callable[[], DiscordBotConfig],
+        engine: Engine,
+        client: discord.Client,
+        throttle: ChannelThrottle,
+    ) -> None:
+        self._bot = bot
+        self._engine = engine
+        self._client = client
+        self._throttle = throttle
+
+    async def on_message(self, message: discord.Message) -> None:
+        config, me = self._bot(), self._client.user
+        if me is None or message.author.id == me.id:
+            return
+        if message.author.bot and not config.answer_bots:
+            return
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return
+        key = await self._conversation_of(message, mentioned=me in message.mentions)
+        if key is None:
+            return
+        guild_id = message.guild.id if message.guild else None
+        if not is_allowed(config, guild_id=guild_id, channel=message.channel, user=message.author):
+            if config.on_denied == "refuse" and await self.claim(f"m:{message.id}"):
+                await message.reply(REFUSAL, mention_author=False)
+            return
+        if not await self.claim(f"m:{message.id}"):
+            return
+        text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
+        target: discord.abc.Messageable = message.channel
+        if key.thread == str(message.id):  # a mention in a channel starts its own thread
+            target = await message.create_thread(name=thread_name(text or "Parley"))
+        await self._answer(config, key, message.author, text, message, target)
+
+    async def _conversation_of(
+        self, message: discord.Message, *, mentioned: bool
+    ) -> ConversationKey | None:
+        channel = message.channel
+        if message.guild is None:
+            if not self._bot().allow_dms:
+                return None
+            return ConversationKey("discord", DM_WORKSPACE, str(channel.id), "dm")
+        guild = str(message.guild.id)
+        if isinstance(channel, discord.Thread):
+            key = ConversationKey("discord", guild, str(channel.parent_id), str(channel.id))
+            return key if mentioned or await self._engine.knows(key) else None
+        if mentioned:
+            return ConversationKey("discord", guild, str(channel.id), str(message.id))
+        return None
+
+    async def _answer(
+        self,
+        config: DiscordBotConfig,
+        key: ConversationKey,
+        author: discord.abc.User,
+        text: str,
+        message: discord.Message | None,
+        target: discord.abc.Messageable,
+    ) -> None:
+        attachments = await self._attachments(message) if message is not None else ()
+        incoming = IncomingMessage(
+            bot=config.name,
+            key=key,
+            author=Author(str(author.id), author.display_name),
+            text=text,
+            message_id=str(message.id) if message is not None else "",
+            attachments=attachments,
+            workspace_name=message.guild.name if message is not None and message.guild else "DMs",
+            channel_name=channel_name(target),
+        )
+        channel_id = parent_channel_id(target) or 0
+        sink = DiscordReplySink(
+            channel_id=channel_id,
+            first=lambda part: target.send(part),
+            more=lambda part: target.send(part),
+            typing=lambda: _typing(target),
+            throttle=self._throttle,
+        )
+        await self._engine.handle(incoming, sink)
+
+    async def _attachments(self, message: discord.Message) -> tuple[Attachment, ...]:
+        cap = self._engine.limits.file_bytes
+        found = []
+        for item in message.attachments:
+            data = None
+            if item.size <= cap:
+                try:
+                    data = await item.read()
+                except discord.HTTPException as error:
+                    log.warning("could not download %s: %s", item.filename, error)
+            media = item.content_type or "application/octet-stream"
+            found.append(Attachment(item.filename, media, item.size, data))
+        return tuple(found)
+
+    async def claim(self, event: str) -> bool:
+        """True only the first time a message or interaction id is seen, across restarts."""
+        return await self._engine.claim(f"discord:{self._bot().name}", event)
+
+    @property
+    def config(self) -> DiscordBotConfig:
+        return self._bot()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def throttle(self) -> ChannelThrottle:
+        return self._throttle
+
+    async def answer_in(self, thread: discord.Thread, message: IncomingMessage) -> None:
+        sink = DiscordReplySink(
+            channel_id=thread.parent_id,
+            first=lambda part: thread.send(part),
+            more=lambda part: thread.send(part),
+            typing=lambda: _typing(thread),
+            throttle=self._throttle,
+        )
+        await self._engine.handle(message, sink)
+
+
+def thread_name(text: str) -> str:
+    first_line = text.strip().splitlines()[0] if text.strip() else "Parley"
+    return first_line[:THREAD_NAME_LIMIT].rstrip() or "Parley"
+
+
+def channel_name(channel: object) -> str:
+    if isinstance(channel, discord.Thread) and channel.parent is not None:
+        return f"#{channel.parent.name}"
+    name = getattr(channel, "name", None)
+    return f"#{name}" if name else "a direct message"
+
+
+async def _typing(target: discord.abc.Messageable) -> None:
+    await target.typing()

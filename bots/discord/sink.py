@@ -1,0 +1,131 @@
+"""Streams one reply into Discord: a message or an interaction response, edited within budget."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bots.notes import summary_notes
+from bots.split import split_message
+from bots.throttle import ChannelThrottle
+from core.errors import ParleyError
+from core.types import TurnSummary
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000  # Discord's hard limit for message content
+TYPING_REFRESH_SECONDS = 8.0  # a typing indicator lasts about ten seconds
+
+
+class DiscordDeliveryError(ParleyError):
+    user_message = "I couldn't post my reply here; an admin should check Parley's log."
+
+
+class DiscordReplySink:
+    """Posts the first part where `first` says, edits it as text arrives (spending the
+    channel's shared edit budget), and continues long answers with `more`."""
+
+    def __init__(
+        self,
+        *,
+        channel_id: int,
+        first: Callable[[str], Awaitable[discord.Message]],
+        more: Callable[[str], Awaitable[discord.Message]],
+        typing: Callable[[], Awaitable[None]] | None,
+        throttle: ChannelThrottle,
+    ) -> None:
+        self._channel_id = channel_id
+        self._first = first
+        self._more = more
+        self._typing = typing
+        self._throttle = throttle
+        self._text = ""
+        self._messages: list[discord.Message] = []
+        self._shown: list[str] = []
+        self._lock = asyncio.Lock()
+        self._pending: asyncio.Task[None] | None = None
+        self._typing_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._typing is not None:
+            self._typing_task = asyncio.create_task(self._keep_typing(self._typing))
+
+    async def append(self, text: str) -> None:
+        self._text += text
+        if self._text.strip() and self._pending is None:
+            # One edit in flight or waiting at a time; it picks up all text so far.
+            self._pending = asyncio.create_task(self._sync_soon())
+
+    async def finish(self, summary: TurnSummary) -> None:
+        notes = "\n".join(f"-# {note}" for note in summary_notes(summary))
+        body = "\n\n".join(part for part in (self._text.strip(), notes) if part)
+        await self._final(body or "*(no answer)*")
+
+    async def fail(self, error: ParleyError) -> None:
+        notice = f"⚠️ {error.user_message}"
+        text = self._text.strip()
+        try:
+            await self._final(f"{text}\n\n{notice}" if text else notice)
+        except DiscordDeliveryError:
+            if not isinstance(error, DiscordDeliveryError):
+                raise
+
+    async def _final(self, body: str) -> None:
+        await self._stop_typing()
+        if self._pending is not None:
+            with contextlib.suppress(Exception):
+                await self._pending
+        await self._sync(split_message(body, MESSAGE_LIMIT))
+
+    async def _sync_soon(self) -> None:
+        try:
+            await self._throttle.acquire(self._channel_id)
+            await self._sync(split_message(self._text, MESSAGE_LIMIT))
+        except Exception:
+            log.debug("an intermediate edit failed; the final one tries again", exc_info=True)
+        finally:
+            self._pending = None
+
+    async def _sync(self, parts: list[str]) -> None:
+        async with self._lock:
+            try:
+                for index, part in enumerate(parts):
+                    if index < len(self._messages):
+                        if self._shown[index] != part:
+                            await self._messages[index].edit(content=part)
+                            self._shown[index] = part
+                        continue
+                    send = self._first if not self._messages else self._more
+                    self._messages.append(await send(part))
+                    self._shown.append(part)
+            except discord.HTTPException as error:
+                log.error(explain(error, self._channel_id))
+                raise DiscordDeliveryError(str(error)) from error
+
+    async def _keep_typing(self, typing: Callable[[], Awaitable[None]]) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            while not self._messages:
+                await typing()
+                await asyncio.sleep(TYPING_REFRESH_SECONDS)
+
+    async def _stop_typing(self) -> None:
+        task, self._typing_task = self._typing_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def explain(error: discord.HTTPException, channel_id: int) -> str:
+    """One log line an admin can act on."""
+    if isinstance(error, discord.Forbidden) and error.code == 50013:
+        return (
+            f"discord: missing permissions in channel {channel_id}: grant the bot "
+            "View Channel, Send Messages, Send Messages in Threads, Create Public Threads "
+            "and Read Message History there"
+        )
+    return f"discord: {error.status} {error.text or error} in channel {channel_id}"

@@ -1,0 +1,232 @@
+"""Parley in Discord end to end: real discord.py, fake Discord and fake model on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bots.discord.bot as discord_bot
+from bots.app import Runtime, open_runtime
+from bots.discord.bot import DiscordBot
+from tests.fakes.discord_server import FakeDiscord, wait_until
+from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
+
+CONFIG = """\
+providers:
+  fake: {{base_url: "{openai_url}", api_key: "${{PARLEY_TEST_KEY}}", timeout: 2, max_retries: 1}}
+personas:
+  helper:
+    system_prompt: >-
+      You are {{bot_name}} in {{workspace_name}}, {{channel_name}}, with {{user_name}}.
+    model: gpt-4o-mini
+    provider: fake
+    max_tokens: 256
+    context_tokens: 8000
+  pirate: {{system_prompt: "Talk like a pirate.", model: gpt-4o, provider: fake}}
+bots:
+  - name: disco
+    platform: discord
+    persona: helper
+    token: ${{DISCORD_TOKEN}}
+    api_base_url: "{api_url}"
+    gateway_url: "{gateway_url}"
+    workspaces:
+      "{guild}": {{persona: helper}}
+    admins: ["{admin}"]
+storage: {{path: data/parley.db}}
+"""
+ADMIN = "400000000000000001"
+
+
+@dataclass
+class DiscordWorld:
+    discord: FakeDiscord
+    openai: FakeOpenAI
+    runtime: Runtime
+    bot: DiscordBot
+
+    async def say(self, content: str, *, channel: str | None = None, mention: bool = False) -> str:
+        fake = self.discord
+        text = f"<@{fake.bot_user_id}> {content}" if mention else content
+        mentions = [fake.bot_user_id] if mention else []
+        event = fake.message_create(
+            channel or fake.channel_id, fake.user_id, text, mentions=mentions
+        )
+        await fake.dispatch("MESSAGE_CREATE", event)
+        return str(event["id"])
+
+    async def bot_says(self, channel: str, text: str) -> None:
+        def shown() -> bool:
+            posted = self.discord.posted(channel)
+            return bool(posted) and posted[-1].content == text
+
+        await wait_until(shown, timeout=10)
+
+
+def sent(world: DiscordWorld) -> list[dict[str, Any]]:
+    messages = world.openai.requests[-1]["messages"]
+    assert isinstance(messages, list)
+    return messages
+
+
+@pytest.fixture
+async def discord_world(
+    tmp_path: Path,
+    fake_discord: FakeDiscord,
+    fake_openai: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[DiscordWorld]:
+    monkeypatch.setenv("PARLEY_TEST_KEY", "sk-test-discord")
+    monkeypatch.setenv("DISCORD_TOKEN", fake_discord.token)
+    monkeypatch.setattr(discord_bot, "GUILD_READY_TIMEOUT", 0.05)
+    config = tmp_path / "bots.yaml"
+    config.write_text(
+        CONFIG.format(
+            openai_url=fake_openai.base_url,
+            api_url=fake_discord.api_url,
+            gateway_url=fake_discord.gateway_url,
+            guild=fake_discord.guild_id,
+            admin=ADMIN,
+        )
+    )
+    async with open_runtime(config) as runtime:
+        bot = DiscordBot(runtime.config.current.bot("disco"), runtime.engine)
+        task = asyncio.create_task(bot.run())
+        try:
+            await fake_discord.wait_ready()
+            await wait_until(lambda: bot.client is not None and bot.client.is_ready())
+            yield DiscordWorld(fake_discord, fake_openai, runtime, bot)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_a_mention_opens_a_thread_and_the_reply_streams_there(
+    discord_world: DiscordWorld,
+) -> None:
+    world = discord_world
+    world.openai.enqueue(Script(chunks=("Ahoy ", "there, ", "alice!"), delay_between_chunks=0.05))
+    message_id = await world.say("hello bot", mention=True)
+    # A thread started from a message takes the message's id.
+    await world.bot_says(message_id, "Ahoy there, alice!")
+    assert world.discord.channel(message_id)["name"] == "hello bot"
+    system = sent(world)[0]["content"]
+    assert system.startswith("You are disco in ")
+
+
+async def test_thread_follow_ups_need_no_mention_and_remember(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    world.openai.default = echo_last_user
+    thread = await world.say("my name is alice", mention=True)
+    await wait_until(lambda: bool(world.discord.posted(thread)), timeout=10)
+    await world.say("what is my name?", channel=thread)
+    await world.bot_says(thread, "echo: [Alice] what is my name?")
+    users = [m["content"] for m in sent(world) if m["role"] == "user"]
+    assert users == ["[Alice] my name is alice", "[Alice] what is my name?"]
+
+
+async def test_a_message_replayed_after_resume_is_answered_once(
+    discord_world: DiscordWorld,
+) -> None:
+    world = discord_world
+    fake = world.discord
+    event = fake.message_create(
+        fake.channel_id, fake.user_id, f"<@{fake.bot_user_id}> once", mentions=[fake.bot_user_id]
+    )
+    await fake.dispatch("MESSAGE_CREATE", event)
+    await wait_until(lambda: bool(fake.posted(str(event["id"]))), timeout=10)
+    await fake.dispatch("MESSAGE_CREATE", event)  # the same message again, as a RESUME replays
+    await asyncio.sleep(0.3)
+    assert len(world.openai.requests) == 1
+
+
+async def test_plain_channel_messages_are_not_answered(discord_world: DiscordWorld) -> None:
+    await discord_world.say("just chatting with friends")
+    await asyncio.sleep(0.3)
+    assert discord_world.openai.requests == []
+
+
+async def test_commands_are_synced_once_for_an_unchanged_set(discord_world: DiscordWorld) -> None:
+    fake = discord_world.discord
+    puts = [c for c in fake.calls if c.method == "PUT" and "/commands" in c.path]
+    assert len(puts) == 1
+    names = sorted(command["name"] for command in fake.commands(fake.guild_id))
+    assert names == ["ask", "chat", "persona", "reset"]
+
+
+async def command(world: DiscordWorld, name: str, **options: object) -> str:
+    event = world.discord.interaction_create(name, options=options or None)
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    return str(event["id"])
+
+
+async def test_ask_defers_then_streams_into_the_original_response(
+    discord_world: DiscordWorld,
+) -> None:
+    world = discord_world
+    world.openai.enqueue(Script(chunks=("Forty", "-two."), delay_between_chunks=0.05))
+    interaction_id = await command(world, "ask", prompt="the answer?")
+
+    def answered() -> bool:
+        original = world.discord.interaction(interaction_id).original
+        return original is not None and original.content == "Forty-two."
+
+    await wait_until(answered, timeout=10)
+    assert world.discord.interaction(interaction_id).callback_type == 5  # deferred at once
+
+
+async def test_chat_opens_a_thread_that_continues_without_mentions(
+    discord_world: DiscordWorld,
+) -> None:
+    world = discord_world
+    world.openai.default = echo_last_user
+    interaction_id = await command(world, "chat", prompt="plan the offsite")
+
+    def started() -> bool:
+        original = world.discord.interaction(interaction_id).original
+        return original is not None and original.content.startswith("Let's talk in <#")
+
+    await wait_until(started, timeout=10)
+    original = world.discord.interaction(interaction_id).original
+    assert original is not None
+    thread = original.content.split("<#")[1].split(">")[0]
+    await world.bot_says(thread, "echo: [Alice] plan the offsite")
+    await world.say("somewhere warm please", channel=thread)
+    await world.bot_says(thread, "echo: [Alice] somewhere warm please")
+
+
+async def test_reset_and_persona_in_a_thread(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    thread = await world.say("remember me", mention=True)
+    await wait_until(lambda: bool(world.discord.posted(thread)), timeout=10)
+    event = world.discord.interaction_create("reset", channel_id=thread)
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    reset_id = str(event["id"])
+
+    def reset_done() -> bool:
+        original = world.discord.interaction(reset_id).original
+        return original is not None and "forgotten this thread (2 messages)" in original.content
+
+    await wait_until(reset_done, timeout=10)
+    # Alice owns the server, so she is an admin: the switch applies to this thread.
+    event = world.discord.interaction_create(
+        "persona", options={"name": "pirate"}, channel_id=thread
+    )
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    persona_id = str(event["id"])
+
+    def switched() -> bool:
+        original = world.discord.interaction(persona_id).original
+        return original is not None and "Here I'm **pirate**" in original.content
+
+    await wait_until(switched, timeout=10)
+    await world.say("arr?", channel=thread)
+    await wait_until(lambda: len(world.openai.requests) == 2, timeout=10)
+    assert world.openai.requests[-1]["model"] == "gpt-4o"
