@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bots.discord.bot import DiscordBot
 from bots.slack.bot import SlackBot
 from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
 from core.engine import Engine
@@ -30,9 +31,8 @@ class BotRunner(Protocol):
 AdapterFactory = Callable[[BotConfig, Engine], BotRunner]
 
 # Platforms whose adapters exist; `parley run` explains what it cannot start.
-ADAPTERS: Mapping[str, AdapterFactory] = {"slack": SlackBot}
+ADAPTERS: Mapping[str, AdapterFactory] = {"slack": SlackBot, "discord": DiscordBot}
 NOT_YET_BUILT = {
-    "discord": "the Discord adapter is not built yet",
     "console": "console bots run in a terminal: use `parley chat --bot {name}`",
 }
 
