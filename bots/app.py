@@ -15,6 +15,7 @@ from bots.discord.bot import DiscordBot
 from bots.slack.bot import SlackBot
 from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
 from core.engine import Engine
+from core.errors import ParleyError
 from core.providers import ModelClients
 from core.store import Store
 from core.tokens import Tokenizers
@@ -113,6 +114,9 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
 async def _supervise(bot: BotConfig, runner: BotRunner) -> None:
     try:
         await runner.run()
+    except ParleyError as error:
+        # Ours say what to fix in one line; a traceback would bury it.
+        log.error("bot %s stopped: %s", bot.name, error)
     except Exception:
         log.exception("bot %s stopped with an error", bot.name)
 

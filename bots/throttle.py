@@ -31,16 +31,25 @@ class ChannelThrottle:
         self._sleep = sleep
         self._recent: dict[Hashable, deque[float]] = {}
 
-    def delay(self, channel: Hashable) -> float:
-        """Seconds until the channel has an edit to spend (0: now)."""
+    def delay(self, channel: Hashable, reserve: int = 0) -> float:
+        """Seconds until the channel has an edit to spend, keeping `reserve` back (0: now)."""
         recent = self._recent.get(channel)
-        if recent is None or len(recent) < self._edits:
+        allowed = self._edits - reserve
+        if recent is None or len(recent) < allowed:
             return 0.0
-        return max(0.0, recent[0] + self._window - self._clock())
+        now = self._clock()
+        live = [at for at in recent if at + self._window > now]
+        if len(live) < allowed:
+            return 0.0
+        return max(0.0, live[len(live) - allowed] + self._window - now)
 
-    async def acquire(self, channel: Hashable) -> None:
-        """Waits for a slot in the channel, then spends it."""
-        while (wait := self.delay(channel)) > 0:
+    async def acquire(self, channel: Hashable, reserve: int = 0) -> None:
+        """Waits for a slot in the channel, then spends it.
+
+        Streaming edits pass reserve=1 so a reply's final edit never waits: the last
+        words show as soon as the model stops.
+        """
+        while (wait := self.delay(channel, reserve)) > 0:
             await self._sleep(wait)
         recent = self._recent.setdefault(channel, deque())
         now = self._clock()

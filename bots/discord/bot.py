@@ -18,7 +18,7 @@ from bots.discord.conversations import DiscordConversations
 from bots.throttle import ChannelThrottle
 from core.config import BotConfig, DiscordBotConfig
 from core.engine import Engine
-from core.errors import ConfigError, ConfigIssue
+from core.errors import ConfigError, ConfigIssue, ParleyError
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,20 @@ class DiscordBot:
         config = self._config()
         with pointed_at(config):
             self.client = ParleyDiscordClient(self._config, self._engine)
-            async with self.client:
-                await self.client.start(config.token.reveal())
+            try:
+                async with self.client:
+                    await self.client.start(config.token.reveal())
+            except discord.PrivilegedIntentsRequired as refused:
+                raise ParleyError(
+                    f"discord bot {self._name}: Discord refused the Message Content intent, which "
+                    "Parley needs to read follow-ups in its threads: turn it on under Bot → "
+                    "Privileged Gateway Intents in the Developer Portal"
+                ) from refused
+            except discord.LoginFailure as refused:
+                raise ParleyError(
+                    f"discord bot {self._name}: Discord rejected the token: set "
+                    f"{config.token.variable} to the bot's token (Bot → Reset Token)"
+                ) from refused
 
 
 class ParleyDiscordClient(commands.Bot):

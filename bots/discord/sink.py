@@ -48,6 +48,7 @@ class DiscordReplySink:
         self._shown: list[str] = []
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[None] | None = None
+        self._waiting_for_slot = False
         self._typing_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -76,19 +77,29 @@ class DiscordReplySink:
 
     async def _final(self, body: str) -> None:
         await self._stop_typing()
-        if self._pending is not None:
-            with contextlib.suppress(Exception):
-                await self._pending
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            if self._waiting_for_slot:
+                # Still queued for a slot: superseded by this edit. One already sending is
+                # awaited instead, since a post cut mid-flight could land unrecorded.
+                pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
+        await self._throttle.acquire(self._channel_id)
         await self._sync(split_message(body, MESSAGE_LIMIT))
 
     async def _sync_soon(self) -> None:
         try:
-            await self._throttle.acquire(self._channel_id)
+            self._waiting_for_slot = True
+            await self._throttle.acquire(self._channel_id, reserve=1)
+            self._waiting_for_slot = False
             await self._sync(split_message(self._text, MESSAGE_LIMIT))
         except Exception:
             log.debug("an intermediate edit failed; the final one tries again", exc_info=True)
         finally:
-            self._pending = None
+            self._waiting_for_slot = False
+            if self._pending is asyncio.current_task():
+                self._pending = None
 
     async def _sync(self, parts: list[str]) -> None:
         async with self._lock:

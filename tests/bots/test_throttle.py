@@ -47,3 +47,13 @@ async def test_a_steady_stream_is_paced_to_the_budget() -> None:
         await throttle.acquire("c1")
     # 20 edits at 5 per 5 s: the last one spends its slot 15 s after the first.
     assert time.now - start == 15.0
+
+
+async def test_a_reserved_slot_is_left_for_the_final_edit() -> None:
+    time = FakeTime()
+    throttle = ChannelThrottle(5, 5.0, clock=time.clock, sleep=time.sleep)
+    for _ in range(4):
+        await throttle.acquire("c1", reserve=1)
+    assert throttle.delay("c1", reserve=1) == 5.0  # streaming edits must wait...
+    await throttle.acquire("c1")  # ...the final edit does not
+    assert time.slept == []
