@@ -85,14 +85,16 @@ class DiscordReplySink:
                 pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pending
-        await self._throttle.acquire(self._channel_id)
+        if self._messages:
+            await self._throttle.acquire(self._channel_id)
         await self._sync(split_message(body, MESSAGE_LIMIT))
 
     async def _sync_soon(self) -> None:
         try:
-            self._waiting_for_slot = True
-            await self._throttle.acquire(self._channel_id, reserve=1)
-            self._waiting_for_slot = False
+            if self._messages:  # posting the first words is not an edit: no slot needed
+                self._waiting_for_slot = True
+                await self._throttle.acquire(self._channel_id, reserve=1)
+                self._waiting_for_slot = False
             await self._sync(split_message(self._text, MESSAGE_LIMIT))
         except Exception:
             log.debug("an intermediate edit failed; the final one tries again", exc_info=True)
