@@ -69,7 +69,12 @@ class ParleyDiscordClient(commands.Bot):
     def __init__(self, config: Callable[[], DiscordBotConfig], engine: Engine) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # follow-ups in threads carry no mention
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            guild_ready_timeout=GUILD_READY_TIMEOUT,
+        )
         self._bot_config = config
         self.talk = DiscordConversations(
             bot=self._current, engine=engine, client=self, throttle=ChannelThrottle()

@@ -1,0 +1,282 @@
+"""Parley in Discord at the edges: DMs, long and throttled replies, failures, access, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import bots.discord.bot as discord_bot
+from bots.app import open_runtime
+from bots.discord.bot import DiscordBot
+from bots.discord.conversations import REFUSAL
+from tests.e2e.test_discord import ADMIN, CONFIG, DiscordWorld, discord_world, sent
+from tests.fakes.discord_server import FakeDiscord, FakeDiscordMessage, wait_until
+from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
+
+__all__ = ["discord_world"]
+
+BOB = "1200000000000000301"
+STRANGER = "1200000000000000999"
+ADMINS_LINE = f'    admins: ["{ADMIN}"]\n'
+LIMIT = 2000
+
+
+def write_config(path: Path, fake: FakeDiscord, openai: FakeOpenAI, extra: str = "") -> Path:
+    """The shared test CONFIG, with `extra` lines added to the bot after its admins."""
+    text = CONFIG.format(
+        openai_url=openai.base_url,
+        api_url=fake.api_url,
+        gateway_url=fake.gateway_url,
+        guild=fake.guild_id,
+        admin=ADMIN,
+    )
+    assert ADMINS_LINE in text
+    path.write_text(text.replace(ADMINS_LINE, ADMINS_LINE + extra))
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running(
+    config: Path, fake: FakeDiscord, openai: FakeOpenAI
+) -> AsyncIterator[DiscordWorld]:
+    """One run of the bot, as the `discord_world` fixture starts it; leaving stops it."""
+    async with open_runtime(config) as runtime:
+        bot = DiscordBot(runtime.config.current.bot("disco"), runtime.engine)
+        task = asyncio.create_task(bot.run())
+        try:
+            await fake.wait_ready()
+            await wait_until(lambda: bot.client is not None and bot.client.is_ready())
+            yield DiscordWorld(fake, openai, runtime, bot)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+@pytest.fixture
+def discord_env(monkeypatch: pytest.MonkeyPatch, fake_discord: FakeDiscord) -> None:
+    monkeypatch.setenv("PARLEY_TEST_KEY", "sk-test-discord")
+    monkeypatch.setenv("DISCORD_TOKEN", fake_discord.token)
+    monkeypatch.setattr(discord_bot, "GUILD_READY_TIMEOUT", 0.05)
+
+
+async def settled(world: DiscordWorld, channel: str, count: int) -> list[FakeDiscordMessage]:
+    """The bot's messages in `channel` once there are `count` and the model has finished."""
+    await wait_until(lambda: len(world.discord.posted(channel)) >= count, timeout=10)
+    await asyncio.sleep(0.3)  # any stray extra message or edit would land by now
+    return world.discord.posted(channel)
+
+
+async def mention(world: DiscordWorld, text: str, *, author: str | None = None) -> str:
+    """A mention in #general from `author` (alice by default); returns its id, the thread's."""
+    fake = world.discord
+    event = fake.message_create(
+        fake.channel_id,
+        author or fake.user_id,
+        f"<@{fake.bot_user_id}> {text}",
+        mentions=[fake.bot_user_id],
+    )
+    await fake.dispatch("MESSAGE_CREATE", event)
+    return str(event["id"])
+
+
+def fence_lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.lstrip().startswith("```"))
+
+
+# 1. Direct messages.
+async def test_dms_are_answered_without_mentions_and_remember(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    world.openai.default = echo_last_user
+    dm = str(world.discord.add_dm_channel(world.discord.user_id)["id"])
+    await world.say("my favourite colour is teal", channel=dm)
+    await wait_until(lambda: len(world.discord.posted(dm)) == 1, timeout=10)
+    await world.say("what is my favourite colour?", channel=dm)
+    await wait_until(lambda: len(world.discord.posted(dm)) == 2, timeout=10)
+    replies = [m.content for m in world.discord.posted(dm)]
+    assert "my favourite colour is teal" in replies[0]
+    assert "what is my favourite colour?" in replies[1]
+    history = [(m["role"], str(m["content"])) for m in sent(world)[1:]]
+    assert [role for role, _ in history] == ["user", "assistant", "user"]
+    assert "my favourite colour is teal" in history[0][1]
+    assert history[1][1] == replies[0]
+    assert world.discord.posted(world.discord.channel_id) == []
+
+
+# 2. A reply longer than a Discord message, with a code block longer than one too.
+CODE_LINES = [f"value_{i:03d} = compute('item number {i:03d}', scale=2)" for i in range(70)]
+LONG_REPLY = (
+    "Here is the plan in full. " * 20
+    + "\n\n```python\n"
+    + "\n".join(CODE_LINES)
+    + "\n```\n\n"
+    + "And that is everything there is to say about it. " * 36
+).strip()
+
+
+async def test_a_long_reply_is_split_with_balanced_code_fences(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    assert len(LONG_REPLY) > 5000 and len("\n".join(CODE_LINES)) > LIMIT
+    chunks = tuple(LONG_REPLY[i : i + 250] for i in range(0, len(LONG_REPLY), 250))
+    world.openai.enqueue(Script(chunks=chunks, delay_between_chunks=0.01))
+    thread = await world.say("write it all out", mention=True)
+
+    def complete() -> bool:
+        shown = "".join(m.content for m in world.discord.posted(thread))
+        return "everything there is to say about it." in shown[-60:]
+
+    await wait_until(complete, timeout=10)
+    await asyncio.sleep(0.3)
+    parts = [m.content for m in world.discord.posted(thread)]
+    assert len(parts) >= 3
+    for part in parts:
+        assert len(part) <= LIMIT
+        assert fence_lines(part) % 2 == 0, part
+    shown_lines = {line for part in parts for line in part.splitlines()}
+    assert [line for line in CODE_LINES if line not in shown_lines] == []
+
+
+# 3. Streaming edits spend the channel's budget: five per five seconds.
+async def test_streaming_edits_stay_within_the_channel_budget(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    chunks = tuple(f"word{i:02d} " for i in range(60))
+    world.openai.enqueue(Script(chunks=chunks, delay_between_chunks=0.05))
+    thread = await world.say("count slowly", mention=True)
+    await world.bot_says(thread, "".join(chunks).strip())
+    edits = [c.at for c in world.discord.calls_to("PATCH", f"/channels/{thread}/messages/")]
+    assert edits, "the reply was never edited while it streamed"
+    busiest = max(sum(1 for t in edits if start <= t < start + 5.0) for start in edits)
+    assert busiest <= 5, f"{busiest} edits within 5 s: {[round(t - edits[0], 2) for t in edits]}"
+
+
+# 4. The model provider is down.
+async def test_a_model_outage_is_one_short_notice(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    world.openai.default = Script(status=503, headers={"Retry-After": "0.05"})
+    thread = await world.say("are you there?", mention=True)
+    posted = await settled(world, thread, 1)
+    assert len(posted) == 1
+    assert "unavailable" in posted[0].content
+    assert world.discord.posted(world.discord.channel_id) == []
+
+
+# 5. The bot may not post where it was asked.
+async def test_missing_permissions_log_one_clear_error_and_the_bot_lives_on(
+    discord_world: DiscordWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = discord_world
+    fake = world.discord
+    event = fake.message_create(
+        fake.channel_id, fake.user_id, f"<@{fake.bot_user_id}> hello", mentions=[fake.bot_user_id]
+    )
+    thread = str(event["id"])
+    fake.fail_next("POST", f"/channels/{thread}/messages", status=403)
+    await fake.dispatch("MESSAGE_CREATE", event)
+    await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
+    await asyncio.sleep(0.5)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    line = errors[0].getMessage()
+    assert "missing permissions" in line and "Send Messages" in line
+    world.openai.enqueue(Script(chunks=("Still here.",)))
+    second = await world.say("again?", mention=True)
+    await world.bot_says(second, "Still here.")
+
+
+# 6. Access lists: someone not on allowed_users is refused without a model call.
+@pytest.fixture
+async def guarded_world(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, discord_env: None
+) -> AsyncIterator[DiscordWorld]:
+    fake_discord.add_user(BOB, "bob")  # a member of the guild, not its owner: no admin
+    extra = f'    allowed_users: ["{STRANGER}"]\n    on_denied: refuse\n'
+    config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai, extra)
+    async with running(config, fake_discord, fake_openai) as world:
+        yield world
+
+
+async def test_a_user_not_allowed_gets_a_refusal_and_no_model_call(
+    guarded_world: DiscordWorld,
+) -> None:
+    world = guarded_world
+    message = await mention(world, "let me in", author=BOB)
+
+    def refused() -> bool:
+        return any(m.content == REFUSAL for m in world.discord.posted(world.discord.channel_id))
+
+    await wait_until(refused, timeout=10)
+    await asyncio.sleep(0.3)
+    assert world.openai.requests == []
+    (refusal,) = world.discord.posted(world.discord.channel_id)
+    assert refusal.message_reference is not None
+    assert refusal.message_reference["message_id"] == message
+    # Alice owns the server, so she is an admin and passes allowed_users.
+    world.openai.enqueue(Script(chunks=("Welcome back.",)))
+    thread = await mention(world, "and me?")
+    await world.bot_says(thread, "Welcome back.")
+
+
+# 7. Attachments.
+async def test_a_text_attachment_reaches_the_model(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    fake = world.discord
+    notes = fake.add_attachment("notes.txt", "text/plain", b"Launch is on Thursday at 9.")
+    event = fake.message_create(
+        fake.channel_id,
+        fake.user_id,
+        f"<@{fake.bot_user_id}> summarise my notes",
+        mentions=[fake.bot_user_id],
+        attachments=[notes],
+    )
+    await fake.dispatch("MESSAGE_CREATE", event)
+    await wait_until(lambda: bool(fake.posted(str(event["id"]))), timeout=10)
+    last = sent(world)[-1]
+    assert last["role"] == "user"
+    content = last["content"]
+    text = content if isinstance(content, str) else json.dumps(content)
+    assert "Launch is on Thursday at 9." in text
+    assert "summarise my notes" in text
+
+
+# 8. A restart with the same commands syncs nothing.
+async def test_a_restart_with_unchanged_commands_does_not_sync_again(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, discord_env: None
+) -> None:
+    config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai)
+
+    def puts() -> int:
+        return sum(1 for c in fake_discord.calls if c.method == "PUT" and "/commands" in c.path)
+
+    async with running(config, fake_discord, fake_openai):
+        assert puts() == 1
+    identified = fake_discord.identify_count
+    async with running(config, fake_discord, fake_openai) as world:
+        await wait_until(lambda: fake_discord.identify_count > identified, timeout=5)
+        world.openai.enqueue(Script(chunks=("Back again.",)))
+        thread = await world.say("still there?", mention=True)
+        await world.bot_says(thread, "Back again.")
+    assert puts() == 1
+
+
+# 9. /ask in a DM.
+async def test_ask_works_in_a_dm(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    dm = str(world.discord.add_dm_channel(world.discord.user_id)["id"])
+    world.openai.enqueue(Script(chunks=("Privately, ", "yes.")))
+    event = world.discord.interaction_create("ask", options={"prompt": "psst?"}, channel_id=dm)
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    interaction = str(event["id"])
+
+    def answered() -> bool:
+        original = world.discord.interaction(interaction).original
+        return original is not None and original.content == "Privately, yes."
+
+    await wait_until(answered, timeout=10)
+    assert world.discord.interaction(interaction).callback_type == 5
+    assert "psst?" in str(sent(world)[-1]["content"])
