@@ -280,3 +280,42 @@ async def test_ask_works_in_a_dm(discord_world: DiscordWorld) -> None:
     await wait_until(answered, timeout=10)
     assert world.discord.interaction(interaction).callback_type == 5
     assert "psst?" in str(sent(world)[-1]["content"])
+
+
+# /persona by someone who is not an admin, and persona overrides from bots.yaml.
+@pytest.fixture
+async def persona_world(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, discord_env: None
+) -> AsyncIterator[DiscordWorld]:
+    fake_discord.add_user(BOB, "bob")
+    # The guild's override picks the pirate; a channel override would beat it.
+    config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai, "")
+    text = config.read_text().replace("{persona: helper}", "{persona: pirate}")
+    config.write_text(text)
+    async with running(config, fake_discord, fake_openai) as world:
+        yield world
+
+
+async def test_the_guild_override_applies_and_non_admins_cannot_switch(
+    persona_world: DiscordWorld,
+) -> None:
+    world = persona_world
+    thread = await mention(world, "ahoy")
+    await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
+    assert world.openai.requests[-1]["model"] == "gpt-4o"  # the guild's pirate
+    event = world.discord.interaction_create(
+        "persona", options={"name": "helper"}, channel_id=thread, user_id=BOB
+    )
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    interaction_id = str(event["id"])
+
+    def refused() -> bool:
+        original = world.discord.interaction(interaction_id).original
+        return original is not None and "Only a Parley admin" in original.content
+
+    await wait_until(refused, timeout=10)
+    await world.discord.dispatch(
+        "MESSAGE_CREATE", world.discord.message_create(thread, world.discord.user_id, "still?")
+    )
+    await wait_until(lambda: len(world.openai.requests) == 2, timeout=10)
+    assert world.openai.requests[-1]["model"] == "gpt-4o"  # unchanged by bob's attempt
