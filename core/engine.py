@@ -97,6 +97,14 @@ class Engine:
         """True only the first time an event is seen, across restarts: adapters answer once."""
         return await self._store.claim_event(scope, event_id)
 
+    async def link(self, key: ConversationKey, message_ids: list[str]) -> None:
+        """Ties messages Parley posted to their conversation (see `linked`)."""
+        await self._store.link_messages(key, message_ids)
+
+    async def linked(self, platform: str, message_id: str) -> ConversationKey | None:
+        """The conversation a message Parley posted belongs to: a reply to it continues it."""
+        return await self._store.linked_conversation(platform, message_id)
+
     async def seen(self, scope: str, event_id: str) -> bool:
         """Whether an event was claimed before (e.g. a command set already synced)."""
         return await self._store.event_seen(scope, event_id)

@@ -57,10 +57,13 @@ class DiscordConversations:
         if not await self.claim(f"m:{message.id}"):
             return
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
-        target: discord.abc.Messageable = message.channel
-        if key.thread == str(message.id):  # a mention in a channel starts its own thread
-            target = await message.create_thread(name=thread_name(text or "Parley"))
-        await self._answer(config, key, message.author, text, message, target)
+        if isinstance(message.channel, discord.Thread) or message.guild is None:
+            await self._answer(config, key, message.author, text, message, message.channel)
+        elif key.thread == str(message.id) and config.mention_reply == "thread":
+            thread = await message.create_thread(name=thread_name(text or "Parley"))
+            await self._answer(config, key, message.author, text, message, thread)
+        else:  # a reply chain: answer as a reply, and remember what Parley posted
+            await self._answer(config, key, message.author, text, message, message.channel, True)
 
     async def _conversation_of(
         self, message: discord.Message, *, mentioned: bool
@@ -74,6 +77,11 @@ class DiscordConversations:
         if isinstance(channel, discord.Thread):
             key = ConversationKey("discord", guild, str(channel.parent_id), str(channel.id))
             return key if mentioned or await self._engine.knows(key) else None
+        reference = message.reference.message_id if message.reference else None
+        if reference is not None:
+            linked = await self._engine.linked("discord", str(reference))
+            if linked is not None:
+                return linked  # a reply to Parley continues that conversation
         if mentioned:
             return ConversationKey("discord", guild, str(channel.id), str(message.id))
         return None
@@ -86,6 +94,7 @@ class DiscordConversations:
         text: str,
         message: discord.Message | None,
         target: discord.abc.Messageable,
+        as_reply: bool = False,
     ) -> None:
         attachments = await self._attachments(message) if message is not None else ()
         incoming = IncomingMessage(
@@ -99,14 +108,23 @@ class DiscordConversations:
             channel_name=channel_name(target),
         )
         channel_id = parent_channel_id(target) or 0
+        replied_to = message if as_reply else None
+
+        async def first(part: str) -> discord.Message:
+            if replied_to is not None:
+                return await replied_to.reply(part, mention_author=False)
+            return await target.send(part)
+
         sink = DiscordReplySink(
             channel_id=channel_id,
-            first=lambda part: target.send(part),
+            first=first,
             more=lambda part: target.send(part),
             typing=lambda: _typing(target),
             throttle=self._throttle,
         )
         await self._engine.handle(incoming, sink)
+        if as_reply and sink.posted_ids:
+            await self._engine.link(key, sink.posted_ids)
 
     async def _attachments(self, message: discord.Message) -> tuple[Attachment, ...]:
         cap = self._engine.limits.file_bytes

@@ -51,6 +51,11 @@ class DiscordReplySink:
         self._waiting_for_slot = False
         self._typing_task: asyncio.Task[None] | None = None
 
+    @property
+    def posted_ids(self) -> list[str]:
+        """The ids of the messages this reply posted, in order."""
+        return [str(message.id) for message in self._messages]
+
     async def start(self) -> None:
         if self._typing is not None:
             self._typing_task = asyncio.create_task(self._keep_typing(self._typing))

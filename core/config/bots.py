@@ -86,6 +86,9 @@ class DiscordBotConfig(Frozen):
     token: SecretRef
     api_base_url: HttpUrl | None = None
     gateway_url: GatewayUrl | None = None
+    # An @mention in a channel: answer in a new thread, or as a reply (a reply chain, which
+    # continues whenever someone replies to one of Parley's messages).
+    mention_reply: Literal["thread", "reply"] = "thread"
     allow_dms: bool = True
     answer_bots: bool = False
     # Slash commands: "guilds" syncs to each guild in `workspaces`/`allowed_guilds` (instant);

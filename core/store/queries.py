@@ -83,3 +83,13 @@ CLEAR_PERSONA_CHOICE_SQL: Final = (
     "DELETE FROM persona_choices"
     " WHERE bot = ? AND platform = ? AND workspace = ? AND channel = ? AND thread = ?"
 )
+
+LINK_MESSAGE_SQL: Final = (
+    "INSERT OR REPLACE INTO message_links (platform, message_id, conversation_id) VALUES (?, ?, ?)"
+)
+
+LINKED_CONVERSATION_SQL: Final = (
+    "SELECT c.platform, c.workspace, c.channel, c.thread FROM message_links AS l"
+    " JOIN conversations AS c ON c.id = l.conversation_id"
+    " WHERE l.platform = ? AND l.message_id = ?"
+)

@@ -97,9 +97,26 @@ _PERSONA_CHOICES_V2: Final = (
     """,
 )
 
+_MESSAGE_LINKS_V3: Final = (
+    # Which conversation a message Parley posted belongs to, so that replying to it on a
+    # platform without threads (a Discord reply chain) continues that conversation.
+    """
+    CREATE TABLE message_links (
+        platform TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+        PRIMARY KEY (platform, message_id)
+    ) WITHOUT ROWID
+    """,
+)
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append only: a released
 # migration is never edited, because files in the field have already run it.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _PERSONA_CHOICES_V2)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    _SCHEMA_V1,
+    _PERSONA_CHOICES_V2,
+    _MESSAGE_LINKS_V3,
+)
 
 
 async def schema_version(conn: aiosqlite.Connection) -> int:

@@ -267,6 +267,24 @@ class Store:
         async with self._writing(f"claiming event {scope}/{event_id}") as conn:
             return await run(conn, q.CLAIM_EVENT_SQL, params) == 1
 
+    async def link_messages(self, key: ConversationKey, message_ids: Sequence[str]) -> None:
+        """Remember that these platform messages belong to `key` (it must be stored)."""
+        conversation_id = self._cached_id(key)
+        async with self._single_statements(f"linking messages to {key}") as conn:
+            if conversation_id is None:
+                conversation_id = await self._find_conversation(conn, key)
+            if conversation_id is None:
+                return
+            rows = [(key.platform, message_id, conversation_id) for message_id in message_ids]
+            await conn.executemany(q.LINK_MESSAGE_SQL, rows)
+
+    async def linked_conversation(self, platform: str, message_id: str) -> ConversationKey | None:
+        async with self._single_statements(f"following message {message_id}") as conn:
+            rows = list(
+                await conn.execute_fetchall(q.LINKED_CONVERSATION_SQL, (platform, message_id))
+            )
+        return ConversationKey(*(str(v) for v in rows[0])) if rows else None
+
     async def event_seen(self, scope: str, event_id: str) -> bool:
         """Whether (scope, event_id) was claimed, without claiming it."""
         async with self._single_statements(f"looking up event {scope}/{event_id}") as conn:

@@ -319,3 +319,66 @@ async def test_the_guild_override_applies_and_non_admins_cannot_switch(
     )
     await wait_until(lambda: len(world.openai.requests) == 2, timeout=10)
     assert world.openai.requests[-1]["model"] == "gpt-4o"  # unchanged by bob's attempt
+
+
+# mention_reply: reply — answers as replies, and replying to Parley continues the conversation.
+@pytest.fixture
+async def reply_world(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, discord_env: None
+) -> AsyncIterator[DiscordWorld]:
+    config = write_config(
+        tmp_path / "bots.yaml", fake_discord, fake_openai, "    mention_reply: reply\n"
+    )
+    async with running(config, fake_discord, fake_openai) as world:
+        yield world
+
+
+async def test_a_reply_chain_continues_without_threads_or_mentions(
+    reply_world: DiscordWorld,
+) -> None:
+    world, fake = reply_world, reply_world.discord
+    world.openai.default = echo_last_user
+    first = await mention(world, "my name is alice")
+
+    def replied(count: int) -> bool:
+        return len(fake.posted(fake.channel_id)) >= count
+
+    await wait_until(lambda: replied(1), timeout=10)
+    answer = fake.posted(fake.channel_id)[0]
+    assert answer.message_reference is not None
+    assert str(answer.message_reference["message_id"]) == first
+    # Alice replies to Parley's answer, without a mention: the conversation continues.
+    follow = fake.message_create(
+        fake.channel_id, fake.user_id, "what is my name?", referenced_message=answer.id
+    )
+    await fake.dispatch("MESSAGE_CREATE", follow)
+    await wait_until(lambda: replied(2), timeout=10)
+    users = [m["content"] for m in sent(world) if m["role"] == "user"]
+    assert users == ["[Alice] my name is alice", "[Alice] what is my name?"]
+    # A reply to someone else's message, without a mention, is not for Parley.
+    other = fake.message_create(fake.channel_id, fake.user_id, "just a note")
+    await fake.dispatch("MESSAGE_CREATE", other)
+    aside = fake.message_create(
+        fake.channel_id, fake.user_id, "agreed", referenced_message=str(other["id"])
+    )
+    await fake.dispatch("MESSAGE_CREATE", aside)
+    await asyncio.sleep(0.3)
+    assert len(world.openai.requests) == 2
+
+
+@pytest.fixture
+async def channel_override_world(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, discord_env: None
+) -> AsyncIterator[DiscordWorld]:
+    extra = f'    channels:\n      "{fake_discord.channel_id}": {{persona: pirate}}\n'
+    config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai, extra)
+    async with running(config, fake_discord, fake_openai) as world:
+        yield world
+
+
+async def test_a_channel_override_beats_the_guilds(channel_override_world: DiscordWorld) -> None:
+    world = channel_override_world
+    await mention(world, "ahoy")  # the guild says helper, #general says pirate
+    await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
+    assert world.openai.requests[-1]["model"] == "gpt-4o"
+    assert sent(world)[0]["content"] == "Talk like a pirate."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from core.store import Store
+from core.store import NewMessage, Store
 from tests.core.store.conftest import KEY, raw_rows
 
 OTHER_THREAD = replace(KEY, thread="1700000000.000999")
@@ -41,3 +41,14 @@ async def test_choosing_again_replaces_the_earlier_choice(db_path: Path) -> None
         await store.choose_persona("bot", KEY, "helper", whole_channel=True, chosen_by="U2")
         assert store.chosen_persona("bot", KEY) == "helper"
     assert raw_rows(db_path, "SELECT persona, chosen_by FROM persona_choices") == [("helper", "U2")]
+
+
+async def test_posted_messages_lead_back_to_their_conversation(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.add_messages(KEY, [NewMessage("user", "U1", "Ann", "hi", "complete", 1)])
+        await store.link_messages(KEY, ["9001", "9002"])
+        assert await store.linked_conversation(KEY.platform, "9002") == KEY
+        assert await store.linked_conversation(KEY.platform, "1234") is None
+        assert await store.linked_conversation("discord", "9001") is None  # other platform
+    async with await Store.open(db_path) as store:
+        assert await store.linked_conversation(KEY.platform, "9001") == KEY
