@@ -1,0 +1,120 @@
+"""What the Slack and Discord turn benchmarks share: the fakes process, the turns, the report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from bots.app import Runtime, open_runtime
+
+
+class Bot(Protocol):
+    async def run(self) -> None: ...
+
+
+class Fakes:
+    """The child process holding the fakes, spoken to one JSON line at a time."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    async def receive(self) -> dict[str, Any]:
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), 60)
+        if not line:
+            raise SystemExit("the fakes process ended early")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    async def turn(self, thread: str | None) -> dict[str, Any]:
+        assert self._process.stdin is not None
+        self._process.stdin.write((json.dumps({"thread": thread}) + "\n").encode())
+        await self._process.stdin.drain()
+        return await self.receive()
+
+
+async def benchmark(
+    fakes_module: str,
+    config_template: str,
+    environment: Callable[[Mapping[str, Any]], Mapping[str, str]],
+    make_bot: Callable[[Runtime], Bot],
+    follow_ups: int,
+) -> None:
+    """Starts the fakes in their own process, Parley in this one, and runs the turns."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        fakes_module,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    fakes = Fakes(process)
+    try:
+        urls = await fakes.receive()
+        os.environ.update(PARLEY_TEST_KEY="sk-bench", **environment(urls))
+        with tempfile.TemporaryDirectory() as scratch:
+            config = Path(scratch) / "bots.yaml"
+            config.write_text(config_template.format(**urls))
+            await run_turns(config, fakes, make_bot, follow_ups)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def run_turns(
+    config: Path, fakes: Fakes, make_bot: Callable[[Runtime], Bot], follow_ups: int
+) -> None:
+    async with open_runtime(config) as runtime:
+        bot = make_bot(runtime)
+        task = asyncio.create_task(bot.run())
+        try:
+            await fakes.receive()  # connected
+            results = [await timed_turn(fakes, None)]
+            thread = results[0]["thread"]
+            for _ in range(follow_ups):
+                results.append(await timed_turn(fakes, thread))
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    report(results)
+
+
+async def timed_turn(fakes: Fakes, thread: str | None) -> dict[str, Any]:
+    cpu = time.process_time()
+    result = await fakes.turn(thread)
+    result["cpu_s"] = time.process_time() - cpu
+    return result
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    for index, r in enumerate(results):
+        kind = "first turn (mention)" if index == 0 else f"follow-up {index}"
+        calls = ", ".join(f"{method} {count}" for method, count in sorted(r["calls"].items()))
+        print(
+            f"{kind:>21}: {sum(r['calls'].values())} calls ({calls}); to model "
+            f"{r['to_model_ms']:.1f} ms; first token -> visible {r['first_visible_ms']:.1f} ms; "
+            f"stream end -> final {r['final_after_end_ms']:.1f} ms; CPU {r['cpu_s']:.3f} s"
+        )
+    follow = results[1:]
+    if not follow:
+        return
+
+    def median(name: str) -> float:
+        return float(statistics.median(r[name] for r in follow))
+
+    calls = statistics.median(sum(r["calls"].values()) for r in follow)
+    print(
+        f"follow-up medians: calls {calls:.0f}, to model {median('to_model_ms'):.1f} ms, "
+        f"first visible {median('first_visible_ms'):.1f} ms, "
+        f"final {median('final_after_end_ms'):.1f} ms, CPU {median('cpu_s'):.3f} s"
+    )
