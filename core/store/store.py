@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -18,11 +17,11 @@ from core.errors import StoreError
 from core.store import queries as q
 from core.store.choices import PersonaChoices
 from core.store.connection import connect, is_corruption, translated
+from core.store.conversation_ids import ConversationIds
 from core.store.records import (
     History,
     NewMessage,
     UsageRecord,
-    key_params,
     message_from_row,
     stored_messages,
     to_timestamp,
@@ -33,10 +32,7 @@ from core.store.statements import insert_messages, rollback, run
 from core.store.tail_cache import TailCache
 from core.types import ConversationKey, MessageStatus, Role
 
-# Enough for every conversation active at once on a busy install; a miss costs one query.
 log = logging.getLogger(__name__)
-
-_CONVERSATION_CACHE_SIZE = 4096
 
 
 class Store:
@@ -53,8 +49,7 @@ class Store:
         self._lock = asyncio.Lock()
         self._tails = TailCache()
         self._choices = PersonaChoices()
-        # Conversation rows are never deleted, so a cached id can never go stale.
-        self._conversation_ids: OrderedDict[ConversationKey, int] = OrderedDict()
+        self._ids = ConversationIds()
 
     @classmethod
     async def open(cls, path: Path, *, clock: Callable[[], datetime] = utc_now) -> Store:
@@ -109,39 +104,6 @@ class Store:
                     await rollback(conn)
                     raise
 
-    def _cached_id(self, key: ConversationKey) -> int | None:
-        found = self._conversation_ids.get(key)
-        if found is not None:
-            self._conversation_ids.move_to_end(key)
-        return found
-
-    def _remember(self, key: ConversationKey, conversation_id: int) -> None:
-        self._conversation_ids[key] = conversation_id
-        self._conversation_ids.move_to_end(key)
-        if len(self._conversation_ids) > _CONVERSATION_CACHE_SIZE:
-            self._conversation_ids.popitem(last=False)
-
-    async def _find_conversation(
-        self, conn: aiosqlite.Connection, key: ConversationKey
-    ) -> int | None:
-        cached = self._cached_id(key)
-        if cached is not None:
-            return cached
-        async with conn.execute(q.FIND_CONVERSATION_SQL, key_params(key)) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else int(row[0])
-
-    async def _ensure_conversation(self, conn: aiosqlite.Connection, key: ConversationKey) -> int:
-        found = await self._find_conversation(conn, key)
-        if found is not None:
-            return found
-        now = to_timestamp(self._clock())
-        await run(conn, q.CREATE_CONVERSATION_SQL, (*key_params(key), now))
-        created = await self._find_conversation(conn, key)
-        if created is None:  # the insert above makes this unreachable
-            raise StoreError(f"conversation {key} vanished while being created")
-        return created
-
     async def add_message(
         self,
         key: ConversationKey,
@@ -165,7 +127,7 @@ class Store:
     async def add_messages(self, key: ConversationKey, messages: Sequence[NewMessage]) -> list[int]:
         """Store messages in order, all or none; all are durable when this returns."""
         now = to_timestamp(self._clock())
-        known = self._cached_id(key)
+        known = self._ids.cached(key)
         if known is not None and len(messages) <= q.INSERT_MESSAGES_BATCH:
             # The hot path: one statement is its own transaction, no BEGIN/COMMIT trips.
             async with self._single_statements(f"saving messages in {key}") as conn:
@@ -175,12 +137,12 @@ class Store:
                 return inserted
         ids: list[int] = []
         async with self._writing(f"saving messages in {key}") as conn:
-            conversation_id = await self._ensure_conversation(conn, key)
+            conversation_id = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
             for start in range(0, len(messages), q.INSERT_MESSAGES_BATCH):
                 batch = messages[start : start + q.INSERT_MESSAGES_BATCH]
                 ids += await insert_messages(conn, conversation_id, batch, now)
         # Cached only once committed: a rolled-back conversation's id could be reused.
-        self._remember(key, conversation_id)
+        self._ids.remember(key, conversation_id)
         self._tails.drop(conversation_id)  # the next read loads it afresh
         return ids
 
@@ -222,10 +184,10 @@ class Store:
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
         async with self._single_statements(f"loading the history of {key}") as conn:
-            conversation_id = await self._find_conversation(conn, key)
+            conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
                 return History(messages=(), more_before=False)
-            self._remember(key, conversation_id)
+            self._ids.remember(key, conversation_id)
             hit = self._tails.get(conversation_id, limit)
             if hit is not None:
                 return hit
@@ -238,18 +200,18 @@ class Store:
 
     async def knows(self, key: ConversationKey) -> bool:
         """Whether this conversation was ever stored; cached, so hot threads cost no query."""
-        if self._cached_id(key) is not None:
+        if self._ids.cached(key) is not None:
             return True
         async with self._single_statements(f"looking up {key}") as conn:
-            found = await self._find_conversation(conn, key)
+            found = await self._ids.find(conn, key)
         if found is not None:
-            self._remember(key, found)
+            self._ids.remember(key, found)
         return found is not None
 
     async def forget(self, key: ConversationKey) -> int:
         """Delete this conversation's messages and return how many there were."""
         async with self._writing(f"forgetting {key}") as conn:
-            conversation_id = await self._find_conversation(conn, key)
+            conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
                 return 0
             # The conversation row stays (it holds no content) so cached ids stay valid.
@@ -269,10 +231,10 @@ class Store:
 
     async def link_messages(self, key: ConversationKey, message_ids: Sequence[str]) -> None:
         """Remember that these platform messages belong to `key` (it must be stored)."""
-        conversation_id = self._cached_id(key)
+        conversation_id = self._ids.cached(key)
         async with self._single_statements(f"linking messages to {key}") as conn:
             if conversation_id is None:
-                conversation_id = await self._find_conversation(conn, key)
+                conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
                 return
             rows = [(key.platform, message_id, conversation_id) for message_id in message_ids]

@@ -1,0 +1,56 @@
+"""Conversation keys to row ids: looked up once, then remembered for hot conversations."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import aiosqlite
+
+from core.errors import StoreError
+from core.store import queries as q
+from core.store.records import key_params
+from core.store.statements import run
+from core.types import ConversationKey
+
+# Enough for every conversation active at once on a busy install; a miss costs one query.
+CACHE_SIZE = 4096
+
+
+class ConversationIds:
+    """Conversation rows are never deleted, so a remembered id can never go stale."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._size = size
+        self._ids: OrderedDict[ConversationKey, int] = OrderedDict()
+
+    def cached(self, key: ConversationKey) -> int | None:
+        found = self._ids.get(key)
+        if found is not None:
+            self._ids.move_to_end(key)
+        return found
+
+    def remember(self, key: ConversationKey, conversation_id: int) -> None:
+        """Call only once the row is committed: a rolled-back id could be reused."""
+        self._ids[key] = conversation_id
+        self._ids.move_to_end(key)
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+
+    async def find(self, conn: aiosqlite.Connection, key: ConversationKey) -> int | None:
+        cached = self.cached(key)
+        if cached is not None:
+            return cached
+        async with conn.execute(q.FIND_CONVERSATION_SQL, key_params(key)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    async def ensure(self, conn: aiosqlite.Connection, key: ConversationKey, now: str) -> int:
+        """The conversation's id, creating its row (inside the caller's transaction)."""
+        found = await self.find(conn, key)
+        if found is not None:
+            return found
+        await run(conn, q.CREATE_CONVERSATION_SQL, (*key_params(key), now))
+        created = await self.find(conn, key)
+        if created is None:  # the insert above makes this unreachable
+            raise StoreError(f"conversation {key} vanished while being created")
+        return created
