@@ -121,10 +121,11 @@ class DiscordConversations:
             more=lambda part: target.send(part),
             typing=lambda: _typing(target),
             throttle=self._throttle,
+            on_posted=(lambda posted: self._engine.link(key, [str(posted.id)]))
+            if as_reply
+            else None,
         )
         await self._engine.handle(incoming, sink)
-        if as_reply and sink.posted_ids:
-            await self._engine.link(key, sink.posted_ids)
 
     async def _attachments(self, message: discord.Message) -> tuple[Attachment, ...]:
         cap = self._engine.limits.file_bytes

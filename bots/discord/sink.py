@@ -37,12 +37,14 @@ class DiscordReplySink:
         more: Callable[[str], Awaitable[discord.Message]],
         typing: Callable[[], Awaitable[None]] | None,
         throttle: ChannelThrottle,
+        on_posted: Callable[[discord.Message], Awaitable[None]] | None = None,
     ) -> None:
         self._channel_id = channel_id
         self._first = first
         self._more = more
         self._typing = typing
         self._throttle = throttle
+        self._on_posted = on_posted
         self._text = ""
         self._messages: list[discord.Message] = []
         self._shown: list[str] = []
@@ -50,11 +52,6 @@ class DiscordReplySink:
         self._pending: asyncio.Task[None] | None = None
         self._waiting_for_slot = False
         self._typing_task: asyncio.Task[None] | None = None
-
-    @property
-    def posted_ids(self) -> list[str]:
-        """The ids of the messages this reply posted, in order."""
-        return [str(message.id) for message in self._messages]
 
     async def start(self) -> None:
         if self._typing is not None:
@@ -118,8 +115,12 @@ class DiscordReplySink:
                             self._shown[index] = part
                         continue
                     send = self._first if not self._messages else self._more
-                    self._messages.append(await send(part))
+                    posted = await send(part)
+                    self._messages.append(posted)
                     self._shown.append(part)
+                    if self._on_posted is not None:
+                        # At once, not after the turn: people reply while it still streams.
+                        await self._on_posted(posted)
             except discord.HTTPException as error:
                 log.error(explain(error, self._channel_id))
                 raise DiscordDeliveryError(str(error)) from error

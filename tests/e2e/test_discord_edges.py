@@ -345,6 +345,11 @@ async def test_a_reply_chain_continues_without_threads_or_mentions(
 
     await wait_until(lambda: replied(1), timeout=10)
     answer = fake.posted(fake.channel_id)[0]
+    # The fake shows a post a moment before Parley has its id back and has linked it.
+    for _ in range(200):
+        if await world.runtime.engine.linked("discord", answer.id) is not None:
+            break
+        await asyncio.sleep(0.01)
     assert answer.message_reference is not None
     assert str(answer.message_reference["message_id"]) == first
     # Alice replies to Parley's answer, without a mention: the conversation continues.
