@@ -17,9 +17,12 @@ from bots.check import print_check
 from bots.console import ConsoleChat
 from bots.heartbeat import beat, heartbeat_path, is_alive
 from bots.probe import probe_providers
+from bots.usage_report import write_report
 from core.config import Config, ConsoleBotConfig, load_config
 from core.errors import ConfigError, ParleyError
+from core.store import Store
 from core.types import Author
+from core.usage import GROUPS, parse_moment, summarize
 
 DEFAULT_CONFIG = "bots.yaml"
 log = logging.getLogger("parley")
@@ -68,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
 
     _command(commands, "run", "start every bot in bots.yaml in this process", _run)
     _command(commands, "health", "exit 0 if `parley run` is alive (for HEALTHCHECK)", _health)
+    usage = _command(commands, "usage", "tokens and cost for a period, grouped", _usage)
+    usage.add_argument("--since", default="7d", help="7d, 24h, 2w or an ISO date (default 7d)")
+    usage.add_argument("--until", default=None, help="same forms; default now")
+    usage.add_argument("--by", choices=sorted(GROUPS), default="workspace", help="grouping")
+    usage.add_argument("--format", choices=["table", "csv", "json"], default="table")
     return parser
 
 
@@ -162,6 +170,25 @@ async def _run_async(args: argparse.Namespace) -> int:
             await run_bots(runtime, ready)
         finally:
             pulse.cancel()
+    return 0
+
+
+def _usage(args: argparse.Namespace) -> int:
+    return asyncio.run(_usage_async(args))
+
+
+async def _usage_async(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    now = datetime.now(UTC)
+    since = parse_moment(args.since, now)
+    until = parse_moment(args.until, now) if args.until else now
+    store = await Store.open(config.storage.path)
+    try:
+        rows = await store.usage_rows(since, until)
+    finally:
+        await store.close()
+    lines = summarize(rows, args.by, config.prices)
+    write_report(lines, by=args.by, since=since, until=until, fmt=args.format, out=sys.stdout)
     return 0
 
 

@@ -8,9 +8,15 @@ from pathlib import Path
 from pydantic import Field
 
 from core.config.bots import AnyBot, BotConfig
-from core.config.fields import Frozen, FrozenMap
+from core.config.fields import Frozen, FrozenMap, empty_map
 from core.config.paths import did_you_mean
-from core.config.schema import LimitsConfig, PersonaConfig, ProviderConfig, StorageConfig
+from core.config.schema import (
+    LimitsConfig,
+    PersonaConfig,
+    PriceConfig,
+    ProviderConfig,
+    StorageConfig,
+)
 from core.config.secrets import SecretUse
 
 
@@ -26,6 +32,7 @@ class ConfigFile(Frozen):
     bots: tuple[AnyBot, ...] = Field(min_length=1)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    prices: FrozenMap[str, PriceConfig] = Field(default_factory=empty_map)  # by model name
 
 
 class Config(ConfigFile):

@@ -104,6 +104,15 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
     return Path(base) / path if base is not None else path.absolute()
 
 
+class PriceConfig(Frozen):
+    """What a model costs, in your currency per million tokens; prices change, so they live
+    in the config rather than in Parley."""
+
+    input: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)  # None: same as input
+    output: float = Field(ge=0)
+
+
 class LimitsConfig(Frozen):
     """How much of the outside world goes into one request."""
 

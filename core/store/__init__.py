@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.store.records import History, NewMessage, UsageRecord
+from core.store.records import History, NewMessage, UsageRecord, UsageRow
 from core.store.schema import MIGRATIONS
 from core.store.store import Store
 
-__all__ = ["MIGRATIONS", "History", "NewMessage", "Store", "UsageRecord"]
+__all__ = ["MIGRATIONS", "History", "NewMessage", "Store", "UsageRecord", "UsageRow"]

@@ -93,3 +93,12 @@ LINKED_CONVERSATION_SQL: Final = (
     " JOIN conversations AS c ON c.id = l.conversation_id"
     " WHERE l.platform = ? AND l.message_id = ?"
 )
+
+# Usage per day and dimension; reports group these further. The usage_by_time index keeps
+# the period filter cheap however long usage is kept.
+USAGE_ROWS_SQL: Final = (
+    "SELECT substr(created_at, 1, 10), platform, workspace, channel, bot, persona, model,"
+    " user_id, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens)"
+    " FROM usage WHERE created_at >= ? AND created_at < ?"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+)

@@ -37,6 +37,24 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageRow:
+    """Usage summed per day, place, bot, persona, model and user."""
+
+    day: str
+    platform: str
+    workspace: str
+    channel: str
+    bot: str
+    persona: str
+    model: str
+    user_id: str
+    turns: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
 class UsageRecord:
     """The tokens one model call spent, for whom and in which conversation."""
 
@@ -125,3 +143,12 @@ def stored_messages(
         )
         for message_id, m in zip(ids, messages, strict=True)
     ]
+
+
+def usage_row_from(row: Sequence[Any]) -> UsageRow:
+    """Build a UsageRow from a row in USAGE_ROWS_SQL's column order."""
+    day, platform, workspace, channel, bot, persona, model, user, turns, prompt, out, cached = row
+    return UsageRow(
+        str(day), str(platform), str(workspace), str(channel), str(bot), str(persona),
+        str(model), str(user), int(turns), int(prompt or 0), int(out or 0), int(cached or 0),
+    )  # fmt: skip

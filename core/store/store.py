@@ -22,10 +22,12 @@ from core.store.records import (
     History,
     NewMessage,
     UsageRecord,
+    UsageRow,
     message_from_row,
     stored_messages,
     to_timestamp,
     usage_params,
+    usage_row_from,
     utc_now,
 )
 from core.store.statements import insert_messages, rollback, run
@@ -222,6 +224,13 @@ class Store:
         params = usage_params(record, self._clock())
         async with self._writing(f"recording usage in {record.key}") as conn:
             await run(conn, q.INSERT_USAGE_SQL, params)
+
+    async def usage_rows(self, since: datetime, until: datetime) -> list[UsageRow]:
+        """Usage recorded in [since, until), summed per day and dimension."""
+        params = (to_timestamp(since), to_timestamp(until))
+        async with self._single_statements("reading usage") as conn:
+            rows = await conn.execute_fetchall(q.USAGE_ROWS_SQL, params)
+        return [usage_row_from(row) for row in rows]
 
     async def claim_event(self, scope: str, event_id: str) -> bool:
         """True the first time (scope, event_id) is seen, across restarts; False after."""

@@ -48,6 +48,8 @@ bots:
     app_token: ${{SLACK_APP_TOKEN}}
     channels:
       C0PIRATE: {{persona: pirate}}
+prices:
+  gpt-4o-mini: {{input: 0.15, cached_input: 0.075, output: 0.60}}
 storage:
   path: {database}
 """

@@ -1,0 +1,64 @@
+"""`parley usage`: tokens and cost for a period, as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TextIO
+
+from core.usage import UsageLine
+
+COLUMNS = ("group", "turns", "prompt_tokens", "cached_tokens", "cached_share",
+           "completion_tokens", "cost")  # fmt: skip
+
+
+def write_report(
+    lines: Sequence[UsageLine], *, by: str, since: datetime, until: datetime, fmt: str, out: TextIO
+) -> None:
+    rows = [_row(line) for line in lines]
+    if fmt == "json":
+        payload = {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": rows}
+        json.dump(payload, out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        _table(lines, by, since, until, out)
+
+
+def _row(line: UsageLine) -> dict[str, object]:
+    return {
+        "group": line.group,
+        "turns": line.turns,
+        "prompt_tokens": line.prompt_tokens,
+        "cached_tokens": line.cached_tokens,
+        "cached_share": round(line.cached_share, 4),
+        "completion_tokens": line.completion_tokens,
+        "cost": None if line.cost is None else round(line.cost, 6),
+    }
+
+
+def _table(
+    lines: Sequence[UsageLine], by: str, since: datetime, until: datetime, out: TextIO
+) -> None:
+    out.write(f"Usage by {by}, {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC\n")
+    if not lines:
+        out.write("  no model calls in this period\n")
+        return
+    width = max(len(by), *(len(line.group) for line in lines))
+    out.write(f"  {by:<{width}}  {'turns':>6}  {'prompt':>10}  {'cached':>7}  "
+              f"{'completion':>10}  {'cost':>10}\n")  # fmt: skip
+    for line in lines:
+        cost = "no price" if line.cost is None else f"{line.cost:.4f}"
+        out.write(
+            f"  {line.group:<{width}}  {line.turns:>6}  {line.prompt_tokens:>10}  "
+            f"{line.cached_share:>7.0%}  {line.completion_tokens:>10}  {cost:>10}\n"
+        )
+    priced = [line.cost for line in lines if line.cost is not None]
+    unpriced = len(lines) - len(priced)
+    note = f" ({unpriced} group(s) use a model with no price in bots.yaml)" if unpriced else ""
+    out.write(f"  total cost {sum(priced):.4f}{note}\n")
