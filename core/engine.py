@@ -109,11 +109,13 @@ class Engine:
         """Whether an event was claimed before (e.g. a command set already synced)."""
         return await self._store.event_seen(scope, event_id)
 
-    async def participants(self, key: ConversationKey) -> set[str]:
-        """Author ids of the people who wrote in this conversation's recent history."""
+    async def may_reset(self, key: ConversationKey, user_id: str, *, admin: bool) -> bool:
+        """A thread may be wiped by an admin or by someone who wrote in it."""
+        if admin:
+            return True
         limit = self._config.current.limits.history_messages
         history = await self._store.recent_messages(key, limit)
-        return {m.author_id for m in history.messages if m.role == "user"}
+        return any(m.role == "user" and m.author_id == user_id for m in history.messages)
 
     @property
     def limits(self) -> LimitsConfig:

@@ -69,14 +69,15 @@ class DiscordConversations:
         self, message: discord.Message, *, mentioned: bool
     ) -> ConversationKey | None:
         channel = message.channel
-        if message.guild is None:
-            if not self._bot().allow_dms:
-                return None
-            return ConversationKey("discord", DM_WORKSPACE, str(channel.id), "dm")
-        guild = str(message.guild.id)
-        if isinstance(channel, discord.Thread):
-            key = ConversationKey("discord", guild, str(channel.parent_id), str(channel.id))
-            return key if mentioned or await self._engine.knows(key) else None
+        guild_id = message.guild.id if message.guild else None
+        if guild_id is None and not self._bot().allow_dms:
+            return None
+        key = conversation_in(guild_id, channel)
+        if key is not None:  # a DM, or a thread: answered if it is Parley's or it is asked
+            if guild_id is None or mentioned or await self._engine.knows(key):
+                return key
+            return None
+        guild = str(guild_id)
         reference = message.reference.message_id if message.reference else None
         if reference is not None:
             linked = await self._engine.linked("discord", str(reference))
@@ -166,6 +167,15 @@ class DiscordConversations:
             throttle=self._throttle,
         )
         await self._engine.handle(message, sink)
+
+
+def conversation_in(guild_id: int | None, channel: object) -> ConversationKey | None:
+    """The conversation a DM or a thread is; None for a plain channel (which has many)."""
+    if guild_id is None:
+        return ConversationKey("discord", DM_WORKSPACE, str(getattr(channel, "id", "")), "dm")
+    if isinstance(channel, discord.Thread):
+        return ConversationKey("discord", str(guild_id), str(channel.parent_id), str(channel.id))
+    return None
 
 
 def thread_name(text: str) -> str:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import discord
 
 from bots.discord.access import is_admin, is_allowed
-from bots.discord.conversations import REFUSAL, DiscordConversations, thread_name
+from bots.discord.conversations import (
+    REFUSAL,
+    DiscordConversations,
+    conversation_in,
+    thread_name,
+)
 from bots.discord.sink import DiscordReplySink
 from core.errors import ParleyError
 from core.types import Author, ConversationKey, IncomingMessage
@@ -47,8 +52,8 @@ async def reset(talk: DiscordConversations, interaction: discord.Interaction) ->
     if key.thread.startswith("ask-"):
         await _say(interaction, "Use /reset inside a thread with me (or in our DM).")
         return
-    participants = await talk.engine.participants(key)
-    if not (is_admin(talk.config, interaction.user) or str(interaction.user.id) in participants):
+    admin = is_admin(talk.config, interaction.user)
+    if not await talk.engine.may_reset(key, str(interaction.user.id), admin=admin):
         await _say(interaction, "Only the people in this thread, or an admin, can reset it.")
         return
     forgotten = await talk.engine.reset(key)
@@ -81,12 +86,10 @@ async def persona(
 
 def _here(interaction: discord.Interaction) -> ConversationKey:
     """The thread a command was used in, the DM, or (in a channel) a one-off question."""
-    channel = interaction.channel
-    if interaction.guild_id is None:
-        return ConversationKey("discord", "dm", str(interaction.channel_id), "dm")
+    key = conversation_in(interaction.guild_id, interaction.channel)
+    if key is not None:
+        return key
     guild = str(interaction.guild_id)
-    if isinstance(channel, discord.Thread):
-        return ConversationKey("discord", guild, str(channel.parent_id), str(channel.id))
     return ConversationKey("discord", guild, str(interaction.channel_id), f"ask-{interaction.id}")
 
 

@@ -26,12 +26,9 @@ async def command_reply(
     """The reply to a command, or None when `text` is an ordinary message for the model."""
     word = text.strip().lower().rstrip(".!")
     if word in {"reset", "forget"}:
-        # The thread's own people may wipe it; in a DM that is just the one person.
-        if (
-            user in bot.admins
-            or event.get("channel_type") == "im"
-            or user in await engine.participants(key)
-        ):
+        # In a DM the only person in the conversation may always wipe it.
+        admin = user in bot.admins or event.get("channel_type") == "im"
+        if await engine.may_reset(key, user, admin=admin):
             forgotten = await engine.reset(key)
             return f"Done: I've forgotten this thread ({forgotten} messages)."
         return "Only the people in this thread, or an admin, can reset it."

@@ -60,11 +60,6 @@ class SlackReplySink:
         self._lock = asyncio.Lock()
         self._reported: set[str] = set()
 
-    @property
-    def posted(self) -> tuple[str, ...]:
-        """The ts of every message this reply posted, in order."""
-        return tuple(self._posted_ts)
-
     async def start(self) -> None:
         if self._placeholder:
             self._timer = self._spawn(self._placeholder_later())
