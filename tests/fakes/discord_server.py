@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
@@ -24,6 +23,7 @@ from tests.fakes.discord_state import (
     RestCall,
 )
 from tests.fakes.discord_world import World
+from tests.fakes.loopback import Fake, LoopbackServer
 from tests.fakes.waiting import deadline, wait_until
 
 __all__ = [
@@ -43,7 +43,7 @@ _TOKEN_ROUTES = ("/interactions/", "/webhooks/")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeDiscord:
+class FakeDiscord(Fake):
     """One application with its bot in one guild: REST at `api_url`, gateway at `gateway_url`.
 
     Every REST request lands in `calls`, attachment GETs in `downloads`. Messages the bot
@@ -59,7 +59,7 @@ class FakeDiscord:
         self.calls: list[RestCall] = []
         self.downloads: list[Download] = []
         self._faults = Faults()
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer()
         self._port: int | None = None
 
     @property
@@ -126,29 +126,12 @@ class FakeDiscord:
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/gateway/resume", self.gateway.handle)
         app.add_routes(AttachmentRoutes(self.world, self.downloads).routes())
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        self._port = await self._server.serve(app)
 
     async def stop(self) -> None:
         await self.gateway.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner, self._port = None, None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await self._server.close()
+        self._port = None
 
     # Seeding and inspecting.
     def add_user(self, user_id: str, username: str, *, bot: bool = False) -> Payload:

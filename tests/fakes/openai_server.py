@@ -8,10 +8,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
+
+from tests.fakes.loopback import Fake, LoopbackServer
 
 Body = dict[str, object]
 _MISSING_KEY = "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'."
@@ -105,7 +105,7 @@ class _Reply:
         return body
 
 
-class FakeOpenAI:
+class FakeOpenAI(Fake):
     """Serves /v1/chat/completions and /v1/models from scripts the test enqueues.
 
     `requests` holds every chat completion body received, `authorizations` every
@@ -127,7 +127,7 @@ class FakeOpenAI:
         # Per streamed request, monotonic times: arrived, first text written, stream ended.
         self.stream_times: list[tuple[float, float, float]] = []
         self._scripts: deque[Script] = deque()
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer()
         self._port: int | None = None
 
     @property
@@ -144,29 +144,11 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
-        # Cancelling handlers whose client left keeps a timed-out test from stalling stop().
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        self._port = await self._server.serve(app)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner, self._port = None, None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await self._server.close()
+        self._port = None
 
     def _refuse(self, request: web.Request) -> web.Response | None:
         """Records the Authorization header; an OpenAI-shaped 401 when it is wrong."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import Fake, LoopbackServer
 from tests.fakes.slack_api import SlackError, WebApi
 from tests.fakes.slack_events import event_callback, events_api_envelope
 from tests.fakes.slack_http import Fault, Faults, auth_error, bearer, fault_response, request_params
@@ -26,7 +26,7 @@ __all__ = ["ApiCall", "Download", "FakeMessage", "FakeSlack", "SlackIdentity", "
 _SOCKET_TIMEOUT = 5.0
 
 
-class FakeSlack:
+class FakeSlack(Fake):
     """One workspace with one bot: Web API at `api_url`, Socket Mode at /socket, files at /files.
 
     Every Web API request lands in `calls`; file GETs in `downloads`; Socket Mode acks in
@@ -42,7 +42,7 @@ class FakeSlack:
         self.calls: list[ApiCall] = []
         self.downloads: list[Download] = []
         self._faults = Faults()
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer()
         self._port: int | None = None
         self._event_count = 0
 
@@ -104,29 +104,12 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files/{file_id}/{name}", self._download)
         app.router.add_get("/socket", self.socket.handle)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        self._port = await self._server.serve(app)
 
     async def stop(self) -> None:
         await self.socket.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner, self._port = None, None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await self._server.close()
+        self._port = None
 
     # Seeding and inspecting the workspace.
     def add_user(
