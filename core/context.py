@@ -69,7 +69,9 @@ def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWin
     head = [PromptMessage("system", request.system_prompt)]
     for example in request.examples:
         head += [PromptMessage("user", example.user), PromptMessage("assistant", example.assistant)]
-    used = TOKENS_FOR_REPLY_PRIMING + sum(cost(message.content) for message in head)
+    used = TOKENS_FOR_REPLY_PRIMING + sum(
+        tokenizers.count_repeated(request.model, m.content) + TOKENS_PER_MESSAGE for m in head
+    )
     image_cost = TOKENS_PER_IMAGE * len(request.new_images)
     room_for_turn = request.budget - used - image_cost
     if room_for_turn < TOKENS_PER_MESSAGE + 16:

@@ -36,6 +36,7 @@ _ENCODINGS: Final = {
 # Models outside OpenAI's families (Llama, Qwen, Mistral on Ollama or vLLM) have tokenizers
 # Parley does not ship; o200k_base counts their text within a few percent.
 FALLBACK_ENCODING: Final = "o200k_base"
+_REPEATED_ENTRIES: Final = 1024
 
 
 class TokenizerError(ParleyError):
@@ -57,6 +58,7 @@ class Tokenizers:
         self._cache_dir = cache_dir or _default_cache_dir()
         self._encodings: dict[str, tiktoken.Encoding] = {}
         self._lock = threading.Lock()
+        self._repeated: dict[tuple[str, str], int] = {}
 
     @classmethod
     def for_models(cls, models: Iterable[str], cache_dir: Path | None = None) -> Tokenizers:
@@ -68,6 +70,17 @@ class Tokenizers:
     def count(self, model: str, text: str) -> int:
         # encode_ordinary: a user typing "<|endoftext|>" is text, not a control token.
         return len(self.encoding(model).encode_ordinary(text))
+
+    def count_repeated(self, model: str, text: str) -> int:
+        """`count` for text that comes back every turn (system prompts, few-shot examples):
+        remembered, so a turn does not re-tokenize what the last one did."""
+        key = (encoding_name_for(model), text)
+        found = self._repeated.get(key)
+        if found is None:
+            if len(self._repeated) >= _REPEATED_ENTRIES:
+                self._repeated.clear()  # prompts with {time} change each minute
+            found = self._repeated[key] = self.count(model, text)
+        return found
 
     def truncate(self, model: str, text: str, max_tokens: int) -> str:
         encoding = self.encoding(model)

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from core.tokens import Tokenizers, encoding_name_for
 
 
@@ -61,3 +63,22 @@ def test_a_damaged_cache_file_is_replaced(tmp_path: Path) -> None:
     for cached in tmp_path.iterdir():
         cached.write_bytes(b"garbage")
     assert Tokenizers.for_models(["gpt-4o"], cache_dir=tmp_path).count("gpt-4o", "hi") == 1
+
+
+def test_repeated_text_is_counted_once_and_agrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokenizers = Tokenizers(cache_dir=tmp_path)
+    prompt = "You are Parley, a helpful assistant. " * 10
+    expected = tokenizers.count("gpt-4o", prompt)
+    real_count = tokenizers.count
+    calls: list[str] = []
+
+    def counting(model: str, text: str) -> int:
+        calls.append(model)
+        return real_count(model, text)
+
+    monkeypatch.setattr(tokenizers, "count", counting)
+    assert [tokenizers.count_repeated("gpt-4o", prompt) for _ in range(3)] == [expected] * 3
+    assert calls == ["gpt-4o"]  # tokenized once, then remembered
+    assert tokenizers.count_repeated("gpt-4", prompt) == real_count("gpt-4", prompt)
