@@ -3,109 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import pytest
+from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world, sent
+from tests.fakes.discord_server import wait_until
+from tests.fakes.openai_server import Script, echo_last_user
 
-import bots.discord.bot as discord_bot
-from bots.app import Runtime, open_runtime
-from bots.discord.bot import DiscordBot
-from tests.fakes.discord_server import FakeDiscord, wait_until
-from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
-
-CONFIG = """\
-providers:
-  fake: {{base_url: "{openai_url}", api_key: "${{PARLEY_TEST_KEY}}", timeout: 2, max_retries: 1}}
-personas:
-  helper:
-    system_prompt: >-
-      You are {{bot_name}} in {{workspace_name}}, {{channel_name}}, with {{user_name}}.
-    model: gpt-4o-mini
-    provider: fake
-    max_tokens: 256
-    context_tokens: 8000
-  pirate: {{system_prompt: "Talk like a pirate.", model: gpt-4o, provider: fake}}
-bots:
-  - name: disco
-    platform: discord
-    persona: helper
-    token: ${{DISCORD_TOKEN}}
-    api_base_url: "{api_url}"
-    gateway_url: "{gateway_url}"
-    workspaces:
-      "{guild}": {{persona: helper}}
-    admins: ["{admin}"]
-storage: {{path: data/parley.db}}
-"""
-ADMIN = "400000000000000001"
-
-
-@dataclass
-class DiscordWorld:
-    discord: FakeDiscord
-    openai: FakeOpenAI
-    runtime: Runtime
-    bot: DiscordBot
-
-    async def say(self, content: str, *, channel: str | None = None, mention: bool = False) -> str:
-        fake = self.discord
-        text = f"<@{fake.bot_user_id}> {content}" if mention else content
-        mentions = [fake.bot_user_id] if mention else []
-        event = fake.message_create(
-            channel or fake.channel_id, fake.user_id, text, mentions=mentions
-        )
-        await fake.dispatch("MESSAGE_CREATE", event)
-        return str(event["id"])
-
-    async def bot_says(self, channel: str, text: str) -> None:
-        def shown() -> bool:
-            posted = self.discord.posted(channel)
-            return bool(posted) and posted[-1].content == text
-
-        await wait_until(shown, timeout=10)
-
-
-def sent(world: DiscordWorld) -> list[dict[str, Any]]:
-    messages = world.openai.requests[-1]["messages"]
-    assert isinstance(messages, list)
-    return messages
-
-
-@pytest.fixture
-async def discord_world(
-    tmp_path: Path,
-    fake_discord: FakeDiscord,
-    fake_openai: FakeOpenAI,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[DiscordWorld]:
-    monkeypatch.setenv("PARLEY_TEST_KEY", "sk-test-discord")
-    monkeypatch.setenv("DISCORD_TOKEN", fake_discord.token)
-    monkeypatch.setattr(discord_bot, "GUILD_READY_TIMEOUT", 0.05)
-    config = tmp_path / "bots.yaml"
-    config.write_text(
-        CONFIG.format(
-            openai_url=fake_openai.base_url,
-            api_url=fake_discord.api_url,
-            gateway_url=fake_discord.gateway_url,
-            guild=fake_discord.guild_id,
-            admin=ADMIN,
-        )
-    )
-    async with open_runtime(config) as runtime:
-        bot = DiscordBot(runtime.config.current.bot("disco"), runtime.engine)
-        task = asyncio.create_task(bot.run())
-        try:
-            await fake_discord.wait_ready()
-            await wait_until(lambda: bot.client is not None and bot.client.is_ready())
-            yield DiscordWorld(fake_discord, fake_openai, runtime, bot)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+__all__ = ["discord_env", "discord_world"]
 
 
 async def test_a_mention_opens_a_thread_and_the_reply_streams_there(

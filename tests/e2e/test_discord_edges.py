@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -11,59 +10,23 @@ from pathlib import Path
 
 import pytest
 
-import bots.discord.bot as discord_bot
-from bots.app import open_runtime
-from bots.discord.bot import DiscordBot
 from bots.discord.conversations import REFUSAL
-from tests.e2e.test_discord import ADMIN, CONFIG, DiscordWorld, discord_world, sent
+from tests.e2e.discord_env import (
+    DiscordWorld,
+    discord_env,
+    discord_world,
+    running,
+    sent,
+    write_config,
+)
 from tests.fakes.discord_server import FakeDiscord, FakeDiscordMessage, wait_until
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
 
-__all__ = ["discord_world"]
+__all__ = ["discord_env", "discord_world"]
 
 BOB = "1200000000000000301"
 STRANGER = "1200000000000000999"
-ADMINS_LINE = f'    admins: ["{ADMIN}"]\n'
 LIMIT = 2000
-
-
-def write_config(path: Path, fake: FakeDiscord, openai: FakeOpenAI, extra: str = "") -> Path:
-    """The shared test CONFIG, with `extra` lines added to the bot after its admins."""
-    text = CONFIG.format(
-        openai_url=openai.base_url,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        guild=fake.guild_id,
-        admin=ADMIN,
-    )
-    assert ADMINS_LINE in text
-    path.write_text(text.replace(ADMINS_LINE, ADMINS_LINE + extra))
-    return path
-
-
-@contextlib.asynccontextmanager
-async def running(
-    config: Path, fake: FakeDiscord, openai: FakeOpenAI
-) -> AsyncIterator[DiscordWorld]:
-    """One run of the bot, as the `discord_world` fixture starts it; leaving stops it."""
-    async with open_runtime(config) as runtime:
-        bot = DiscordBot(runtime.config.current.bot("disco"), runtime.engine)
-        task = asyncio.create_task(bot.run())
-        try:
-            await fake.wait_ready()
-            await wait_until(lambda: bot.client is not None and bot.client.is_ready())
-            yield DiscordWorld(fake, openai, runtime, bot)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-@pytest.fixture
-def discord_env(monkeypatch: pytest.MonkeyPatch, fake_discord: FakeDiscord) -> None:
-    monkeypatch.setenv("PARLEY_TEST_KEY", "sk-test-discord")
-    monkeypatch.setenv("DISCORD_TOKEN", fake_discord.token)
-    monkeypatch.setattr(discord_bot, "GUILD_READY_TIMEOUT", 0.05)
 
 
 async def settled(world: DiscordWorld, channel: str, count: int) -> list[FakeDiscordMessage]:
