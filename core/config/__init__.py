@@ -3,6 +3,14 @@
 from core.config.bots import BotConfig, ConsoleBotConfig, DiscordBotConfig, SlackBotConfig
 from core.config.document import Config
 from core.config.loader import load_config
+from core.config.operations import (
+    BudgetConfig,
+    BudgetPeriod,
+    BudgetScope,
+    LoggingConfig,
+    ModerationConfig,
+    MonitoringConfig,
+)
 from core.config.reload import ConfigHolder
 from core.config.schema import (
     Example,
@@ -20,12 +28,18 @@ from core.config.templates import PLACEHOLDERS, render_template, template_proble
 __all__ = [
     "PLACEHOLDERS",
     "BotConfig",
+    "BudgetConfig",
+    "BudgetPeriod",
+    "BudgetScope",
     "Config",
     "ConfigHolder",
     "ConsoleBotConfig",
     "DiscordBotConfig",
     "Example",
     "LimitsConfig",
+    "LoggingConfig",
+    "ModerationConfig",
+    "MonitoringConfig",
     "Override",
     "PersonaConfig",
     "PriceConfig",

@@ -63,6 +63,7 @@ class SlackBotConfig(Frozen):
     allowed_users: tuple[SlackUserId, ...] = ()  # empty: everyone
     admins: tuple[SlackUserId, ...] = ()
     on_denied: Literal["silent", "refuse"] = "silent"
+    moderation_channel: SlackChannelId | None = None  # where admins hear of flagged messages
     suggested_prompts: tuple[SuggestedPrompt, ...] = ()
 
     @model_validator(mode="after")
@@ -101,6 +102,7 @@ class DiscordBotConfig(Frozen):
     admins: tuple[DiscordUserId, ...] = ()
     admin_roles: tuple[DiscordRoleId, ...] = ()
     on_denied: Literal["silent", "refuse"] = "silent"
+    moderation_channel: DiscordChannelId | None = None  # where admins hear of flagged messages
 
 
 class ConsoleBotConfig(Frozen):

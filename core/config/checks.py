@@ -20,7 +20,12 @@ Problem = tuple[Loc, str]
 
 def cross_check(data: dict[str, object], lines: LineMap, file: str) -> list[ConfigIssue]:
     """Every cross-reference and template problem in the document."""
-    problems = [*_provider_problems(data), *_persona_problems(data), *_bot_problems(data)]
+    problems = [
+        *_provider_problems(data),
+        *_persona_problems(data),
+        *_bot_problems(data),
+        *_spending_problems(data),
+    ]
     return [ConfigIssue(file, lines.line_of(loc), format_path(loc), msg) for loc, msg in problems]
 
 
@@ -63,6 +68,10 @@ def _persona_problems(data: dict[str, object]) -> Iterator[Problem]:
             yield (*loc, "provider"), _unknown("provider", provider, providers)
         yield from _prompt_problems(persona, loc)
         yield from _budget_problems(persona, loc)
+        moderation = _mapping(persona.get("moderation"))
+        checker = moderation.get("provider")
+        if isinstance(checker, str) and isinstance(providers, dict) and checker not in providers:
+            yield (*loc, "moderation", "provider"), _unknown("provider", checker, providers)
         if isinstance(provider, str) and isinstance(providers, dict):
             yield from _local_context_problems(persona, _mapping(providers.get(provider)), loc)
 
@@ -138,3 +147,31 @@ def _persona_ref(
     persona = holder.get("persona")
     if isinstance(persona, str) and personas and persona not in personas:
         yield (*loc, "persona"), _unknown("persona", persona, personas)
+
+
+def _spending_problems(data: dict[str, object]) -> Iterator[Problem]:
+    """Budgets must name real bots, and a cost cap needs a price for every persona's model."""
+    budgets = data.get("budgets")
+    bots = data.get("bots")
+    names: dict[str, object] = {
+        bot["name"]: bot
+        for bot in (bots if isinstance(bots, list) else [])
+        if isinstance(bot, dict) and isinstance(bot.get("name"), str)
+    }
+    prices = _mapping(data.get("prices"))
+    for index, budget in enumerate(budgets if isinstance(budgets, list) else []):
+        if not isinstance(budget, dict):
+            continue
+        bot = budget.get("bot")
+        if isinstance(bot, str) and bot not in names:
+            yield ("budgets", index, "bot"), _unknown("bot", bot, names)
+        if "cost" not in budget:
+            continue
+        for persona in _mapping(data.get("personas")).values():
+            model = _mapping(persona).get("model")
+            if isinstance(model, str) and model not in prices:
+                yield (
+                    ("budgets", index, "cost"),
+                    f"a cost budget needs a price for every model; add prices.{model}",
+                )
+                break

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from core.config.bots import AnyBot, BotConfig
 from core.config.fields import Frozen, FrozenMap, empty_map
+from core.config.operations import BudgetConfig, LoggingConfig, MonitoringConfig
 from core.config.paths import did_you_mean
 from core.config.schema import (
     LimitsConfig,
@@ -33,6 +34,9 @@ class ConfigFile(Frozen):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     prices: FrozenMap[str, PriceConfig] = Field(default_factory=empty_map)  # by model name
+    budgets: tuple[BudgetConfig, ...] = ()
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 
 class Config(ConfigFile):

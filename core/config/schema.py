@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from core.config.fields import Frozen, HttpUrl
+from core.config.operations import ModerationConfig
 from core.config.secrets import SecretRef
 
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
@@ -66,6 +67,7 @@ class PersonaConfig(Frozen):
     reasoning_effort: ReasoningEffort | None = None
     examples: tuple[Example, ...] = ()
     vision: bool = False
+    moderation: ModerationConfig | None = None  # None: no moderation calls
 
 
 class Override(Frozen):
@@ -84,9 +86,15 @@ class Override(Frozen):
 
 
 class StorageConfig(Frozen):
-    """Where the conversation database lives; `path` is always absolute."""
+    """Where the conversation database lives (`path` is always absolute) and for how long.
+
+    Retention is in days; None keeps forever. Usage rows hold no content, so they may be
+    kept longer for accounting.
+    """
 
     path: Path = Field(default=DEFAULT_STORAGE_PATH, validate_default=True)
+    retention_days: int | None = Field(default=90, ge=1)
+    usage_retention_days: int | None = Field(default=400, ge=1)
 
     @field_validator("path")
     @classmethod
