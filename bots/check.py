@@ -14,6 +14,10 @@ from core.local_model import (
     local_model_problem,
 )
 
+VOLATILE_PLACEHOLDERS = {
+    "{time}": "{time} changes every minute",
+    "{user_name}": "{user_name} changes with each speaker",
+}
 OPENAI_ENDPOINT = "https://api.openai.com/v1 (OpenAI)"
 # What `--probe` learned: the provider's model names, or why it could not be asked.
 Probed = Mapping[str, list[str] | str]
@@ -30,6 +34,8 @@ def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> in
         provider = config.providers[persona.provider]
         write(f"  {persona.name:<14} {_describe_persona(persona)}\n")
         write(f"  {'':<14} {_availability(persona, provider, probed)}\n")
+        if note := _cache_note(config, persona):
+            write(f"  {'':<14} {note}\n")
     write("\nBots\n")
     for bot in config.bots:
         write(f"  {bot.name:<14} {bot.platform:<8} {_describe_bot(bot)}\n")
@@ -82,6 +88,29 @@ def _availability(persona: PersonaConfig, provider: ProviderConfig, probed: Prob
     if persona.model in answer:
         return f"→ ready: {provider.name} offers {persona.model}"
     return f"→ NOT READY: {provider.name} does not offer {persona.model} ({len(answer)} models)"
+
+
+def _cache_note(config: Config, persona: PersonaConfig) -> str:
+    """Warns of placeholders that change the system prompt from turn to turn.
+
+    A prompt that differs per turn defeats providers' prompt caching: every request is
+    billed (and read) from scratch.
+    """
+    prompts = [persona.system_prompt] + [
+        override.system_prompt
+        for bot in config.bots
+        for override in (*bot.workspaces.values(), *bot.channels.values())
+        if override.system_prompt and (override.persona or bot.persona) == persona.name
+    ]
+    volatile = [
+        why for name, why in VOLATILE_PLACEHOLDERS.items() if any(name in p for p in prompts)
+    ]
+    if not volatile:
+        return ""
+    return (
+        f"→ note: {' and '.join(volatile)}: the prompt then differs between turns and the "
+        "provider's prompt cache misses (slower, dearer)"
+    )
 
 
 def _describe_persona(persona: PersonaConfig) -> str:

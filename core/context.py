@@ -15,6 +15,10 @@ from core.types import ImagePart, PromptMessage, StoredMessage
 # with a few more. Counting them keeps the budget honest for long threads of short messages.
 TOKENS_PER_MESSAGE: Final = 3
 TOKENS_FOR_REPLY_PRIMING: Final = 3
+# When history must be cut, it is cut only at a few fixed points, about an eighth of the
+# budget apart: the first kept message then stays the same for several turns, so the
+# request keeps a stable prefix and providers' prompt caches keep hitting.
+CACHE_STEPS: Final = 8
 # What one image costs at "auto" detail for a typical chat screenshot; not exact, but
 # images are rare enough that a fixed estimate keeps the arithmetic simple.
 TOKENS_PER_IMAGE: Final = 765
@@ -84,16 +88,13 @@ def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWin
     used += cost(turn_text) + image_cost
 
     usable = [(stored, turn) for stored in request.history if (turn := history_turn(stored))]
-    kept: list[PromptMessage] = []
-    for stored, turn in reversed(usable):
-        # token_count was taken of exactly this rendering when the message was stored.
-        needed = stored.token_count + TOKENS_PER_MESSAGE
-        if used + needed > request.budget:
-            break
-        used += needed
-        kept.append(turn)
-    dropped = len(usable) - len(kept)
-    messages = (*head, *reversed(kept), PromptMessage("user", turn_text, request.new_images))
+    # token_count was taken of exactly this rendering when the message was stored.
+    costs = [stored.token_count + TOKENS_PER_MESSAGE for stored, _ in usable]
+    start = _first_kept(costs, request.budget - used, request.budget // CACHE_STEPS)
+    used += sum(costs[start:])
+    kept = [turn for _, turn in usable[start:]]
+    dropped = start
+    messages = (*head, *kept, PromptMessage("user", turn_text, request.new_images))
     return ContextWindow(
         messages=tuple(messages),
         prompt_tokens=used,
@@ -101,6 +102,29 @@ def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWin
         older_omitted=request.history_has_older,
         input_truncated=truncated,
     )
+
+
+def _first_kept(costs: list[int], room: int, step: int) -> int:
+    """Index of the oldest history message to send, so that the rest fits in `room`.
+
+    History stays contiguous (nothing older than a dropped message is sent). When some must
+    go, the cut moves forward to the next point where the running total from the start of
+    the history crosses a multiple of `step`: those points do not move as the thread grows.
+    """
+    total = sum(costs)
+    start = 0
+    while start < len(costs) and total > room:
+        total -= costs[start]
+        start += 1
+    if start == 0 or step <= 0:
+        return start
+    before = sum(costs[:start])
+    boundary = start
+    # The first message whose running total starts a new step at or after the greedy cut.
+    while boundary < len(costs) and (before // step) == ((before - costs[boundary - 1]) // step):
+        before += costs[boundary]
+        boundary += 1
+    return boundary if boundary < len(costs) else start
 
 
 def _fit_turn(request: ContextRequest, tokenizers: Tokenizers, room: int) -> tuple[str, bool]:

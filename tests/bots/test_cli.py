@@ -41,6 +41,19 @@ def test_check_summarises_and_names_secrets_without_values(
     assert SLACK_SECRET not in out and "sk-another-secret-5678" not in out
 
 
+def test_check_warns_of_placeholders_that_defeat_prompt_caching(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(config)]) == 0  # its prompt uses {user_name}
+    warned = capsys.readouterr().out
+    assert "{user_name} changes with each speaker" in warned
+    assert "{time}" not in warned
+
+    example = Path(__file__).parents[2] / "bots.yaml"
+    assert main(["check", str(example)]) == 0
+    assert "prompt cache misses" not in capsys.readouterr().out
+
+
 def test_check_lists_every_problem_with_line_and_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from core.config import Example
 from core.context import (
+    CACHE_STEPS,
     CUT_MARKER,
     INTERRUPTED_MARKER,
     TOKENS_FOR_REPLY_PRIMING,
@@ -226,16 +228,26 @@ def test_only_the_new_turn_carries_images(tokenizers: Tokenizers) -> None:
 # --- budget --------------------------------------------------------------------------------
 
 
+def cut_points(history: Sequence[StoredMessage], step: int) -> set[int]:
+    """Where the history may start: 0, and each message whose running total from the start
+    crosses a multiple of `step` just before it."""
+    points, total = {0}, 0
+    for index, message in enumerate(history):
+        before = total - history_cost(history[index - 1 : index])
+        if index and total // step != before // step:
+            points.add(index)
+        total += history_cost([message])
+    return points
+
+
 @pytest.mark.parametrize("keep", [0, 1, 2, 3, 4, 5, 6])
-def test_the_budget_keeps_exactly_the_newest_messages_that_fit(
+def test_the_budget_keeps_the_newest_messages_that_fit_from_a_cut_point(
     tokenizers: Tokenizers, keep: int
 ) -> None:
     history = thread(tokenizers)
-    newest = history[len(history) - keep :]
-    exact = request(history, budget=0)
-    fixed = expected_tokens(tokenizers, exact, [], NEW_TURN)
+    fixed = expected_tokens(tokenizers, request(history, budget=0), [], NEW_TURN)
     older = history[: len(history) - keep]
-    exact_fit = fixed + history_cost(newest)
+    exact_fit = fixed + history_cost(history[len(history) - keep :])
     # Exactly enough for the newest `keep`, and one token short of one more.
     budgets = [exact_fit, exact_fit + history_cost(older[-1:]) - 1] if older else [exact_fit]
 
@@ -243,13 +255,45 @@ def test_the_budget_keeps_exactly_the_newest_messages_that_fit(
         req = request(history, budget=budget)
         window = build_context(req, tokenizers)
 
-        assert list(window.messages[5:-1]) == turns(newest)
-        assert window.dropped_messages == len(history) - keep
-        assert window.prompt_tokens == exact_fit
-        assert window.prompt_tokens == expected_tokens(tokenizers, req, newest, NEW_TURN)
+        start = window.dropped_messages
+        greedy = len(history) - keep
+        points = cut_points(history, budget // CACHE_STEPS)
+        later = [p for p in points if greedy <= p < len(history)]
+        # The cut moves to the first cut point at or after the tightest one, never further;
+        # with no cut point left, it stays at the tightest.
+        assert start == (min(later) if greedy and later else greedy)
+        assert list(window.messages[5:-1]) == turns(history[start:])
+        assert window.prompt_tokens == expected_tokens(tokenizers, req, history[start:], NEW_TURN)
         assert window.prompt_tokens == recount(tokenizers, window)
         assert window.prompt_tokens <= budget
         assert window.input_truncated is False
+
+
+def test_a_growing_thread_keeps_the_same_first_message_for_several_turns(
+    tokenizers: Tokenizers,
+) -> None:
+    # 60 turns of a thread that outgrew its budget long ago: with a cut that moved one
+    # message per turn, every request would start differently and no prompt cache would hit.
+    budget = 2_000
+    history: list[StoredMessage] = []
+    starts: list[int] = []
+    for number in range(1, 121):
+        role: Role = "user" if number % 2 else "assistant"
+        text = f"Message {number}: " + "we keep talking about the release plan " * (number % 5 + 1)
+        history.append(stored(tokenizers, number, role, text, "Alice" if role == "user" else ""))
+        if role == "assistant":
+            window = build_context(request(history, budget=budget), tokenizers)
+            assert window.prompt_tokens <= budget
+            # Never more than a step's worth of room is given up for stability.
+            last_dropped = history[window.dropped_messages - 1 : window.dropped_messages]
+            unused = budget - window.prompt_tokens
+            assert not last_dropped or unused < budget // CACHE_STEPS + history_cost(last_dropped)
+            starts.append(window.dropped_messages)
+    cutting = [s for s in starts if s > 0]
+    changes = sum(1 for a, b in itertools.pairwise(cutting) if a != b)
+    assert len(cutting) > 20
+    assert changes <= len(cutting) // 3
+    assert starts == sorted(starts)
 
 
 def test_an_older_message_is_not_kept_once_a_newer_one_did_not_fit(
