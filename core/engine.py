@@ -36,6 +36,7 @@ from core.types import (
     ReplySink,
     TurnOutcome,
     TurnSummary,
+    Usage,
 )
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,11 @@ class Engine:
         status: MessageStatus = "complete" if error is None else "partial" if reply else "failed"
         model = turn.resolved.persona.model
         counted = reply + INTERRUPTED_MARKER if status == "partial" else reply
+        if turn.usage is None and reply:
+            # Some servers never report usage; Parley's own counts keep accounting and
+            # budgets from seeing the turn as free.
+            completion = self._tokenizers.count(model, reply)
+            turn.usage = Usage(turn.window.prompt_tokens, completion, 0)
         await self._store.update_message(
             turn.assistant_id,
             content=reply,

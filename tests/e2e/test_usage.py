@@ -81,3 +81,16 @@ def test_periods_are_relative_or_dates() -> None:
     assert parse_moment("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(Exception, match="not a period"):
         parse_moment("last tuesday", now)
+
+
+async def test_a_provider_that_reports_no_usage_is_counted_by_parley(
+    runtime: Runtime, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(Script(chunks=("four words", " of reply"), usage=None))
+    await talk(runtime, HELPER_THREAD, "parley", 1)
+
+    rows = await runtime.store.usage_rows(parse_moment("1d", datetime.now(UTC)), datetime.now(UTC))
+    assert len(rows) == 1
+    # The prompt as Parley counted it for the window; the reply counted by the tokenizer.
+    assert rows[0].prompt_tokens > 10 and rows[0].completion_tokens == 4
+    assert rows[0].cached_tokens == 0
