@@ -16,6 +16,7 @@ from bots.app import open_runtime, run_bots, startable_bots
 from bots.check import print_check
 from bots.console import ConsoleChat
 from bots.heartbeat import beat, heartbeat_path, is_alive
+from bots.privacy import add_commands as add_privacy_commands
 from bots.probe import probe_providers
 from bots.usage_report import write_report
 from core.config import Config, ConsoleBotConfig, load_config
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--until", default=None, help="same forms; default now")
     usage.add_argument("--by", choices=sorted(GROUPS), default="workspace", help="grouping")
     usage.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    add_privacy_commands(lambda name, summary, run: _command(commands, name, summary, run))
     return parser
 
 

@@ -11,6 +11,7 @@ import aiosqlite
 
 from core.store import queries as q
 from core.store.statements import run
+from core.types import ConversationKey
 
 # Usage rows of a forgotten user keep their tokens (totals and budgets stay right) but
 # no longer say whose they were.
@@ -25,6 +26,10 @@ class Place:
     workspace: str
     channel: str | None = None
     thread: str | None = None
+
+    @classmethod
+    def of(cls, key: ConversationKey) -> Place:
+        return cls(key.platform, key.workspace, key.channel, key.thread)
 
     def __str__(self) -> str:
         parts = [p for p in (self.workspace, self.channel, self.thread) if p is not None]
