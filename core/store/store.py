@@ -284,10 +284,9 @@ class Store:
 
     async def link_messages(self, key: ConversationKey, message_ids: Sequence[str]) -> None:
         """Remember that these platform messages belong to `key` (it must be stored)."""
-        conversation_id = self._ids.cached(key)
         async with self._single_statements(f"linking messages to {key}") as conn:
-            if conversation_id is None:
-                conversation_id = await self._ids.find(conn, key)
+            await self._sync_caches(conn)
+            conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
                 return
             rows = [(key.platform, message_id, conversation_id) for message_id in message_ids]
@@ -314,7 +313,7 @@ class Store:
 
     async def prune_messages(self, older_than: timedelta) -> Erased:
         """Delete messages stored more than `older_than` ago, then the conversations that
-        holds nothing any more; in batches, so turns go on meanwhile."""
+        hold nothing any more; in batches, so turns go on meanwhile."""
         cutoff = to_timestamp(self._clock() - older_than)
         messages = 0
         while True:
