@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bots.discord.bot import DiscordBot
+from bots.discord.bot import COMMAND_SYNC_SCOPE, DiscordBot
 from bots.slack.bot import SlackBot
 from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
 from core.engine import Engine
 from core.errors import ParleyError
 from core.providers import ModelClients
+from core.retention import keep_pruning
 from core.store import Store
 from core.tokens import Tokenizers
 
@@ -68,14 +69,19 @@ async def open_runtime(
         log.debug("model client not prepared: %s", problem)
     engine = Engine(config=holder, store=store, models=models, tokenizers=tokenizers)
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
+    pruner = asyncio.create_task(
+        keep_pruning(store, lambda: holder.current.storage, (COMMAND_SYNC_SCOPE,)),
+        name="retention",
+    )
     _reload_on_sighup(holder)
     try:
         yield Runtime(holder, store, engine)
     finally:
         _stop_reloading_on_sighup()
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for task in (watcher, pruner):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await models.close()
         await store.close()
 

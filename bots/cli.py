@@ -16,6 +16,8 @@ from bots.app import open_runtime, run_bots, startable_bots
 from bots.check import print_check
 from bots.console import ConsoleChat
 from bots.heartbeat import beat, heartbeat_path, is_alive
+from bots.logs import configure_logging, unconfigure_logging
+from bots.privacy import add_commands as add_privacy_commands
 from bots.probe import probe_providers
 from bots.usage_report import write_report
 from core.config import Config, ConsoleBotConfig, load_config
@@ -30,7 +32,8 @@ log = logging.getLogger("parley")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _configure_logging(args.log_level or ("warning" if args.command == "chat" else "info"))
+    root_level = logging.getLogger().level
+    configure_logging(args.log_level or ("warning" if args.command == "chat" else "info"))
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
@@ -44,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        # Leaves the process's logging as found: tests call main() many times.
+        unconfigure_logging()
+        logging.getLogger().setLevel(root_level)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--until", default=None, help="same forms; default now")
     usage.add_argument("--by", choices=sorted(GROUPS), default="workspace", help="grouping")
     usage.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    add_privacy_commands(lambda name, summary, run: _command(commands, name, summary, run))
     return parser
 
 
@@ -99,12 +107,9 @@ def _command(
     return command
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _use_logging_config(args: argparse.Namespace, config: Config) -> None:
+    """bots.yaml's `logging` for `parley run`; --log-level on the command line wins."""
+    configure_logging(args.log_level or config.logging.level, config.logging.format)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -153,6 +158,7 @@ def _console_user(config: Config, bot_name: str) -> Author:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _use_logging_config(args, load_config(args.config))
     return asyncio.run(_run_async(args))
 
 

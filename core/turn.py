@@ -79,4 +79,17 @@ def log_turn(turn: Turn, status: str, started: float, error: ParleyError | None)
         first,
         time.monotonic() - started,
         f" error={type(error).__name__}: {error}" if error else "",
+        # The same facts as fields, for `logging.format: json`; text output ignores them.
+        extra={
+            "key": str(turn.message.key),
+            "bot": turn.bot.name,
+            "persona": turn.resolved.persona.name,
+            "model": turn.resolved.persona.model,
+            "outcome": status,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "first_token_s": turn.first_token_at,
+            "latency_s": round(time.monotonic() - started, 3),
+            "error": type(error).__name__ if error else None,
+        },
     )

@@ -21,6 +21,8 @@ from core.engine import Engine
 from core.errors import ConfigError, ConfigIssue, ParleyError
 
 log = logging.getLogger(__name__)
+# Claims under this scope record which command set Discord has; retention keeps them.
+COMMAND_SYNC_SCOPE = "discord-commands:"
 
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
@@ -103,7 +105,7 @@ async def sync_if_changed(
         scopes = [discord.Object(int(guild)) for guild in guilds]
     for scope in scopes:
         place = "global" if scope is None else str(scope.id)
-        record = f"discord-commands:{config.name}:{place}"
+        record = f"{COMMAND_SYNC_SCOPE}{config.name}:{place}"
         if await engine.seen(record, digest):
             continue
         if scope is not None:

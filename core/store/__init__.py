@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
-from core.store.records import History, NewMessage, UsageRecord, UsageRow
+from core.store.erasure import FORGOTTEN_USER, Erased, Place
+from core.store.records import (
+    ConversationSummary,
+    ExportedMessage,
+    History,
+    NewMessage,
+    UsageRecord,
+    UsageRow,
+)
 from core.store.schema import MIGRATIONS
 from core.store.store import Store
 
-__all__ = ["MIGRATIONS", "History", "NewMessage", "Store", "UsageRecord", "UsageRow"]
+__all__ = [
+    "FORGOTTEN_USER",
+    "MIGRATIONS",
+    "ConversationSummary",
+    "Erased",
+    "ExportedMessage",
+    "History",
+    "NewMessage",
+    "Place",
+    "Store",
+    "UsageRecord",
+    "UsageRow",
+]

@@ -17,7 +17,8 @@ CACHE_SIZE = 4096
 
 
 class ConversationIds:
-    """Conversation rows are never deleted, so a remembered id can never go stale."""
+    """The store replaces this whenever conversation rows may have been deleted (retention,
+    `parley forget`, another process's commit), so a remembered id never goes stale."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size

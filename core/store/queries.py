@@ -64,6 +64,70 @@ CLAIM_EVENT_SQL: Final = (
 EVENT_SEEN_SQL: Final = "SELECT 1 FROM processed_events WHERE scope = ? AND event_id = ?"
 
 PRUNE_EVENTS_SQL: Final = "DELETE FROM processed_events WHERE created_at < ?"
+# Appended once per kept scope prefix: those claims are permanent markers, not dedup records.
+KEEP_SCOPE_SQL: Final = " AND substr(scope, 1, length(?)) <> ?"
+
+# In batches, each its own transaction, so a first prune of a big file never holds the
+# write lock long enough to stall a turn.
+PRUNE_MESSAGES_SQL: Final = (
+    "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE created_at < ? LIMIT ?)"
+)
+PRUNE_BATCH: Final = 2000
+
+PRUNE_USAGE_SQL: Final = "DELETE FROM usage WHERE created_at < ?"
+
+# Conversations (ids as a JSON array) that hold no message any more, with their keys.
+EMPTY_CONVERSATIONS_SQL: Final = (
+    "SELECT id, platform, workspace, channel, thread FROM conversations AS c"
+    " WHERE c.id IN (SELECT value FROM json_each(?))"
+    " AND NOT EXISTS (SELECT 1 FROM messages AS m WHERE m.conversation_id = c.id)"
+)
+
+# Emptied by age: created before the cutoff and holding nothing now.
+STALE_CONVERSATIONS_SQL: Final = (
+    "SELECT id FROM conversations AS c WHERE c.created_at < ?"
+    " AND NOT EXISTS (SELECT 1 FROM messages AS m WHERE m.conversation_id = c.id)"
+)
+
+DELETE_LINKS_SQL: Final = (
+    "DELETE FROM message_links WHERE conversation_id IN (SELECT value FROM json_each(?))"
+)
+DELETE_CONVERSATIONS_SQL: Final = (
+    "DELETE FROM conversations WHERE id IN (SELECT value FROM json_each(?))"
+)
+# A thread's persona choice describes that conversation; it goes with it (every bot's).
+DELETE_THREAD_CHOICES_SQL: Final = (
+    "DELETE FROM persona_choices"
+    " WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ? AND thread <> ''"
+)
+
+# `parley forget --user`: only what that person wrote; usage keeps its totals anonymously.
+USER_CONVERSATIONS_SQL: Final = (
+    "SELECT DISTINCT conversation_id FROM messages WHERE role = 'user' AND author_id = ?"
+)
+DELETE_USER_MESSAGES_SQL: Final = "DELETE FROM messages WHERE role = 'user' AND author_id = ?"
+ANONYMISE_USAGE_SQL: Final = "UPDATE usage SET user_id = ? WHERE user_id = ?"
+
+COUNT_MESSAGES_IN_SQL: Final = (
+    "SELECT count(*) FROM messages WHERE conversation_id IN (SELECT value FROM json_each(?))"
+)
+
+# Every message of one conversation, oldest first, with the usage of the call that wrote it.
+EXPORT_MESSAGES_SQL: Final = (
+    "SELECT m.id, m.role, m.author_id, m.author_name, m.content, m.status, m.token_count,"
+    " m.created_at, m.platform_message_id, m.error, u.prompt_tokens, u.completion_tokens"
+    " FROM messages AS m LEFT JOIN usage AS u ON u.message_id = m.id AND m.role = 'assistant'"
+    " WHERE m.conversation_id = ? ORDER BY m.id"
+)
+
+# Most recently active first, for `parley conversations`.
+RECENT_CONVERSATIONS_SQL: Final = (
+    "SELECT c.platform, c.workspace, c.channel, c.thread, count(*), max(m.created_at)"
+    " FROM conversations AS c JOIN messages AS m ON m.conversation_id = c.id"
+    " GROUP BY c.id ORDER BY max(m.id) DESC LIMIT ?"
+)
+
+DATA_VERSION_SQL: Final = "PRAGMA data_version"
 
 INTEGRITY_CHECK_SQL: Final = "PRAGMA integrity_check"
 

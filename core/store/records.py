@@ -152,3 +152,35 @@ def usage_row_from(row: Sequence[Any]) -> UsageRow:
         str(day), str(platform), str(workspace), str(channel), str(bot), str(persona),
         str(model), str(user), int(turns), int(prompt or 0), int(out or 0), int(cached or 0),
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedMessage:
+    """A stored message and, for a reply, the tokens its model call reported."""
+
+    message: StoredMessage
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    key: ConversationKey
+    messages: int
+    last_activity: datetime
+
+
+def exported_from_row(row: Sequence[Any]) -> ExportedMessage:
+    """Build an ExportedMessage from a row in EXPORT_MESSAGES_SQL's column order."""
+    prompt, completion = row[10], row[11]
+    return ExportedMessage(
+        message_from_row(row[:10]),
+        None if prompt is None else int(prompt),
+        None if completion is None else int(completion),
+    )
+
+
+def summary_from_row(row: Sequence[Any]) -> ConversationSummary:
+    platform, workspace, channel, thread, messages, last = row
+    key = ConversationKey(str(platform), str(workspace), str(channel), str(thread))
+    return ConversationSummary(key, int(messages), from_timestamp(str(last)))

@@ -110,12 +110,20 @@ _MESSAGE_LINKS_V3: Final = (
     """,
 )
 
+_RETENTION_V4: Final = (
+    # Pruning by age reads only the old rows, not the whole table, every hour.
+    "CREATE INDEX messages_by_time ON messages (created_at)",
+    # Deleting a conversation must first delete its links (that key has no cascade).
+    "CREATE INDEX message_links_by_conversation ON message_links (conversation_id)",
+)
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append only: a released
 # migration is never edited, because files in the field have already run it.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     _SCHEMA_V1,
     _PERSONA_CHOICES_V2,
     _MESSAGE_LINKS_V3,
+    _RETENTION_V4,
 )
 
 

@@ -14,17 +14,24 @@ from types import TracebackType
 import aiosqlite
 
 from core.errors import StoreError
+from core.store import erasure
 from core.store import queries as q
 from core.store.choices import PersonaChoices
 from core.store.connection import connect, is_corruption, translated
 from core.store.conversation_ids import ConversationIds
+from core.store.erasure import Erased, Place
 from core.store.records import (
+    ConversationSummary,
+    ExportedMessage,
     History,
     NewMessage,
     UsageRecord,
     UsageRow,
+    exported_from_row,
+    key_params,
     message_from_row,
     stored_messages,
+    summary_from_row,
     to_timestamp,
     usage_params,
     usage_row_from,
@@ -52,12 +59,31 @@ class Store:
         self._tails = TailCache()
         self._choices = PersonaChoices()
         self._ids = ConversationIds()
+        self._version: int | None = None  # PRAGMA data_version when the caches were last valid
 
     @classmethod
     async def open(cls, path: Path, *, clock: Callable[[], datetime] = utc_now) -> Store:
         store = cls(await connect(path), clock)
         await store._load_persona_choices()
         return store
+
+    async def _sync_caches(self, conn: aiosqlite.Connection) -> None:
+        """Drop every cache if another connection (`parley forget`, a second process)
+        committed since the last look: its deletes would otherwise live on in memory.
+
+        data_version changes only for other connections' commits, so this store's own
+        writes, which keep the caches in step themselves, never empty them.
+        """
+        (row,) = await conn.execute_fetchall(q.DATA_VERSION_SQL)
+        version = int(row[0])
+        if self._version is not None and version != self._version:
+            await self._reset_caches(conn)
+        self._version = version
+
+    async def _reset_caches(self, conn: aiosqlite.Connection) -> None:
+        self._tails = TailCache()
+        self._ids = ConversationIds()
+        await self._choices.load(conn)
 
     async def close(self) -> None:
         async with self._lock:
@@ -129,14 +155,16 @@ class Store:
     async def add_messages(self, key: ConversationKey, messages: Sequence[NewMessage]) -> list[int]:
         """Store messages in order, all or none; all are durable when this returns."""
         now = to_timestamp(self._clock())
-        known = self._ids.cached(key)
-        if known is not None and len(messages) <= q.INSERT_MESSAGES_BATCH:
-            # The hot path: one statement is its own transaction, no BEGIN/COMMIT trips.
+        if len(messages) <= q.INSERT_MESSAGES_BATCH:
             async with self._single_statements(f"saving messages in {key}") as conn:
-                inserted = await insert_messages(conn, known, messages, now)
-                # Committed by the statement itself, and still under the lock: in step.
-                self._tails.append(known, stored_messages(inserted, messages, now))
-                return inserted
+                await self._sync_caches(conn)
+                known = self._ids.cached(key)
+                if known is not None:
+                    # The hot path: one statement is its own transaction, no BEGIN/COMMIT.
+                    inserted = await insert_messages(conn, known, messages, now)
+                    # Committed by the statement itself, and still under the lock: in step.
+                    self._tails.append(known, stored_messages(inserted, messages, now))
+                    return inserted
         ids: list[int] = []
         async with self._writing(f"saving messages in {key}") as conn:
             conversation_id = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
@@ -186,6 +214,7 @@ class Store:
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
         async with self._single_statements(f"loading the history of {key}") as conn:
+            await self._sync_caches(conn)
             conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
                 return History(messages=(), more_before=False)
@@ -201,10 +230,9 @@ class Store:
         return history
 
     async def knows(self, key: ConversationKey) -> bool:
-        """Whether this conversation was ever stored; cached, so hot threads cost no query."""
-        if self._ids.cached(key) is not None:
-            return True
+        """Whether this conversation is stored; cached, so hot threads cost one cheap check."""
         async with self._single_statements(f"looking up {key}") as conn:
+            await self._sync_caches(conn)
             found = await self._ids.find(conn, key)
         if found is not None:
             self._ids.remember(key, found)
@@ -219,6 +247,22 @@ class Store:
             # The conversation row stays (it holds no content) so cached ids stay valid.
             self._tails.drop(conversation_id)
             return await run(conn, q.DELETE_MESSAGES_SQL, (conversation_id,))
+
+    async def transcript(self, key: ConversationKey) -> list[ExportedMessage] | None:
+        """Every stored message of this conversation, oldest first; None if none is stored."""
+        async with self._single_statements(f"exporting {key}") as conn:
+            rows = await conn.execute_fetchall(q.FIND_CONVERSATION_SQL, key_params(key))
+            found = [int(row[0]) for row in rows]
+            if not found:
+                return None
+            rows = await conn.execute_fetchall(q.EXPORT_MESSAGES_SQL, (found[0],))
+        return [exported_from_row(row) for row in rows]
+
+    async def recent_conversations(self, limit: int) -> list[ConversationSummary]:
+        """The most recently active conversations that hold messages, newest first."""
+        async with self._single_statements("listing conversations") as conn:
+            rows = await conn.execute_fetchall(q.RECENT_CONVERSATIONS_SQL, (limit,))
+        return [summary_from_row(row) for row in rows]
 
     async def record_usage(self, record: UsageRecord) -> None:
         params = usage_params(record, self._clock())
@@ -240,10 +284,9 @@ class Store:
 
     async def link_messages(self, key: ConversationKey, message_ids: Sequence[str]) -> None:
         """Remember that these platform messages belong to `key` (it must be stored)."""
-        conversation_id = self._ids.cached(key)
         async with self._single_statements(f"linking messages to {key}") as conn:
-            if conversation_id is None:
-                conversation_id = await self._ids.find(conn, key)
+            await self._sync_caches(conn)
+            conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
                 return
             rows = [(key.platform, message_id, conversation_id) for message_id in message_ids]
@@ -261,11 +304,62 @@ class Store:
         async with self._single_statements(f"looking up event {scope}/{event_id}") as conn:
             return bool(await conn.execute_fetchall(q.EVENT_SEEN_SQL, (scope, event_id)))
 
-    async def prune_events(self, older_than: timedelta) -> int:
-        """Forget events claimed more than `older_than` ago; returns how many went."""
+    async def prune_events(self, older_than: timedelta, *, keep: Sequence[str] = ()) -> int:
+        """Forget events claimed more than `older_than` ago, except in scopes starting
+        with a prefix in `keep` (permanent markers); returns how many went."""
         cutoff = to_timestamp(self._clock() - older_than)
         async with self._writing("pruning old events") as conn:
-            return await run(conn, q.PRUNE_EVENTS_SQL, (cutoff,))
+            return await erasure.prune_events(conn, cutoff, keep)
+
+    async def prune_messages(self, older_than: timedelta) -> Erased:
+        """Delete messages stored more than `older_than` ago, then the conversations that
+        hold nothing any more; in batches, so turns go on meanwhile."""
+        cutoff = to_timestamp(self._clock() - older_than)
+        messages = 0
+        while True:
+            async with self._writing("pruning old messages") as conn:
+                deleted = await erasure.prune_messages_batch(conn, cutoff)
+                # Cached tails may hold the deleted rows; the ids stay valid until below.
+                self._tails = TailCache()
+            messages += deleted
+            if deleted < q.PRUNE_BATCH:
+                break
+        async with self._writing("pruning empty conversations") as conn:
+            conversations = await erasure.drop_stale_conversations(conn, cutoff)
+            if conversations:
+                await self._reset_caches(conn)
+        return Erased(messages=messages, conversations=conversations)
+
+    async def prune_usage(self, older_than: timedelta) -> int:
+        cutoff = to_timestamp(self._clock() - older_than)
+        async with self._writing("pruning old usage") as conn:
+            return await run(conn, q.PRUNE_USAGE_SQL, (cutoff,))
+
+    async def forget_place(self, place: Place, *, dry_run: bool = False) -> Erased:
+        """Delete every conversation in this conversation, channel or workspace."""
+        async with self._erasing(f"forgetting {place}", dry_run) as conn:
+            return await erasure.forget_place(conn, place)
+
+    async def forget_user(self, user_id: str, *, dry_run: bool = False) -> Erased:
+        """Delete every message this user wrote; their usage rows lose their user id."""
+        async with self._erasing(f"forgetting user {user_id}", dry_run) as conn:
+            return await erasure.forget_user(conn, user_id)
+
+    @asynccontextmanager
+    async def _erasing(self, action: str, dry_run: bool) -> AsyncIterator[aiosqlite.Connection]:
+        """A transaction that is rolled back for a dry run (exact counts, nothing deleted)."""
+        async with self._lock:
+            conn = self._connection()
+            with translated(action):
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                    yield conn
+                    await conn.execute("ROLLBACK" if dry_run else "COMMIT")
+                except BaseException:
+                    await rollback(conn)
+                    raise
+                if not dry_run:
+                    await self._reset_caches(conn)
 
     def chosen_persona(self, bot: str, key: ConversationKey) -> str | None:
         """The persona picked in chat for this thread, else for its channel; no I/O."""

@@ -1,7 +1,8 @@
 """The newest messages of hot conversations in memory, kept in step with every store write.
 
-A follow-up turn then reads its history without a trip to SQLite. Parley is the only writer
-of its database, and every write passes through the store, so the cache cannot go stale.
+A follow-up turn then reads its history without a trip to SQLite. Every write of this process
+passes through the store, which keeps the cache in step; a commit by another connection
+(`parley forget`) makes the store drop the cache (see Store._sync_caches).
 """
 
 from __future__ import annotations

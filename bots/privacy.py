@@ -1,0 +1,151 @@
+"""`parley forget`, `export` and `conversations`: what an admin can see and erase."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from core.config import load_config
+from core.errors import ParleyError
+from core.store import Erased, Place, Store
+from core.transcripts import KEY_FORM, parse_key, parse_place, transcript_document
+
+# `parley forget` exit codes: 0 deleted (or nothing to delete), 1 nothing deleted
+# (declined, no terminal to ask on and no --yes, or an error); 2 is a bad config.
+NOT_CONFIRMED = 1
+WHERE_KEYS_ARE = (
+    "`parley conversations` lists stored conversations, and every `turn <key> ...` "
+    "line in Parley's log names one"
+)
+
+
+class CommandMaker(Protocol):
+    def __call__(
+        self, name: str, summary: str, handler: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser: ...
+
+
+def add_commands(command: CommandMaker) -> None:
+    forget = command("forget", "delete stored messages of a conversation, place or user", _forget)
+    target = forget.add_mutually_exclusive_group(required=True)
+    target.add_argument("--conversation", metavar="KEY", help=f"one conversation: {KEY_FORM}")
+    target.add_argument("--channel", metavar="P:W/C", help="platform:workspace/channel")
+    target.add_argument("--workspace", metavar="P:W", help="platform:workspace")
+    target.add_argument(
+        "--user", metavar="ID", help="everything this user id wrote, on every platform"
+    )
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    export = command("export", "write one conversation as JSON", _export)
+    export.add_argument("--conversation", metavar="KEY", required=True, help=KEY_FORM)
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    listing = command("conversations", "list recently active stored conversations", _list)
+    listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+
+
+async def _open_store(args: argparse.Namespace) -> Store:
+    return await Store.open(load_config(args.config).storage.path)
+
+
+def _forget(args: argparse.Namespace) -> int:
+    return asyncio.run(_forget_async(args))
+
+
+async def _forget_async(args: argparse.Namespace) -> int:
+    place, user = _forget_target(args)
+    described = f"user {user}" if user is not None else str(place)
+    async with await _open_store(args) as store:
+
+        async def erase(dry_run: bool) -> Erased:
+            if user is not None:
+                return await store.forget_user(user, dry_run=dry_run)
+            assert place is not None
+            return await store.forget_place(place, dry_run=dry_run)
+
+        planned = await erase(dry_run=True)
+        if planned == Erased():
+            print(f"Nothing is stored for {described}.")
+            return 0
+        print(f"Stored for {described}: {_counts(planned)}.")
+        if not args.yes and not _confirmed():
+            return NOT_CONFIRMED
+        done = await erase(dry_run=False)
+    print(f"Deleted: {_counts(done)}.")
+    return 0
+
+
+def _forget_target(args: argparse.Namespace) -> tuple[Place | None, str | None]:
+    if args.user is not None:
+        return None, str(args.user)
+    if args.conversation is not None:
+        return Place.of(parse_key(args.conversation)), None
+    if args.channel is not None:
+        return parse_place(args.channel, 3), None
+    return parse_place(args.workspace, 2), None
+
+
+def _counts(erased: Erased) -> str:
+    text = f"{erased.messages} message(s) in {erased.conversations} conversation(s) to delete"
+    if erased.usage_rows:
+        text += f", {erased.usage_rows} usage row(s) to keep without the user id"
+    return text
+
+
+def _confirmed() -> bool:
+    if not sys.stdin.isatty():
+        print(
+            "parley: not a terminal, so nothing was deleted; add --yes to confirm.", file=sys.stderr
+        )
+        return False
+    answer = input("Delete this for good? [y/N] ")
+    if answer.strip().lower() in {"y", "yes"}:
+        return True
+    print("Nothing was deleted.")
+    return False
+
+
+def _export(args: argparse.Namespace) -> int:
+    return asyncio.run(_export_async(args))
+
+
+async def _export_async(args: argparse.Namespace) -> int:
+    key = parse_key(args.conversation)
+    async with await _open_store(args) as store:
+        messages = await store.transcript(key)
+    if messages is None:
+        raise ParleyError(f"no conversation {key} is stored; {WHERE_KEYS_ARE}")
+    document = transcript_document(key, messages, datetime.now(UTC))
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    # Owner-only, like the database: this is the conversation's full text.
+    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    print(f"Wrote {len(messages)} message(s) of {key} to {args.output}.")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    return asyncio.run(_list_async(args))
+
+
+async def _list_async(args: argparse.Namespace) -> int:
+    async with await _open_store(args) as store:
+        summaries = await store.recent_conversations(args.limit)
+    if not summaries:
+        print("No conversation is stored.")
+        return 0
+    print(f"{'LAST ACTIVITY (UTC)':<20} {'MESSAGES':>8}  KEY")
+    for s in summaries:
+        print(f"{s.last_activity:%Y-%m-%d %H:%M:%S}  {s.messages:>8}  {s.key}")
+    return 0

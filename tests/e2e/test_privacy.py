@@ -1,0 +1,117 @@
+"""Export, forget and list through the CLI while the engine runs on the same file."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bots.app import Runtime
+from bots.cli import main
+from core.types import Author, ConversationKey, IncomingMessage
+from tests.fakes.openai_server import FakeOpenAI, Script
+from tests.fakes.sinks import RecordingSink
+
+THREAD = ConversationKey("console", "local", "parley", "privacy/1")  # '/' in a thread name
+MARKER = "locker-code-4711-XYZZY"
+ALICE = Author("U1", "Alice")
+
+
+async def say(runtime: Runtime, text: str, author: Author = ALICE) -> None:
+    message = IncomingMessage("parley", THREAD, author, text, f"m-{text[:8]}")
+    sink = RecordingSink()
+    await runtime.engine.handle(message, sink)
+    assert sink.endings == 1 and sink.error is None, sink.events
+
+
+async def cli(*argv: str) -> int:
+    # main() runs its own event loop, as `parley ...` in a second process would.
+    return await asyncio.to_thread(main, list(argv))
+
+
+def sent_text(fake: FakeOpenAI) -> str:
+    return json.dumps(fake.requests[-1]["messages"])
+
+
+async def test_export_then_forget_round_trip(
+    runtime: Runtime,
+    fake_openai: FakeOpenAI,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    config = str(runtime.config.current.source)
+    fake_openai.enqueue(Script(chunks=(f"Noted: {MARKER}",), usage=(50, 7, 0)))
+    await say(runtime, f"remember {MARKER}")
+
+    assert await cli("conversations", "--config", config) == 0
+    listing = capsys.readouterr().out
+    assert f"2  {THREAD}" in listing
+
+    out = tmp_path / "export.json"
+    key = str(THREAD)
+    assert await cli("export", "--conversation", key, "--output", str(out), "--config", config) == 0
+    assert (out.stat().st_mode & 0o777) == 0o600
+    document = json.loads(out.read_text())
+    assert (document["format"], document["key"], document["thread"]) == (
+        "parley.conversation/1",
+        key,
+        "privacy/1",
+    )
+    user, reply = document["messages"]
+    assert (user["role"], user["author_id"], user["author_name"]) == ("user", "U1", "Alice")
+    assert MARKER in user["content"] and user["prompt_tokens"] is None
+    assert (reply["role"], reply["content"], reply["status"]) == (
+        "assistant",
+        f"Noted: {MARKER}",
+        "complete",
+    )
+    assert (reply["prompt_tokens"], reply["completion_tokens"]) == (50, 7)
+    assert reply["token_count"] > 0 and reply["created_at"].startswith("20")
+
+    # No terminal and no --yes: refused, nothing deleted.
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert await cli("forget", "--conversation", key, "--config", config) == 1
+    assert "add --yes" in capsys.readouterr().err
+    assert await runtime.store.knows(THREAD)
+
+    assert await cli("forget", "--conversation", key, "--yes", "--config", config) == 0
+    assert "Deleted: 2 message(s) in 1 conversation(s)" in capsys.readouterr().out
+
+    assert await cli("export", "--conversation", key, "--config", config) == 1
+    err = capsys.readouterr().err
+    assert f"no conversation {key} is stored" in err and "parley conversations" in err
+    assert await cli("forget", "--conversation", key, "--yes", "--config", config) == 0
+    assert "Nothing is stored" in capsys.readouterr().out
+
+    # The running engine had the thread's tail cached; it must not answer from it.
+    await say(runtime, "what did I ask you to remember?")
+    assert MARKER not in sent_text(fake_openai)
+
+
+async def test_forget_a_user_keeps_others_and_usage_totals(
+    runtime: Runtime, fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(runtime.config.current.source)
+    await say(runtime, f"Alice says {MARKER}")
+    await say(runtime, "Bob says hello", Author("U2", "Bob"))
+
+    assert await cli("forget", "--user", "U1", "--yes", "--config", config) == 0
+    assert "1 usage row(s) to keep without the user id" in capsys.readouterr().out
+
+    await say(runtime, "Bob again", Author("U2", "Bob"))
+    sent = sent_text(fake_openai)
+    assert MARKER not in sent and "Bob says hello" in sent
+    assert await cli("usage", "--by", "user", "--format", "json", "--config", config) == 0
+    rows = {row["group"]: row["turns"] for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows == {"console:forgotten": 1, "console:U2": 2}
+
+
+def test_bad_keys_are_refused_with_the_expected_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", "--conversation", "slack:T1/C1", "--config", "x.yaml"]) == 1
+    assert "platform:workspace/channel/thread" in capsys.readouterr().err
