@@ -39,6 +39,7 @@ class Clock:
 @dataclass
 class World:
     engine: Engine
+    holder: ConfigHolder
     store: Store
     clock: Clock
     fake: FakeOpenAI
@@ -76,15 +77,16 @@ async def budgeted(directory: Path, fake: FakeOpenAI, budgets: str) -> AsyncIter
     models = ModelClients()
     tokenizers = Tokenizers.for_models({p.model for p in config.personas.values()})
     async with await Store.open(config.storage.path, clock=clock) as store:
+        holder = ConfigHolder(path, config)
         engine = Engine(
-            config=ConfigHolder(path, config),
+            config=holder,
             store=store,
             models=models,
             tokenizers=tokenizers,
             clock=clock,
         )
         try:
-            yield World(engine, store, clock, fake, config.storage.path)
+            yield World(engine, holder, store, clock, fake, config.storage.path)
         finally:
             await models.close()
 
@@ -243,3 +245,18 @@ async def test_rereading_the_usage_table_does_not_count_a_turn_twice(
             w.clock.now += timedelta(seconds=31)
         assert (await w.say()).events == ["fail"]
         assert len(fake_openai.requests) == 3
+
+
+async def test_a_reloaded_config_applies_its_budgets_to_the_next_turn(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    async with budgeted(tmp_path, fake_openai, f"  - {{per: user, tokens: {PER_CALL}}}\n") as w:
+        assert (await w.say()).events[-1] == "finish"
+        assert (await w.say()).events == ["fail"]
+        path = w.holder.current.source
+        raised = path.read_text().replace(f"tokens: {PER_CALL}}}", f"tokens: {2 * PER_CALL}}}")
+        path.write_text(raised)
+        assert w.holder.reload()
+        assert (await w.say()).events[-1] == "finish"  # what was spent still counts
+        assert (await w.say()).events == ["fail"]
+        assert len(fake_openai.requests) == 2
