@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from bots.app import ADAPTERS, NOT_YET_BUILT, missing_secrets
-from core.config import BotConfig, Config, PersonaConfig, ProviderConfig
+from core.config import BotConfig, BudgetConfig, Config, PersonaConfig, ProviderConfig
 from core.local_model import (
     BUNDLED_NAME,
     LocalModelError,
@@ -45,8 +45,26 @@ def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> in
         write(f"  {use.variable:<24} {state:<8} for {use.path}\n")
     if not config.secrets:
         write("  none\n")
+    if config.budgets:
+        write("\nBudgets\n")
+        for budget in config.budgets:
+            write(f"  {_describe_budget(budget)}\n")
     write(f"\nStorage\n  {config.storage.path}\n")
     return 0
+
+
+def _describe_budget(budget: BudgetConfig) -> str:
+    caps = []
+    if budget.tokens is not None:
+        caps.append(f"{budget.tokens:,} tokens")
+    if budget.cost is not None:
+        caps.append(f"{budget.cost:g} in cost")
+    if budget.per == "bot":
+        whose = f"bot {budget.bot}" if budget.bot else "each bot"
+    else:
+        whose = f"each {budget.per}" + (f" (bot {budget.bot} only)" if budget.bot else "")
+    admins = "admins exempt" if budget.admins_exempt else "admins included"
+    return f"{whose}: {' or '.join(caps)} per UTC {budget.period}, {admins}"
 
 
 def _describe_provider(provider: ProviderConfig) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from core.attachments import render_input
+from core.budgets import BudgetLedger
 from core.config import BotConfig, Config, LimitsConfig
 from core.context import (
     INTERRUPTED_MARKER,
@@ -20,7 +21,7 @@ from core.context import (
     build_context,
     user_turn,
 )
-from core.errors import ParleyError
+from core.errors import BudgetExhausted, ParleyError
 from core.llm import ModelRequest, TextDelta
 from core.locks import KeyedLocks
 from core.personas import ResolvedPersona, resolve_persona
@@ -72,6 +73,7 @@ class Engine:
         self._tokenizers = tokenizers
         self._clock = clock
         self._locks = KeyedLocks()
+        self._budgets = BudgetLedger(store, clock)
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> TurnOutcome:
         """Answer one message. Never raises for a failed turn: the sink hears about it."""
@@ -80,7 +82,8 @@ class Engine:
             try:
                 turn = await self._prepare(self._config.current, message)
             except ParleyError as error:
-                log.warning("turn %s failed before the model call: %s", message.key, error)
+                level = logging.INFO if isinstance(error, BudgetExhausted) else logging.WARNING
+                log.log(level, "turn %s failed before the model call: %s", message.key, error)
                 await sink.fail(error)
                 return TurnOutcome("failed", "", error=error)
             return await self._answer(turn, sink, started)
@@ -184,6 +187,7 @@ class Engine:
         )
         user = user_row(message, rendered, count)
         try:
+            await self._budgets.check(config, message)
             window = await self._fit(request)
         except ParleyError:
             await self._store.add_messages(message.key, [user])
@@ -263,14 +267,17 @@ class Engine:
             # budgets from seeing the turn as free.
             completion = self._tokenizers.count(model, reply)
             turn.usage = Usage(turn.window.prompt_tokens, completion, 0)
+        usage = usage_record(turn, turn.usage) if turn.usage else None
         await self._store.update_message(
             turn.assistant_id,
             content=reply,
             status=status,
             token_count=self._tokenizers.count(model, counted) if reply else 0,
             error=str(error) if error else "",
-            usage=usage_record(turn, turn.usage) if turn.usage else None,
+            usage=usage,
         )
+        if usage is not None:
+            self._budgets.spent(usage)
         summary = TurnSummary(
             dropped_messages=turn.window.dropped_messages,
             older_omitted=turn.window.older_omitted,

@@ -89,3 +89,9 @@ class StreamInterrupted(ModelError):
     """The stream broke after text had reached the user; it is not re-run (no duplicates)."""
 
     user_message = "The reply was cut off by the model provider. Ask again to get the rest."
+
+
+class BudgetExhausted(ParleyError):
+    """A spending cap is reached: the turn gets this note and no model call."""
+
+    user_message = "Parley's allowance here is used up for now. Please try again later."

@@ -64,7 +64,8 @@ class IncomingMessage:
     """One user message, translated by an adapter into the platform-neutral form.
 
     `prior` seeds a conversation Parley has never seen with what was said before it joined;
-    it is ignored for a conversation the engine already holds.
+    it is ignored for a conversation the engine already holds. `admin` is the adapter's
+    word that the author is one of the bot's admins (budgets may exempt them).
     """
 
     bot: str
@@ -76,6 +77,7 @@ class IncomingMessage:
     workspace_name: str = ""
     channel_name: str = ""
     prior: tuple[PriorMessage, ...] = ()
+    admin: bool = False
 
 
 @dataclass(frozen=True, slots=True)

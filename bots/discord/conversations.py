@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import discord
 
-from bots.discord.access import is_allowed, parent_channel_id
+from bots.discord.access import is_admin, is_allowed, parent_channel_id
 from bots.discord.sink import DiscordReplySink
 from bots.throttle import ChannelThrottle
 from core.config import DiscordBotConfig
@@ -107,6 +107,7 @@ class DiscordConversations:
             attachments=attachments,
             workspace_name=message.guild.name if message is not None and message.guild else "DMs",
             channel_name=channel_name(target),
+            admin=is_admin(config, author),
         )
         channel_id = parent_channel_id(target) or 0
         replied_to = message if as_reply else None

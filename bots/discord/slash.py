@@ -106,6 +106,7 @@ def _incoming(
         message_id=f"i:{interaction.id}",
         workspace_name=guild.name if guild is not None else "DMs",
         channel_name=f"#{channel}" if channel else "a direct message",
+        admin=is_admin(talk.config, interaction.user),
     )
 
 

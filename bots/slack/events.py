@@ -159,6 +159,7 @@ class SlackConversations:
             workspace_name=workspace,
             channel_name=channel,
             prior=prior,
+            admin=user in bot.admins,
         )
         sink = SlackReplySink(
             self._client,

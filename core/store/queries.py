@@ -166,3 +166,16 @@ USAGE_ROWS_SQL: Final = (
     " FROM usage WHERE created_at >= ? AND created_at < ?"
     " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
 )
+
+# Budgets: the spend of a period, then (every so often) only what other processes added.
+# `+id` and `+created_at` keep each query on the range it is meant to seek: the time index
+# for a period's first load, the rowid for the rows added since.
+USAGE_WATERMARK_SQL: Final = "SELECT coalesce(max(id), 0) FROM usage"
+_SPEND_COLUMNS: Final = USAGE_ROWS_SQL.split(" FROM usage")[0]
+_SPEND_GROUPS: Final = " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+SPEND_SINCE_SQL: Final = (
+    _SPEND_COLUMNS + " FROM usage WHERE created_at >= ? AND +id <= ?" + _SPEND_GROUPS
+)
+SPEND_ADDED_SQL: Final = (
+    _SPEND_COLUMNS + " FROM usage WHERE id > ? AND id <= ? AND +created_at >= ?" + _SPEND_GROUPS
+)

@@ -276,6 +276,18 @@ class Store:
             rows = await conn.execute_fetchall(q.USAGE_ROWS_SQL, params)
         return [usage_row_from(row) for row in rows]
 
+    async def spend_rows(self, since: datetime, after_id: int = 0) -> tuple[list[UsageRow], int]:
+        """Usage since `since` (ids above `after_id` only), per day and dimension; the top id."""
+        start = to_timestamp(since)
+        async with self._single_statements("reading spend for budgets") as conn:
+            ((top,),) = await conn.execute_fetchall(q.USAGE_WATERMARK_SQL)
+            if after_id:
+                params: tuple[object, ...] = (after_id, top, start)
+                rows = await conn.execute_fetchall(q.SPEND_ADDED_SQL, params)
+            else:
+                rows = await conn.execute_fetchall(q.SPEND_SINCE_SQL, (start, top))
+        return [usage_row_from(row) for row in rows], int(top)
+
     async def claim_event(self, scope: str, event_id: str) -> bool:
         """True the first time (scope, event_id) is seen, across restarts; False after."""
         params = (scope, event_id, to_timestamp(self._clock()))

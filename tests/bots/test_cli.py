@@ -54,6 +54,20 @@ def test_check_warns_of_placeholders_that_defeat_prompt_caching(
     assert "prompt cache misses" not in capsys.readouterr().out
 
 
+def test_check_lists_budgets_one_line_each(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    budgets = (
+        "budgets:\n  - {per: user, tokens: 200000}\n"
+        "  - {per: bot, bot: team, period: month, tokens: 5000, admins_exempt: false}\n"
+    )
+    config.write_text(config.read_text() + budgets)
+    assert main(["check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "\nBudgets\n  each user: 200,000 tokens per UTC day, admins exempt\n" in out
+    assert "\n  bot team: 5,000 tokens per UTC month, admins included\n\nStorage" in out
+
+
 def test_check_lists_every_problem_with_line_and_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -137,6 +137,14 @@ async def test_pruning_and_usage_reports_use_time_indexes(store: Store, db_path:
     assert "SEARCH usage USING INDEX usage_by_time" in by_time
 
 
+async def test_budget_reads_seek_time_or_rowid_never_scan(store: Store, db_path: Path) -> None:
+    since = plan(db_path, q.SPEND_SINCE_SQL, ("2025-01-01", 10))
+    assert "SEARCH usage USING INDEX usage_by_time (created_at>?)" in since
+    added = plan(db_path, q.SPEND_ADDED_SQL, (5, 10, "2025-01-01"))
+    assert "SEARCH usage USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in added
+    assert "SCAN usage" not in since + added
+
+
 async def test_garbage_file_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not an sqlite database at all\x00\xff" * 512)

@@ -87,3 +87,24 @@ async def test_prune_events_forgets_only_old_claims(db_path: Path) -> None:
 async def test_integrity_ok_on_a_healthy_store(store: Store) -> None:
     await store.claim_event("s", "e")
     assert await store.integrity_ok() is True
+
+
+async def test_spend_rows_read_a_period_then_only_what_was_added(db_path: Path) -> None:
+    clock = Clock()
+    async with await Store.open(db_path, clock=clock) as store:
+        assert await store.spend_rows(START) == ([], 0)
+        await store.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 100, 1, 0))
+        clock.now = START + timedelta(days=1)
+        await store.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 20, 2, 0))
+        await store.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 30, 3, 0))
+
+        rows, top = await store.spend_rows(START + timedelta(days=1))
+        assert [(r.day, r.turns, r.prompt_tokens, r.completion_tokens) for r in rows] == [
+            ("2025-01-02", 2, 50, 5)
+        ]
+        assert top == 3
+        await store.record_usage(UsageRecord(KEY, "bot", "p", "m", "U2", 7, 0, 0))
+        added, newer = await store.spend_rows(START, after_id=top)
+        assert [(r.user_id, r.prompt_tokens) for r in added] == [("U2", 7)]
+        assert newer == 4
+        assert await store.spend_rows(START, after_id=newer) == ([], 4)
