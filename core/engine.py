@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -20,9 +21,10 @@ from core.context import (
     build_context,
     user_turn,
 )
-from core.errors import ParleyError
+from core.errors import ContentFlagged, ParleyError
 from core.llm import ModelRequest, TextDelta
 from core.locks import KeyedLocks
+from core.moderation import Moderation, flag_of
 from core.personas import ResolvedPersona, resolve_persona
 from core.providers import ModelClients
 from core.rows import prior_rows, reply_placeholder, user_row
@@ -64,6 +66,7 @@ class Engine:
         models: ModelClients,
         tokenizers: Tokenizers,
         clock: Callable[[], datetime] = utc_now,
+        moderation: Moderation | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -71,6 +74,7 @@ class Engine:
         self._tokenizers = tokenizers
         self._clock = clock
         self._locks = KeyedLocks()
+        self._moderation = moderation or Moderation()
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> TurnOutcome:
         """Answer one message. Never raises for a failed turn: the sink hears about it."""
@@ -81,7 +85,7 @@ class Engine:
             except ParleyError as error:
                 log.warning("turn %s failed before the model call: %s", message.key, error)
                 await sink.fail(error)
-                return TurnOutcome("failed", "", error=error)
+                return TurnOutcome("failed", "", error=error, flagged=flag_of(error))
             return await self._answer(turn, sink, started)
 
     async def reset(self, key: ConversationKey) -> int:
@@ -183,6 +187,13 @@ class Engine:
         )
         user = user_row(message, rendered, count)
         try:
+            await self._moderation.check_input(config, persona, message.key, rendered.text)
+        except ContentFlagged as flagged:
+            # Kept, as "failed": the thread's record is whole, and no later turn replays it.
+            failed = replace(user, status="failed", error=str(flagged))
+            await self._store.add_messages(message.key, [failed])
+            raise
+        try:
             window = await self._fit(request)
         except ParleyError:
             await self._store.add_messages(message.key, [user])
@@ -241,20 +252,26 @@ class Engine:
             max_tokens=persona.max_tokens,
             reasoning_effort=persona.reasoning_effort,
         )
+        show = functools.partial(_show, turn, sink)
         # aclosing: if the sink fails mid-stream, the HTTP response is released at once.
-        async with contextlib.aclosing(client.stream(request)) as events:
+        async with (
+            contextlib.aclosing(client.stream(request)) as events,
+            self._moderation.output_gate(config, persona, turn.message.key, show) as gate,
+        ):
             async for event in events:
                 if isinstance(event, TextDelta):
                     if turn.first_token_at is None:
                         turn.first_token_at = time.monotonic() - started
-                    turn.reply.append(event.text)
-                    await sink.append(event.text)
+                    await gate.feed(event.text)
                 else:
                     turn.usage = event
+            await gate.finish()
 
     async def _finish(self, turn: Turn, started: float, error: ParleyError | None) -> TurnOutcome:
         reply = "".join(turn.reply)
         status: MessageStatus = "complete" if error is None else "partial" if reply else "failed"
+        if isinstance(error, ContentFlagged):
+            status = "failed"  # what was shown stays on record; no later turn replays it
         model = turn.resolved.persona.model
         counted = reply + INTERRUPTED_MARKER if status == "partial" else reply
         await self._store.update_message(
@@ -273,4 +290,10 @@ class Engine:
             usage=turn.usage,
         )
         log_turn(turn, status, started, error)
-        return TurnOutcome(status, reply, summary, error)
+        return TurnOutcome(status, reply, summary, error, flag_of(error))
+
+
+async def _show(turn: Turn, sink: ReplySink, text: str) -> None:
+    """Text reaches the user and the stored reply together: the record is what was shown."""
+    turn.reply.append(text)
+    await sink.append(text)
