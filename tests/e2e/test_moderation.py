@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import Runtime, open_runtime
+from bots.cli import main
 from core.errors import ContentFlagged
 from core.types import Author, ConversationKey, IncomingMessage, ModerationFlag, TurnOutcome
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
@@ -233,3 +234,13 @@ async def test_a_failing_check_lets_the_turn_through_with_a_warning(
     assert len(warnings) == 2  # the input check and the reply's: one each, then unchecked
     assert all("let through unchecked" in w and "console:local/general/t1" in w for w in warnings)
     assert "input" in warnings[0] and "output" in warnings[1]
+
+
+def test_check_says_per_persona_what_is_moderated(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(config_path)]) == 0
+    out = capsys.readouterr().out
+    assert "moderation of input and output with omni-moderation-latest via fake" in out
+    assert "moderation of input with omni-moderation-latest via fake" in out
+    assert "moderation SKIPPED: provider local is llama.cpp" in out
