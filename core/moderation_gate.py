@@ -15,7 +15,10 @@ Release = Callable[[str], Awaitable[None]]
 # ContentFlagged when flagged.
 Screen = Callable[[str], Awaitable[bool]]
 
-# A segment ends at a paragraph break, or at a word break once this much text is waiting.
+# A segment ends at a paragraph break, or at a word break once enough text is waiting:
+# FIRST_SEGMENT_CHARS at first, so the user sees the reply start soon, then as much as was
+# cut before (segments double), up to SEGMENT_CHARS.
+FIRST_SEGMENT_CHARS = 80
 SEGMENT_CHARS = 300
 
 
@@ -55,12 +58,13 @@ class OpenGate:
         return None
 
 
-def segment_end(text: str) -> int:
-    """Where the text waiting to be checked may be cut; 0: wait for more."""
+def segment_end(text: str, before: int = 0) -> int:
+    """Where the text waiting to be checked may be cut, `before` characters having been cut
+    already; 0: wait for more."""
     paragraph = text.rfind("\n\n")
     if paragraph >= 0:
         return paragraph + 2
-    if len(text) < SEGMENT_CHARS:
+    if len(text) < min(SEGMENT_CHARS, max(FIRST_SEGMENT_CHARS, before)):
         return 0
     space = max(text.rfind(" "), text.rfind("\n"))
     return space + 1 if space > 0 else len(text)
@@ -89,7 +93,7 @@ class CheckedGate:
     async def feed(self, text: str) -> None:
         self._raise_if_stopped()
         self._tail += text
-        cut = segment_end(self._tail)
+        cut = segment_end(self._tail, len(self._shown) + len(self._ready))
         if cut:
             self._ready += self._tail[:cut]
             self._tail = self._tail[cut:]

@@ -7,15 +7,22 @@ import asyncio
 import pytest
 
 from core.errors import ContentFlagged
-from core.moderation_gate import SEGMENT_CHARS, CheckedGate, segment_end
+from core.moderation_gate import FIRST_SEGMENT_CHARS, SEGMENT_CHARS, CheckedGate, segment_end
 
 
 def test_segments_end_at_paragraphs_or_at_a_word_once_long() -> None:
     assert segment_end("Short line") == 0
     assert segment_end("One.\n\nTwo") == len("One.\n\n")
-    long = "word " * (SEGMENT_CHARS // 5) + "half"
-    assert segment_end(long) == len(long) - len("half")
-    assert segment_end("x" * SEGMENT_CHARS) == SEGMENT_CHARS
+    first = "word " * (FIRST_SEGMENT_CHARS // 5) + "half"
+    assert segment_end(first) == len(first) - len("half")
+    assert segment_end("x" * FIRST_SEGMENT_CHARS) == FIRST_SEGMENT_CHARS
+
+
+def test_segments_grow_with_what_was_cut_before_up_to_a_cap() -> None:
+    text = "word " * 40  # 200 characters
+    assert segment_end(text, before=FIRST_SEGMENT_CHARS) == len(text)
+    assert segment_end(text, before=250) == 0
+    assert segment_end("x" * SEGMENT_CHARS, before=10_000) == SEGMENT_CHARS
 
 
 class Recorder:
