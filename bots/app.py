@@ -16,6 +16,7 @@ from bots.slack.bot import SlackBot
 from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
 from core.engine import Engine
 from core.errors import ParleyError
+from core.moderation import Moderation, skipped_moderation
 from core.providers import ModelClients
 from core.retention import keep_pruning
 from core.store import Store
@@ -67,7 +68,12 @@ async def open_runtime(
     }
     for problem in models.prepare(in_use.values()):
         log.debug("model client not prepared: %s", problem)
-    engine = Engine(config=holder, store=store, models=models, tokenizers=tokenizers)
+    for note in skipped_moderation(config):
+        log.warning("%s", note)
+    moderation = Moderation()
+    engine = Engine(
+        config=holder, store=store, models=models, tokenizers=tokenizers, moderation=moderation
+    )
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
     pruner = asyncio.create_task(
         keep_pruning(store, lambda: holder.current.storage, (COMMAND_SYNC_SCOPE,)),
@@ -83,6 +89,7 @@ async def open_runtime(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await models.close()
+        await moderation.close()
         await store.close()
 
 

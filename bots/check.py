@@ -13,6 +13,7 @@ from core.local_model import (
     bundled_model_path,
     local_model_problem,
 )
+from core.moderation import describe_moderation
 
 VOLATILE_PLACEHOLDERS = {
     "{time}": "{time} changes every minute",
@@ -34,6 +35,7 @@ def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> in
         provider = config.providers[persona.provider]
         write(f"  {persona.name:<14} {_describe_persona(persona)}\n")
         write(f"  {'':<14} {_availability(persona, provider, probed)}\n")
+        write(f"  {'':<14} {describe_moderation(config, persona)}\n")
         if note := _cache_note(config, persona):
             write(f"  {'':<14} {note}\n")
     write("\nBots\n")
@@ -155,6 +157,9 @@ def _describe_bot(bot: BotConfig) -> str:
         parts.append(f"{len(bot.workspaces)} workspace override(s)")
     if bot.channels:
         parts.append(f"{len(bot.channels)} channel override(s)")
+    channel = getattr(bot, "moderation_channel", None)
+    if channel:
+        parts.append(f"moderation notices to {channel}")
     missing = missing_secrets(bot)
     if bot.platform not in ADAPTERS:
         reason = NOT_YET_BUILT[bot.platform].format(name=bot.name)

@@ -8,12 +8,13 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from core.attachments import render_input
 from core.budgets import BudgetLedger
-from core.config import BotConfig, Config, LimitsConfig
+from core.config import BotConfig, Config, LimitsConfig, PersonaConfig
 from core.context import (
     INTERRUPTED_MARKER,
     ContextRequest,
@@ -21,13 +22,14 @@ from core.context import (
     build_context,
     user_turn,
 )
-from core.errors import BudgetExhausted, ParleyError
+from core.errors import BudgetExhausted, ContentFlagged, ParleyError
 from core.llm import ModelRequest, TextDelta
 from core.locks import KeyedLocks
+from core.moderation import Moderation, flag_of
 from core.personas import ResolvedPersona, resolve_persona
 from core.providers import ModelClients
 from core.rows import prior_rows, reply_placeholder, user_row
-from core.store import Store
+from core.store import NewMessage, Store
 from core.tokens import Tokenizers
 from core.turn import Turn, log_turn, system_prompt, usage_record
 from core.types import (
@@ -66,6 +68,7 @@ class Engine:
         models: ModelClients,
         tokenizers: Tokenizers,
         clock: Callable[[], datetime] = utc_now,
+        moderation: Moderation | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -74,6 +77,7 @@ class Engine:
         self._clock = clock
         self._locks = KeyedLocks()
         self._budgets = BudgetLedger(store, clock)
+        self._moderation = moderation or Moderation()
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> TurnOutcome:
         """Answer one message. Never raises for a failed turn: the sink hears about it."""
@@ -85,7 +89,7 @@ class Engine:
                 level = logging.INFO if isinstance(error, BudgetExhausted) else logging.WARNING
                 log.log(level, "turn %s failed before the model call: %s", message.key, error)
                 await sink.fail(error)
-                return TurnOutcome("failed", "", error=error)
+                return TurnOutcome("failed", "", error=error, flagged=flag_of(error))
             return await self._answer(turn, sink, started)
 
     async def reset(self, key: ConversationKey) -> int:
@@ -186,17 +190,40 @@ class Engine:
             budget=persona.context_tokens - persona.max_tokens,
         )
         user = user_row(message, rendered, count)
+        window = await self._admit(config, persona, message, user, request, rendered.text)
+        # Stored before the model is called, in one transaction: whatever happens next, the
+        # user's words are kept, and the reply's row says "partial" until it completes.
+        placeholder = reply_placeholder(bot.name)
+        _, assistant_id = await self._store.add_messages(message.key, [user, placeholder])
+        return Turn(message, bot, resolved, window, rendered.unread, assistant_id)
+
+    async def _admit(
+        self,
+        config: Config,
+        persona: PersonaConfig,
+        message: IncomingMessage,
+        user: NewMessage,
+        request: ContextRequest,
+        text: str,
+    ) -> ContextWindow:
+        """The turn's context once budgets and moderation let it through.
+
+        A refused message is still stored: the thread's record stays whole.
+        """
         try:
             await self._budgets.check(config, message)
             window = await self._fit(request)
         except ParleyError:
             await self._store.add_messages(message.key, [user])
             raise
-        # Stored before the model is called, in one transaction: whatever happens next, the
-        # user's words are kept, and the reply's row says "partial" until it completes.
-        placeholder = reply_placeholder(bot.name)
-        _, assistant_id = await self._store.add_messages(message.key, [user, placeholder])
-        return Turn(message, bot, resolved, window, rendered.unread, assistant_id)
+        try:
+            await self._moderation.check_input(config, persona, message.key, text)
+        except ContentFlagged as flagged:
+            # Kept as "failed", so no later turn replays it to the model.
+            failed = replace(user, status="failed", error=str(flagged))
+            await self._store.add_messages(message.key, [failed])
+            raise
+        return window
 
     async def _fit(self, request: ContextRequest) -> ContextWindow:
         # Counting a long paste takes milliseconds: off the event loop, so other
@@ -246,20 +273,26 @@ class Engine:
             max_tokens=persona.max_tokens,
             reasoning_effort=persona.reasoning_effort,
         )
+        show = functools.partial(_show, turn, sink)
         # aclosing: if the sink fails mid-stream, the HTTP response is released at once.
-        async with contextlib.aclosing(client.stream(request)) as events:
+        async with (
+            contextlib.aclosing(client.stream(request)) as events,
+            self._moderation.output_gate(config, persona, turn.message.key, show) as gate,
+        ):
             async for event in events:
                 if isinstance(event, TextDelta):
                     if turn.first_token_at is None:
                         turn.first_token_at = time.monotonic() - started
-                    turn.reply.append(event.text)
-                    await sink.append(event.text)
+                    await gate.feed(event.text)
                 else:
                     turn.usage = event
+            await gate.finish()
 
     async def _finish(self, turn: Turn, started: float, error: ParleyError | None) -> TurnOutcome:
         reply = "".join(turn.reply)
         status: MessageStatus = "complete" if error is None else "partial" if reply else "failed"
+        if isinstance(error, ContentFlagged):
+            status = "failed"  # what was shown stays on record; no later turn replays it
         model = turn.resolved.persona.model
         counted = reply + INTERRUPTED_MARKER if status == "partial" else reply
         if turn.usage is None and reply:
@@ -286,4 +319,10 @@ class Engine:
             usage=turn.usage,
         )
         log_turn(turn, status, started, error)
-        return TurnOutcome(status, reply, summary, error)
+        return TurnOutcome(status, reply, summary, error, flag_of(error))
+
+
+async def _show(turn: Turn, sink: ReplySink, text: str) -> None:
+    """Text reaches the user and the stored reply together: the record is what was shown."""
+    turn.reply.append(text)
+    await sink.append(text)

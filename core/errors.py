@@ -95,3 +95,26 @@ class BudgetExhausted(ParleyError):
     """A spending cap is reached: the turn gets this note and no model call."""
 
     user_message = "Parley's allowance here is used up for now. Please try again later."
+
+
+class NoModerationEndpoint(ModelError):
+    """The provider has no moderation endpoint (it answered 404): moderation is skipped."""
+
+
+class ContentFlagged(ParleyError):
+    """Moderation flagged the user's message (`input`) or the model's reply (`output`)."""
+
+    def __init__(self, direction: str, categories: tuple[str, ...]) -> None:
+        self.direction = direction
+        self.categories = categories
+        named = ", ".join(categories) or "unspecified"
+        super().__init__(
+            f"{direction} flagged by moderation ({named})",
+            user_message=_FLAGGED_NOTES.get(direction, _FLAGGED_NOTES["input"]),
+        )
+
+
+_FLAGGED_NOTES = {
+    "input": "I can't answer that: the message was flagged by content moderation.",
+    "output": "I stopped this reply: it was flagged by content moderation.",
+}

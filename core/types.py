@@ -10,6 +10,7 @@ from core.errors import ParleyError
 
 Role = Literal["system", "user", "assistant"]
 MessageStatus = Literal["complete", "partial", "failed"]
+Direction = Literal["input", "output"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,14 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class ModerationFlag:
+    """Moderation stopped a turn: the user's message (`input`) or the reply (`output`)."""
+
+    direction: Direction
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TurnOutcome:
     """What `Engine.handle` returns, for callers and tests; the sink has already been told."""
 
@@ -152,3 +161,4 @@ class TurnOutcome:
     reply: str
     summary: TurnSummary = field(default_factory=TurnSummary)
     error: ParleyError | None = None
+    flagged: ModerationFlag | None = None  # set when moderation stopped the turn

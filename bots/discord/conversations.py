@@ -13,7 +13,8 @@ from bots.discord.sink import DiscordReplySink
 from bots.throttle import ChannelThrottle
 from core.config import DiscordBotConfig
 from core.engine import Engine
-from core.types import Attachment, Author, ConversationKey, IncomingMessage
+from core.moderation import admin_notice
+from core.types import Attachment, Author, ConversationKey, IncomingMessage, ModerationFlag
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class DiscordConversations:
             if as_reply
             else None,
         )
-        await self._engine.handle(incoming, sink)
+        await self.handle(incoming, sink)
 
     async def _attachments(self, message: discord.Message) -> tuple[Attachment, ...]:
         cap = self._engine.limits.file_bytes
@@ -167,7 +168,28 @@ class DiscordConversations:
             typing=lambda: _typing(thread),
             throttle=self._throttle,
         )
-        await self._engine.handle(message, sink)
+        await self.handle(message, sink)
+
+    async def handle(self, message: IncomingMessage, sink: DiscordReplySink) -> None:
+        """One turn; if moderation stopped it, the admins hear who and where (never what)."""
+        outcome = await self._engine.handle(message, sink)
+        channel_id = self._bot().moderation_channel
+        if outcome.flagged is not None and channel_id:
+            await self._report_flag(int(channel_id), message, outcome.flagged)
+
+    async def _report_flag(self, to: int, message: IncomingMessage, flag: ModerationFlag) -> None:
+        key, author = message.key, message.author
+        where = "a direct message" if key.workspace == DM_WORKSPACE else f"<#{key.channel}>"
+        notice = admin_notice(
+            flag, who=f"<@{author.id}>", where=f"{where} (conversation {key})", bot=message.bot
+        )
+        try:
+            channel = self._client.get_channel(to) or await self._client.fetch_channel(to)
+            if not isinstance(channel, discord.abc.Messageable):
+                raise TypeError(f"channel {to} cannot take messages")
+            await channel.send(notice, allowed_mentions=discord.AllowedMentions.none())
+        except (discord.HTTPException, TypeError) as error:
+            log.warning("could not post to moderation channel %s: %s", to, error)
 
 
 def conversation_in(guild_id: int | None, channel: object) -> ConversationKey | None:

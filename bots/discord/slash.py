@@ -23,7 +23,7 @@ async def ask(talk: DiscordConversations, interaction: discord.Interaction, prom
     if not await talk.claim(f"i:{interaction.id}"):
         return
     key = _here(interaction)
-    await talk.engine.handle(_incoming(talk, interaction, key, prompt), _sink(talk, interaction))
+    await talk.handle(_incoming(talk, interaction, key, prompt), _sink(talk, interaction))
 
 
 async def chat(talk: DiscordConversations, interaction: discord.Interaction, prompt: str) -> None:

@@ -19,7 +19,15 @@ from bots.slack.files import download_files
 from bots.slack.sink import SlackReplySink
 from core.config import SlackBotConfig
 from core.engine import Engine
-from core.types import Author, ConversationKey, IncomingMessage, PriorMessage, Role
+from core.moderation import admin_notice
+from core.types import (
+    Author,
+    ConversationKey,
+    IncomingMessage,
+    ModerationFlag,
+    PriorMessage,
+    Role,
+)
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +177,26 @@ class SlackConversations:
             token_var=bot.bot_token.variable,
             placeholder=not status_shown,
         )
-        await self._engine.handle(message, sink)
+        outcome = await self._engine.handle(message, sink)
+        if outcome.flagged is not None and bot.moderation_channel:
+            await self._report_flag(bot.moderation_channel, message, thread_ts, outcome.flagged)
+
+    async def _report_flag(
+        self, to: str, message: IncomingMessage, thread_ts: str | None, flag: ModerationFlag
+    ) -> None:
+        """Tells the admins who and where, never what: the flagged text stays out of it."""
+        author, key = message.author, message.key
+        where = f"<#{key.channel}>" + (f" (thread {thread_ts})" if thread_ts else "")
+        if key.channel.startswith("D"):
+            where = "a direct message"
+        who = f"{author.display_name} ({author.id})"
+        text = admin_notice(flag, who=who, where=where, bot=message.bot)
+        try:
+            await self._client.chat_postMessage(channel=to, text=text)
+        except SlackApiError as error:
+            log.warning(
+                "could not post to moderation channel %s: %s", to, error.response.get("error")
+            )
 
     async def _prior(
         self, key: ConversationKey, event: dict[str, Any], me: BotIdentity

@@ -63,6 +63,49 @@ def _usage_body(usage: tuple[int, int, int]) -> Body:
     }
 
 
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+
+
+def moderation_texts(body: Body) -> list[str]:
+    """The texts of a /moderations body: a string, a list of them, or typed parts."""
+    given = body.get("input")
+    items = given if isinstance(given, list) else [given]
+    texts = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("text")
+        texts.append(item if isinstance(item, str) else "")
+    return texts
+
+
+def moderation_result(flagged: Sequence[str]) -> Body:
+    """One entry of `results`, as omni-moderation answers it."""
+    return {
+        "flagged": bool(flagged),
+        "categories": {name: name in flagged for name in MODERATION_CATEGORIES},
+        "category_scores": {
+            name: 0.97 if name in flagged else 0.0001 for name in MODERATION_CATEGORIES
+        },
+        "category_applied_input_types": {
+            name: ["text"] if name in flagged else [] for name in MODERATION_CATEGORIES
+        },
+    }
+
+
 class _Reply:
     """The ids and fields every chunk or completion of one reply shares."""
 
@@ -126,6 +169,12 @@ class FakeOpenAI(Fake):
         self.authorizations: list[str] = []
         # Per streamed request, monotonic times: arrived, first text written, stream ended.
         self.stream_times: list[tuple[float, float, float]] = []
+        # /v1/moderations: a text containing a key of `flag_words` is flagged with its
+        # categories; `moderation_status` 404 plays a server without the endpoint.
+        self.flag_words: dict[str, tuple[str, ...]] = {}
+        self.moderated: list[str] = []  # every text sent to be checked, also when refused
+        self.moderation_status = 200
+        self.moderation_delay = 0.0
         self._scripts: deque[Script] = deque()
         self._server = LoopbackServer()
         self._port: int | None = None
@@ -144,6 +193,7 @@ class FakeOpenAI(Fake):
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
+        app.router.add_post("/v1/moderations", self._moderations)
         self._port = await self._server.serve(app)
 
     async def stop(self) -> None:
@@ -227,3 +277,28 @@ class FakeOpenAI(Fake):
         await response.write_eof()
         self.stream_times.append((arrived, first_text, time.monotonic()))
         return response
+
+    async def _moderations(self, request: web.Request) -> web.Response:
+        refusal = self._refuse(request)
+        if refusal is not None:
+            return refusal
+        body = await request.json()
+        texts = moderation_texts(body)
+        self.moderated.extend(texts)
+        await asyncio.sleep(self.moderation_delay)
+        if self.moderation_status == 404:
+            # What aiohttp, Ollama and most servers say for a path they do not serve.
+            return web.Response(status=404, text="404: Not Found")
+        if self.moderation_status != 200:
+            error = _error_body(self.moderation_status, "moderation failed", None, None)
+            return web.json_response(error, status=self.moderation_status)
+        results = [
+            moderation_result(
+                [c for word, hits in self.flag_words.items() if word in text for c in hits]
+            )
+            for text in texts
+        ]
+        model = body.get("model") or "omni-moderation-latest"
+        return web.json_response(
+            {"id": f"modr-{time.monotonic_ns()}", "model": model, "results": results}
+        )
