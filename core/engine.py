@@ -28,7 +28,16 @@ from core.providers import ModelClients
 from core.rows import prior_rows, reply_placeholder, user_row
 from core.store import Store
 from core.tokens import Tokenizers
-from core.turn import Turn, log_turn, system_prompt, usage_record
+from core.turn import (
+    NoObserver,
+    Turn,
+    TurnObserver,
+    TurnReport,
+    log_turn,
+    system_prompt,
+    turn_report,
+    usage_record,
+)
 from core.types import (
     ConversationKey,
     IncomingMessage,
@@ -64,6 +73,7 @@ class Engine:
         models: ModelClients,
         tokenizers: Tokenizers,
         clock: Callable[[], datetime] = utc_now,
+        observer: TurnObserver | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -71,15 +81,18 @@ class Engine:
         self._tokenizers = tokenizers
         self._clock = clock
         self._locks = KeyedLocks()
+        self._observer = observer or NoObserver()
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> TurnOutcome:
         """Answer one message. Never raises for a failed turn: the sink hears about it."""
-        async with self._locks.hold(message.key):
+        async with self._locks.hold(message.key), self._observer.active():
             started = time.monotonic()
             try:
                 turn = await self._prepare(self._config.current, message)
             except ParleyError as error:
                 log.warning("turn %s failed before the model call: %s", message.key, error)
+                elapsed = time.monotonic() - started
+                self._observer.ended(TurnReport(message.bot, "failed", error, elapsed))
                 await sink.fail(error)
                 return TurnOutcome("failed", "", error=error)
             return await self._answer(turn, sink, started)
@@ -273,4 +286,5 @@ class Engine:
             usage=turn.usage,
         )
         log_turn(turn, status, started, error)
+        self._observer.ended(turn_report(turn, status, started, error))
         return TurnOutcome(status, reply, summary, error)
