@@ -71,8 +71,7 @@ class Monitor:
             await web.TCPSite(runner, settings.host, settings.port).start()
         except OSError as error:
             log.error(
-                "health and metrics endpoint not started: cannot listen on %s:%s (%s); "
-                "the bots keep running",
+                "health and metrics endpoint not started on %s:%s: %s; the bots keep running",
                 settings.host, settings.port, error.strerror or error,
             )  # fmt: skip
             await runner.cleanup()
