@@ -26,5 +26,9 @@ COPY bots.yaml ./
 USER parley
 # The conversation database, its WAL and the tokenizer cache live here.
 VOLUME ["/app/data"]
+# `parley health` asks `parley run`'s /healthz on loopback (monitoring.port, 9464 by default);
+# it is unhealthy while the database, a bot's connection or a provider's last call fails.
+# For Prometheus, set monitoring.host: 0.0.0.0 in bots.yaml and publish the port.
+EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["parley", "health"]
 CMD ["parley", "run"]

@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from bots.discord.bot import COMMAND_SYNC_SCOPE, DiscordBot
+from bots.monitoring import Monitor
 from bots.slack.bot import SlackBot
 from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
 from core.engine import Engine
 from core.errors import ParleyError
+from core.metrics import ApiCalls, Metrics
 from core.moderation import Moderation, skipped_moderation
 from core.providers import ModelClients
 from core.retention import keep_pruning
@@ -30,8 +32,15 @@ class BotRunner(Protocol):
 
     async def run(self) -> None: ...
 
+    @property
+    def connected(self) -> bool: ...
 
-AdapterFactory = Callable[[BotConfig, Engine], BotRunner]
+
+class AdapterFactory(Protocol):
+    """Builds a bot's adapter; `api_calls` counts the HTTP responses of its platform's API."""
+
+    def __call__(self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls) -> BotRunner: ...
+
 
 # Platforms whose adapters exist; `parley run` explains what it cannot start.
 ADAPTERS: Mapping[str, AdapterFactory] = {"slack": SlackBot, "discord": DiscordBot}
@@ -45,6 +54,8 @@ class Runtime:
     config: ConfigHolder
     store: Store
     engine: Engine
+    metrics: Metrics
+    monitor: Monitor
 
 
 @contextlib.asynccontextmanager
@@ -71,8 +82,14 @@ async def open_runtime(
     for note in skipped_moderation(config):
         log.warning("%s", note)
     moderation = Moderation()
+    metrics = Metrics()
     engine = Engine(
-        config=holder, store=store, models=models, tokenizers=tokenizers, moderation=moderation
+        config=holder,
+        store=store,
+        models=models,
+        tokenizers=tokenizers,
+        moderation=moderation,
+        observer=metrics,
     )
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
     pruner = asyncio.create_task(
@@ -81,7 +98,7 @@ async def open_runtime(
     )
     _reload_on_sighup(holder)
     try:
-        yield Runtime(holder, store, engine)
+        yield Runtime(holder, store, engine, metrics, Monitor(holder, metrics))
     finally:
         _stop_reloading_on_sighup()
         for task in (watcher, pruner):
@@ -117,11 +134,24 @@ def missing_secrets(bot: BotConfig) -> list[str]:
 
 
 async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
-    """Serves every bot in one process; one adapter failing does not stop the others."""
-    runners = [ADAPTERS[bot.platform](bot, runtime.engine) for bot in bots]
-    async with asyncio.TaskGroup() as group:
-        for bot, runner in zip(bots, runners, strict=True):
-            group.create_task(_supervise(bot, runner), name=f"bot:{bot.name}")
+    """Serves every bot in one process, and /healthz and /metrics beside them (until the
+    last bot stops); one adapter failing does not stop the others."""
+    runners = [
+        ADAPTERS[bot.platform](
+            bot, runtime.engine, api_calls=runtime.metrics.api_calls(bot.platform)
+        )
+        for bot in bots
+    ]
+    runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
+    monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
+    try:
+        async with asyncio.TaskGroup() as group:
+            for bot, runner in zip(bots, runners, strict=True):
+                group.create_task(_supervise(bot, runner), name=f"bot:{bot.name}")
+    finally:
+        monitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await monitor
 
 
 async def _supervise(bot: BotConfig, runner: BotRunner) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from bots.app import open_runtime, run_bots, startable_bots
 from bots.check import print_check
 from bots.console import ConsoleChat
-from bots.heartbeat import beat, heartbeat_path, is_alive
+from bots.health import ask_health
 from bots.logs import configure_logging, unconfigure_logging
 from bots.privacy import add_commands as add_privacy_commands
 from bots.probe import probe_providers
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     _command(commands, "run", "start every bot in bots.yaml in this process", _run)
-    _command(commands, "health", "exit 0 if `parley run` is alive (for HEALTHCHECK)", _health)
+    _command(commands, "health", "exit 0 if `parley run` says it is healthy (HEALTHCHECK)", _health)
     usage = _command(commands, "usage", "tokens and cost for a period, grouped", _usage)
     usage.add_argument("--since", default="7d", help="7d, 24h, 2w or an ISO date (default 7d)")
     usage.add_argument("--until", default=None, help="same forms; default now")
@@ -171,11 +171,7 @@ async def _run_async(args: argparse.Namespace) -> int:
             log.error("no bot in %s can start here; nothing to run", args.config)
             return 1
         log.info("starting %s", ", ".join(bot.name for bot in ready))
-        pulse = asyncio.create_task(beat(heartbeat_path(runtime.config.current.storage.path)))
-        try:
-            await run_bots(runtime, ready)
-        finally:
-            pulse.cancel()
+        await run_bots(runtime, ready)
     return 0
 
 
@@ -199,9 +195,9 @@ async def _usage_async(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
-    alive, detail = is_alive(heartbeat_path(load_config(args.config).storage.path))
-    print(detail)
-    return 0 if alive else 1
+    healthy, summary = ask_health(load_config(args.config).monitoring)
+    print(summary)
+    return 0 if healthy else 1
 
 
 if __name__ == "__main__":

@@ -31,7 +31,16 @@ from core.providers import ModelClients
 from core.rows import prior_rows, reply_placeholder, user_row
 from core.store import NewMessage, Store
 from core.tokens import Tokenizers
-from core.turn import Turn, log_turn, system_prompt, usage_record
+from core.turn import (
+    NoObserver,
+    Turn,
+    TurnObserver,
+    TurnReport,
+    log_turn,
+    system_prompt,
+    turn_report,
+    usage_record,
+)
 from core.types import (
     ConversationKey,
     IncomingMessage,
@@ -69,6 +78,7 @@ class Engine:
         tokenizers: Tokenizers,
         clock: Callable[[], datetime] = utc_now,
         moderation: Moderation | None = None,
+        observer: TurnObserver | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -78,16 +88,19 @@ class Engine:
         self._locks = KeyedLocks()
         self._budgets = BudgetLedger(store, clock)
         self._moderation = moderation or Moderation()
+        self._observer = observer or NoObserver()
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> TurnOutcome:
         """Answer one message. Never raises for a failed turn: the sink hears about it."""
-        async with self._locks.hold(message.key):
+        async with self._locks.hold(message.key), self._observer.active():
             started = time.monotonic()
             try:
                 turn = await self._prepare(self._config.current, message)
             except ParleyError as error:
                 level = logging.INFO if isinstance(error, BudgetExhausted) else logging.WARNING
                 log.log(level, "turn %s failed before the model call: %s", message.key, error)
+                elapsed = time.monotonic() - started
+                self._observer.ended(TurnReport(message.bot, "failed", error, elapsed))
                 await sink.fail(error)
                 return TurnOutcome("failed", "", error=error, flagged=flag_of(error))
             return await self._answer(turn, sink, started)
@@ -319,6 +332,7 @@ class Engine:
             usage=turn.usage,
         )
         log_turn(turn, status, started, error)
+        self._observer.ended(turn_report(turn, status, started, error))
         return TurnOutcome(status, reply, summary, error, flag_of(error))
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from core.config import BotConfig, render_template
 from core.context import ContextWindow
 from core.errors import ParleyError
 from core.personas import ResolvedPersona
 from core.store import UsageRecord
-from core.types import IncomingMessage, Usage
+from core.types import IncomingMessage, MessageStatus, Usage
 
 # The turn line is the engine's: admins filter on that logger name.
 log = logging.getLogger("core.engine")
@@ -92,4 +94,52 @@ def log_turn(turn: Turn, status: str, started: float, error: ParleyError | None)
             "latency_s": round(time.monotonic() - started, 3),
             "error": type(error).__name__ if error else None,
         },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TurnReport:
+    """What one turn did, for metrics and health: names from bots.yaml, never ids or content."""
+
+    bot: str
+    status: MessageStatus
+    error: ParleyError | None
+    seconds: float
+    provider: str | None = None  # None: the turn failed before a model was chosen
+    model: str | None = None
+    first_token: float | None = None
+    usage: Usage | None = None
+
+
+class TurnObserver(Protocol):
+    """Hears about every turn the engine handles; `active` spans the turn under its lock."""
+
+    def active(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+    def ended(self, report: TurnReport) -> None: ...
+
+
+class NoObserver:
+    """The engine's default: nobody is watching."""
+
+    def active(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    def ended(self, report: TurnReport) -> None:
+        pass
+
+
+def turn_report(
+    turn: Turn, status: MessageStatus, started: float, error: ParleyError | None
+) -> TurnReport:
+    persona = turn.resolved.persona
+    return TurnReport(
+        bot=turn.bot.name,
+        status=status,
+        error=error,
+        seconds=time.monotonic() - started,
+        provider=persona.provider,
+        model=persona.model,
+        first_token=turn.first_token_at,
+        usage=turn.usage,
     )

@@ -51,3 +51,9 @@ def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nfrom slack_bolt.async_app import AsyncApp\nimport discord.ext\n")
     assert imported_roots(sample) & FORBIDDEN_IN_CORE == {"slack_bolt", "discord"}
+
+
+def test_only_core_metrics_imports_prometheus() -> None:
+    everything = [*CORE_FILES, *sorted((CORE.parent / "bots").rglob("*.py"))]
+    users = [path.name for path in everything if "prometheus_client" in imported_roots(path)]
+    assert users == ["metrics.py"]

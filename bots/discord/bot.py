@@ -7,7 +7,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -19,6 +21,7 @@ from bots.throttle import ChannelThrottle
 from core.config import BotConfig, DiscordBotConfig
 from core.engine import Engine
 from core.errors import ConfigError, ConfigIssue, ParleyError
+from core.metrics import ApiCalls, ignore_api_calls
 
 log = logging.getLogger(__name__)
 # Claims under this scope record which command set Discord has; retention keeps them.
@@ -32,12 +35,26 @@ GUILD_READY_TIMEOUT = 2.0  # discord.py's default wait for servers after READY
 class DiscordBot:
     """Serves one Discord bot until cancelled; `parley run` runs one per bot entry."""
 
-    def __init__(self, config: BotConfig, engine: Engine) -> None:
+    def __init__(
+        self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls = ignore_api_calls
+    ) -> None:
         if not isinstance(config, DiscordBotConfig):
             raise TypeError(f"{config.name} is not a Discord bot")
         self._name = config.name
         self._engine = engine
+        self._api_calls = api_calls
         self.client: ParleyDiscordClient | None = None  # for tests and health checks
+
+    @property
+    def connected(self) -> bool:
+        """The gateway session is ready and its WebSocket is open now."""
+        client = self.client
+        return (
+            client is not None
+            and not client.is_closed()
+            and client.is_ready()
+            and bool(client.ws.open)
+        )
 
     def _config(self) -> DiscordBotConfig:
         # Looked up per event so a reload's access lists apply at once.
@@ -48,7 +65,7 @@ class DiscordBot:
     async def run(self) -> None:
         config = self._config()
         with pointed_at(config):
-            self.client = ParleyDiscordClient(self._config, self._engine)
+            self.client = ParleyDiscordClient(self._config, self._engine, self._api_calls)
             try:
                 async with self.client:
                     await self.client.start(config.token.reveal())
@@ -68,7 +85,12 @@ class DiscordBot:
 class ParleyDiscordClient(commands.Bot):
     """discord.py's idiom: async set-up in setup_hook, events as methods."""
 
-    def __init__(self, config: Callable[[], DiscordBotConfig], engine: Engine) -> None:
+    def __init__(
+        self,
+        config: Callable[[], DiscordBotConfig],
+        engine: Engine,
+        api_calls: ApiCalls = ignore_api_calls,
+    ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # follow-ups in threads carry no mention
         super().__init__(
@@ -76,6 +98,7 @@ class ParleyDiscordClient(commands.Bot):
             intents=intents,
             help_command=None,
             guild_ready_timeout=GUILD_READY_TIMEOUT,
+            http_trace=counting_trace(api_calls),
         )
         self._bot_config = config
         self.talk = DiscordConversations(
@@ -91,6 +114,23 @@ class ParleyDiscordClient(commands.Bot):
 
     async def on_message(self, message: discord.Message) -> None:
         await self.talk.on_message(message)
+
+
+def counting_trace(record: ApiCalls) -> aiohttp.TraceConfig:
+    """discord.py's own hook into its HTTP session: every REST and CDN response, retries
+    after a 429 included, is counted; the gateway's WebSocket upgrade (101) is not."""
+
+    async def on_request_end(
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestEndParams,
+    ) -> None:
+        if params.response.status != 101:
+            record(params.response.status)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_request_end)
+    return trace
 
 
 async def sync_if_changed(

@@ -14,11 +14,15 @@ from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
     async_default_handlers,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -28,6 +32,7 @@ from bots.slack.events import BotIdentity, SlackConversations
 from core.config import BotConfig, SlackBotConfig
 from core.engine import Engine
 from core.errors import ParleyError
+from core.metrics import ApiCalls, ignore_api_calls
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +42,25 @@ SLACK_API = "https://slack.com/api/"
 class SlackBot:
     """Serves one Slack bot until cancelled; `parley run` runs one per bot entry."""
 
-    def __init__(self, config: BotConfig, engine: Engine) -> None:
+    def __init__(
+        self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls = ignore_api_calls
+    ) -> None:
         if not isinstance(config, SlackBotConfig):
             raise TypeError(f"{config.name} is not a Slack bot")
         self._name = config.name
         self._engine = engine
+        self._api_calls = api_calls
+        self._socket: AsyncSocketModeHandler | None = None
         self.http_port: int | None = None  # the bound port in HTTP mode, once started
+
+    @property
+    def connected(self) -> bool:
+        """Socket Mode: the WebSocket to Slack is open now; HTTP mode: the server listens."""
+        if self._socket is not None:
+            client = self._socket.client
+            session = client.current_session
+            return not client.closed and session is not None and not session.closed
+        return self.http_port is not None
 
     def _config(self) -> SlackBotConfig:
         # Looked up per event so a reload's access lists and prompts apply at once.
@@ -53,7 +71,7 @@ class SlackBot:
     async def run(self) -> None:
         config = self._config()
         token = config.bot_token.reveal()
-        client = _web_client(token, config.api_base_url)
+        client = _web_client(token, config.api_base_url, self._api_calls)
         identity = await self._check_token(client, config)
         async with aiohttp.ClientSession() as files:
             app = self._app(
@@ -120,10 +138,12 @@ class SlackBot:
     async def _serve_socket_mode(self, app: AsyncApp, app_token: str) -> None:
         handler = AsyncSocketModeHandler(app, app_token)
         await handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+        self._socket = handler
         log.info("slack bot %s listening over Socket Mode", self._name)
         try:
             await asyncio.Event().wait()
         finally:
+            self._socket = None
             await handler.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
 
     async def _serve_http(self, app: AsyncApp, config: SlackBotConfig) -> None:
@@ -143,6 +163,7 @@ class SlackBot:
         try:
             await asyncio.Event().wait()
         finally:
+            self.http_port = None
             await runner.cleanup()
 
 
@@ -176,9 +197,31 @@ def _me(context: AsyncBoltContext) -> BotIdentity:
     return BotIdentity(user_id=str(context.bot_user_id or ""), bot_id=str(context.bot_id or ""))
 
 
-def _web_client(token: str, base_url: str | None) -> AsyncWebClient:
+class _CountingHandler(AsyncRetryHandler):
+    """Never retries: slack_sdk shows every response to its retry handlers, so the first one
+    sees each HTTP request the client makes (retries included) and counts it."""
+
+    def __init__(self, record: ApiCalls) -> None:
+        super().__init__(max_retry_count=0)
+        self._record = record
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None:
+            self._record(response.status_code)
+        return False
+
+
+def _web_client(token: str, base_url: str | None, api_calls: ApiCalls) -> AsyncWebClient:
     # Rate-limit and 5xx retries are off by default in slack_sdk; a busy workspace needs them.
     handlers = [
+        _CountingHandler(api_calls),
         *async_default_handlers(),
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         AsyncServerErrorRetryHandler(max_retry_count=2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.store.connection import probe_writable
 from core.store.erasure import FORGOTTEN_USER, Erased, Place
 from core.store.records import (
     ConversationSummary,
@@ -26,4 +27,5 @@ __all__ = [
     "Store",
     "UsageRecord",
     "UsageRow",
+    "probe_writable",
 ]

@@ -73,3 +73,25 @@ async def connect(path: Path) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+def probe_writable(path: Path, timeout: float) -> str | None:
+    """Tries a write on its own connection and rolls it back: None if it could, else why not.
+
+    Blocking (run it in a thread). `timeout` bounds the wait for another writer's lock, so a
+    stuck writer shows up at once; the engine's connection and data are never touched.
+    """
+    try:
+        # mode=rw: a missing database is a failure to report, not a file to create.
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=timeout, isolation_level=None
+        )
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE parley_health_probe (written INTEGER)")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None

@@ -12,7 +12,6 @@ import pytest
 
 from bots.app import open_runtime
 from bots.cli import main
-from bots.heartbeat import heartbeat_path
 from tests.e2e.conftest import write_config
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -102,16 +101,18 @@ def test_run_says_which_bots_it_cannot_start_and_why(
     )
 
 
-def test_health_follows_the_heartbeat(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    beat = heartbeat_path(config.parent / "data" / "parley.db")
+def test_health_fails_clearly_when_nothing_answers(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Port 9 (discard) on loopback: nothing listens there in a test sandbox.
+    config.write_text(config.read_text() + "monitoring: {host: 0.0.0.0, port: 9}\n")
     assert main(["health", "--config", str(config)]) == 1
-    beat.parent.mkdir(parents=True, exist_ok=True)
-    beat.touch()
-    assert main(["health", "--config", str(config)]) == 0
-    old = beat.stat().st_mtime - 300
-    os.utime(beat, (old, old))
+    out = capsys.readouterr().out
+    assert "no answer from http://127.0.0.1:9/healthz" in out and "parley run" in out
+
+    config.write_text(config.read_text().replace("port: 9}", "port: 9, enabled: false}"))
     assert main(["health", "--config", str(config)]) == 1
-    assert "last heartbeat 300s ago" in capsys.readouterr().out
+    assert "monitoring.enabled is false" in capsys.readouterr().out
 
 
 async def test_sighup_reloads_the_config(config: Path) -> None:
