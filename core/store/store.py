@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -41,6 +43,9 @@ from core.store.statements import insert_messages, rollback, run
 from core.store.tail_cache import TailCache
 from core.types import ConversationKey, MessageStatus, Role
 
+# How stale the caches may be after another process's commit (see Store._sync_caches).
+SYNC_INTERVAL = 0.1
+
 log = logging.getLogger(__name__)
 
 
@@ -60,6 +65,7 @@ class Store:
         self._choices = PersonaChoices()
         self._ids = ConversationIds()
         self._version: int | None = None  # PRAGMA data_version when the caches were last valid
+        self._synced_at = -math.inf  # time.monotonic() of that look
 
     @classmethod
     async def open(cls, path: Path, *, clock: Callable[[], datetime] = utc_now) -> Store:
@@ -72,8 +78,14 @@ class Store:
         committed since the last look: its deletes would otherwise live on in memory.
 
         data_version changes only for other connections' commits, so this store's own
-        writes, which keep the caches in step themselves, never empty them.
+        writes, which keep the caches in step themselves, never empty them. One look per
+        SYNC_INTERVAL is enough: a turn makes several store calls within a few ms, and a
+        round trip each cost 0.3 ms a turn.
         """
+        now = time.monotonic()
+        if now - self._synced_at < SYNC_INTERVAL:
+            return
+        self._synced_at = now
         (row,) = await conn.execute_fetchall(q.DATA_VERSION_SQL)
         version = int(row[0])
         if self._version is not None and version != self._version:
@@ -161,10 +173,16 @@ class Store:
                 known = self._ids.cached(key)
                 if known is not None:
                     # The hot path: one statement is its own transaction, no BEGIN/COMMIT.
-                    inserted = await insert_messages(conn, known, messages, now)
-                    # Committed by the statement itself, and still under the lock: in step.
-                    self._tails.append(known, stored_messages(inserted, messages, now))
-                    return inserted
+                    try:
+                        inserted = await insert_messages(conn, known, messages, now)
+                    except sqlite3.IntegrityError:
+                        # Another process deleted the conversation after it was cached
+                        # (`parley forget`): start it afresh below rather than lose these.
+                        await self._reset_caches(conn)
+                    else:
+                        # Committed by the statement itself, and still under the lock.
+                        self._tails.append(known, stored_messages(inserted, messages, now))
+                        return inserted
         ids: list[int] = []
         async with self._writing(f"saving messages in {key}") as conn:
             conversation_id = await self._ids.ensure(conn, key, to_timestamp(self._clock()))

@@ -11,6 +11,7 @@ import pytest
 
 from bots.app import Runtime
 from bots.cli import main
+from core.store.store import SYNC_INTERVAL
 from core.types import Author, ConversationKey, IncomingMessage
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.sinks import RecordingSink
@@ -29,7 +30,10 @@ async def say(runtime: Runtime, text: str, author: Author = ALICE) -> None:
 
 async def cli(*argv: str) -> int:
     # main() runs its own event loop, as `parley ...` in a second process would.
-    return await asyncio.to_thread(main, list(argv))
+    code = await asyncio.to_thread(main, list(argv))
+    # The serving store looks for other processes' commits at most this often.
+    await asyncio.sleep(SYNC_INTERVAL)
+    return code
 
 
 def sent_text(fake: FakeOpenAI) -> str:

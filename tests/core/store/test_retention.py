@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from core.store import FORGOTTEN_USER, Erased, Place, Store, UsageRecord
 from core.store import queries as q
+from core.store.store import SYNC_INTERVAL
 from core.types import ConversationKey
 from tests.core.store.conftest import KEY, add_user_message, raw_rows
 
@@ -100,6 +102,7 @@ async def test_a_forget_by_another_process_reaches_a_warm_cache(db_path: Path) -
         assert await serving.knows(KEY)
 
         assert await admin.forget_place(Place.of(KEY)) == Erased(1, 1)
+        await asyncio.sleep(SYNC_INTERVAL)  # how often the serving store looks
 
         assert (await serving.recent_messages(KEY, 10)).messages == ()
         assert await serving.knows(KEY) is False
@@ -161,3 +164,17 @@ async def test_transcript_lists_every_message_with_usage(store: Store) -> None:
     ]
     (summary,) = await store.recent_conversations(10)
     assert (summary.key, summary.messages) == (KEY, 2)
+
+
+async def test_a_message_right_after_another_process_forgot_its_thread_is_kept(
+    db_path: Path,
+) -> None:
+    async with await Store.open(db_path) as serving, await Store.open(db_path) as admin:
+        await add_user_message(serving, KEY, "before")
+        assert await admin.forget_place(Place.of(KEY)) == Erased(1, 1)
+
+        # No pause: the serving store still holds the deleted conversation's id.
+        await add_user_message(serving, KEY, "after")
+
+        assert [m.content for m in (await serving.recent_messages(KEY, 10)).messages] == ["after"]
+    assert raw_rows(db_path, "SELECT content FROM messages") == [("after",)]
