@@ -35,7 +35,8 @@ def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> in
         provider = config.providers[persona.provider]
         write(f"  {persona.name:<14} {_describe_persona(persona)}\n")
         write(f"  {'':<14} {_availability(persona, provider, probed)}\n")
-        write(f"  {'':<14} {describe_moderation(config, persona)}\n")
+        if persona.moderation is not None:
+            write(f"  {'':<14} {describe_moderation(config, persona)}\n")
         if note := _cache_note(config, persona):
             write(f"  {'':<14} {note}\n")
     write("\nBots\n")
@@ -51,7 +52,8 @@ def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> in
         write("\nBudgets\n")
         for budget in config.budgets:
             write(f"  {_describe_budget(budget)}\n")
-    write(f"\nStorage\n  {config.storage.path}\n")
+    write(f"\nStorage\n  {config.storage.path}\n  {_retention(config)}\n")
+    write(f"\nMonitoring (parley run)\n  {_monitoring(config)}\n")
     return 0
 
 
@@ -167,3 +169,22 @@ def _describe_bot(bot: BotConfig) -> str:
     elif missing:
         parts.append(f"cannot start: {', '.join(missing)} not set")
     return ", ".join(parts)
+
+
+def _retention(config: Config) -> str:
+    def kept(days: int | None) -> str:
+        return "forever" if days is None else f"{days} days"
+
+    storage = config.storage
+    return (
+        f"messages kept {kept(storage.retention_days)}, "
+        f"usage rows {kept(storage.usage_retention_days)}"
+    )
+
+
+def _monitoring(config: Config) -> str:
+    monitoring = config.monitoring
+    if not monitoring.enabled:
+        return "off (parley health cannot answer)"
+    where = f"http://{monitoring.host}:{monitoring.port}"
+    return f"{where}/healthz and {where}/metrics; logs as {config.logging.format}"

@@ -34,6 +34,9 @@ def test_check_summarises_and_names_secrets_without_values(
     assert f"{config} is valid." in out
     assert "helper" in out and "model gpt-4o-mini via fake" in out
     assert "team" in out and "1 channel override(s)" in out
+    assert "messages kept 90 days, usage rows 400 days" in out
+    assert "http://127.0.0.1:9464/healthz" in out
+    assert "moderation" not in out  # said only for personas that have it
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  SLACK")}
     assert "set" in lines["SLACK_BOT_TOKEN"].split()
     assert "MISSING" in lines["SLACK_APP_TOKEN"]
