@@ -12,14 +12,14 @@ class LoopbackServer:
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
 
-    async def serve(self, app: web.Application) -> int:
-        """Starts `app`; returns the port it listens on."""
+    async def serve(self, app: web.Application, port: int = 0) -> int:
+        """Starts `app` on `port` (0: any free one); returns the port it listens on."""
         # Cancelling handlers whose client left keeps a timed-out test from stalling close().
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port: int = self._runner.addresses[0][1]
-        return port
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        bound: int = self._runner.addresses[0][1]
+        return bound
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None

@@ -161,6 +161,7 @@ class FakeOpenAI(Fake):
         api_key: str | None = None,
         models: Sequence[str] = ("fake-model",),
         default: Script | Callable[[Body], Script] = Script(),
+        port: int = 0,  # 0: any free port; a fixed one plays a provider coming back up
     ) -> None:
         self.api_key = api_key
         self.models = tuple(models)
@@ -178,6 +179,7 @@ class FakeOpenAI(Fake):
         self._scripts: deque[Script] = deque()
         self._server = LoopbackServer()
         self._port: int | None = None
+        self._wanted_port = port
 
     @property
     def base_url(self) -> str:
@@ -194,7 +196,7 @@ class FakeOpenAI(Fake):
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_post("/v1/moderations", self._moderations)
-        self._port = await self._server.serve(app)
+        self._port = await self._server.serve(app, self._wanted_port)
 
     async def stop(self) -> None:
         await self._server.close()
