@@ -282,3 +282,11 @@ storage: {{path: {directory / "parley.db"}}}
 """
     )
     return path
+
+
+def with_fault_providers(config: str, url: str, down_port: int) -> str:
+    """A harness's bots.yaml with the fault test's providers and a `down` persona."""
+    start, end = config.index("providers:\n"), config.index("personas:\n")
+    down = f"http://127.0.0.1:{down_port}/v1"
+    persona = '  down: {system_prompt: "You help.", model: gpt-4o-mini, provider: down}\n'
+    return config[:start] + providers_yaml(url, down) + "personas:\n" + persona + config[end + 10 :]
