@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from core.metrics import ApiCalls, Metrics
 from core.moderation import Moderation, skipped_moderation
 from core.providers import ModelClients
 from core.retention import keep_pruning
+from core.rows import INTERRUPTED
 from core.store import Store
 from core.tokens import Tokenizers
 
@@ -142,6 +144,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
         )
         for bot in bots
     ]
+    await _mark_interrupted(runtime, bots)
     runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
     monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
     try:
@@ -152,6 +155,17 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
         monitor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await monitor
+
+
+async def _mark_interrupted(runtime: Runtime, bots: list[BotConfig]) -> None:
+    """Before serving: replies a killed run left "in progress" are marked interrupted.
+
+    Only these bots' rows: a `parley chat` on the same file may be mid-turn right now.
+    """
+    names = [bot.name for bot in bots]
+    marked = await runtime.store.mark_interrupted(names, datetime.now(UTC), INTERRUPTED)
+    if marked:
+        log.warning("%d replies were left unfinished by a stopped run; marked interrupted", marked)
 
 
 async def _supervise(bot: BotConfig, runner: BotRunner) -> None:

@@ -11,6 +11,9 @@ from core.types import IncomingMessage
 
 TokenCounter = Callable[[str], int]
 
+# The error of a reply whose process was killed mid-turn, set when Parley next starts.
+INTERRUPTED = "interrupted: Parley stopped before the reply was finished"
+
 
 def user_row(message: IncomingMessage, rendered: RenderedInput, count: TokenCounter) -> NewMessage:
     # Counted as history_turn will replay it: with the author's name in front.

@@ -34,6 +34,14 @@ def insert_messages_sql(rows: int) -> str:
 
 
 # A NULL platform_message_id keeps the stored one.
+# A reply row is "partial" with no error only while its turn runs (see core/rows.py).
+MARK_INTERRUPTED_SQL: Final = (
+    "UPDATE messages SET error = ?,"
+    " status = CASE WHEN content = '' THEN 'failed' ELSE 'partial' END"
+    " WHERE role = 'assistant' AND status = 'partial' AND error = ''"
+    " AND author_id IN ({bots}) AND created_at < ?"
+)
+
 UPDATE_MESSAGE_SQL: Final = (
     "UPDATE messages SET content = ?, status = ?, token_count = ?, error = ?,"
     " platform_message_id = COALESCE(?, platform_message_id)"

@@ -227,6 +227,24 @@ class Store:
             if usage is not None:
                 await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
 
+    async def mark_interrupted(self, bots: Sequence[str], before: datetime, note: str) -> int:
+        """Replies of these bots that a killed process left in progress, started before
+        `before`, get `note` as their error: partial if they hold text, else failed.
+
+        Call it before the bots serve: a reply still "in progress" then can only be one a
+        previous process never finished. Returns how many were marked.
+        """
+        if not bots:
+            return 0
+        marks = ", ".join("?" for _ in bots)
+        sql = q.MARK_INTERRUPTED_SQL.format(bots=marks)
+        params = (note, *bots, to_timestamp(before))
+        async with self._single_statements("marking interrupted replies") as conn:
+            marked = await run(conn, sql, params)
+            if marked:
+                self._tails = TailCache()  # cached rows still say "in progress"
+        return marked
+
     async def recent_messages(self, key: ConversationKey, limit: int) -> History:
         """The last `limit` messages of this conversation, oldest first."""
         if limit < 0:

@@ -1,0 +1,109 @@
+"""`parley run` killed with SIGKILL mid-reply, then started again: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from core.rows import INTERRUPTED
+from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
+from tests.fakes.fixtures import _PROXY_VARIABLES
+from tests.fakes.openai_server import FakeOpenAI, Script
+from tests.fakes.slack_server import FakeSlack, wait_until
+
+__all__ = ["slack_env"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Slow enough that the kill lands mid-stream: 40 chunks, 0.2 s apart.
+SLOW_REPLY = Script(chunks=tuple(f"word{n} " for n in range(40)), delay_between_chunks=0.2)
+EVENT_ID = "Ev0CRASH0001"
+
+
+@contextlib.asynccontextmanager
+async def parley_run(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m bots.cli run` in a child process; killed on the way out if still alive."""
+    env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARIABLES}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "run",
+        "--config",
+        str(config),
+        cwd=config.parent,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield child
+    finally:
+        if child.returncode is None:
+            child.kill()
+        await child.wait()
+
+
+def database_rows(path: Path) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """The integrity check's verdict and every message as (role, status, content, error)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        (verdict,) = conn.execute("PRAGMA integrity_check").fetchone()
+        rows = conn.execute("SELECT role, status, content, error FROM messages ORDER BY id")
+        return str(verdict), [tuple(row) for row in rows]
+
+
+async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default = SLOW_REPLY
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    database = tmp_path / "data" / "parley.db"
+    event = {
+        "type": "app_mention",
+        "user": "U0ALICE",
+        "text": f"<@{fake_slack.bot_user_id}> tell me a long story",
+        "ts": "1700000100.000100",
+        "event_ts": "1700000100.000100",
+        "channel": GENERAL,
+        "channel_type": "channel",
+        "team": fake_slack.team_id,
+    }
+
+    def posted_words() -> bool:
+        replies = fake_slack.thread(GENERAL, event["ts"])
+        return any("word0" in (m.markdown_text or "") for m in replies)
+
+    async with parley_run(config) as child:
+        await fake_slack.wait_connected(timeout=20)
+        await fake_slack.send_event(event, event_id=EVENT_ID)
+        await wait_until(posted_words, timeout=10)
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+    verdict, rows = database_rows(database)
+    assert verdict == "ok"
+    assert rows[0] == ("user", "complete", "tell me a long story", "")
+    # Left "in progress"; its text lives in memory until the turn ends, so it is lost.
+    assert rows[1] == ("assistant", "partial", "", "")
+    shown = [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])]
+
+    posts = len(fake_slack.calls_to("chat.postMessage"))
+    async with parley_run(config):
+        await wait_until(lambda: fake_slack.connections >= 2, timeout=20)
+        # Slack re-delivers what it thinks went unanswered: same event id, a retry.
+        await fake_slack.send_event(
+            event, event_id=EVENT_ID, retry_attempt=1, retry_reason="timeout"
+        )
+        await asyncio.sleep(1.0)  # an answer, if one were wrongly started, would post by now
+        verdict, rows = database_rows(database)
+    assert verdict == "ok"
+    assert len(rows) == 2, rows
+    assert rows[1] == ("assistant", "failed", "", INTERRUPTED)
+    assert len(fake_openai.requests) == 1
+    assert len(fake_slack.calls_to("chat.postMessage")) == posts
+    assert [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])] == shown
