@@ -30,7 +30,7 @@ MAX_RETRIES = 1
 BACKOFF_CEILING = 0.5 * 1.25  # core/llm.py: first backoff, with its 25% jitter at most
 # The longest a fault may keep a user waiting: every attempt timing out, plus the backoff,
 # plus room for a loaded 2-core machine running hundreds of turns at once.
-SLACK_SECONDS = 1.0
+SLACK_SECONDS = 2.5
 CEILING = (MAX_RETRIES + 1) * TIMEOUT + MAX_RETRIES * BACKOFF_CEILING + SLACK_SECONDS
 
 RETRYABLE = ("429", "500", "503", "timeout")
