@@ -17,7 +17,7 @@ from bots.monitoring import Monitor
 from bots.slack.bot import SlackBot
 from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
 from core.engine import Engine
-from core.errors import ParleyError
+from core.errors import ParleyError, StoreError
 from core.metrics import ApiCalls, Metrics
 from core.moderation import Moderation, skipped_moderation
 from core.providers import ModelClients
@@ -163,7 +163,12 @@ async def _mark_interrupted(runtime: Runtime, bots: list[BotConfig]) -> None:
     Only these bots' rows: a `parley chat` on the same file may be mid-turn right now.
     """
     names = [bot.name for bot in bots]
-    marked = await runtime.store.mark_interrupted(names, datetime.now(UTC), INTERRUPTED)
+    try:
+        marked = await runtime.store.mark_interrupted(names, datetime.now(UTC), INTERRUPTED)
+    except StoreError as error:
+        # A locked or damaged file must not keep the bots from serving; /healthz says more.
+        log.warning("unfinished replies of a stopped run were not marked: %s", error)
+        return
     if marked:
         log.warning("%d replies were left unfinished by a stopped run; marked interrupted", marked)
 
