@@ -163,8 +163,11 @@ async def test_health_names_a_locked_database_a_failing_provider_and_a_lost_slac
 ) -> None:
     async with running(slack_config(tmp_path, fake_slack, fake_openai)) as parley:
         database = parley.runtime.config.current.storage.path
-        holder = sqlite3.connect(database, isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
+        holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        # Off the event loop: a start-up write (retention, the interrupted-reply sweep) may
+        # hold the lock across awaits, and blocking the loop here would stall it until
+        # the busy timeout.
+        await asyncio.to_thread(holder.execute, "BEGIN EXCLUSIVE")
         try:
             body = await parley.until_healthy(False)
             assert body["failing"] == ["database"]
