@@ -162,6 +162,10 @@ class FakeSlack(Fake):
         """The next `times` calls of `method` fail; status 429 defaults to error "ratelimited"."""
         self._faults.add(method, Fault(error, status, retry_after, times))
 
+    def reset_faults(self) -> None:
+        """Drops every fault still queued ("Slack is back")."""
+        self._faults = Faults()
+
     # Socket Mode.
     async def wait_connected(
         self,
