@@ -179,6 +179,11 @@ class FakeSlack(Fake):
         async with deadline(_SOCKET_TIMEOUT, "no Socket Mode client to disconnect"):
             await self.socket.disconnect_client(reason)
 
+    async def drop_client(self) -> None:
+        """Closes the Socket Mode connection abruptly; the client reconnects on its own."""
+        async with deadline(_SOCKET_TIMEOUT, "no Socket Mode client to drop"):
+            await self.socket.drop_client()
+
     async def send_envelope(self, envelope: dict[str, Any]) -> None:
         """Sends any raw frame (slash_commands, interactive, ...) without waiting for an ack."""
         async with deadline(_SOCKET_TIMEOUT, "no Socket Mode client connected"):
