@@ -98,7 +98,9 @@ class DiscordReplySink:
                 await pending
         parts = split_message(body, MESSAGE_LIMIT)
         for delay in (*FINAL_RETRY_DELAYS_SECONDS, None):
-            if self._messages:
+            if parts[: len(self._shown)] != self._shown:
+                # Only an edit spends the channel's budget: a reply already shown in full
+                # (most short ones) must not queue behind other threads' edits.
                 await self._throttle.acquire(self._channel_id)
             try:
                 await self._sync(parts)
