@@ -21,8 +21,17 @@ MESSAGE_LIMIT = 2000  # Discord's hard limit for message content
 TYPING_REFRESH_SECONDS = 8.0  # a typing indicator lasts about ten seconds
 
 
+# discord.py retries a 500, 502 or 504 for 25 s but gives up on a 503 at once; the last
+# edit of a reply is the one that must land, so it is tried again briefly on any 5xx.
+FINAL_RETRY_DELAYS_SECONDS = (0.5, 1.5)
+
+
 class DiscordDeliveryError(ParleyError):
     user_message = "I couldn't post my reply here; an admin should check Parley's log."
+
+    def __init__(self, message: str, *, server_side: bool = False) -> None:
+        super().__init__(message)
+        self.server_side = server_side  # a 5xx: Discord's trouble, worth another try
 
 
 class DiscordReplySink:
@@ -87,9 +96,25 @@ class DiscordReplySink:
                 pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pending
-        if self._messages:
-            await self._throttle.acquire(self._channel_id)
-        await self._sync(split_message(body, MESSAGE_LIMIT))
+        parts = split_message(body, MESSAGE_LIMIT)
+        for delay in (*FINAL_RETRY_DELAYS_SECONDS, None):
+            if parts[: len(self._shown)] != self._shown:
+                # Only an edit spends the channel's budget: a reply already shown in full
+                # (most short ones) must not queue behind other threads' edits.
+                await self._throttle.acquire(self._channel_id)
+            try:
+                await self._sync(parts)
+                return
+            except DiscordDeliveryError as error:
+                if not error.server_side:
+                    raise
+                if delay is None:
+                    log.error(
+                        "discord: %s in channel %s; gave up on the reply", error, self._channel_id
+                    )
+                    raise
+                log.warning("discord: %s in channel %s; trying again", error, self._channel_id)
+                await asyncio.sleep(delay)
 
     async def _sync_soon(self) -> None:
         try:
@@ -122,8 +147,13 @@ class DiscordReplySink:
                         # At once, not after the turn: people reply while it still streams.
                         await self._on_posted(posted)
             except discord.HTTPException as error:
-                log.error(explain(error, self._channel_id))
-                raise DiscordDeliveryError(str(error)) from error
+                server_side = isinstance(error, discord.DiscordServerError)
+                # A 5xx is retried by _final; it says so itself, and errors only if it gives up.
+                log.log(
+                    logging.DEBUG if server_side else logging.ERROR,
+                    explain(error, self._channel_id),
+                )
+                raise DiscordDeliveryError(str(error), server_side=server_side) from error
 
     async def _keep_typing(self, typing: Callable[[], Awaitable[None]]) -> None:
         with contextlib.suppress(discord.HTTPException):

@@ -15,12 +15,13 @@ from bots.discord.sink import DiscordReplySink
 from core.errors import ParleyError
 from core.types import Author, ConversationKey, IncomingMessage
 
+ALREADY_ACKNOWLEDGED = 40060  # Discord's JSON error code for a second interaction callback
+
 
 async def ask(talk: DiscordConversations, interaction: discord.Interaction, prompt: str) -> None:
     if not await _allowed(talk, interaction):
         return
-    await interaction.response.defer(thinking=True)
-    if not await talk.claim(f"i:{interaction.id}"):
+    if not await _defer(interaction) or not await talk.claim(f"i:{interaction.id}"):
         return
     key = _here(interaction)
     await talk.handle(_incoming(talk, interaction, key, prompt), _sink(talk, interaction))
@@ -35,8 +36,7 @@ async def chat(talk: DiscordConversations, interaction: discord.Interaction, pro
             "Use /chat in a server text channel; here, just use /ask.", ephemeral=True
         )
         return
-    await interaction.response.defer(thinking=True)
-    if not await talk.claim(f"i:{interaction.id}"):
+    if not await _defer(interaction) or not await talk.claim(f"i:{interaction.id}"):
         return
     thread = await channel.create_thread(
         name=thread_name(prompt), type=discord.ChannelType.public_thread
@@ -124,6 +124,18 @@ def _sink(talk: DiscordConversations, interaction: discord.Interaction) -> Disco
         typing=None,  # the deferred response already shows "Parley is thinking…"
         throttle=talk.throttle,
     )
+
+
+async def _defer(interaction: discord.Interaction) -> bool:
+    """Acknowledges at once; False for an interaction delivered twice (a gateway replay),
+    which Discord refuses to acknowledge again: the first delivery answers it."""
+    try:
+        await interaction.response.defer(thinking=True)
+    except discord.HTTPException as refused:
+        if refused.code != ALREADY_ACKNOWLEDGED:
+            raise
+        return False
+    return True
 
 
 async def _allowed(talk: DiscordConversations, interaction: discord.Interaction) -> bool:

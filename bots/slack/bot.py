@@ -218,13 +218,28 @@ class _CountingHandler(AsyncRetryHandler):
         return False
 
 
+class _GatewayErrorRetryHandler(AsyncServerErrorRetryHandler):
+    """slack_sdk retries 500 and 503 only; a 502 or 504 from Slack's edge is as passing, and
+    left alone it cut a reply short (its final edit) or lost it (its first post)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in (500, 502, 503, 504)
+
+
 def _web_client(token: str, base_url: str | None, api_calls: ApiCalls) -> AsyncWebClient:
     # Rate-limit and 5xx retries are off by default in slack_sdk; a busy workspace needs them.
     handlers = [
         _CountingHandler(api_calls),
         *async_default_handlers(),
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        AsyncServerErrorRetryHandler(max_retry_count=2),
+        _GatewayErrorRetryHandler(max_retry_count=2),
     ]
     return AsyncWebClient(token=token, base_url=base_url or SLACK_API, retry_handlers=handlers)
 

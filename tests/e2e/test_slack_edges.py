@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from core.types import ConversationKey
 from tests.e2e.slack_env import (
     ADMIN,
     ALICE,
@@ -396,8 +397,14 @@ async def test_a_socket_reconnect_mid_reply_does_not_cut_or_repeat_it(slack: Sla
     event = await slack.mention("tell me slowly")
     await wait_until(lambda: len(slack.openai.requests) == 1)
     await slack.slack.disconnect_client()
+    # Slack re-sends, on the new socket, an event whose ack it may have missed.
+    await slack.slack.send_event(event, retry_attempt=1, retry_reason="timeout")
     await _shows(slack, GENERAL, event["ts"], ["".join(chunks)])
     await wait_until(lambda: slack.slack.connections == 2)
+    key = ConversationKey("slack", slack.slack.team_id, GENERAL, event["ts"])
+    stored = (await slack.runtime.store.recent_messages(key, 5)).messages
+    assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+    assert stored[-1].content == "".join(chunks)
     again = await slack.mention("still there?")
     answer = await slack.settled(GENERAL, again["ts"])
     assert [r.markdown_text for r in answer] == ["Hello world"]

@@ -189,6 +189,16 @@ class GatewayServer:
             self._sessions.pop(self.session.id, None)
         await self._detach_current({"op": INVALID_SESSION, "d": resumable})
 
+    async def drop_connection(self) -> None:
+        """Closes the socket with 4000 (unknown error) and no op 7; the session stays
+        resumable, so the client RESUMEs and what was dispatched meanwhile is replayed."""
+        await self._ready.wait()
+        current = self._current
+        assert current is not None
+        self._current = None
+        self._ready.clear()
+        await current.ws.close(code=4000, message=b"Unknown error.")
+
     async def _detach_current(self, frame: Payload) -> None:
         await self._ready.wait()
         current = self._current

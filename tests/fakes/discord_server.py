@@ -212,6 +212,10 @@ class FakeDiscord(Fake):
         async with deadline(_WAIT, "no gateway client to reconnect"):
             await self.gateway.request_reconnect()
 
+    async def drop_connection(self) -> None:
+        async with deadline(_WAIT, "no gateway client to drop"):
+            await self.gateway.drop_connection()
+
     async def invalidate_session(self, resumable: bool) -> None:
         async with deadline(_WAIT, "no gateway client to invalidate"):
             await self.gateway.invalidate_session(resumable)

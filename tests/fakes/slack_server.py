@@ -162,6 +162,10 @@ class FakeSlack(Fake):
         """The next `times` calls of `method` fail; status 429 defaults to error "ratelimited"."""
         self._faults.add(method, Fault(error, status, retry_after, times))
 
+    def reset_faults(self) -> None:
+        """Drops every fault still queued ("Slack is back")."""
+        self._faults = Faults()
+
     # Socket Mode.
     async def wait_connected(
         self,
@@ -174,6 +178,11 @@ class FakeSlack(Fake):
         """Sends {"type": "disconnect"}; the client reconnects through apps.connections.open."""
         async with deadline(_SOCKET_TIMEOUT, "no Socket Mode client to disconnect"):
             await self.socket.disconnect_client(reason)
+
+    async def drop_client(self) -> None:
+        """Closes the Socket Mode connection abruptly; the client reconnects on its own."""
+        async with deadline(_SOCKET_TIMEOUT, "no Socket Mode client to drop"):
+            await self.socket.drop_client()
 
     async def send_envelope(self, envelope: dict[str, Any]) -> None:
         """Sends any raw frame (slash_commands, interactive, ...) without waiting for an ack."""

@@ -111,6 +111,15 @@ class SocketModeServer:
         self._connected.clear()
         await current.send_json({"type": "disconnect", "reason": reason, "debug_info": _DEBUG_INFO})
 
+    async def drop_client(self) -> None:
+        """Closes the current socket without a word, as a network fault or a Slack restart does."""
+        await self.wait_connected()
+        current = self._current
+        assert current is not None
+        self._current = None
+        self._connected.clear()
+        await current.close(code=1011, message=b"server error")
+
     async def close_all(self) -> None:
         for ws in list(self._open):
             with contextlib.suppress(ConnectionError):
