@@ -270,9 +270,25 @@ class Engine:
             log.warning(
                 "turn %s: the reply could not be finished: %s", turn.message.key, undelivered
             )
+            if error is None:
+                return await self._undelivered(turn, outcome, undelivered)
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
         return outcome
+
+    async def _undelivered(
+        self, turn: Turn, outcome: TurnOutcome, undelivered: ParleyError
+    ) -> TurnOutcome:
+        """A reply the platform never showed whole is not history the user knows of: kept for
+        the record, but as failed, so no later turn replays it."""
+        await self._store.update_message(
+            turn.assistant_id,
+            content=outcome.reply,
+            status="failed",
+            token_count=0,
+            error=f"not delivered: {undelivered}",
+        )
+        return replace(outcome, status="failed", error=undelivered)
 
     async def _stream(self, turn: Turn, sink: ReplySink, started: float) -> None:
         config = self._config.current
