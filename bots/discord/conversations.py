@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import discord
 
+from bots.blank import is_blank
 from bots.discord.access import is_admin, is_allowed, parent_channel_id
 from bots.discord.sink import DiscordReplySink
 from bots.throttle import ChannelThrottle
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 DM_WORKSPACE = "dm"
 REFUSAL = "Sorry, I'm not available to you here. Ask a Parley admin for access."
 THREAD_NAME_LIMIT = 90
+HINT = "Hi! Mention me with a question, or use `/ask`. In my threads no mention is needed."
 
 
 class DiscordConversations:
@@ -58,6 +60,11 @@ class DiscordConversations:
         if not await self.claim(f"m:{message.id}"):
             return
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
+        if is_blank(text) and not message.attachments:
+            # A bare "@Parley" is someone finding out what the bot does, not a question.
+            if me in message.mentions or message.guild is None:
+                await message.reply(HINT, mention_author=False)
+            return
         if isinstance(message.channel, discord.Thread) or message.guild is None:
             await self._answer(config, key, message.author, text, message, message.channel)
         elif key.thread == str(message.id) and config.mention_reply == "thread":
