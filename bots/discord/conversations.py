@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 
 import discord
@@ -209,7 +210,9 @@ def conversation_in(guild_id: int | None, channel: object) -> ConversationKey | 
 
 
 def thread_name(text: str) -> str:
-    first_line = text.strip().splitlines()[0] if text.strip() else "Parley"
+    # Control characters (NUL, escape codes) have no place in a channel name.
+    printable = "".join(c for c in text if c in "\n\r" or unicodedata.category(c) != "Cc")
+    first_line = printable.strip().splitlines()[0] if printable.strip() else "Parley"
     return first_line[:THREAD_NAME_LIMIT].rstrip() or "Parley"
 
 
