@@ -192,7 +192,8 @@ def split_message(text: str, limit: int) -> list[str]:
     language, at the start of the next; both lines count against the limit. Each part
     depends only on the next `limit` characters from where it starts, so a part that is not
     the last stays the same as the text grows (streamed replies rely on this). Windows line
-    endings become "\n"; blank text gives no parts.
+    endings become "\n"; blank text gives no parts. A fence the text leaves open is closed at
+    its end when the closing line fits, so the last part shows as a code block too.
     """
     if limit < MIN_LIMIT:
         raise ValueError(f"limit must be at least {MIN_LIMIT} characters, got {limit}")
@@ -205,15 +206,28 @@ def split_message(text: str, limit: int) -> list[str]:
         while start and start < len(text) and text[start] == "\n":
             start += 1
         prefix = f"{fence.reopen}\n" if fence else ""
-        if len(prefix) + len(text) - start <= limit:
+        at_line_start = start == 0 or text[start - 1] == "\n"
+        tail = prefix + text[start:]
+        if len(tail) <= limit:
+            closed = tail + _closing(fence, text[start:], at_line_start, limit)
             if text[start:].strip():
-                parts.append(prefix + text[start:])
+                # Closing only when it fits keeps every earlier part as it was while streaming.
+                parts.append(closed if len(closed) <= limit else tail)
             return parts
         window = text[start : start + limit - len(prefix)]
-        at_line_start = start == 0 or text[start - 1] == "\n"
         cut = _best_cut(window, fence, at_line_start, limit)
         body = prefix + window[: cut.end]
         if body.strip():
             parts.append(body + (f"\n{cut.fence.marker}" if cut.fence else ""))
         start += cut.resume
         fence = cut.fence
+
+
+def _closing(fence: _Fence | None, tail: str, at_line_start: bool, limit: int) -> str:
+    """The line that closes a fence `tail` leaves open (a model may never close one)."""
+    for index, line in enumerate(tail.split("\n")):
+        if index or at_line_start:
+            fence = _after_line(fence, line, limit)
+    if fence is None:
+        return ""
+    return fence.marker if tail.endswith("\n") else f"\n{fence.marker}"

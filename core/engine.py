@@ -30,6 +30,7 @@ from core.personas import ResolvedPersona, resolve_persona
 from core.providers import ModelClients
 from core.rows import prior_rows, reply_placeholder, user_row
 from core.store import NewMessage, Store
+from core.text import scrub, scrub_message
 from core.tokens import Tokenizers
 from core.turn import (
     NoObserver,
@@ -92,6 +93,7 @@ class Engine:
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> TurnOutcome:
         """Answer one message. Never raises for a failed turn: the sink hears about it."""
+        message = scrub_message(message)
         async with self._locks.hold(message.key), self._observer.active():
             started = time.monotonic()
             try:
@@ -354,5 +356,6 @@ class Engine:
 
 async def _show(turn: Turn, sink: ReplySink, text: str) -> None:
     """Text reaches the user and the stored reply together: the record is what was shown."""
+    text = scrub(text)
     turn.reply.append(text)
     await sink.append(text)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 
 import discord
 
+from bots.blank import is_blank
 from bots.discord.access import is_admin, is_allowed, parent_channel_id
 from bots.discord.sink import DiscordReplySink
 from bots.throttle import ChannelThrottle
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 DM_WORKSPACE = "dm"
 REFUSAL = "Sorry, I'm not available to you here. Ask a Parley admin for access."
 THREAD_NAME_LIMIT = 90
+HINT = "Hi! Mention me with a question, or use `/ask`. In my threads no mention is needed."
 
 
 class DiscordConversations:
@@ -58,6 +61,11 @@ class DiscordConversations:
         if not await self.claim(f"m:{message.id}"):
             return
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
+        if is_blank(text) and not message.attachments:
+            # A bare "@Parley" is someone finding out what the bot does, not a question.
+            if me in message.mentions or message.guild is None:
+                await message.reply(HINT, mention_author=False)
+            return
         if isinstance(message.channel, discord.Thread) or message.guild is None:
             await self._answer(config, key, message.author, text, message, message.channel)
         elif key.thread == str(message.id) and config.mention_reply == "thread":
@@ -202,7 +210,9 @@ def conversation_in(guild_id: int | None, channel: object) -> ConversationKey | 
 
 
 def thread_name(text: str) -> str:
-    first_line = text.strip().splitlines()[0] if text.strip() else "Parley"
+    # Control characters (NUL, escape codes) have no place in a channel name.
+    printable = "".join(c for c in text if c in "\n\r" or unicodedata.category(c) != "Cc")
+    first_line = printable.strip().splitlines()[0] if printable.strip() else "Parley"
     return first_line[:THREAD_NAME_LIMIT].rstrip() or "Parley"
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.app.async_server import AsyncSlackAppServer
@@ -148,6 +149,7 @@ class SlackBot:
 
     async def _serve_http(self, app: AsyncApp, config: SlackBotConfig) -> None:
         server = AsyncSlackAppServer(port=config.http.port, path=config.http.path, app=app)
+        server.web_app.middlewares.append(_refuse_garbled_requests)
         runner = web.AppRunner(server.web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port)
@@ -187,6 +189,22 @@ def _listen(app: AsyncApp, conversations: SlackConversations) -> None:
     @app.event("assistant_thread_context_changed")
     async def context_changed() -> None:
         pass  # acknowledged; Parley does not use the channel the user is viewing
+
+
+@web.middleware
+async def _refuse_garbled_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """401 for a timestamp that is not a number or a body that is not UTF-8: bolt's signature
+    check would crash on them and answer 500, inviting retries of a request never valid."""
+    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if request.method == "POST":
+        garbled = not (stamp.isascii() and stamp.isdigit())
+        try:
+            (await request.read()).decode("utf-8")  # read once; aiohttp keeps it for bolt
+        except UnicodeDecodeError:
+            garbled = True
+        if garbled:
+            return web.json_response({"error": "invalid request"}, status=401)
+    return await handler(request)
 
 
 def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:

@@ -13,6 +13,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.blank import is_blank
 from bots.slack.commands import command_reply
 from bots.slack.directory import Directory
 from bots.slack.files import download_files
@@ -121,7 +122,7 @@ class SlackConversations:
             return
         text = _without_mention(str(event.get("text", "")), me.user_id)
         reply = await command_reply(self._engine, bot, key, user, text, event)
-        if reply is None and not text.strip() and not event.get("files"):
+        if reply is None and is_blank(text) and not event.get("files"):
             reply = GREETING
         if reply is not None:
             await self._client.chat_postMessage(

@@ -188,11 +188,17 @@ def test_tilde_fence_closes_with_tildes() -> None:
     assert all(part.endswith("\n~~~") for part in parts)
 
 
-def test_an_unclosed_fence_is_closed_at_cuts_but_left_open_at_the_end() -> None:
+def test_an_unclosed_fence_is_closed_at_cuts_and_at_the_end() -> None:
     text = "```python\n" + "\n".join(f"step({i})" for i in range(9))
     parts = check(text, 40)
     assert all(part.endswith("\n```") for part in parts[:-1])
-    assert parts[-1] == "```python\nstep(6)\nstep(7)\nstep(8)"
+    assert parts[-1] == "```python\nstep(6)\nstep(7)\nstep(8)\n```"
+    assert split_message("a\n```\nb\n", 40) == ["a\n```\nb\n```"]
+
+
+def test_an_unclosed_fence_at_the_very_limit_stays_open_rather_than_cut() -> None:
+    text = "```\n" + "x" * 34
+    assert split_message(text, 40) == [text]
 
 
 def test_inline_triple_backticks_are_not_fences() -> None:

@@ -76,27 +76,65 @@ async def test_http_a_signed_event_is_acked_at_once_and_answered(http_slack: Sla
     assert [r.markdown_text for r in replies] == ["Signed and sealed"]
 
 
+def _tamper(body: bytes, headers: Headers, how: str) -> tuple[bytes, Headers]:
+    """A signed request changed the way an attacker (or a broken proxy) would."""
+    if how == "unsigned":
+        return body, {"Content-Type": "application/json"}
+    if how in ("no_signature", "no_timestamp"):
+        drop = "X-Slack-Signature" if how == "no_signature" else "X-Slack-Request-Timestamp"
+        return body, {k: v for k, v in headers.items() if k != drop}
+    if how == "body_swapped":  # a valid signature over another body
+        return body.replace(b"let me in", b"let me out"), headers
+    if how == "garbled_signature":
+        return body, {**headers, "X-Slack-Signature": "v0=not-hex"}
+    if how == "garbled_timestamp":
+        return body, {**headers, "X-Slack-Request-Timestamp": "yesterday"}
+    if how == "not_utf8":
+        return body + b"\xff\xfe", headers
+    return body, headers  # signed with the wrong secret or at the wrong time
+
+
 @pytest.mark.parametrize(
-    "sign",
+    "sign,how",
     [
-        {"secret": "not-the-signing-secret"},
-        {"timestamp": int(time.time()) - 600},
-        None,  # no signature headers at all
+        ({"secret": "not-the-signing-secret"}, "forged"),
+        ({"timestamp": int(time.time()) - 301}, "stale"),
+        ({"timestamp": int(time.time()) + 600}, "from_the_future"),
+        ({}, "unsigned"),
+        ({}, "no_signature"),
+        ({}, "no_timestamp"),
+        ({}, "body_swapped"),
+        ({}, "garbled_signature"),
+        ({}, "garbled_timestamp"),
+        ({}, "not_utf8"),
     ],
-    ids=["forged", "stale", "unsigned"],
+    ids=lambda value: value if isinstance(value, str) else "",
 )
 async def test_http_an_unverified_request_is_refused_unread(
-    http_slack: SlackWorld, sign: dict[str, Any] | None
+    http_slack: SlackWorld, sign: dict[str, Any], how: str
 ) -> None:
     event = http_slack.event("app_mention", "<@UBOT> let me in")
-    body, headers = _signed(http_slack.slack.event_callback(event), **(sign or {}))
-    if sign is None:
-        headers = {"Content-Type": "application/json"}
+    body, headers = _tamper(*_signed(http_slack.slack.event_callback(event), **sign), how)
+    http_slack.slack.reset_calls()
     status, _, _ = await _post(http_slack, body, headers)
     assert status == 401
     await asyncio.sleep(0.3)
     assert http_slack.openai.requests == []
+    assert http_slack.slack.calls == []  # no handler ran: not even a user lookup
     assert http_slack.replies(GENERAL, event["ts"]) == []
+
+
+async def test_http_a_replay_after_five_minutes_is_refused(http_slack: SlackWorld) -> None:
+    """A captured request re-sent later: its signed timestamp gives it away."""
+    event = http_slack.event("app_mention", "<@UBOT> once, long ago")
+    body, headers = _signed(
+        http_slack.slack.event_callback(event), timestamp=int(time.time()) - 6 * 60
+    )
+    for _ in range(3):
+        assert (await _post(http_slack, body, headers))[0] == 401
+    await asyncio.sleep(0.3)
+    assert http_slack.openai.requests == []
+    assert http_slack.slack.posted(GENERAL) == []
 
 
 async def test_http_a_replayed_request_is_acked_but_answered_once(http_slack: SlackWorld) -> None:

@@ -11,6 +11,7 @@ from tests.fakes.discord_payloads import (
     BOT_PERMISSIONS,
     EVERYONE_PERMISSIONS,
     Payload,
+    everyone_role,
     guild_payload,
 )
 from tests.fakes.discord_state import FakeDiscordMessage, FakeInteraction
@@ -54,6 +55,10 @@ def guild_create_events(world: World) -> list[Payload]:
                 threads=[c for c in channels if c["type"] in (11, 12)],
                 members=[world.member(guild.id, user_id) for user_id in guild.member_ids],
                 joined_at=guild.joined_at,
+                roles=tuple(
+                    everyone_role(role_id, name, position=1)
+                    for role_id, name in guild.roles.items()
+                ),
             )
         )
     return events

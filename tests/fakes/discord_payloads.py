@@ -83,16 +83,17 @@ def member_payload(user: Payload | None, joined_at: str, roles: list[str]) -> Pa
     return member
 
 
-def everyone_role(guild_id: str) -> Payload:
+def everyone_role(guild_id: str, name: str = "@everyone", position: int = 0) -> Payload:
+    """The @everyone role (its id is the guild's); another id and name make a plain role."""
     return {
         "id": guild_id,
-        "name": "@everyone",
+        "name": name,
         "color": 0,
         "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
         "hoist": False,
         "icon": None,
         "unicode_emoji": None,
-        "position": 0,
+        "position": position,
         "permissions": EVERYONE_PERMISSIONS,
         "managed": False,
         "mentionable": False,
@@ -173,6 +174,7 @@ def guild_payload(
     threads: list[Payload],
     members: list[Payload],
     joined_at: str,
+    roles: tuple[Payload, ...] = (),
 ) -> Payload:
     """A GUILD_CREATE body: the guild with its channels, threads, roles and members."""
     return {
@@ -203,7 +205,7 @@ def guild_payload(
         "vanity_url_code": None,
         "application_id": None,
         "features": [],
-        "roles": [everyone_role(guild_id)],
+        "roles": [everyone_role(guild_id), *roles],
         "emojis": [],
         "stickers": [],
         "joined_at": joined_at,

@@ -36,6 +36,8 @@ class GuildRecord:
     owner_id: str
     joined_at: str = field(default_factory=iso_now)
     member_ids: list[str] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)  # role id -> name, beside @everyone
+    member_roles: dict[str, list[str]] = field(default_factory=dict)  # user id -> role ids
 
 
 class World:
@@ -102,7 +104,14 @@ class World:
 
     def member(self, guild_id: str, user_id: str, *, with_user: bool = True) -> Payload:
         guild = self.guilds[guild_id]
-        return member_payload(self.user(user_id) if with_user else None, guild.joined_at, [])
+        roles = list(guild.member_roles.get(user_id, []))
+        return member_payload(self.user(user_id) if with_user else None, guild.joined_at, roles)
+
+    def give_role(self, guild_id: str, user_id: str, role_id: str, name: str) -> None:
+        """`user_id` holds role `role_id` in the guild (seen from the next GUILD_CREATE on)."""
+        guild = self.guilds[guild_id]
+        guild.roles[role_id] = name
+        guild.member_roles.setdefault(user_id, []).append(role_id)
 
     def add_dm_channel(self, user_id: str) -> Payload:
         channel = dm_channel_payload(self.ids.next(), self.user(user_id))

@@ -21,7 +21,7 @@ def _corpus() -> list[Path]:
 
 
 def test_corpus_covers_enough_problems() -> None:
-    assert len(_corpus()) >= 24
+    assert len(_corpus()) >= 60
 
 
 @pytest.mark.parametrize("config_file", _corpus(), ids=lambda path: path.stem)
