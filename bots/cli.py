@@ -186,7 +186,7 @@ async def _usage_async(args: argparse.Namespace) -> int:
     until = parse_moment(args.until, now) if args.until else now
     store = await Store.open(config.storage.path)
     try:
-        rows = await store.usage_rows(since, until)
+        rows = await store.ledger.usage_rows(since, until)
     finally:
         await store.close()
     lines = summarize(rows, args.by, config.prices)

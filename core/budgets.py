@@ -181,7 +181,7 @@ class BudgetLedger:
         for tally in self._tallies:
             tally.local.clear()
         since = min(tally.start for tally in self._tallies)
-        rows, self._watermark = await self._store.spend_rows(since, self._watermark)
+        rows, self._watermark = await self._store.ledger.spend_rows(since, self._watermark)
         self._add_stored(rows)
         self._read_at = now
 
@@ -190,7 +190,7 @@ class BudgetLedger:
         self._budgets, self._prices = config.budgets, config.prices
         self._valid = (_NEVER, _NEVER)  # until the read below succeeds
         since = min(tally.start for tally in self._tallies)
-        rows, self._watermark = await self._store.spend_rows(since)
+        rows, self._watermark = await self._store.ledger.spend_rows(since)
         self._add_stored(rows)
         starts = max(tally.start for tally in self._tallies)
         self._valid = (starts, min(tally.end for tally in self._tallies))

@@ -118,7 +118,7 @@ class Engine:
 
     async def claim(self, scope: str, event_id: str) -> bool:
         """True only the first time an event is seen, across restarts: adapters answer once."""
-        return await self._store.claim_event(scope, event_id)
+        return await self._store.ledger.claim_event(scope, event_id)
 
     async def link(self, key: ConversationKey, message_ids: list[str]) -> None:
         """Ties messages Parley posted to their conversation (see `linked`)."""
@@ -130,7 +130,7 @@ class Engine:
 
     async def seen(self, scope: str, event_id: str) -> bool:
         """Whether an event was claimed before (e.g. a command set already synced)."""
-        return await self._store.event_seen(scope, event_id)
+        return await self._store.ledger.event_seen(scope, event_id)
 
     async def may_reset(self, key: ConversationKey, user_id: str, *, admin: bool) -> bool:
         """A thread may be wiped by an admin or by someone who wrote in it."""

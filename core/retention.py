@@ -25,8 +25,8 @@ async def prune_once(store: Store, storage: StorageConfig, keep_scopes: Sequence
         pruned = await store.prune_messages(timedelta(days=storage.retention_days))
     usage = 0
     if storage.usage_retention_days is not None:
-        usage = await store.prune_usage(timedelta(days=storage.usage_retention_days))
-    events = await store.prune_events(EVENTS_KEPT, keep=keep_scopes)
+        usage = await store.ledger.prune_usage(timedelta(days=storage.usage_retention_days))
+    events = await store.ledger.prune_events(EVENTS_KEPT, keep=keep_scopes)
     result = Erased(pruned.messages, pruned.conversations, usage, events)
     log.info(
         "retention: deleted %d message(s), %d conversation(s), %d usage row(s), %d event(s)",

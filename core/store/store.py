@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import sqlite3
@@ -19,16 +18,17 @@ from core.errors import StoreError
 from core.store import erasure
 from core.store import queries as q
 from core.store.choices import PersonaChoices
-from core.store.connection import connect, is_corruption, translated
+from core.store.connection import connect
 from core.store.conversation_ids import ConversationIds
+from core.store.database import Database
 from core.store.erasure import Erased, Place
+from core.store.ledger import Ledger
 from core.store.records import (
     ConversationSummary,
     ExportedMessage,
     History,
     NewMessage,
     UsageRecord,
-    UsageRow,
     exported_from_row,
     key_params,
     message_from_row,
@@ -36,10 +36,9 @@ from core.store.records import (
     summary_from_row,
     to_timestamp,
     usage_params,
-    usage_row_from,
     utc_now,
 )
-from core.store.statements import insert_messages, rollback, run
+from core.store.statements import insert_messages, run
 from core.store.tail_cache import TailCache
 from core.types import ConversationKey, MessageStatus, Role
 
@@ -56,11 +55,9 @@ class Store:
     """
 
     def __init__(self, conn: aiosqlite.Connection, clock: Callable[[], datetime]) -> None:
-        self._conn: aiosqlite.Connection | None = conn
+        self._db = Database(conn, clock)
         self._clock = clock
-        # Serialises transactions: aiosqlite shares one connection between tasks, and a
-        # second BEGIN (or a read inside another task's open transaction) must wait.
-        self._lock = asyncio.Lock()
+        self.ledger = Ledger(self._db)  # usage and answered events
         self._tails = TailCache()
         self._choices = PersonaChoices()
         self._ids = ConversationIds()
@@ -97,13 +94,6 @@ class Store:
         self._ids = ConversationIds()
         await self._choices.load(conn)
 
-    async def close(self) -> None:
-        async with self._lock:
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                with translated("closing the database"):
-                    await conn.close()
-
     async def __aenter__(self) -> Store:
         return self
 
@@ -114,35 +104,6 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    def _connection(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise StoreError("the store is closed")
-        return self._conn
-
-    @asynccontextmanager
-    async def _single_statements(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection for reads and for writes that are one statement each (autocommit)."""
-        async with self._lock:
-            conn = self._connection()
-            with translated(action):
-                yield conn
-
-    @asynccontextmanager
-    async def _writing(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
-        """One IMMEDIATE transaction, committed before the caller continues."""
-        async with self._lock:
-            conn = self._connection()
-            with translated(action):
-                # BEGIN sits inside the try: a task cancelled while awaiting it must not
-                # leave the shared connection inside a transaction.
-                try:
-                    await conn.execute("BEGIN IMMEDIATE")
-                    yield conn
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    await rollback(conn)
-                    raise
 
     async def add_message(
         self,
@@ -168,7 +129,7 @@ class Store:
         """Store messages in order, all or none; all are durable when this returns."""
         now = to_timestamp(self._clock())
         if len(messages) <= q.INSERT_MESSAGES_BATCH:
-            async with self._single_statements(f"saving messages in {key}") as conn:
+            async with self._db.single_statements(f"saving messages in {key}") as conn:
                 await self._sync_caches(conn)
                 known = self._ids.cached(key)
                 if known is not None:
@@ -184,7 +145,7 @@ class Store:
                         self._tails.append(known, stored_messages(inserted, messages, now))
                         return inserted
         ids: list[int] = []
-        async with self._writing(f"saving messages in {key}") as conn:
+        async with self._db.writing(f"saving messages in {key}") as conn:
             conversation_id = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
             for start in range(0, len(messages), q.INSERT_MESSAGES_BATCH):
                 batch = messages[start : start + q.INSERT_MESSAGES_BATCH]
@@ -213,7 +174,7 @@ class Store:
         # Two single-statement transactions, not one BEGIN..COMMIT of four trips: this runs
         # on every turn. The message goes first; a kill between the two loses one usage
         # row, never the reply the user saw.
-        async with self._single_statements(f"updating message {message_id}") as conn:
+        async with self._db.single_statements(f"updating message {message_id}") as conn:
             if not await conn.execute_fetchall(q.UPDATE_MESSAGE_SQL, params):
                 raise StoreError(f"there is no message {message_id} to update")
             self._tails.update(
@@ -239,7 +200,7 @@ class Store:
         marks = ", ".join("?" for _ in bots)
         sql = q.MARK_INTERRUPTED_SQL.format(bots=marks)
         params = (note, *bots, to_timestamp(before))
-        async with self._single_statements("marking interrupted replies") as conn:
+        async with self._db.single_statements("marking interrupted replies") as conn:
             marked = await run(conn, sql, params)
             if marked:
                 self._tails = TailCache()  # cached rows still say "in progress"
@@ -249,7 +210,7 @@ class Store:
         """The last `limit` messages of this conversation, oldest first."""
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
-        async with self._single_statements(f"loading the history of {key}") as conn:
+        async with self._db.single_statements(f"loading the history of {key}") as conn:
             await self._sync_caches(conn)
             conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
@@ -267,7 +228,7 @@ class Store:
 
     async def knows(self, key: ConversationKey) -> bool:
         """Whether this conversation is stored; cached, so hot threads cost one cheap check."""
-        async with self._single_statements(f"looking up {key}") as conn:
+        async with self._db.single_statements(f"looking up {key}") as conn:
             await self._sync_caches(conn)
             found = await self._ids.find(conn, key)
         if found is not None:
@@ -276,7 +237,7 @@ class Store:
 
     async def forget(self, key: ConversationKey) -> int:
         """Delete this conversation's messages and return how many there were."""
-        async with self._writing(f"forgetting {key}") as conn:
+        async with self._db.writing(f"forgetting {key}") as conn:
             conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
                 return 0
@@ -286,7 +247,7 @@ class Store:
 
     async def transcript(self, key: ConversationKey) -> list[ExportedMessage] | None:
         """Every stored message of this conversation, oldest first; None if none is stored."""
-        async with self._single_statements(f"exporting {key}") as conn:
+        async with self._db.single_statements(f"exporting {key}") as conn:
             rows = await conn.execute_fetchall(q.FIND_CONVERSATION_SQL, key_params(key))
             found = [int(row[0]) for row in rows]
             if not found:
@@ -296,43 +257,13 @@ class Store:
 
     async def recent_conversations(self, limit: int) -> list[ConversationSummary]:
         """The most recently active conversations that hold messages, newest first."""
-        async with self._single_statements("listing conversations") as conn:
+        async with self._db.single_statements("listing conversations") as conn:
             rows = await conn.execute_fetchall(q.RECENT_CONVERSATIONS_SQL, (limit,))
         return [summary_from_row(row) for row in rows]
 
-    async def record_usage(self, record: UsageRecord) -> None:
-        params = usage_params(record, self._clock())
-        async with self._writing(f"recording usage in {record.key}") as conn:
-            await run(conn, q.INSERT_USAGE_SQL, params)
-
-    async def usage_rows(self, since: datetime, until: datetime) -> list[UsageRow]:
-        """Usage recorded in [since, until), summed per day and dimension."""
-        params = (to_timestamp(since), to_timestamp(until))
-        async with self._single_statements("reading usage") as conn:
-            rows = await conn.execute_fetchall(q.USAGE_ROWS_SQL, params)
-        return [usage_row_from(row) for row in rows]
-
-    async def spend_rows(self, since: datetime, after_id: int = 0) -> tuple[list[UsageRow], int]:
-        """Usage since `since` (ids above `after_id` only), per day and dimension; the top id."""
-        start = to_timestamp(since)
-        async with self._single_statements("reading spend for budgets") as conn:
-            ((top,),) = await conn.execute_fetchall(q.USAGE_WATERMARK_SQL)
-            if after_id:
-                params: tuple[object, ...] = (after_id, top, start)
-                rows = await conn.execute_fetchall(q.SPEND_ADDED_SQL, params)
-            else:
-                rows = await conn.execute_fetchall(q.SPEND_SINCE_SQL, (start, top))
-        return [usage_row_from(row) for row in rows], int(top)
-
-    async def claim_event(self, scope: str, event_id: str) -> bool:
-        """True the first time (scope, event_id) is seen, across restarts; False after."""
-        params = (scope, event_id, to_timestamp(self._clock()))
-        async with self._writing(f"claiming event {scope}/{event_id}") as conn:
-            return await run(conn, q.CLAIM_EVENT_SQL, params) == 1
-
     async def link_messages(self, key: ConversationKey, message_ids: Sequence[str]) -> None:
         """Remember that these platform messages belong to `key` (it must be stored)."""
-        async with self._single_statements(f"linking messages to {key}") as conn:
+        async with self._db.single_statements(f"linking messages to {key}") as conn:
             await self._sync_caches(conn)
             conversation_id = await self._ids.find(conn, key)
             if conversation_id is None:
@@ -341,23 +272,11 @@ class Store:
             await conn.executemany(q.LINK_MESSAGE_SQL, rows)
 
     async def linked_conversation(self, platform: str, message_id: str) -> ConversationKey | None:
-        async with self._single_statements(f"following message {message_id}") as conn:
+        async with self._db.single_statements(f"following message {message_id}") as conn:
             rows = list(
                 await conn.execute_fetchall(q.LINKED_CONVERSATION_SQL, (platform, message_id))
             )
         return ConversationKey(*(str(v) for v in rows[0])) if rows else None
-
-    async def event_seen(self, scope: str, event_id: str) -> bool:
-        """Whether (scope, event_id) was claimed, without claiming it."""
-        async with self._single_statements(f"looking up event {scope}/{event_id}") as conn:
-            return bool(await conn.execute_fetchall(q.EVENT_SEEN_SQL, (scope, event_id)))
-
-    async def prune_events(self, older_than: timedelta, *, keep: Sequence[str] = ()) -> int:
-        """Forget events claimed more than `older_than` ago, except in scopes starting
-        with a prefix in `keep` (permanent markers); returns how many went."""
-        cutoff = to_timestamp(self._clock() - older_than)
-        async with self._writing("pruning old events") as conn:
-            return await erasure.prune_events(conn, cutoff, keep)
 
     async def prune_messages(self, older_than: timedelta) -> Erased:
         """Delete messages stored more than `older_than` ago, then the conversations that
@@ -365,23 +284,18 @@ class Store:
         cutoff = to_timestamp(self._clock() - older_than)
         messages = 0
         while True:
-            async with self._writing("pruning old messages") as conn:
+            async with self._db.writing("pruning old messages") as conn:
                 deleted = await erasure.prune_messages_batch(conn, cutoff)
                 # Cached tails may hold the deleted rows; the ids stay valid until below.
                 self._tails = TailCache()
             messages += deleted
             if deleted < q.PRUNE_BATCH:
                 break
-        async with self._writing("pruning empty conversations") as conn:
+        async with self._db.writing("pruning empty conversations") as conn:
             conversations = await erasure.drop_stale_conversations(conn, cutoff)
             if conversations:
                 await self._reset_caches(conn)
         return Erased(messages=messages, conversations=conversations)
-
-    async def prune_usage(self, older_than: timedelta) -> int:
-        cutoff = to_timestamp(self._clock() - older_than)
-        async with self._writing("pruning old usage") as conn:
-            return await run(conn, q.PRUNE_USAGE_SQL, (cutoff,))
 
     async def forget_place(self, place: Place, *, dry_run: bool = False) -> Erased:
         """Delete every conversation in this conversation, channel or workspace."""
@@ -396,18 +310,10 @@ class Store:
     @asynccontextmanager
     async def _erasing(self, action: str, dry_run: bool) -> AsyncIterator[aiosqlite.Connection]:
         """A transaction that is rolled back for a dry run (exact counts, nothing deleted)."""
-        async with self._lock:
-            conn = self._connection()
-            with translated(action):
-                try:
-                    await conn.execute("BEGIN IMMEDIATE")
-                    yield conn
-                    await conn.execute("ROLLBACK" if dry_run else "COMMIT")
-                except BaseException:
-                    await rollback(conn)
-                    raise
-                if not dry_run:
-                    await self._reset_caches(conn)
+        async with self._db.writing(action, keep=not dry_run) as conn:
+            yield conn
+            if not dry_run:
+                await self._reset_caches(conn)
 
     def chosen_persona(self, bot: str, key: ConversationKey) -> str | None:
         """The persona picked in chat for this thread, else for its channel; no I/O."""
@@ -424,14 +330,14 @@ class Store:
     ) -> None:
         """Pick `persona` for the thread (or the whole channel); None goes back to bots.yaml."""
         now = to_timestamp(self._clock())
-        async with self._single_statements(f"choosing a persona in {key}") as conn:
+        async with self._db.single_statements(f"choosing a persona in {key}") as conn:
             await self._choices.choose(
                 conn, bot, key, persona, whole_channel=whole_channel, chosen_by=chosen_by, now=now
             )
 
     async def _load_persona_choices(self) -> None:
         try:
-            async with self._single_statements("loading persona choices") as conn:
+            async with self._db.single_statements("loading persona choices") as conn:
                 await self._choices.load(conn)
         except StoreError as error:
             # A damaged file still opens, so integrity_ok() can say what is wrong.
@@ -439,12 +345,7 @@ class Store:
 
     async def integrity_ok(self) -> bool:
         """Whether SQLite's own integrity check passes; a corrupt file gives False."""
-        async with self._lock:
-            conn = self._connection()
-            try:
-                rows = await conn.execute_fetchall(q.INTEGRITY_CHECK_SQL)
-            except sqlite3.Error as exc:
-                if is_corruption(exc):
-                    return False
-                raise StoreError(f"checking the database failed: {exc}") from exc
-        return [tuple(row) for row in rows] == [("ok",)]
+        return await self._db.integrity_ok()
+
+    async def close(self) -> None:
+        await self._db.close()

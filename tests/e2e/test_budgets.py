@@ -228,7 +228,7 @@ async def test_spend_by_another_process_is_seen_within_the_refresh(
         # A second `parley chat` on the same file spends Alice's allowance.
         async with await Store.open(w.database, clock=w.clock) as other:
             key = ConversationKey("console", "local", "general", "elsewhere")
-            await other.record_usage(
+            await other.ledger.record_usage(
                 UsageRecord(key, "parley", "helper", "gpt-4o-mini", "U1", 30, 0, 0)
             )
         w.clock.now += timedelta(seconds=31)

@@ -89,7 +89,9 @@ async def test_a_provider_that_reports_no_usage_is_counted_by_parley(
     fake_openai.enqueue(Script(chunks=("four words", " of reply"), usage=None))
     await talk(runtime, HELPER_THREAD, "parley", 1)
 
-    rows = await runtime.store.usage_rows(parse_moment("1d", datetime.now(UTC)), datetime.now(UTC))
+    rows = await runtime.store.ledger.usage_rows(
+        parse_moment("1d", datetime.now(UTC)), datetime.now(UTC)
+    )
     assert len(rows) == 1
     # The prompt as Parley counted it for the window; the reply counted by the tokenizer.
     assert rows[0].prompt_tokens > 10 and rows[0].completion_tokens == 4

@@ -188,7 +188,7 @@ async def test_a_hot_conversation_costs_one_query_per_read(store: Store) -> None
     await add_user_message(store, KEY, "warm the cache")
     statements: list[str] = []
     # Reaching into the connection is the only way to count what SQLite is asked to run.
-    conn = store._conn
+    conn = store._db._conn
     assert conn is not None
     await conn.set_trace_callback(statements.append)
     await store.recent_messages(KEY, 10)

@@ -80,18 +80,18 @@ async def test_usage_and_events_are_pruned_by_age_but_command_markers_stay(
 ) -> None:
     clock = Clock()
     async with await Store.open(db_path, clock=clock) as store:
-        await store.record_usage(UsageRecord(KEY, "b", "p", "m", "U1", 10, 1, 0))
-        await store.claim_event("slack:b", "old")
-        await store.claim_event("discord-commands:b:global", "abc123")
+        await store.ledger.record_usage(UsageRecord(KEY, "b", "p", "m", "U1", 10, 1, 0))
+        await store.ledger.claim_event("slack:b", "old")
+        await store.ledger.claim_event("discord-commands:b:global", "abc123")
         clock.now = START + timedelta(days=30)
-        await store.record_usage(UsageRecord(KEY, "b", "p", "m", "U1", 20, 2, 0))
-        await store.claim_event("slack:b", "new")
+        await store.ledger.record_usage(UsageRecord(KEY, "b", "p", "m", "U1", 20, 2, 0))
+        await store.ledger.claim_event("slack:b", "new")
 
-        assert await store.prune_usage(timedelta(days=10)) == 1
-        assert await store.prune_events(timedelta(days=7), keep=("discord-commands:",)) == 1
-        assert await store.event_seen("discord-commands:b:global", "abc123")
-        assert await store.event_seen("slack:b", "new")
-        assert not await store.event_seen("slack:b", "old")
+        assert await store.ledger.prune_usage(timedelta(days=10)) == 1
+        assert await store.ledger.prune_events(timedelta(days=7), keep=("discord-commands:",)) == 1
+        assert await store.ledger.event_seen("discord-commands:b:global", "abc123")
+        assert await store.ledger.event_seen("slack:b", "new")
+        assert not await store.ledger.event_seen("slack:b", "old")
     assert raw_rows(db_path, "SELECT prompt_tokens FROM usage") == [(20,)]
 
 
@@ -134,8 +134,8 @@ async def test_forget_a_user_deletes_only_what_they_wrote(store: Store, db_path:
         status="complete", token_count=1,
     )  # fmt: skip
     await add_user_message(store, OTHER, "Ada alone in OTHER")
-    await store.record_usage(UsageRecord(KEY, "b", "p", "m", "U1", 10, 1, 0))
-    await store.record_usage(UsageRecord(KEY, "b", "p", "m", "U2", 20, 2, 0))
+    await store.ledger.record_usage(UsageRecord(KEY, "b", "p", "m", "U1", 10, 1, 0))
+    await store.ledger.record_usage(UsageRecord(KEY, "b", "p", "m", "U2", 20, 2, 0))
     await store.recent_messages(KEY, 10)  # warm
 
     assert await store.forget_user("U1", dry_run=True) == Erased(2, 1, 1)
@@ -155,7 +155,9 @@ async def test_transcript_lists_every_message_with_usage(store: Store) -> None:
         KEY, role="assistant", author_id="bot", author_name="parley", content="answer",
         status="complete", token_count=2,
     )  # fmt: skip
-    await store.record_usage(UsageRecord(KEY, "b", "p", "m", "U1", 30, 4, 0, message_id=reply))
+    await store.ledger.record_usage(
+        UsageRecord(KEY, "b", "p", "m", "U1", 30, 4, 0, message_id=reply)
+    )
     exported = await store.transcript(KEY)
     assert exported is not None
     assert [(e.message.content, e.prompt_tokens, e.completion_tokens) for e in exported] == [

@@ -18,8 +18,8 @@ async def test_a_hot_thread_is_read_from_memory_and_matches_the_file(db_path: Pa
         await store.add_messages(KEY, [row("one"), row("two", "assistant")])
         first = await store.recent_messages(KEY, 10)  # loads the tail
         statements: list[str] = []
-        assert store._conn is not None  # counting SQL needs the connection itself
-        await store._conn.set_trace_callback(statements.append)
+        assert store._db._conn is not None  # counting SQL needs the connection itself
+        await store._db._conn.set_trace_callback(statements.append)
         (reply,) = await store.add_messages(KEY, [row("three")])
         await store.update_message(reply, content="three!", status="partial", token_count=4)
         cached = await store.recent_messages(KEY, 10)

@@ -34,8 +34,8 @@ async def test_usage_rows_land_in_the_right_columns(db_path: Path) -> None:
         message_id=42,
     )
     async with await Store.open(db_path, clock=lambda: START) as store:
-        await store.record_usage(record)
-        await store.record_usage(UsageRecord(KEY, "helper", "concise", "m", "U2", 1, 2, 0))
+        await store.ledger.record_usage(record)
+        await store.ledger.record_usage(UsageRecord(KEY, "helper", "concise", "m", "U2", 1, 2, 0))
     rows = raw_rows(
         db_path,
         "SELECT created_at, platform, workspace, channel, thread, bot, persona, model, user_id,"
@@ -61,50 +61,50 @@ async def test_usage_rows_land_in_the_right_columns(db_path: Path) -> None:
 
 async def test_claim_event_is_true_once_and_survives_a_restart(db_path: Path) -> None:
     async with await Store.open(db_path) as store:
-        assert await store.claim_event("slack:T1", "Ev1") is True
-        assert await store.claim_event("slack:T1", "Ev1") is False
+        assert await store.ledger.claim_event("slack:T1", "Ev1") is True
+        assert await store.ledger.claim_event("slack:T1", "Ev1") is False
         # The same event id in another scope is a different event.
-        assert await store.claim_event("discord:G1", "Ev1") is True
+        assert await store.ledger.claim_event("discord:G1", "Ev1") is True
     async with await Store.open(db_path) as reopened:
-        assert await reopened.claim_event("slack:T1", "Ev1") is False
-        assert await reopened.claim_event("slack:T1", "Ev2") is True
+        assert await reopened.ledger.claim_event("slack:T1", "Ev1") is False
+        assert await reopened.ledger.claim_event("slack:T1", "Ev2") is True
 
 
 async def test_prune_events_forgets_only_old_claims(db_path: Path) -> None:
     clock = Clock()
     async with await Store.open(db_path, clock=clock) as store:
-        assert await store.claim_event("s", "old") is True
+        assert await store.ledger.claim_event("s", "old") is True
         clock.now = START + timedelta(hours=2)
-        assert await store.claim_event("s", "new") is True
+        assert await store.ledger.claim_event("s", "new") is True
         clock.now = START + timedelta(hours=3)
-        assert await store.prune_events(timedelta(hours=2)) == 1
-        assert await store.prune_events(timedelta(hours=2)) == 0
-        assert await store.claim_event("s", "new") is False
+        assert await store.ledger.prune_events(timedelta(hours=2)) == 1
+        assert await store.ledger.prune_events(timedelta(hours=2)) == 0
+        assert await store.ledger.claim_event("s", "new") is False
         # A pruned event may be claimed again: pruning must outlast platform retries.
-        assert await store.claim_event("s", "old") is True
+        assert await store.ledger.claim_event("s", "old") is True
 
 
 async def test_integrity_ok_on_a_healthy_store(store: Store) -> None:
-    await store.claim_event("s", "e")
+    await store.ledger.claim_event("s", "e")
     assert await store.integrity_ok() is True
 
 
 async def test_spend_rows_read_a_period_then_only_what_was_added(db_path: Path) -> None:
     clock = Clock()
     async with await Store.open(db_path, clock=clock) as store:
-        assert await store.spend_rows(START) == ([], 0)
-        await store.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 100, 1, 0))
+        assert await store.ledger.spend_rows(START) == ([], 0)
+        await store.ledger.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 100, 1, 0))
         clock.now = START + timedelta(days=1)
-        await store.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 20, 2, 0))
-        await store.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 30, 3, 0))
+        await store.ledger.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 20, 2, 0))
+        await store.ledger.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 30, 3, 0))
 
-        rows, top = await store.spend_rows(START + timedelta(days=1))
+        rows, top = await store.ledger.spend_rows(START + timedelta(days=1))
         assert [(r.day, r.turns, r.prompt_tokens, r.completion_tokens) for r in rows] == [
             ("2025-01-02", 2, 50, 5)
         ]
         assert top == 3
-        await store.record_usage(UsageRecord(KEY, "bot", "p", "m", "U2", 7, 0, 0))
-        added, newer = await store.spend_rows(START, after_id=top)
+        await store.ledger.record_usage(UsageRecord(KEY, "bot", "p", "m", "U2", 7, 0, 0))
+        added, newer = await store.ledger.spend_rows(START, after_id=top)
         assert [(r.user_id, r.prompt_tokens) for r in added] == [("U2", 7)]
         assert newer == 4
-        assert await store.spend_rows(START, after_id=newer) == ([], 4)
+        assert await store.ledger.spend_rows(START, after_id=newer) == ([], 4)
