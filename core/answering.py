@@ -1,0 +1,162 @@
+"""Answering a prepared turn: the model's stream into the sink, then the stored outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from dataclasses import replace
+
+from core.budgets import BudgetLedger
+from core.config import Config
+from core.context import INTERRUPTED_MARKER
+from core.errors import ContentFlagged, ParleyError
+from core.llm import ModelRequest, TextDelta
+from core.moderation import Moderation, flag_of
+from core.providers import ModelClients
+from core.store import Store
+from core.text import scrub
+from core.tokens import Tokenizers
+from core.turn import Turn, TurnObserver, log_turn, turn_report, usage_record
+from core.types import MessageStatus, ReplySink, TurnOutcome, TurnSummary, Usage
+
+# The turn's lines are the engine's: admins filter on that logger name.
+log = logging.getLogger("core.engine")
+
+
+class TurnAnswerer:
+    """The second half of a turn: everything from the model call on."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        models: ModelClients,
+        tokenizers: Tokenizers,
+        budgets: BudgetLedger,
+        moderation: Moderation,
+        observer: TurnObserver,
+    ) -> None:
+        self._store = store
+        self._models = models
+        self._tokenizers = tokenizers
+        self._budgets = budgets
+        self._moderation = moderation
+        self._observer = observer
+
+    async def answer(
+        self, config: Config, turn: Turn, sink: ReplySink, started: float
+    ) -> TurnOutcome:
+        """Streams the reply into the sink and stores it; never raises for a failed turn."""
+        error: ParleyError | None = None
+        try:
+            await sink.start()
+            await self._stream(config, turn, sink, started)
+        except ParleyError as failure:
+            error = failure
+        except Exception as crash:
+            # A bug or an adapter that failed to post: the turn ends, the bot lives on.
+            log.exception("turn %s crashed while streaming", turn.message.key)
+            error = ParleyError(f"{type(crash).__name__}: {crash}")
+        except asyncio.CancelledError:
+            await self._finish(turn, started, ParleyError("interrupted by shutdown"))
+            raise
+        outcome = await self._finish(turn, started, error)
+        try:
+            if error is not None:
+                await sink.fail(error)
+            else:
+                await sink.finish(outcome.summary)
+        except ParleyError as undelivered:
+            # The adapter has said why in its own words; a traceback would add nothing.
+            log.warning(
+                "turn %s: the reply could not be finished: %s", turn.message.key, undelivered
+            )
+            if error is None:
+                return await self._undelivered(turn, outcome, undelivered)
+        except Exception:
+            log.exception("turn %s: the reply could not be finished", turn.message.key)
+        return outcome
+
+    async def _undelivered(
+        self, turn: Turn, outcome: TurnOutcome, undelivered: ParleyError
+    ) -> TurnOutcome:
+        """A reply the platform never showed whole is not history the user knows of: kept for
+        the record, but as failed, so no later turn replays it."""
+        await self._store.update_message(
+            turn.assistant_id,
+            content=outcome.reply,
+            status="failed",
+            token_count=0,
+            error=f"not delivered: {undelivered}",
+        )
+        return replace(outcome, status="failed", error=undelivered)
+
+    async def _stream(self, config: Config, turn: Turn, sink: ReplySink, started: float) -> None:
+        persona = turn.resolved.persona
+        client = self._models.get(config.providers[persona.provider])
+        request = ModelRequest(
+            model=persona.model,
+            messages=turn.window.messages,
+            temperature=persona.temperature,
+            top_p=persona.top_p,
+            max_tokens=persona.max_tokens,
+            reasoning_effort=persona.reasoning_effort,
+        )
+        show = functools.partial(_show, turn, sink)
+        # aclosing: if the sink fails mid-stream, the HTTP response is released at once.
+        async with (
+            contextlib.aclosing(client.stream(request)) as events,
+            self._moderation.output_gate(config, persona, turn.message.key, show) as gate,
+        ):
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if turn.first_token_at is None:
+                        turn.first_token_at = time.monotonic() - started
+                    await gate.feed(event.text)
+                else:
+                    turn.usage = event
+            await gate.finish()
+
+    async def _finish(self, turn: Turn, started: float, error: ParleyError | None) -> TurnOutcome:
+        reply = "".join(turn.reply)
+        status: MessageStatus = "complete" if error is None else "partial" if reply else "failed"
+        if isinstance(error, ContentFlagged):
+            status = "failed"  # what was shown stays on record; no later turn replays it
+        model = turn.resolved.persona.model
+        counted = reply + INTERRUPTED_MARKER if status == "partial" else reply
+        if turn.usage is None and reply:
+            # Some servers never report usage; Parley's own counts keep accounting and
+            # budgets from seeing the turn as free.
+            completion = self._tokenizers.count(model, reply)
+            turn.usage = Usage(turn.window.prompt_tokens, completion, 0)
+        usage = usage_record(turn, turn.usage) if turn.usage else None
+        await self._store.update_message(
+            turn.assistant_id,
+            content=reply,
+            status=status,
+            token_count=self._tokenizers.count(model, counted) if reply else 0,
+            error=str(error) if error else "",
+            usage=usage,
+        )
+        if usage is not None:
+            self._budgets.spent(usage)
+        summary = TurnSummary(
+            dropped_messages=turn.window.dropped_messages,
+            older_omitted=turn.window.older_omitted,
+            input_truncated=turn.window.input_truncated,
+            unread_attachments=turn.unread,
+            usage=turn.usage,
+        )
+        log_turn(turn, status, started, error)
+        self._observer.ended(turn_report(turn, status, started, error))
+        return TurnOutcome(status, reply, summary, error, flag_of(error))
+
+
+async def _show(turn: Turn, sink: ReplySink, text: str) -> None:
+    """Text reaches the user and the stored reply together: the record is what was shown."""
+    text = scrub(text)
+    turn.reply.append(text)
+    await sink.append(text)
