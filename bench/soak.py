@@ -57,7 +57,10 @@ async def one_turn(runtime: Runtime, tally: Tally, n: int, conversation: int) ->
     minute = int((began - tally.started) // 60)
     tally.latencies.setdefault(minute, []).append(time.monotonic() - began)
     tally.done += 1
-    if outcome.status != "complete" or sink.endings != 1 or sink.text != expected_reply(name, turn):
+    # Once a thread outgrows the context its oldest turns are left out, so the reply may have
+    # seen fewer than turn - 1 replies; it must still answer this turn's question.
+    answers = expected_reply(name, turn).split(" after ")[0]
+    if outcome.status != "complete" or sink.endings != 1 or not sink.text.startswith(answers):
         tally.errors.append(f"{name} turn {turn}: {outcome.status} {sink.error} {sink.text!r}")
 
 
