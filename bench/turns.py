@@ -27,18 +27,21 @@ class Fakes:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
 
-    async def receive(self) -> dict[str, Any]:
+    async def receive(self, timeout: float = 60) -> dict[str, Any]:  # noqa: ASYNC109
         assert self._process.stdout is not None
-        line = await asyncio.wait_for(self._process.stdout.readline(), 60)
+        line = await asyncio.wait_for(self._process.stdout.readline(), timeout)
         if not line:
             raise SystemExit("the fakes process ended early")
         result: dict[str, Any] = json.loads(line)
         return result
 
-    async def turn(self, thread: str | None) -> dict[str, Any]:
+    async def send(self, command: dict[str, Any]) -> None:
         assert self._process.stdin is not None
-        self._process.stdin.write((json.dumps({"thread": thread}) + "\n").encode())
+        self._process.stdin.write((json.dumps(command) + "\n").encode())
         await self._process.stdin.drain()
+
+    async def turn(self, thread: str | None) -> dict[str, Any]:
+        await self.send({"thread": thread})
         return await self.receive()
 
 

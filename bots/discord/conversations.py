@@ -10,7 +10,7 @@ from collections.abc import Callable
 import discord
 
 from bots.blank import is_blank
-from bots.discord.access import is_admin, is_allowed, parent_channel_id
+from bots.discord.access import is_admin, is_allowed
 from bots.discord.sink import DiscordReplySink
 from bots.throttle import ChannelThrottle
 from core.config import DiscordBotConfig
@@ -118,7 +118,9 @@ class DiscordConversations:
             channel_name=channel_name(target),
             admin=is_admin(config, author),
         )
-        channel_id = parent_channel_id(target) or 0
+        # Discord's edit budget is per channel id, and a thread has its own: keying by the
+        # parent made 50 threads of one channel share five edits per five seconds.
+        channel_id = getattr(target, "id", None) or 0
         replied_to = message if as_reply else None
 
         async def first(part: str) -> discord.Message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -116,6 +117,21 @@ async def test_streaming_edits_stay_within_the_channel_budget(discord_world: Dis
     assert edits, "the reply was never edited while it streamed"
     busiest = max(sum(1 for t in edits if start <= t < start + 5.0) for start in edits)
     assert busiest <= 5, f"{busiest} edits within 5 s: {[round(t - edits[0], 2) for t in edits]}"
+
+
+async def test_threads_of_one_channel_each_have_their_own_edit_budget(
+    discord_world: DiscordWorld,
+) -> None:
+    # Discord's buckets are per channel id and a thread has its own; sharing the parent's
+    # five edits per five seconds made eight replies here wait ~5 s for their final edits.
+    world = discord_world
+    chunks = tuple(f"part{i} " for i in range(6))
+    world.openai.enqueue(*[Script(chunks=chunks, delay_between_chunks=0.05)] * 8)
+    started = time.monotonic()
+    threads = [await mention(world, f"question {n}") for n in range(8)]
+    for thread in threads:
+        await world.bot_says(thread, "".join(chunks).strip())
+    assert time.monotonic() - started < 3.0
 
 
 # 4. The model provider is down.

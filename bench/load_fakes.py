@@ -1,0 +1,239 @@
+"""The load benchmark's other process: fake Slack and fake Discord, delivering a burst at once.
+
+Driven by bench/load.py over stdin/stdout, one JSON object per line, so the fakes' CPU time
+never counts as Parley's. Each conversation's first message is a mention; in the "ordered"
+ones two more mentions follow in the same thread straight after it (each sent once the
+previous delivery is acknowledged), and each reply must answer its own message and have seen
+the replies before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.load_model import expected_reply, question
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.slack_server import FakeSlack
+
+CHANNELS = 10
+USERS = 20
+# Threads made before Parley connects, so they arrive with the guild as on Discord.
+READY_THREADS = 200
+
+
+@dataclass
+class Conversation:
+    name: str  # e.g. "s12" (Slack) or "d12" (Discord)
+    turns: int
+    where: str = ""  # Slack: channel; Discord: the channel the first message goes to
+    thread: str = ""  # Slack: root ts; Discord: the thread's id
+    finals: list[float] = field(default_factory=list)  # when each reply's full text landed
+
+
+class Burst:
+    def __init__(self, slack: FakeSlack, discord: FakeDiscord, args: dict[str, Any]) -> None:
+        self.slack, self.discord = slack, discord
+        self.slack_count, self.discord_count = args["slack"], args["discord"]
+        self.ordered, self.turns = args["ordered"], args["turns"]
+        self.conversations: list[Conversation] = []
+        # Each reply's full text is unique, so a write showing one tells which reply is done.
+        self.expected: dict[str, tuple[Conversation, int]] = {}
+
+    def plan(self, prefix: str, count: int) -> list[Conversation]:
+        planned = []
+        for i in range(count):
+            turns = self.turns if i >= count - self.ordered else 1
+            conversation = Conversation(f"{prefix}{i}", turns)
+            for turn in range(1, turns + 1):
+                self.expected[expected_reply(conversation.name, turn)] = (conversation, turn)
+            planned.append(conversation)
+        self.conversations.extend(planned)
+        return planned
+
+    async def run(self) -> dict[str, Any]:
+        slack = self.plan("s", self.slack_count)
+        discord = self.plan("d", self.discord_count)
+        channels = self.discord.world.channels
+        d_channels = [c for c, p in channels.items() if p.get("name", "").startswith("load-")]
+        self.ready_threads = [
+            c for c, p in channels.items() if p.get("name", "").startswith("ordered-")
+        ]
+        started = time.monotonic()
+        await asyncio.gather(
+            *(self.slack_conversation(c, n) for n, c in enumerate(slack)),
+            *(self.discord_conversation(c, n, d_channels) for n, c in enumerate(discord)),
+        )
+        delivered = time.monotonic()
+        await self.wait_for_replies(deadline=started + 120)
+        return self.report(started, delivered)
+
+    async def slack_conversation(self, conversation: Conversation, n: int) -> None:
+        slack = self.slack
+        conversation.where = f"C0LOAD{n % CHANNELS:03d}"
+        conversation.thread = f"{1_700_000_000 + n}.000100"
+        for turn in range(1, conversation.turns + 1):
+            ts = f"{1_700_000_000 + n}.{100 + turn - 1:06d}"
+            event: dict[str, Any] = {
+                "type": "app_mention",
+                "user": f"U0LOAD{n % USERS:03d}",
+                "text": f"<@{slack.bot_user_id}> {question(conversation.name, turn)}",
+                "ts": ts,
+                "event_ts": ts,
+                "channel": conversation.where,
+                "channel_type": "channel",
+                "team": slack.team_id,
+            }
+            if turn > 1:
+                event["thread_ts"] = conversation.thread
+            await slack.send_event(event)
+
+    async def discord_conversation(
+        self, conversation: Conversation, n: int, channels: list[str]
+    ) -> None:
+        fake = self.discord
+        channel = channels[n % len(channels)]
+        if conversation.turns > 1:
+            # An existing thread, so the follow-ups have somewhere to go before Parley answers.
+            channel = self.ready_threads.pop()
+        for turn in range(1, conversation.turns + 1):
+            text = f"<@{fake.bot_user_id}> {question(conversation.name, turn)}"
+            event = fake.message_create(channel, fake.user_id, text, mentions=[fake.bot_user_id])
+            if turn == 1:
+                # A mention in a channel opens a thread named after the message.
+                conversation.thread = channel if conversation.turns > 1 else str(event["id"])
+            await fake.dispatch("MESSAGE_CREATE", event)
+
+    async def wait_for_replies(self, deadline: float) -> None:
+        wanted = sum(c.turns for c in self.conversations)
+        seen: set[str] = set()
+        slack_cursor = discord_cursor = 0
+        shown_at = time.monotonic()
+        while len(seen) < wanted and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            if time.monotonic() - shown_at > 1:
+                shown_at = time.monotonic()
+                print(
+                    f"{len(seen)} of {wanted} replies, calls {slack_cursor} Slack "
+                    f"{discord_cursor} Discord",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            for call in self.slack.calls[slack_cursor:]:
+                self.note(str(call.params.get("markdown_text", "")).strip(), call.at, seen)
+            slack_cursor = len(self.slack.calls)
+            for rest in self.discord.calls[discord_cursor:]:
+                if isinstance(rest.json, dict) and rest.method in ("POST", "PATCH"):
+                    self.note(str(rest.json.get("content", "")).strip(), rest.at, seen)
+            discord_cursor = len(self.discord.calls)
+        await asyncio.sleep(0.5)  # a duplicate or stray post would land in the check
+        routes = Counter(c.method for c in self.slack.calls)
+        routes.update(f"{c.method} {_route(c.path)}" for c in self.discord.calls)
+        print(dict(routes), file=sys.stderr, flush=True)
+
+    def note(self, text: str, at: float, seen: set[str]) -> None:
+        if text in self.expected and text not in seen:
+            seen.add(text)
+            conversation, _ = self.expected[text]
+            conversation.finals.append(at)
+
+    def shown(self, conversation: Conversation) -> list[str]:
+        if conversation.name.startswith("s"):
+            messages = self.slack.thread(conversation.where, conversation.thread)
+            mine = [m for m in messages if m.user == self.slack.bot_user_id]
+            return [(m.markdown_text or m.text).strip() for m in mine]
+        try:
+            return [m.content.strip() for m in self.discord.posted(conversation.thread)]
+        except KeyError:
+            return []
+
+    def report(self, started: float, delivered: float) -> dict[str, Any]:
+        problems: list[str] = []
+        finals = 0
+        for c in self.conversations:
+            shown = self.shown(c)
+            wanted = [expected_reply(c.name, turn) for turn in range(1, c.turns + 1)]
+            finals += sum(1 for text in shown if text in wanted)
+            if shown != wanted:
+                problems.append(f"{c.name}: shows {shown!r}, expected {wanted!r}")
+        firsts = [c.finals[0] for c in self.conversations if c.finals]
+        lasts = [c.finals[-1] for c in self.conversations if c.finals]
+        return {
+            "conversations": len(self.conversations),
+            "messages": sum(c.turns for c in self.conversations),
+            "final_replies": finals,
+            "slack_calls": len(self.slack.calls),
+            "discord_calls": len(self.discord.calls),
+            "delivery_s": delivered - started,
+            "first_replies_s": max(firsts) - started if firsts else -1.0,
+            "single_turn_s": _single_turn_wall(self.conversations, started),
+            "all_replies_s": max(lasts) - started if lasts else -1.0,
+            "all_slack_s": _last(self.conversations, "s", started),
+            "all_discord_s": _last(self.conversations, "d", started),
+            "problems": problems[:10],
+            "problem_count": len(problems),
+        }
+
+
+def _route(path: str) -> str:
+    return re.sub(r"\d{15,}", "{id}", path)
+
+
+def _last(conversations: list[Conversation], prefix: str, started: float) -> float:
+    ends = [c.finals[-1] for c in conversations if c.name.startswith(prefix) and c.finals]
+    return max(ends) - started if ends else -1.0
+
+
+def _single_turn_wall(conversations: list[Conversation], started: float) -> float:
+    ends = [c.finals[0] for c in conversations if c.turns == 1 and c.finals]
+    return max(ends) - started if ends else -1.0
+
+
+def prepare(slack: FakeSlack, discord: FakeDiscord) -> None:
+    for n in range(USERS):
+        slack.add_user(f"U0LOAD{n:03d}", f"Load User {n}")
+    for n in range(CHANNELS):
+        slack.add_channel(f"C0LOAD{n:03d}", f"load-{n}")
+        discord.add_channel(discord.world.ids.next(), f"load-{n}")
+    for n in range(READY_THREADS):
+        discord.add_thread(discord.channel_id, f"ordered-{n}")
+
+
+async def main() -> None:
+    async with FakeSlack() as slack, FakeDiscord() as discord:
+        prepare(slack, discord)
+        _send(
+            {
+                "slack_url": slack.api_url,
+                "bot_token": slack.bot_token,
+                "app_token": slack.app_token,
+                "discord_api_url": discord.api_url,
+                "gateway_url": discord.gateway_url,
+                "discord_token": discord.token,
+                "guild": discord.guild_id,
+            }
+        )
+        await slack.wait_connected(timeout=60)
+        await discord.wait_ready()
+        _send({"connected": True})
+        # One burst per process: conversation names and event ids would repeat in a second.
+        loop = asyncio.get_running_loop()
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        _send(await Burst(slack, discord, json.loads(line)).run())
+        # Stay up until the driver has stopped its bots, so they are not left reconnecting.
+        await loop.run_in_executor(None, sys.stdin.readline)
+
+
+def _send(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

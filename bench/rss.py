@@ -1,0 +1,46 @@
+"""This process's resident memory (now, and its peak over a stretch) and a database's size."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from types import TracebackType
+
+_STATUS = Path("/proc/self/status")
+
+
+def rss_mb(field: str = "VmRSS") -> float:
+    """The resident set size (or `VmHWM`, its peak) in MB, from /proc/self/status."""
+    for line in _STATUS.read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in {_STATUS}")
+
+
+class PeakRss:
+    """The peak RSS over a `with` block: the kernel's high-water mark, reset at entry."""
+
+    def __init__(self) -> None:
+        self.start_mb = 0.0
+        self.peak_mb = 0.0
+
+    def __enter__(self) -> PeakRss:
+        self.start_mb = rss_mb()
+        # "5" resets VmHWM to the current RSS (Linux 4.0+); without it the peak is since start.
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.peak_mb = rss_mb("VmHWM")
+
+
+def database_bytes(path: Path) -> int:
+    """The database file plus its WAL and shared-memory files, whatever exists of them."""
+    files = (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+    return sum(p.stat().st_size for p in files if p.exists())
