@@ -11,7 +11,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, cast
 from urllib.parse import urlsplit
@@ -20,9 +20,9 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
-from openai.types.completion_usage import CompletionUsage
 from openai.types.shared import ReasoningEffort
 
+from core.chunks import DONE, EventReader, MalformedChunk, parse_chunk
 from core.errors import (
     BadCredentials,
     ContextTooLong,
@@ -43,7 +43,7 @@ _NO_KEY = "not-needed"
 # OpenAI's code, and llama.cpp's error type, for a prompt longer than the model's window.
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
 # What the SDK, its HTTP layer and a garbled stream can raise; anything else is a bug.
-_TRANSLATABLE = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
+_TRANSLATABLE = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, MalformedChunk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +197,6 @@ def retry_after(exc: BaseException) -> float | None:
     return when.timestamp() - time.time()
 
 
-def _usage(usage: CompletionUsage) -> Usage:
-    details = usage.prompt_tokens_details
-    cached = details.cached_tokens if details is not None else None
-    return Usage(usage.prompt_tokens, usage.completion_tokens, cached or 0)
-
-
 def _is_openai(base_url: str | None) -> bool:
     return base_url is None or urlsplit(base_url).hostname == "api.openai.com"
 
@@ -288,21 +282,31 @@ class OpenAICompatibleClient:
         # wire dicts are already final, and extra_body is merged into the JSON untouched.
         typed = params.copy()
         typed["messages"] = []
-        response = await self._client.chat.completions.create(
+        # The raw body: chunks are read by core.chunks, not built into SDK objects.
+        request = self._client.chat.completions.with_streaming_response.create(
             **typed, extra_body={"messages": params["messages"]}
         )
-        async with response:
-            async for chunk in response:
-                if chunk.usage is not None:
-                    usage = _usage(chunk.usage)
-                    # The choice-less usage chunk comes last; some servers repeat usage on
-                    # every chunk, which proves nothing about the reply being complete.
-                    finished = finished or not chunk.choices
-                for choice in chunk.choices:
-                    finished = finished or choice.finish_reason is not None
-                    visible = think.feed(choice.delta.content or "")
-                    if visible:
-                        yield TextDelta(visible)
+        async with request as response:
+            reader = EventReader()
+            lines = response.iter_lines()
+            async for line in _with_end(lines):
+                data = reader.feed(line) if line is not None else reader.end()
+                if data is None:
+                    continue
+                if data == DONE:
+                    break
+                chunk = parse_chunk(data)
+                if chunk.error is not None:
+                    raise openai.APIError(
+                        str(chunk.error.get("message") or chunk.error),
+                        response.http_request,
+                        body=chunk.error,
+                    )
+                usage = chunk.usage or usage
+                finished = finished or chunk.finished
+                visible = think.feed(chunk.text)
+                if visible:
+                    yield TextDelta(visible)
         if not finished:
             raise _EndedEarlyError("the stream ended before the model finished its reply")
         tail = think.flush()
@@ -310,3 +314,10 @@ class OpenAICompatibleClient:
             yield TextDelta(tail)
         if usage is not None:
             yield usage
+
+
+async def _with_end(lines: AsyncIterator[str]) -> AsyncGenerator[str | None, None]:
+    """The body's lines, then None: a last event need not end with a blank line."""
+    async for line in lines:
+        yield line
+    yield None

@@ -204,6 +204,22 @@ async def test_cut_before_any_text_is_retried(bench: Bench) -> None:
     assert len(bench.fake.requests) == 2
 
 
+async def test_an_error_event_before_any_text_is_retried(bench: Bench) -> None:
+    bench.fake.enqueue(Script(chunks=(), stream_error="The server had an error."))
+    assert text_of(await collect(bench.client())) == "Hello world"
+    assert len(bench.fake.requests) == 2
+
+
+async def test_an_error_event_after_text_interrupts_the_reply(bench: Bench) -> None:
+    bench.fake.enqueue(Script(chunks=("one ", "two"), stream_error="overloaded"))
+    seen: list[ModelEvent] = []
+    with pytest.raises(StreamInterrupted, match="overloaded"):
+        async for event in bench.client(max_retries=3).stream(HELLO):
+            seen.append(event)
+    assert seen == [TextDelta("one "), TextDelta("two")]
+    assert len(bench.fake.requests) == 1
+
+
 async def test_stall_mid_stream_is_interrupted(bench: Bench) -> None:
     bench.fake.enqueue(Script(chunks=("partial", " rest"), delay_between_chunks=1.0))
     with pytest.raises(StreamInterrupted):

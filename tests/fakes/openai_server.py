@@ -32,6 +32,7 @@ class Script:
     delay_before_first_chunk: float = 0.0
     delay_between_chunks: float = 0.0
     cut_after: int | None = None  # abort the TCP connection after this many content chunks
+    stream_error: str | None = None  # after the chunks, an error event instead of the end
 
 
 def echo_last_user(body: Body) -> Script:
@@ -266,6 +267,11 @@ class FakeOpenAI(Fake):
                 await asyncio.sleep(script.delay_between_chunks)
             await response.write(reply.delta({"content": text}))
             first_text = first_text or time.monotonic()
+        if script.stream_error is not None:
+            # What OpenAI sends when a reply fails after the headers: an error event.
+            error = {"error": {"message": script.stream_error, "type": "server_error"}}
+            await response.write(f"data: {json.dumps(error)}\n\n".encode())
+            return response
         if script.cut_after is not None:
             # A reset rather than a clean end: what a dropped connection looks like.
             if request.transport is not None:

@@ -1,0 +1,60 @@
+"""Reading Chat Completions chunks from Server-Sent Events lines without the SDK's models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.chunks import DONE, EventReader, MalformedChunk, parse_chunk
+from core.types import Usage
+
+
+def events(lines: list[str]) -> list[str]:
+    reader = EventReader()
+    found = [data for line in lines if (data := reader.feed(line)) is not None]
+    last = reader.end()
+    return [*found, last] if last is not None else found
+
+
+def chunk(text: str | None = None, finish: str | None = None, **extra: object) -> str:
+    choice = {"index": 0, "delta": {"content": text}, "finish_reason": finish}
+    return json.dumps({"object": "chat.completion.chunk", "choices": [choice], **extra})
+
+
+def test_events_end_at_blank_lines_and_skip_comments_and_other_fields() -> None:
+    lines = [": keep-alive", "event: message", "data: one", "", "data:two", "data: lines", ""]
+    assert events(lines) == ["one", "two\nlines"]
+
+
+def test_a_last_event_without_a_blank_line_is_not_lost() -> None:
+    assert events(["data: a", "", f"data: {DONE}"]) == ["a", DONE]
+
+
+def test_text_and_finish_come_from_the_choices() -> None:
+    assert parse_chunk(chunk("Hel")).text == "Hel"
+    assert not parse_chunk(chunk("Hel")).finished
+    assert parse_chunk(chunk(None, "stop")).finished
+    assert parse_chunk(chunk(None, "stop")).text == ""
+
+
+def test_only_the_choice_less_usage_chunk_closes_the_reply() -> None:
+    usage = {"prompt_tokens": 12, "completion_tokens": 3, "prompt_tokens_details": None}
+    # Some servers repeat usage on every chunk: that proves nothing about the end.
+    repeated = parse_chunk(chunk("x", usage=usage))
+    assert repeated.usage == Usage(12, 3, 0) and not repeated.finished
+    cached = {**usage, "prompt_tokens_details": {"cached_tokens": 8}}
+    last = parse_chunk(json.dumps({"choices": [], "usage": cached}))
+    assert last.usage == Usage(12, 3, 8) and last.finished
+
+
+def test_an_error_inside_the_stream_is_reported() -> None:
+    found = parse_chunk(json.dumps({"error": {"message": "overloaded", "type": "server_error"}}))
+    assert found.error == {"message": "overloaded", "type": "server_error"}
+    assert parse_chunk(json.dumps({"error": "plain text"})).error == {"message": "plain text"}
+
+
+@pytest.mark.parametrize("data", ["{not json", "[1, 2]", '"text"'])
+def test_a_line_that_is_no_chunk_is_refused(data: str) -> None:
+    with pytest.raises(MalformedChunk):
+        parse_chunk(data)
