@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -19,6 +20,13 @@ log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000  # Discord's hard limit for message content
 TYPING_REFRESH_SECONDS = 8.0  # a typing indicator lasts about ten seconds
+# "Parley is typing…" only once the model has been silent this long: a fast first word
+# needs no indicator, and under load every skipped call is CPU for someone else's reply.
+TYPING_AFTER_SECONDS = 0.8
+# Between a reply's streaming edits. Discord allows 5 edits per 5 s per channel (a thread
+# is one); one a second still reads as streaming, keeps the bucket free for the final
+# edit, and halves the calls of a fast stream.
+STREAM_EDIT_SECONDS = 1.0
 
 
 # discord.py retries a 500, 502 or 504 for 25 s but gives up on a 503 at once; the last
@@ -61,6 +69,7 @@ class DiscordReplySink:
         self._pending: asyncio.Task[None] | None = None
         self._waiting_for_slot = False
         self._typing_task: asyncio.Task[None] | None = None
+        self._synced_at = -STREAM_EDIT_SECONDS  # time.monotonic() of the last streaming sync
 
     async def start(self) -> None:
         if self._typing is not None:
@@ -120,8 +129,11 @@ class DiscordReplySink:
         try:
             if self._messages:  # posting the first words is not an edit: no slot needed
                 self._waiting_for_slot = True
+                # Text keeps arriving meanwhile; the edit takes all of it.
+                await asyncio.sleep(self._synced_at + STREAM_EDIT_SECONDS - time.monotonic())
                 await self._throttle.acquire(self._channel_id, reserve=1)
                 self._waiting_for_slot = False
+            self._synced_at = time.monotonic()
             await self._sync(split_message(self._text, MESSAGE_LIMIT))
         except Exception:
             log.debug("an intermediate edit failed; the final one tries again", exc_info=True)
@@ -156,6 +168,7 @@ class DiscordReplySink:
                 raise DiscordDeliveryError(str(error), server_side=server_side) from error
 
     async def _keep_typing(self, typing: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.sleep(TYPING_AFTER_SECONDS)
         with contextlib.suppress(discord.HTTPException):
             while not self._messages:
                 await typing()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -117,6 +118,23 @@ async def test_streaming_edits_stay_within_the_channel_budget(discord_world: Dis
     assert edits, "the reply was never edited while it streamed"
     busiest = max(sum(1 for t in edits if start <= t < start + 5.0) for start in edits)
     assert busiest <= 5, f"{busiest} edits within 5 s: {[round(t - edits[0], 2) for t in edits]}"
+    # A second apart while streaming (the final edit may follow sooner): ~3 s of stream.
+    gaps = [b - a for a, b in itertools.pairwise(edits[:-1])]
+    assert all(gap >= 0.95 for gap in gaps), [round(g, 2) for g in gaps]
+    assert len(edits) <= 5
+
+
+async def test_typing_shows_only_while_the_model_is_slow(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    world.openai.enqueue(Script(chunks=("quick",)))
+    quick = await world.say("fast please", mention=True)
+    await world.bot_says(quick, "quick")
+    assert world.discord.calls_to("POST", f"/channels/{quick}/typing") == []
+
+    world.openai.enqueue(Script(chunks=("slow",), delay_before_first_chunk=1.5))
+    slow = await world.say("take your time", mention=True)
+    await world.bot_says(slow, "slow")
+    assert len(world.discord.calls_to("POST", f"/channels/{slow}/typing")) == 1
 
 
 async def test_threads_of_one_channel_each_have_their_own_edit_budget(
