@@ -72,9 +72,11 @@ class SlackBot:
     async def run(self) -> None:
         config = self._config()
         token = config.bot_token.reveal()
-        client = _web_client(token, config.api_base_url, self._api_calls)
-        identity = await self._check_token(client, config)
-        async with aiohttp.ClientSession() as files:
+        # One session for every Web API call: without it slack_sdk opens a new connection
+        # (a TCP and TLS handshake with Slack) for each post and each streaming edit.
+        async with aiohttp.ClientSession() as api, aiohttp.ClientSession() as files:
+            client = _web_client(token, config.api_base_url, self._api_calls, api)
+            identity = await self._check_token(client, config)
             app = self._app(
                 config,
                 client,
@@ -251,7 +253,9 @@ class _GatewayErrorRetryHandler(AsyncServerErrorRetryHandler):
         return response is not None and response.status_code in (500, 502, 503, 504)
 
 
-def _web_client(token: str, base_url: str | None, api_calls: ApiCalls) -> AsyncWebClient:
+def _web_client(
+    token: str, base_url: str | None, api_calls: ApiCalls, session: aiohttp.ClientSession
+) -> AsyncWebClient:
     # Rate-limit and 5xx retries are off by default in slack_sdk; a busy workspace needs them.
     handlers = [
         _CountingHandler(api_calls),
@@ -259,7 +263,9 @@ def _web_client(token: str, base_url: str | None, api_calls: ApiCalls) -> AsyncW
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         _GatewayErrorRetryHandler(max_retry_count=2),
     ]
-    return AsyncWebClient(token=token, base_url=base_url or SLACK_API, retry_handlers=handlers)
+    return AsyncWebClient(
+        token=token, base_url=base_url or SLACK_API, retry_handlers=handlers, session=session
+    )
 
 
 def _bound_port(runner: web.AppRunner) -> int:
