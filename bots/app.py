@@ -144,7 +144,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
         )
         for bot in bots
     ]
-    await _mark_interrupted(runtime, bots)
+    await mark_interrupted(runtime, [bot.name for bot in bots])
     runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
     monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
     try:
@@ -157,12 +157,11 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
             await monitor
 
 
-async def _mark_interrupted(runtime: Runtime, bots: list[BotConfig]) -> None:
+async def mark_interrupted(runtime: Runtime, names: list[str]) -> None:
     """Before serving: replies a killed run left "in progress" are marked interrupted.
 
-    Only these bots' rows: a `parley chat` on the same file may be mid-turn right now.
+    Only these bots' rows: another process on the same file may be mid-turn right now.
     """
-    names = [bot.name for bot in bots]
     try:
         marked = await runtime.store.mark_interrupted(names, datetime.now(UTC), INTERRUPTED)
     except StoreError as error:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bots.app import open_runtime, run_bots, startable_bots
+from bots.app import mark_interrupted, open_runtime, run_bots, startable_bots
 from bots.check import print_check
 from bots.console import ConsoleChat
 from bots.health import ask_health
@@ -127,6 +127,7 @@ def _chat(args: argparse.Namespace) -> int:
 async def _chat_async(args: argparse.Namespace) -> int:
     async with open_runtime(args.config) as runtime:
         bot_name = _chat_bot(runtime.config.current, args.bot)
+        await mark_interrupted(runtime, [bot_name])
         thread = args.thread or datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
         user = _console_user(runtime.config.current, bot_name)
         others = [bot.name for bot in runtime.config.current.bots if bot.name != bot_name]

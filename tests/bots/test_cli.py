@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import sys
@@ -12,6 +13,9 @@ import pytest
 
 from bots.app import open_runtime
 from bots.cli import main
+from core.config import load_config
+from core.store import Store
+from core.types import ConversationKey
 from tests.e2e.conftest import write_config
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -161,3 +165,29 @@ async def test_check_probe_asks_the_provider_for_its_models(
     assert "→ NOT READY: fake does not offer gpt-4o (2 models)" in out
     assert fake_openai.authorizations == ["Bearer sk-probe-secret-0000"]
     assert "sk-probe-secret-0000" not in out
+
+
+def test_chat_marks_what_a_killed_chat_left_unfinished(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = ConversationKey("console", "local", "parley", "killed")
+
+    async def leave_a_reply_in_progress() -> int:
+        async with await Store.open(load_config(config).storage.path) as store:
+            return await store.add_message(
+                key, role="assistant", author_id="parley", author_name="parley",
+                content="half an ans", status="partial", token_count=3,
+            )  # fmt: skip
+
+    async def reply_row(reply: int) -> tuple[str, str]:
+        async with await Store.open(load_config(config).storage.path) as store:
+            history = await store.recent_messages(key, 10)
+        (row,) = [m for m in history.messages if m.id == reply]
+        return row.status, row.error
+
+    reply = asyncio.run(leave_a_reply_in_progress())
+    monkeypatch.setattr("sys.stdin", io.StringIO("/quit\n"))
+    assert main(["chat", "--config", str(config), "--thread", "killed"]) == 0
+    capsys.readouterr()
+    status, error = asyncio.run(reply_row(reply))
+    assert status == "partial" and error.startswith("interrupted")
