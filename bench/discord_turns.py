@@ -17,20 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import bots.discord.bot as discord_bot
-from bench.turns import Bot, benchmark
+from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, benchmark
 from bots.app import Runtime
 from bots.discord.bot import DiscordBot
 
-CONFIG = """\
-providers:
-  fake: {{base_url: "{openai_url}", api_key: "${{PARLEY_TEST_KEY}}", timeout: 30}}
-personas:
-  helper:
-    system_prompt: "You are {{bot_name}} in {{workspace_name}}, {{channel_name}}."
-    model: gpt-4o-mini
-    provider: fake
-    max_tokens: 1024
-    context_tokens: 16000
+CONFIG = (
+    HELPER_ON_FAKE_MODEL
+    + """\
 bots:
   - name: bench
     platform: discord
@@ -39,8 +32,9 @@ bots:
     api_base_url: "{api_url}"
     gateway_url: "{gateway_url}"
     workspaces: {{"{guild}": {{persona: helper}}}}
-storage: {{path: data/parley.db}}
 """
+    + STORAGE
+)
 
 
 def environment(urls: Mapping[str, Any]) -> Mapping[str, str]:

@@ -27,21 +27,14 @@ from typing import Any
 
 import bots.discord.bot as discord_bot
 from bench.rss import PeakRss, database_bytes
-from bench.turns import Bot, Fakes
+from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, Fakes
 from bots.app import open_runtime
 from bots.discord.bot import DiscordBot
 from bots.slack.bot import SlackBot
 
-CONFIG = """\
-providers:
-  fake: {{base_url: "{openai_url}", api_key: "${{PARLEY_TEST_KEY}}", timeout: 30}}
-personas:
-  helper:
-    system_prompt: "You are {{bot_name}} in {{workspace_name}}, {{channel_name}}."
-    model: gpt-4o-mini
-    provider: fake
-    max_tokens: 1024
-    context_tokens: 16000
+CONFIG = (
+    HELPER_ON_FAKE_MODEL
+    + """\
 bots:
   - name: slack-load
     platform: slack
@@ -56,8 +49,9 @@ bots:
     api_base_url: "{discord_api_url}"
     gateway_url: "{gateway_url}"
     workspaces: {{"{guild}": {{persona: helper}}}}
-storage: {{path: data/parley.db}}
 """
+    + STORAGE
+)
 
 
 async def start_model(seconds: float, chunks: int) -> tuple[asyncio.subprocess.Process, str]:

@@ -16,20 +16,13 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from bench.turns import Bot, benchmark
+from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, benchmark
 from bots.app import Runtime
 from bots.slack.bot import SlackBot
 
-CONFIG = """\
-providers:
-  fake: {{base_url: "{openai_url}", api_key: "${{PARLEY_TEST_KEY}}", timeout: 30}}
-personas:
-  helper:
-    system_prompt: "You are {{bot_name}} in {{workspace_name}}, {{channel_name}}."
-    model: gpt-4o-mini
-    provider: fake
-    max_tokens: 1024
-    context_tokens: 16000
+CONFIG = (
+    HELPER_ON_FAKE_MODEL
+    + """\
 bots:
   - name: bench
     platform: slack
@@ -37,8 +30,9 @@ bots:
     bot_token: ${{SLACK_BOT_TOKEN}}
     app_token: ${{SLACK_APP_TOKEN}}
     api_base_url: "{slack_url}"
-storage: {{path: data/parley.db}}
 """
+    + STORAGE
+)
 
 
 def environment(urls: Mapping[str, Any]) -> Mapping[str, str]:

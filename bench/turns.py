@@ -16,6 +16,21 @@ from typing import Any, Protocol
 
 from bots.app import Runtime, open_runtime
 
+# The provider and persona every platform benchmark runs: the fake model, a plain prompt.
+# A str.format template: the benchmark fills in openai_url and its bots' URLs.
+HELPER_ON_FAKE_MODEL = """\
+providers:
+  fake: {{base_url: "{openai_url}", api_key: "${{PARLEY_TEST_KEY}}", timeout: 30}}
+personas:
+  helper:
+    system_prompt: "You are {{bot_name}} in {{workspace_name}}, {{channel_name}}."
+    model: gpt-4o-mini
+    provider: fake
+    max_tokens: 1024
+    context_tokens: 16000
+"""
+STORAGE = "storage: {{path: data/parley.db}}\n"
+
 
 class Bot(Protocol):
     async def run(self) -> None: ...
