@@ -167,10 +167,9 @@ class Tally:
     """Counts per fault kind: faults injected, and how each turn ended."""
 
     def __init__(self, model: FaultyModel, outcomes: list[Outcome]) -> None:
+        # Only what the fake saw; refused connections never reach it, so "refused" counts
+        # no injections: its conversations' endings are the proof.
         self.injected = Counter(model.injected)
-        # The down provider is never reached: every attempt of those turns is a refusal.
-        refused = sum(1 for o in outcomes if o.case.kind == "refused")
-        self.injected["refused"] += refused * (MAX_RETRIES + 1)
         self.endings = Counter((o.case.kind, _ending(o)) for o in outcomes)
         self.seconds: dict[str, list[float]] = {}
         for o in outcomes:

@@ -89,7 +89,9 @@ async def test_hundreds_of_model_faults_each_end_in_one_short_message(
     tally = Tally(model, outcomes)
     attempts = MAX_RETRIES + 1
     for kind in KINDS:
-        persistent = PER_VARIANT * (attempts if kind in RETRYABLE or kind == "refused" else 1)
+        persistent = (
+            0 if kind == "refused" else PER_VARIANT * (attempts if kind in RETRYABLE else 1)
+        )
         transient = PER_VARIANT if kind in RETRYABLE else 0
         assert tally.injected[kind] == persistent + transient, kind
         assert tally.endings[(kind, "absorbed")] == transient, kind
