@@ -172,7 +172,7 @@ class DiscordConversations:
 
     async def answer_in(self, thread: discord.Thread, message: IncomingMessage) -> None:
         sink = DiscordReplySink(
-            channel_id=thread.parent_id,
+            channel_id=thread.id,  # the thread's own edit budget, as in _answer
             first=lambda part: thread.send(part),
             more=lambda part: thread.send(part),
             typing=lambda: _typing(thread),

@@ -63,6 +63,7 @@ class DiscordReplySink:
         self._throttle = throttle
         self._on_posted = on_posted
         self._text = ""
+        self._visible = False  # any non-blank text yet
         self._messages: list[discord.Message] = []
         self._shown: list[str] = []
         self._lock = asyncio.Lock()
@@ -77,7 +78,9 @@ class DiscordReplySink:
 
     async def append(self, text: str) -> None:
         self._text += text
-        if self._text.strip() and self._pending is None:
+        # Only the new piece is looked at: stripping the whole reply per token is quadratic.
+        self._visible = self._visible or bool(text.strip())
+        if self._visible and self._pending is None:
             # One edit in flight or waiting at a time; it picks up all text so far.
             self._pending = asyncio.create_task(self._sync_soon())
 

@@ -8,6 +8,7 @@ from bots.discord.access import is_admin, is_allowed
 from bots.discord.conversations import (
     REFUSAL,
     DiscordConversations,
+    channel_name,
     conversation_in,
     thread_name,
 )
@@ -97,7 +98,6 @@ def _incoming(
     talk: DiscordConversations, interaction: discord.Interaction, key: ConversationKey, text: str
 ) -> IncomingMessage:
     guild = interaction.guild
-    channel = getattr(interaction.channel, "name", None)
     return IncomingMessage(
         bot=talk.config.name,
         key=key,
@@ -105,7 +105,7 @@ def _incoming(
         text=text,
         message_id=f"i:{interaction.id}",
         workspace_name=guild.name if guild is not None else "DMs",
-        channel_name=f"#{channel}" if channel else "a direct message",
+        channel_name=channel_name(interaction.channel),
         admin=is_admin(talk.config, interaction.user),
     )
 

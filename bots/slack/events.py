@@ -112,13 +112,14 @@ class SlackConversations:
         channel, ts = str(event["channel"]), str(event["ts"])
         key, thread_ts = _place(event, team_id)
         user = str(event.get("user") or event.get("bot_id") or "")
-        if not _allowed(bot, channel, user, event.get("channel_type") == "im"):
-            await self._deny(bot, channel, thread_ts)
-            return
         # Keyed by channel and message ts: Slack's retries and a re-sent event with a new
-        # event id are the same message, and the claim outlives a restart.
+        # event id are the same message, and the claim outlives a restart. Claimed before
+        # the access check, so a redelivery is not refused a second time either.
         if not await self._engine.claim(f"slack:{bot.name}", f"{channel}:{ts}"):
             log.info("slack %s: %s already answered, skipping the redelivery", bot.name, ts)
+            return
+        if not _allowed(bot, channel, user, event.get("channel_type") == "im"):
+            await self._deny(bot, channel, thread_ts)
             return
         text = _without_mention(str(event.get("text", "")), me.user_id)
         reply = await command_reply(self._engine, bot, key, user, text, event)

@@ -52,6 +52,7 @@ class SlackReplySink:
         self._placeholder = placeholder
         self._interval = interval
         self._text = ""
+        self._visible = False  # any non-blank text yet
         self._shown: list[str] = []  # what each posted message shows now
         self._posted_ts: list[str] = []
         self._last_text_sync = 0.0  # the placeholder does not count: text must not wait
@@ -80,7 +81,9 @@ class SlackReplySink:
 
     async def append(self, text: str) -> None:
         self._text += text
-        if not self._text.strip():
+        # Only the new piece is looked at: stripping the whole reply per token is quadratic.
+        self._visible = self._visible or bool(text.strip())
+        if not self._visible:
             return
         if self._timer is not None and not self._posted_ts:
             await self._cancel_timer()  # text beat the placeholder: skip it

@@ -257,7 +257,11 @@ async def test_a_user_outside_allowed_users_is_refused_without_a_model_call(
         refusal = await _replied(world, GENERAL, denied["ts"], 1)
         assert "not available to you" in refusal
         assert fake_openai.requests == []
+        # Slack delivers it again (a retry, or a new event id): it is not refused twice.
+        await fake_slack.send_event(denied)
         allowed = await world.mention("and me?")
+        await world.settled(GENERAL, allowed["ts"])
+        assert len(world.replies(GENERAL, denied["ts"])) == 1
         answer = await world.settled(GENERAL, allowed["ts"])
         assert answer[0].markdown_text == "Hello world"
         assert len(fake_openai.requests) == 1
