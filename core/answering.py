@@ -61,12 +61,19 @@ class TurnAnswerer:
             log.exception("turn %s crashed while streaming", turn.message.key)
             error = ParleyError(f"{type(crash).__name__}: {crash}")
         except asyncio.CancelledError:
-            await self._finish(turn, started, ParleyError("interrupted by shutdown"))
+            outcome = await self._finish(turn, ParleyError("interrupted by shutdown"))
+            self._report(turn, outcome, started)
             raise
-        outcome = await self._finish(turn, started, error)
+        outcome = await self._deliver(turn, sink, await self._finish(turn, error))
+        # Reported once the platform has taken it (or not): the log line, the metrics and
+        # the stored row agree on the outcome.
+        self._report(turn, outcome, started)
+        return outcome
+
+    async def _deliver(self, turn: Turn, sink: ReplySink, outcome: TurnOutcome) -> TurnOutcome:
         try:
-            if error is not None:
-                await sink.fail(error)
+            if outcome.error is not None:
+                await sink.fail(outcome.error)
             else:
                 await sink.finish(outcome.summary)
         except ParleyError as undelivered:
@@ -74,11 +81,15 @@ class TurnAnswerer:
             log.warning(
                 "turn %s: the reply could not be finished: %s", turn.message.key, undelivered
             )
-            if error is None:
+            if outcome.error is None:
                 return await self._undelivered(turn, outcome, undelivered)
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
         return outcome
+
+    def _report(self, turn: Turn, outcome: TurnOutcome, started: float) -> None:
+        log_turn(turn, outcome.status, started, outcome.error)
+        self._observer.ended(turn_report(turn, outcome.status, started, outcome.error))
 
     async def _undelivered(
         self, turn: Turn, outcome: TurnOutcome, undelivered: ParleyError
@@ -120,24 +131,26 @@ class TurnAnswerer:
                     turn.usage = event
             await gate.finish()
 
-    async def _finish(self, turn: Turn, started: float, error: ParleyError | None) -> TurnOutcome:
+    async def _finish(self, turn: Turn, error: ParleyError | None) -> TurnOutcome:
         reply = "".join(turn.reply)
         status: MessageStatus = "complete" if error is None else "partial" if reply else "failed"
         if isinstance(error, ContentFlagged):
             status = "failed"  # what was shown stays on record; no later turn replays it
         model = turn.resolved.persona.model
-        counted = reply + INTERRUPTED_MARKER if status == "partial" else reply
+        reply_tokens = self._tokenizers.count(model, reply) if reply else 0
         if turn.usage is None and reply:
             # Some servers never report usage; Parley's own counts keep accounting and
             # budgets from seeing the turn as free.
-            completion = self._tokenizers.count(model, reply)
-            turn.usage = Usage(turn.window.prompt_tokens, completion, 0)
+            turn.usage = Usage(turn.window.prompt_tokens, reply_tokens, 0)
         usage = usage_record(turn, turn.usage) if turn.usage else None
+        if status == "partial":
+            # Counted as it will be replayed, marker included.
+            reply_tokens = self._tokenizers.count(model, reply + INTERRUPTED_MARKER)
         await self._store.update_message(
             turn.assistant_id,
             content=reply,
             status=status,
-            token_count=self._tokenizers.count(model, counted) if reply else 0,
+            token_count=reply_tokens,
             error=str(error) if error else "",
             usage=usage,
         )
@@ -150,8 +163,6 @@ class TurnAnswerer:
             unread_attachments=turn.unread,
             usage=turn.usage,
         )
-        log_turn(turn, status, started, error)
-        self._observer.ended(turn_report(turn, status, started, error))
         return TurnOutcome(status, reply, summary, error, flag_of(error))
 
 

@@ -122,8 +122,9 @@ async def test_discord_down_for_every_post_keeps_the_question_and_serves_the_nex
         await asyncio.sleep(0.3)
     stored = await _stored(world, thread)
     assert stored[0][:2] == ("user", "complete") and stored[0][2].endswith("anyone there?")
-    # Never shown, so never replayed as if the user had read it.
+    # Never shown, so never replayed as if the user had read it; the log agrees.
     assert stored[1][:2] == ("assistant", "failed")
+    assert "outcome=failed" in caplog.text and "outcome=complete" not in caplog.text
     assert fake.posted(thread) == []
     world.openai.enqueue(Script(chunks=CHUNKS, delay_between_chunks=0.1))
     again = _mention(fake, "and now?")
