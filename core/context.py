@@ -109,7 +109,9 @@ def _first_kept(costs: list[int], room: int, step: int) -> int:
 
     History stays contiguous (nothing older than a dropped message is sent). When some must
     go, the cut moves forward to the next point where the running total from the start of
-    the history crosses a multiple of `step`: those points do not move as the thread grows.
+    the history crosses a multiple of `step`: those points do not move as the thread grows,
+    as long as the whole thread is loaded. Past `limits.history_messages` the loaded window
+    itself slides by a turn each turn and so do the points (known weakness).
     """
     total = sum(costs)
     start = 0

@@ -56,7 +56,7 @@ class Store:
 
     def __init__(self, conn: aiosqlite.Connection, clock: Callable[[], datetime]) -> None:
         self._db = Database(conn, clock)
-        self._clock = clock
+        self._clock = self._db.clock
         self.ledger = Ledger(self._db)  # usage and answered events
         self._tails = TailCache()
         self._choices = PersonaChoices()
@@ -286,8 +286,10 @@ class Store:
         while True:
             async with self._db.writing("pruning old messages") as conn:
                 deleted = await erasure.prune_messages_batch(conn, cutoff)
-                # Cached tails may hold the deleted rows; the ids stay valid until below.
-                self._tails = TailCache()
+                if deleted:
+                    # Cached tails may hold the deleted rows; the ids stay valid until below.
+                    # Most hourly runs delete nothing and keep the hot threads in memory.
+                    self._tails = TailCache()
             messages += deleted
             if deleted < q.PRUNE_BATCH:
                 break

@@ -180,3 +180,16 @@ async def test_a_message_right_after_another_process_forgot_its_thread_is_kept(
 
         assert [m.content for m in (await serving.recent_messages(KEY, 10)).messages] == ["after"]
     assert raw_rows(db_path, "SELECT content FROM messages") == [("after",)]
+
+
+async def test_a_prune_that_deletes_nothing_keeps_hot_threads_in_memory(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await add_user_message(store, KEY, "fresh")
+        await store.recent_messages(KEY, 10)  # the tail is cached now
+        assert await store.prune_messages(timedelta(days=90)) == Erased(0, 0)
+        statements: list[str] = []
+        conn = store._db._conn  # counting SQL needs the connection itself
+        assert conn is not None
+        await conn.set_trace_callback(statements.append)
+        assert [m.content for m in (await store.recent_messages(KEY, 10)).messages] == ["fresh"]
+        assert not any(s.lstrip().upper().startswith("SELECT ID, ROLE") for s in statements)
