@@ -14,7 +14,7 @@ from core.config import BotConfig, Config, LimitsConfig
 from core.errors import BudgetExhausted, ParleyError
 from core.locks import KeyedLocks
 from core.moderation import Moderation, flag_of
-from core.personas import ResolvedPersona, resolve_persona
+from core.personas import ResolvedPersona
 from core.preparing import TurnPreparer
 from core.providers import ModelClients
 from core.store import Store
@@ -132,8 +132,7 @@ class Engine:
     def persona_for(self, bot_name: str, key: ConversationKey) -> ResolvedPersona:
         """The persona that answers in this conversation now."""
         config = self._config.current
-        chosen = self._store.chosen_persona(bot_name, key)
-        return resolve_persona(config, config.bot(bot_name), key.workspace, key.channel, chosen)
+        return self._preparer.persona(config, config.bot(bot_name), key)
 
     def persona_names(self) -> list[str]:
         return list(self._config.current.personas)

@@ -10,16 +10,16 @@ from datetime import datetime
 
 from core.attachments import render_input
 from core.budgets import BudgetLedger
-from core.config import Config, PersonaConfig
+from core.config import BotConfig, Config, PersonaConfig
 from core.context import ContextRequest, ContextWindow, build_context, user_turn
 from core.errors import ContentFlagged, ParleyError
 from core.moderation import Moderation
-from core.personas import resolve_persona
+from core.personas import ResolvedPersona, resolve_persona
 from core.rows import prior_rows, reply_placeholder, user_row
 from core.store import NewMessage, Store
 from core.tokens import Tokenizers
 from core.turn import Turn, system_prompt
-from core.types import IncomingMessage
+from core.types import ConversationKey, IncomingMessage
 
 # Below this many characters, fitting the context costs less than a hop to a worker thread.
 _INLINE_CONTEXT_CHARS = 20_000
@@ -43,6 +43,11 @@ class TurnPreparer:
         self._budgets = budgets
         self._moderation = moderation
 
+    def persona(self, config: Config, bot: BotConfig, key: ConversationKey) -> ResolvedPersona:
+        """Who answers in this conversation: a choice made in chat, else bots.yaml's."""
+        chosen = self._store.chosen_persona(bot.name, key)
+        return resolve_persona(config, bot, key.workspace, key.channel, chosen)
+
     async def prepare(self, config: Config, message: IncomingMessage) -> Turn:
         """Everything the model call needs, with the user's message stored; raises a
         ParleyError (the message still stored) when the turn may not go on."""
@@ -50,8 +55,7 @@ class TurnPreparer:
             bot = config.bot(message.bot)
         except KeyError as unknown:
             raise ParleyError(f"no bot named {message.bot!r} in {config.source}") from unknown
-        chosen = self._store.chosen_persona(bot.name, message.key)
-        resolved = resolve_persona(config, bot, message.key.workspace, message.key.channel, chosen)
+        resolved = self.persona(config, bot, message.key)
         persona = resolved.persona
         rendered = render_input(
             message.text,
