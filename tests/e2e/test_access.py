@@ -89,6 +89,17 @@ async def test_discord_dms_are_ignored_when_allow_dms_is_false(
             mentions=[fake_discord.bot_user_id],
         )
         await fake_discord.dispatch("MESSAGE_CREATE", mention)
-        await asyncio.sleep(0.5)
+        # A positive control behind them: the gateway delivers in order, so once the guild
+        # mention is answered the two DMs were seen and refused, not merely late.
+        guild = fake_discord.message_create(
+            fake_discord.channel_id,
+            fake_discord.user_id,
+            f"<@{fake_discord.bot_user_id}> and here?",
+            mentions=[fake_discord.bot_user_id],
+        )
+        await fake_discord.dispatch("MESSAGE_CREATE", guild)
+        await wait_until(lambda: len(fake_openai.requests) == 1)
+        await asyncio.sleep(0.2)
         assert fake_discord.posted(str(dm["id"])) == []
-    assert fake_openai.requests == []
+    assert len(fake_openai.requests) == 1
+    assert "and here?" in str(fake_openai.requests[0]["messages"][-1])
