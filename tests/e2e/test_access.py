@@ -102,4 +102,4 @@ async def test_discord_dms_are_ignored_when_allow_dms_is_false(
         await asyncio.sleep(0.2)
         assert fake_discord.posted(str(dm["id"])) == []
     assert len(fake_openai.requests) == 1
-    assert "and here?" in str(fake_openai.requests[0]["messages"][-1])
+    assert "and here?" in str(fake_openai.requests[0])
