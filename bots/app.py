@@ -22,9 +22,9 @@ from core.metrics import ApiCalls, Metrics
 from core.moderation import Moderation, skipped_moderation
 from core.providers import ModelClients
 from core.retention import keep_pruning
-from core.rows import INTERRUPTED
 from core.store import Store
 from core.tokens import Tokenizers
+from core.turn.rows import INTERRUPTED
 
 log = logging.getLogger(__name__)
 

@@ -8,19 +8,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from core.answering import TurnAnswerer
 from core.budgets import BudgetLedger
 from core.config import BotConfig, Config, LimitsConfig
 from core.errors import BudgetExhausted, ParleyError
-from core.locks import KeyedLocks
 from core.moderation import Moderation, flag_of
 from core.personas import ResolvedPersona
-from core.preparing import TurnPreparer
 from core.providers import ModelClients
 from core.store import Store
 from core.text import scrub_message
 from core.tokens import Tokenizers
 from core.turn import NoObserver, TurnObserver, TurnReport
+from core.turn.answer import TurnAnswerer
+from core.turn.order import KeyedLocks
+from core.turn.prepare import TurnPreparer
 from core.types import ConversationKey, IncomingMessage, ReplySink, TurnOutcome
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.locks import KeyedLocks
+from core.turn.order import KeyedLocks
 
 
 async def test_same_key_is_serialized_and_other_keys_run_in_parallel() -> None:

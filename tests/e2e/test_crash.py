@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from core.rows import INTERRUPTED
+from core.turn.rows import INTERRUPTED
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
 from tests.fakes.fixtures import _PROXY_VARIABLES
 from tests.fakes.openai_server import FakeOpenAI, Script

@@ -19,7 +19,7 @@ from core.providers import ModelClients
 from core.store import Store
 from core.text import scrub
 from core.tokens import Tokenizers
-from core.turn import Turn, TurnObserver, log_turn, turn_report, usage_record
+from core.turn.state import Turn, TurnObserver, log_turn, turn_report, usage_record
 from core.types import MessageStatus, ReplySink, TurnOutcome, TurnSummary, Usage
 
 # The turn's lines are the engine's: admins filter on that logger name.

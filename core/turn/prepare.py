@@ -15,10 +15,10 @@ from core.context import ContextRequest, ContextWindow, build_context, user_turn
 from core.errors import ContentFlagged, ParleyError
 from core.moderation import Moderation
 from core.personas import ResolvedPersona, resolve_persona
-from core.rows import prior_rows, reply_placeholder, user_row
 from core.store import NewMessage, Store
 from core.tokens import Tokenizers
-from core.turn import Turn, system_prompt
+from core.turn.rows import prior_rows, reply_placeholder, user_row
+from core.turn.state import Turn, system_prompt
 from core.types import ConversationKey, IncomingMessage
 
 # Below this many characters, fitting the context costs less than a hop to a worker thread.
