@@ -48,6 +48,13 @@ class TimingSink:
         self.done = 0.0
         self.summary: TurnSummary | None = None
 
+    async def say(self, text: str) -> None:
+        pass  # benchmarks send questions, never commands
+
+    @property
+    def shown(self) -> str:
+        return ""
+
     async def start(self) -> None: ...
 
     async def append(self, text: str) -> None:

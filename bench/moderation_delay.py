@@ -54,6 +54,13 @@ class FirstTextSink:
         self.started = time.monotonic()
         self.first: float | None = None
 
+    async def say(self, text: str) -> None:
+        pass  # benchmarks send questions, never commands
+
+    @property
+    def shown(self) -> str:
+        return ""
+
     async def start(self) -> None:
         return None
 

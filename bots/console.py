@@ -8,9 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from bots.notes import summary_notes
-from core.engine import Engine
 from core.errors import ParleyError
-from core.types import Author, ConversationKey, IncomingMessage, TurnSummary
+from core.types import Author, ConversationKey, Conversations, IncomingMessage, TurnSummary
 
 HELP = "Type a message and press Enter. /reset forgets this thread, /help shows this, /quit ends."
 LineReader = Callable[[], Awaitable[str]]
@@ -42,11 +41,13 @@ class ConsoleReplySink:
     def __init__(self, out: TextIO, bot_name: str) -> None:
         self._out = out
         self._bot_name = bot_name
+        self._text = ""
 
     async def start(self) -> None:
         self._write(f"{self._bot_name}> ")
 
     async def append(self, text: str) -> None:
+        self._text += text
         self._write(text)
 
     async def finish(self, summary: TurnSummary) -> None:
@@ -56,6 +57,13 @@ class ConsoleReplySink:
 
     async def fail(self, error: ParleyError) -> None:
         self._write(f"\n  [{error.user_message}]\n")
+
+    async def say(self, text: str) -> None:
+        self._write(f"  ({text})\n")
+
+    @property
+    def shown(self) -> str:
+        return self._text  # a terminal shows every word the moment it is written
 
     def _write(self, text: str) -> None:
         self._out.write(text)
@@ -67,7 +75,7 @@ class ConsoleChat:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Conversations,
         *,
         bot_name: str,
         thread: str,
@@ -100,9 +108,6 @@ class ConsoleChat:
             return False
         if text == "/help":
             self._out.write(HELP + "\n")
-        elif text == "/reset":
-            forgotten = await self._engine.reset(self._key)
-            self._out.write(f"  (forgot this thread: {forgotten} message(s))\n")
         elif text:
             await self._send(text)
         return True

@@ -1,27 +1,40 @@
-"""The conversation engine: one entry point that turns an incoming message into a streamed reply."""
+"""The conversation engine: every incoming message enters through `handle`, which decides
+what it is (not Parley's, a redelivery, a refusal, a command or a turn) and answers it."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from core import commands as words
+from core.blank import is_blank
 from core.budgets import BudgetLedger
-from core.config import BotConfig, Config, LimitsConfig
+from core.commands import Commands, parse_command
+from core.config import BotConfig, Config
 from core.errors import BudgetExhausted, ParleyError
-from core.moderation import Moderation, flag_of
-from core.personas import ResolvedPersona
+from core.moderation import Moderation, admin_notice, flag_of
 from core.providers import ModelClients
 from core.store import Store
 from core.text import scrub_message
 from core.tokens import Tokenizers
-from core.turn import NoObserver, TurnObserver, TurnReport
 from core.turn.answer import TurnAnswerer
-from core.turn.order import KeyedLocks
+from core.turn.lookups import completed
+from core.turn.order import ArrivalOrder, Place
 from core.turn.prepare import TurnPreparer
-from core.types import ConversationKey, IncomingMessage, ReplySink, TurnOutcome
+from core.turn.receive import Receiver, delivery_claim
+from core.turn.state import NoObserver, TurnObserver, TurnReport
+from core.types import (
+    Handling,
+    IncomingMessage,
+    ModerationFlag,
+    ReplySink,
+    TurnOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +48,10 @@ class ConfigSource(Protocol):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _skipped(handled_as: Handling) -> TurnOutcome:
+    return TurnOutcome("complete", "", handled_as=handled_as)
 
 
 class Engine:
@@ -51,11 +68,11 @@ class Engine:
     ) -> None:
         self._config = config
         self._store = store
-        self._models = models
         self._tokenizers = tokenizers
-        self._clock = clock
-        self._locks = KeyedLocks()
+        self._order = ArrivalOrder()
         self._observer = observer or NoObserver()
+        self._commands = Commands(store)
+        self._receiver = Receiver(store)
         budgets = BudgetLedger(store, clock)
         moderation = moderation or Moderation()
         self._preparer = TurnPreparer(
@@ -70,87 +87,131 @@ class Engine:
             observer=self._observer,
         )
 
-    async def handle(self, message: IncomingMessage, sink: ReplySink) -> TurnOutcome:
-        """Answer one message. Never raises for a failed turn: the sink hears about it."""
-        message = scrub_message(message)
-        async with self._locks.hold(message.key), self._observer.active():
-            started = time.monotonic()
+    async def handle(self, message: IncomingMessage, reply: ReplySink) -> TurnOutcome:
+        """Answer one message, at most once per delivery. Never raises for a failed turn:
+        the reply hears about it."""
+        async with self._order.place(message.key) as place:
             config = self._config.current
             try:
-                turn = await self._preparer.prepare(config, message)
-            except ParleyError as error:
-                level = logging.INFO if isinstance(error, BudgetExhausted) else logging.WARNING
-                log.log(level, "turn %s failed before the model call: %s", message.key, error)
-                elapsed = time.monotonic() - started
-                self._observer.ended(TurnReport(message.bot, "failed", error, elapsed))
-                await sink.fail(error)
-                return TurnOutcome("failed", "", error=error, flagged=flag_of(error))
-            return await self._answerer.answer(config, turn, sink, started)
+                bot = config.bot(message.bot)
+            except KeyError:
+                # A reload removed the bot while its adapter still runs.
+                error = ParleyError(f"no bot named {message.bot!r} in {config.source}")
+                log.warning("turn %s: %s", message.key, error)
+                await reply.fail(error)
+                return TurnOutcome("failed", "", error=error, handled_as="ignored")
+            message = scrub_message(await self._followed(message))
+            if message.from_bot and not _answers_bots(bot):
+                return _skipped("ignored")  # two assistants must never keep answering each other
+            if not message.addressed and not await self._store.knows(message.key):
+                return _skipped("ignored")
+            if not message.allowed:
+                if await self._first_delivery(bot, message) and _refuses(bot):
+                    await reply.say(words.REFUSAL)
+                return _skipped("refused")
+            command = message.command or parse_command(message.text)
+            blank = is_blank(message.text) and not message.attachments
+            if blank and not message.addressed:
+                return _skipped("ignored")  # a sticker or an emoji-only follow-up
+            if command is not None or blank:
+                if not await self._first_delivery(bot, message):
+                    return _skipped("duplicate")
+                await place.answerable()  # after the turns before it: reset waits for them
+                text = words.GREETING
+                if command is not None:
+                    text = await self._commands.run(config, bot, message, command)
+                await reply.say(text)
+                return _skipped("command")
+            return await self._turn(config, bot, message, reply, place)
 
-    async def reset(self, key: ConversationKey) -> int:
-        """Forget a conversation's stored history; returns how many messages were deleted."""
-        async with self._locks.hold(key):
-            return await self._store.forget(key)
+    async def _turn(
+        self,
+        config: Config,
+        bot: BotConfig,
+        message: IncomingMessage,
+        reply: ReplySink,
+        place: Place,
+    ) -> TurnOutcome:
+        resolved = self._preparer.persona(config, bot, message.key)
+        count = functools.partial(self._tokenizers.count, resolved.persona.model)
+        await place.stored()
+        arrival, older_unread = await self._receiver.receive(config, bot, message, count)
+        place.mark_stored()
+        if arrival is None:
+            log.info("turn %s: %s answered before, skipping it", message.key, message.delivery)
+            return _skipped("duplicate")
+        try:
+            await place.answerable()
+            async with self._observer.active():
+                started = time.monotonic()
+                try:
+                    message = await completed(message, config.limits)
+                    turn = await self._preparer.prepare(config, bot, resolved, message, arrival)
+                except ParleyError as error:
+                    return await self._refused(message, reply, error, started)
+                turn.older_unread = older_unread
+                outcome = await self._answerer.answer(config, turn, reply, started)
+        finally:
+            self._receiver.ended(arrival)
+        return _with_notice(outcome, message)
 
-    async def knows(self, key: ConversationKey) -> bool:
-        """Whether Parley is part of this conversation (it has answered or been seeded in it)."""
-        return await self._store.knows(key)
+    async def _refused(
+        self, message: IncomingMessage, reply: ReplySink, error: ParleyError, started: float
+    ) -> TurnOutcome:
+        level = logging.INFO if isinstance(error, BudgetExhausted) else logging.WARNING
+        log.log(level, "turn %s failed before the model call: %s", message.key, error)
+        self._observer.ended(TurnReport(message.bot, "failed", error, time.monotonic() - started))
+        await reply.fail(error)
+        outcome = TurnOutcome("failed", "", error=error, flagged=flag_of(error))
+        return _with_notice(outcome, message)
 
-    async def claim(self, scope: str, event_id: str) -> bool:
-        """True only the first time an event is seen, across restarts: adapters answer once."""
-        return await self._store.ledger.claim_event(scope, event_id)
+    async def _followed(self, message: IncomingMessage) -> IncomingMessage:
+        """A reply to one of Parley's own messages continues that message's conversation."""
+        if not message.reply_to:
+            return message
+        key = await self._store.linked_conversation(message.key.platform, message.reply_to)
+        if key is None:
+            return message
+        return replace(message, key=key, addressed=True)
 
-    async def link(self, key: ConversationKey, message_ids: list[str]) -> None:
-        """Ties messages Parley posted to their conversation (see `linked`)."""
-        await self._store.link_messages(key, message_ids)
-
-    async def linked(self, platform: str, message_id: str) -> ConversationKey | None:
-        """The conversation a message Parley posted belongs to: a reply to it continues it."""
-        return await self._store.linked_conversation(platform, message_id)
-
-    async def seen(self, scope: str, event_id: str) -> bool:
-        """Whether an event was claimed before (e.g. a command set already synced)."""
-        return await self._store.ledger.event_seen(scope, event_id)
-
-    async def may_reset(self, key: ConversationKey, user_id: str, *, admin: bool) -> bool:
-        """A thread may be wiped by an admin or by someone who wrote in it."""
-        if admin:
+    async def _first_delivery(self, bot: BotConfig, message: IncomingMessage) -> bool:
+        claim = delivery_claim(bot, message)
+        if claim is None:
             return True
-        limit = self._config.current.limits.history_messages
-        history = await self._store.recent_messages(key, limit)
-        return any(m.role == "user" and m.author_id == user_id for m in history.messages)
+        return await self._store.ledger.claim_event(claim.scope, claim.delivery)
 
-    @property
-    def limits(self) -> LimitsConfig:
-        """The limits in force now; a reload changes them for the next turn."""
-        return self._config.current.limits
+    # What an adapter needs besides `handle` (see core.types.Conversations).
 
     def bot(self, name: str) -> BotConfig:
-        """The named bot's settings in force now (access lists follow a reload)."""
         return self._config.current.bot(name)
-
-    def persona_for(self, bot_name: str, key: ConversationKey) -> ResolvedPersona:
-        """The persona that answers in this conversation now."""
-        config = self._config.current
-        return self._preparer.persona(config, config.bot(bot_name), key)
 
     def persona_names(self) -> list[str]:
         return list(self._config.current.personas)
 
-    async def choose_persona(
-        self,
-        bot_name: str,
-        key: ConversationKey,
-        persona: str | None,
-        *,
-        whole_channel: bool,
-        chosen_by: str,
-    ) -> None:
-        """Switch this thread's (or channel's) persona; None returns to bots.yaml's choice."""
-        names = self.persona_names()
-        if persona is not None and persona not in names:
-            message = f"There is no persona called '{persona}'. Choose one of: {', '.join(names)}."
-            raise ParleyError(message, user_message=message)
-        await self._store.choose_persona(
-            bot_name, key, persona, whole_channel=whole_channel, chosen_by=chosen_by
-        )
+    async def link(self, message: IncomingMessage, posted: list[str]) -> None:
+        followed = await self._followed(message)
+        await self._store.link_messages(followed.key, posted)
+
+    async def seen(self, scope: str, value: str) -> bool:
+        return await self._store.ledger.event_seen(scope, value)
+
+    async def record(self, scope: str, value: str) -> None:
+        await self._store.ledger.claim_event(scope, value)
+
+
+def _answers_bots(bot: BotConfig) -> bool:
+    return bool(getattr(bot, "answer_bots", False))
+
+
+def _refuses(bot: BotConfig) -> bool:
+    return getattr(bot, "on_denied", "silent") == "refuse"
+
+
+def _with_notice(outcome: TurnOutcome, message: IncomingMessage) -> TurnOutcome:
+    """Moderation's note for the admins: who and where, never what."""
+    flag: ModerationFlag | None = outcome.flagged
+    if flag is None:
+        return outcome
+    who = f"{message.author.display_name} ({message.author.id})"
+    where = f"{message.channel_name or message.key.channel} (conversation {message.key})"
+    return replace(outcome, admin_notice=admin_notice(flag, who=who, where=where, bot=message.bot))

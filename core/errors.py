@@ -118,3 +118,9 @@ _FLAGGED_NOTES = {
     "input": "I can't answer that: the message was flagged by content moderation.",
     "output": "I stopped this reply: it was flagged by content moderation.",
 }
+
+
+class ShutDown(ParleyError):
+    """Parley is stopping: a turn still running when its wait ran out is cut here."""
+
+    user_message = "Parley is restarting; this reply was cut short. Ask again in a moment."

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
-from core.types import Author, IncomingMessage
+from core.types import Author, IncomingMessage, PriorMessage
 
 # JSON may carry "\ud83d" alone; Python decodes it, but UTF-8 (SQLite, HTTP bodies) cannot
 # encode it, so one such character would otherwise fail the whole turn.
@@ -20,8 +21,7 @@ def scrub(text: str) -> str:
 def scrub_message(message: IncomingMessage) -> IncomingMessage:
     """The message with every text field scrubbed; unchanged (the same object) when clean."""
     fields = [message.text, message.author.display_name, message.workspace_name]
-    fields += [message.channel_name, *(p.text for p in message.prior)]
-    fields += [p.author.display_name for p in message.prior]
+    fields += [message.channel_name]
     if not any(_LONE_SURROGATE.search(field) for field in fields):
         return message
     return replace(
@@ -30,10 +30,11 @@ def scrub_message(message: IncomingMessage) -> IncomingMessage:
         author=_author(message.author),
         workspace_name=scrub(message.workspace_name),
         channel_name=scrub(message.channel_name),
-        prior=tuple(
-            replace(p, text=scrub(p.text), author=_author(p.author)) for p in message.prior
-        ),
     )
+
+
+def scrub_prior(messages: Sequence[PriorMessage]) -> list[PriorMessage]:
+    return [replace(p, text=scrub(p.text), author=_author(p.author)) for p in messages]
 
 
 def _author(author: Author) -> Author:

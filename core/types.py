@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from core.config import BotConfig
 from core.errors import ParleyError
 
 Role = Literal["system", "user", "assistant"]
@@ -38,16 +39,19 @@ class Author:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file shared with a message, already downloaded by the adapter.
+    """A file shared with a message.
 
-    `data` is None when the adapter did not download it (too large, no permission);
-    the engine then tells the model and the user that it was not read.
+    `data` is None until read: adapters give what the platform says of the file and `ref`,
+    their own handle on it; core asks `PlatformLookups.download` for the bytes once the
+    message is stored, with a size cap and a deadline. A file that could not be read is
+    told to the model and the user as not read.
     """
 
     filename: str
     media_type: str
     size: int
     data: bytes | None = None
+    ref: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +65,68 @@ class PriorMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class IncomingMessage:
-    """One user message, translated by an adapter into the platform-neutral form.
+class Earlier:
+    """A thread's earlier messages, newest first, and whether older ones were left out."""
 
-    `prior` seeds a conversation Parley has never seen with what was said before it joined;
-    it is ignored for a conversation the engine already holds. `admin` is the adapter's
-    word that the author is one of the bot's admins (budgets may exempt them).
+    messages: tuple[PriorMessage, ...]
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Display names of who wrote a message and where, for prompts and the stored row."""
+
+    author: str
+    workspace: str
+    channel: str
+
+
+class PlatformLookups(Protocol):
+    """What core may ask an adapter about one message, after the message is stored.
+
+    Each call may be slow (it goes to the platform); core bounds it with a deadline and
+    treats an error as "not known": the turn goes on without it.
+    """
+
+    async def names(self) -> Names: ...
+
+    async def download(self, attachment: Attachment, max_bytes: int) -> bytes | None: ...
+
+    async def earlier(self, limit: int) -> Earlier:
+        """Up to `limit` messages before this one in its thread, newest first (with the
+        thread's first message, if it fits); asked once, when Parley joins a thread late."""
+        ...
+
+
+CommandName = Literal["reset", "persona", "help"]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Words addressed to Parley itself; `argument` is a persona name for `persona`."""
+
+    name: CommandName
+    argument: str | None = None
+    whole_channel: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message, translated by an adapter into the platform-neutral form.
+
+    The adapter says what the platform says; core decides what to do with it (whether it is
+    a first delivery, whether the conversation is Parley's, a command or a turn):
+    - `delivery`: the platform's id for this message or interaction, the same on every
+      redelivery; "" where nothing is ever redelivered (the console).
+    - `addressed`: Parley was spoken to (a mention, a DM, a slash command); otherwise the
+      message is answered only in a conversation Parley is already part of.
+    - `allowed`: the adapter's access rules let this author talk here.
+    - `admin`: the author is one of the bot's admins (commands, budgets).
+    - `command`: a platform command (a slash command); plain text is parsed by core.
+    - `joined_late`: the message is inside a thread begun without Parley; core asks
+      `lookups.earlier` for what came before when it does not know the thread yet.
+    - `reply_to`: the platform id of the message this one answers (Discord reply chains): a
+      reply to one of Parley's own messages continues that conversation.
     """
 
     bot: str
@@ -74,11 +134,19 @@ class IncomingMessage:
     author: Author
     text: str
     message_id: str
+    delivery: str = ""
+    addressed: bool = True
+    allowed: bool = True
+    admin: bool = False
+    from_bot: bool = False
+    command: Command | None = None
+    joined_late: bool = False
+    reply_to: str = ""
     attachments: tuple[Attachment, ...] = ()
     workspace_name: str = ""
     channel_name: str = ""
     prior: tuple[PriorMessage, ...] = ()
-    admin: bool = False
+    lookups: PlatformLookups | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +198,17 @@ class ReplySink(Protocol):
 
     async def fail(self, error: ParleyError) -> None: ...
 
+    async def say(self, text: str) -> None:
+        """One short message in the reply's place instead of a streamed reply (a command's
+        answer, a refusal); neutral text the adapter styles for its platform."""
+        ...
+
+    @property
+    def shown(self) -> str:
+        """The reply's text as the platform shows it now; text that never got there is not
+        history the user knows of, and is not stored as shown."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
@@ -153,12 +232,46 @@ class ModerationFlag:
     categories: tuple[str, ...]
 
 
+Handling = Literal["turn", "command", "refused", "ignored", "duplicate"]
+
+
 @dataclass(frozen=True, slots=True)
 class TurnOutcome:
-    """What `Engine.handle` returns, for callers and tests; the sink has already been told."""
+    """What `Engine.handle` returns, for callers and tests; the sink has already been told.
+
+    `handled_as` says what core made of the message: a turn, a command, a refusal, not
+    Parley's to answer, or a redelivery of one already answered. `admin_notice` is set
+    when moderation stopped the turn: the adapter posts it where its admins read.
+    """
 
     status: MessageStatus
     reply: str
     summary: TurnSummary = field(default_factory=TurnSummary)
     error: ParleyError | None = None
     flagged: ModerationFlag | None = None  # set when moderation stopped the turn
+    handled_as: Handling = "turn"
+    admin_notice: str = ""
+
+
+class Conversations(Protocol):
+    """The engine as adapters hold it: one entry point for every message, and what an
+    adapter needs to run at all."""
+
+    async def handle(self, message: IncomingMessage, reply: ReplySink) -> TurnOutcome: ...
+
+    def bot(self, name: str) -> BotConfig:
+        """The named bot's settings in force now (a reload changes them)."""
+        ...
+
+    def persona_names(self) -> list[str]: ...
+
+    async def link(self, message: IncomingMessage, posted: list[str]) -> None:
+        """Ties messages Parley posted in answer to `message` to its conversation: a reply
+        to one of them continues it."""
+        ...
+
+    async def seen(self, scope: str, value: str) -> bool:
+        """Whether a marker was recorded (e.g. a command set already synced)."""
+        ...
+
+    async def record(self, scope: str, value: str) -> None: ...

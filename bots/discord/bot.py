@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
@@ -16,12 +17,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bots.discord.commands import install
-from bots.discord.conversations import DiscordConversations
+from bots.discord.router import DiscordEventRouter
+from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.config import BotConfig, DiscordBotConfig
-from core.engine import Engine
 from core.errors import ConfigError, ConfigIssue, ParleyError
 from core.metrics import ApiCalls, ignore_api_calls
+from core.types import Conversations
 
 log = logging.getLogger(__name__)
 # Claims under this scope record which command set Discord has; retention keeps them.
@@ -36,7 +38,7 @@ class DiscordBot:
     """Serves one Discord bot until cancelled; `parley run` runs one per bot entry."""
 
     def __init__(
-        self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls = ignore_api_calls
+        self, config: BotConfig, engine: Conversations, *, api_calls: ApiCalls = ignore_api_calls
     ) -> None:
         if not isinstance(config, DiscordBotConfig):
             raise TypeError(f"{config.name} is not a Discord bot")
@@ -68,7 +70,11 @@ class DiscordBot:
             self.client = ParleyDiscordClient(self._config, self._engine, self._api_calls)
             try:
                 async with self.client:
-                    await self.client.start(config.token.reveal())
+                    try:
+                        await self.client.start(config.token.reveal())
+                    finally:
+                        # Before the client closes: running replies still post their last words.
+                        await self.client.talk.tasks.drain()
             except discord.PrivilegedIntentsRequired as refused:
                 raise ParleyError(
                     f"discord bot {self._name}: Discord refused the Message Content intent, which "
@@ -88,7 +94,7 @@ class ParleyDiscordClient(commands.Bot):
     def __init__(
         self,
         config: Callable[[], DiscordBotConfig],
-        engine: Engine,
+        engine: Conversations,
         api_calls: ApiCalls = ignore_api_calls,
     ) -> None:
         intents = discord.Intents.default()
@@ -101,8 +107,12 @@ class ParleyDiscordClient(commands.Bot):
             http_trace=counting_trace(api_calls),
         )
         self._bot_config = config
-        self.talk = DiscordConversations(
-            bot=self._current, engine=engine, client=self, throttle=ChannelThrottle()
+        self.talk = DiscordEventRouter(
+            bot=self._current,
+            engine=engine,
+            client=self,
+            throttle=ChannelThrottle(),
+            tasks=TurnTasks(),
         )
 
     def _current(self) -> DiscordBotConfig:
@@ -113,7 +123,12 @@ class ParleyDiscordClient(commands.Bot):
         await sync_if_changed(self.tree, self._current(), self.talk.engine)
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.talk.on_message(message)
+        self.talk.on_message(message)
+
+    async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
+        # discord.py's default prints a traceback per failure; one line an admin can act on.
+        error = sys.exc_info()[1]
+        log.error("discord: %s failed: %s: %s", event_method, type(error).__name__, error)
 
 
 def counting_trace(record: ApiCalls) -> aiohttp.TraceConfig:
@@ -134,7 +149,9 @@ def counting_trace(record: ApiCalls) -> aiohttp.TraceConfig:
 
 
 async def sync_if_changed(
-    tree: app_commands.CommandTree[ParleyDiscordClient], config: DiscordBotConfig, engine: Engine
+    tree: app_commands.CommandTree[ParleyDiscordClient],
+    config: DiscordBotConfig,
+    engine: Conversations,
 ) -> None:
     """Syncs only a command set Discord has not seen: creates are limited to 200 a day."""
     shape = json.dumps([command.to_dict(tree) for command in tree.get_commands()], sort_keys=True)
@@ -151,7 +168,7 @@ async def sync_if_changed(
         if scope is not None:
             tree.copy_global_to(guild=scope)
         await tree.sync(guild=scope)
-        await engine.claim(record, digest)
+        await engine.record(record, digest)
         log.info("discord bot %s: slash commands synced (%s)", config.name, place)
 
 

@@ -8,10 +8,10 @@ import discord
 from discord import app_commands
 
 from bots.discord import slash
-from bots.discord.conversations import DiscordConversations
+from bots.discord.router import DiscordEventRouter
 
 
-def install(tree: app_commands.CommandTree[discord.Client], talk: DiscordConversations) -> None:
+def install(tree: app_commands.CommandTree[discord.Client], talk: DiscordEventRouter) -> None:
     """Declares the commands on the tree; syncing them is the bot's job."""
 
     @tree.command(name="ask", description="Ask Parley; the answer appears right here.")

@@ -98,6 +98,13 @@ class DiscordReplySink:
             if not isinstance(error, DiscordDeliveryError):
                 raise
 
+    async def say(self, text: str) -> None:
+        await self._final(text)
+
+    @property
+    def shown(self) -> str:
+        return "".join(self._shown)
+
     async def _final(self, body: str) -> None:
         await self._stop_typing()
         pending, self._pending = self._pending, None

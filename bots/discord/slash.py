@@ -1,88 +1,94 @@
-"""What each slash command does: defer first (Discord's 3-second deadline), then think."""
+"""What each slash command does: defer first (Discord's 3-second deadline), then core."""
 
 from __future__ import annotations
 
 import discord
 
 from bots.discord.access import is_admin, is_allowed
-from bots.discord.conversations import (
-    REFUSAL,
-    DiscordConversations,
-    channel_name,
-    conversation_in,
-    thread_name,
-)
+from bots.discord.router import DiscordEventRouter, channel_name, conversation_in, thread_name
 from bots.discord.sink import DiscordReplySink
-from core.errors import ParleyError
-from core.types import Author, ConversationKey, IncomingMessage
+from core.types import Author, Command, ConversationKey, IncomingMessage
 
 ALREADY_ACKNOWLEDGED = 40060  # Discord's JSON error code for a second interaction callback
+FAILED = "⚠️ Something went wrong on my side. Please try again."
 
 
-async def ask(talk: DiscordConversations, interaction: discord.Interaction, prompt: str) -> None:
-    if not await _allowed(talk, interaction):
+async def ask(talk: DiscordEventRouter, interaction: discord.Interaction, prompt: str) -> None:
+    if not await _defer(interaction, ephemeral=False):
         return
-    if not await _defer(interaction) or not await talk.claim(f"i:{interaction.id}"):
-        return
-    key = _here(interaction)
-    await talk.handle(_incoming(talk, interaction, key, prompt), _sink(talk, interaction))
+    message = _incoming(talk, interaction, _here(interaction), prompt)
+    _start(talk, interaction, message, _sink(talk, interaction))
 
 
-async def chat(talk: DiscordConversations, interaction: discord.Interaction, prompt: str) -> None:
+async def chat(talk: DiscordEventRouter, interaction: discord.Interaction, prompt: str) -> None:
     channel = interaction.channel
-    if not await _allowed(talk, interaction):
-        return
     if not isinstance(channel, discord.TextChannel):
         await interaction.response.send_message(
             "Use /chat in a server text channel; here, just use /ask.", ephemeral=True
         )
         return
-    if not await _defer(interaction) or not await talk.claim(f"i:{interaction.id}"):
+    if not await _defer(interaction, ephemeral=False):
         return
-    thread = await channel.create_thread(
-        name=thread_name(prompt), type=discord.ChannelType.public_thread
+    allowed = _allowed(talk, interaction)
+    if not allowed:
+        # Core refuses it (once, in the words every platform uses) into the deferred reply.
+        message = _incoming(talk, interaction, _here(interaction), prompt)
+        _start(talk, interaction, message, _sink(talk, interaction))
+        return
+
+    async def open_thread() -> None:
+        thread = await channel.create_thread(
+            name=thread_name(prompt), type=discord.ChannelType.public_thread
+        )
+        await interaction.edit_original_response(content=f"Let's talk in {thread.mention}.")
+        await thread.send(f"**{interaction.user.display_name}:** {prompt}"[:2000])
+        key = ConversationKey("discord", str(interaction.guild_id), str(channel.id), str(thread.id))
+        await talk.engine.handle(_incoming(talk, interaction, key, prompt), talk.sink_in(thread))
+
+    talk.tasks.start(
+        open_thread(),
+        key=f"discord:{interaction.guild_id}/{channel.id}/new",
+        on_error=lambda: _failed(interaction),
     )
-    await interaction.edit_original_response(content=f"Let's talk in {thread.mention}.")
-    await thread.send(f"**{interaction.user.display_name}:** {prompt}"[:2000])
-    key = ConversationKey("discord", str(interaction.guild_id), str(channel.id), str(thread.id))
-    await talk.answer_in(thread, _incoming(talk, interaction, key, prompt))
 
 
-async def reset(talk: DiscordConversations, interaction: discord.Interaction) -> None:
+async def reset(talk: DiscordEventRouter, interaction: discord.Interaction) -> None:
+    if not await _defer(interaction, ephemeral=True):
+        return
     key = _here(interaction)
     if key.thread.startswith("ask-"):
-        await _say(interaction, "Use /reset inside a thread with me (or in our DM).")
+        await interaction.edit_original_response(
+            content="Use /reset inside a thread with me (or in our DM)."
+        )
         return
-    admin = is_admin(talk.config, interaction.user)
-    if not await talk.engine.may_reset(key, str(interaction.user.id), admin=admin):
-        await _say(interaction, "Only the people in this thread, or an admin, can reset it.")
-        return
-    forgotten = await talk.engine.reset(key)
-    await _say(interaction, f"Done: I've forgotten this thread ({forgotten} messages).")
+    message = _incoming(talk, interaction, key, "", Command("reset"))
+    _start(talk, interaction, message, _sink(talk, interaction))
 
 
 async def persona(
-    talk: DiscordConversations, interaction: discord.Interaction, name: str | None, scope: str
+    talk: DiscordEventRouter, interaction: discord.Interaction, name: str | None, scope: str
 ) -> None:
+    if not await _defer(interaction, ephemeral=True):
+        return
     key = _here(interaction)
-    if name is not None:
-        if not is_admin(talk.config, interaction.user):
-            await _say(interaction, "Only a Parley admin can switch personas.")
-            return
-        whole_channel = scope == "channel" or key.thread.startswith("ask-")
-        try:
-            await talk.engine.choose_persona(
-                talk.config.name,
-                key,
-                name,
-                whole_channel=whole_channel,
-                chosen_by=str(interaction.user.id),
-            )
-        except ParleyError as error:
-            await _say(interaction, error.user_message)
-            return
-    current = talk.engine.persona_for(talk.config.name, key).persona
-    await _say(interaction, f"Here I'm **{current.name}**, answering with `{current.model}`.")
+    whole_channel = scope == "channel" or key.thread.startswith("ask-")
+    command = Command("persona", name, whole_channel=whole_channel)
+    message = _incoming(talk, interaction, key, "", command)
+    _start(talk, interaction, message, _sink(talk, interaction))
+
+
+def _start(
+    talk: DiscordEventRouter,
+    interaction: discord.Interaction,
+    message: IncomingMessage,
+    sink: DiscordReplySink,
+) -> None:
+    talk.start(message, sink, lambda: _failed(interaction))
+
+
+async def _failed(interaction: discord.Interaction) -> None:
+    # The deferred "thinking…" must not hang until the token expires.
+    await interaction.edit_original_response(content=FAILED)
 
 
 def _here(interaction: discord.Interaction) -> ConversationKey:
@@ -95,7 +101,11 @@ def _here(interaction: discord.Interaction) -> ConversationKey:
 
 
 def _incoming(
-    talk: DiscordConversations, interaction: discord.Interaction, key: ConversationKey, text: str
+    talk: DiscordEventRouter,
+    interaction: discord.Interaction,
+    key: ConversationKey,
+    text: str,
+    command: Command | None = None,
 ) -> IncomingMessage:
     guild = interaction.guild
     return IncomingMessage(
@@ -104,13 +114,18 @@ def _incoming(
         author=Author(str(interaction.user.id), interaction.user.display_name),
         text=text,
         message_id=f"i:{interaction.id}",
+        delivery=f"i:{interaction.id}",
+        addressed=True,
+        allowed=_allowed(talk, interaction),
+        admin=is_admin(talk.config, interaction.user),
+        from_bot=interaction.user.bot,
+        command=command,
         workspace_name=guild.name if guild is not None else "DMs",
         channel_name=channel_name(interaction.channel),
-        admin=is_admin(talk.config, interaction.user),
     )
 
 
-def _sink(talk: DiscordConversations, interaction: discord.Interaction) -> DiscordReplySink:
+def _sink(talk: DiscordEventRouter, interaction: discord.Interaction) -> DiscordReplySink:
     async def first(part: str) -> discord.Message:
         return await interaction.edit_original_response(content=part)
 
@@ -126,11 +141,11 @@ def _sink(talk: DiscordConversations, interaction: discord.Interaction) -> Disco
     )
 
 
-async def _defer(interaction: discord.Interaction) -> bool:
-    """Acknowledges at once; False for an interaction delivered twice (a gateway replay),
-    which Discord refuses to acknowledge again: the first delivery answers it."""
+async def _defer(interaction: discord.Interaction, *, ephemeral: bool) -> bool:
+    """Acknowledges at once, before any store or lock work; False for an interaction
+    delivered twice (a gateway replay), which Discord refuses to acknowledge again."""
     try:
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=ephemeral)
     except discord.HTTPException as refused:
         if refused.code != ALREADY_ACKNOWLEDGED:
             raise
@@ -138,15 +153,10 @@ async def _defer(interaction: discord.Interaction) -> bool:
     return True
 
 
-async def _allowed(talk: DiscordConversations, interaction: discord.Interaction) -> bool:
-    config = talk.config
-    if is_allowed(
-        config, guild_id=interaction.guild_id, channel=interaction.channel, user=interaction.user
-    ):
-        return True
-    await interaction.response.send_message(REFUSAL, ephemeral=True)
-    return False
-
-
-async def _say(interaction: discord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text, ephemeral=True)
+def _allowed(talk: DiscordEventRouter, interaction: discord.Interaction) -> bool:
+    return is_allowed(
+        talk.config,
+        guild_id=interaction.guild_id,
+        channel=interaction.channel,
+        user=interaction.user,
+    )

@@ -29,11 +29,13 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bots.slack.directory import Directory
 from bots.slack.errors import explain
-from bots.slack.events import BotIdentity, SlackConversations
+from bots.slack.lookups import BotIdentity
+from bots.slack.router import SlackEventRouter
+from bots.tasks import TurnTasks
 from core.config import BotConfig, SlackBotConfig
-from core.engine import Engine
 from core.errors import ParleyError
 from core.metrics import ApiCalls, ignore_api_calls
+from core.types import Conversations
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,13 @@ class SlackBot:
     """Serves one Slack bot until cancelled; `parley run` runs one per bot entry."""
 
     def __init__(
-        self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls = ignore_api_calls
+        self, config: BotConfig, engine: Conversations, *, api_calls: ApiCalls = ignore_api_calls
     ) -> None:
         if not isinstance(config, SlackBotConfig):
             raise TypeError(f"{config.name} is not a Slack bot")
         self._name = config.name
         self._engine = engine
+        self._tasks = TurnTasks()
         self._api_calls = api_calls
         self._socket: AsyncSocketModeHandler | None = None
         self.http_port: int | None = None  # the bound port in HTTP mode, once started
@@ -85,10 +88,14 @@ class SlackBot:
                 ),
                 files,
             )
-            if config.app_token is not None:
-                await self._serve_socket_mode(app, config.app_token.reveal())
-            else:
-                await self._serve_http(app, config)
+            try:
+                if config.app_token is not None:
+                    await self._serve_socket_mode(app, config.app_token.reveal())
+                else:
+                    await self._serve_http(app, config)
+            finally:
+                # Before the sessions close: running replies still post their last words.
+                await self._tasks.drain()
 
     async def _check_token(
         self, client: AsyncWebClient, config: SlackBotConfig
@@ -127,15 +134,16 @@ class SlackBot:
             request_verification_enabled=secret is not None,
             name=f"parley-{self._name}",
         )
-        conversations = SlackConversations(
+        router = SlackEventRouter(
             bot=self._config,
             engine=self._engine,
             client=client,
             directory=Directory(client),
             files=files,
             token=str(identity.bot_token),
+            tasks=self._tasks,
         )
-        _listen(app, conversations)
+        _listen(app, router)
         return app
 
     async def _serve_socket_mode(self, app: AsyncApp, app_token: str) -> None:
@@ -171,22 +179,32 @@ class SlackBot:
             await runner.cleanup()
 
 
-def _listen(app: AsyncApp, conversations: SlackConversations) -> None:
+def _listen(app: AsyncApp, router: SlackEventRouter) -> None:
+    """Each listener only translates and starts a turn task: bolt has acknowledged the
+    event already, and the turn belongs to this bot, which drains it on shutdown."""
+
     @app.event("app_mention")
     async def mentioned(
         event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        await conversations.on_mention(event, _team(body, context), _me(context))
+        router.on_mention(event, _team(body, context), _me(context))
 
     @app.event("message")
     async def message(
         event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        await conversations.on_message(event, _team(body, context), _me(context))
+        router.on_message(event, _team(body, context), _me(context))
 
     @app.event("assistant_thread_started")
     async def assistant_started(event: dict[str, Any]) -> None:
-        await conversations.on_assistant_thread_started(event)
+        await router.on_assistant_thread_started(event)
+
+    @app.error
+    async def failed(error: Exception, body: dict[str, Any]) -> None:
+        # One line an admin can act on; a malformed event must not cost a traceback each.
+        event = body.get("event") if isinstance(body, dict) else None
+        kind = event.get("type") if isinstance(event, dict) else None
+        log.error("slack: could not handle a %s event: %s: %s", kind, type(error).__name__, error)
 
     @app.event("assistant_thread_context_changed")
     async def context_changed() -> None:

@@ -110,6 +110,13 @@ class SlackReplySink:
             # Slack refused the reply itself; the notice cannot get through either, and
             # the reason is already in the log.
 
+    async def say(self, text: str) -> None:
+        await self._final(text)
+
+    @property
+    def shown(self) -> str:
+        return "".join(self._shown) if self._shown != [PLACEHOLDER] else ""
+
     async def _final(self, body: str) -> None:
         await self._cancel_timer()
         await self._sync(split_message(body, MESSAGE_LIMIT))

@@ -128,3 +128,6 @@ class LimitsConfig(Frozen):
     history_messages: int = Field(default=200, ge=1)
     file_bytes: int = Field(default=10_000_000, ge=0)  # larger shared files are not downloaded
     seed_messages: int = Field(default=50, ge=0)  # read once from a thread Parley joins late
+    # A shared file that has not arrived by then is left out, so it cannot hold up the
+    # thread (turns in one thread are answered in order).
+    download_seconds: float = Field(default=30.0, gt=0)

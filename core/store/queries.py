@@ -48,6 +48,10 @@ UPDATE_MESSAGE_SQL: Final = (
     " WHERE id = ? RETURNING id"
 )
 
+REVISE_MESSAGE_SQL: Final = (
+    "UPDATE messages SET author_name = ?, content = ?, token_count = ? WHERE id = ? RETURNING id"
+)
+
 # Newest first so LIMIT keeps the tail; the caller asks for one extra row to learn
 # whether older messages exist, and reverses the result.
 RECENT_MESSAGES_SQL: Final = (

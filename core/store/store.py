@@ -15,7 +15,7 @@ from types import TracebackType
 import aiosqlite
 
 from core.errors import StoreError
-from core.store import erasure
+from core.store import arrivals, erasure
 from core.store import queries as q
 from core.store.choices import PersonaChoices
 from core.store.connection import connect
@@ -155,6 +155,30 @@ class Store:
         self._tails.drop(conversation_id)  # the next read loads it afresh
         return ids
 
+    async def receive(
+        self, key: ConversationKey, claim: arrivals.Claim | None, rows: list[NewMessage]
+    ) -> arrivals.Arrival | None:
+        """A user's message and its reply's placeholder stored, and its delivery marked seen,
+        in one transaction: a crash never leaves a delivery seen but its message lost.
+
+        A delivery seen before returns the rows it left (`first` False), or None when it
+        left none (it was refused, or was a command).
+        """
+        now = to_timestamp(self._clock())
+        async with self._db.writing(f"receiving a message in {key}") as conn:
+            await self._sync_caches(conn)
+            conversation_id = await self._ids.ensure(conn, key, now)
+            if claim is not None and not await arrivals.claim(conn, claim, now):
+                return await arrivals.stored_delivery(
+                    conn, conversation_id, rows[0].platform_message_id
+                )
+            arrival = await arrivals.store_rows(conn, conversation_id, rows, now)
+        self._ids.remember(key, conversation_id)
+        self._tails.append(
+            conversation_id, stored_messages([arrival.user_id, arrival.reply_id], rows, now)
+        )
+        return arrival
+
     async def update_message(
         self,
         message_id: int,
@@ -187,6 +211,18 @@ class Store:
             )
             if usage is not None:
                 await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
+
+    async def revise_message(
+        self, message_id: int, *, author_name: str, content: str, token_count: int
+    ) -> None:
+        """A stored user message completed once its names and files came in."""
+        params = (author_name, content, token_count, message_id)
+        async with self._db.single_statements(f"revising message {message_id}") as conn:
+            if not await conn.execute_fetchall(q.REVISE_MESSAGE_SQL, params):
+                raise StoreError(f"there is no message {message_id} to revise")
+            self._tails.revise(
+                message_id, author_name=author_name, content=content, token_count=token_count
+            )
 
     async def mark_interrupted(self, bots: Sequence[str], before: datetime, note: str) -> int:
         """Replies of these bots that a killed process left in progress, started before

@@ -110,6 +110,16 @@ class TailCache:
                 )
                 return
 
+    def revise(self, message_id: int, *, author_name: str, content: str, token_count: int) -> None:
+        conversation = self._owner.get(message_id)
+        tail = self._tails.get(conversation) if conversation is not None else None
+        for index, message in enumerate(tail.messages if tail is not None else ()):
+            if message.id == message_id:
+                tail.messages[index] = dataclasses.replace(  # type: ignore[union-attr]  # tail is set when the loop runs
+                    message, author_name=author_name, content=content, token_count=token_count
+                )
+                return
+
     def drop(self, conversation: int) -> None:
         tail = self._tails.pop(conversation, None)
         for message in tail.messages if tail is not None else ():

@@ -12,15 +12,19 @@ from dataclasses import replace
 from core.budgets import BudgetLedger
 from core.config import Config
 from core.context import INTERRUPTED_MARKER
-from core.errors import ContentFlagged, ParleyError
+from core.errors import ContentFlagged, ParleyError, ShutDown
 from core.llm import ModelRequest, TextDelta
 from core.moderation import Moderation, flag_of
 from core.providers import ModelClients
 from core.store import Store
 from core.text import scrub
 from core.tokens import Tokenizers
+from core.turn.rows import SHUT_DOWN
 from core.turn.state import Turn, TurnObserver, log_turn, turn_report, usage_record
 from core.types import MessageStatus, ReplySink, TurnOutcome, TurnSummary, Usage
+
+# Long enough for one post or edit; a shutdown must not wait on a platform that is down.
+SHUTDOWN_NOTICE_SECONDS = 2.0
 
 # The turn's lines are the engine's: admins filter on that logger name.
 log = logging.getLogger("core.engine")
@@ -61,8 +65,13 @@ class TurnAnswerer:
             log.exception("turn %s crashed while streaming", turn.message.key)
             error = ParleyError(f"{type(crash).__name__}: {crash}")
         except asyncio.CancelledError:
-            outcome = await self._finish(turn, ParleyError("interrupted by shutdown"))
+            # Stopped from outside (a shutdown whose wait ran out): the row and the thread
+            # both say so before the cancellation goes on.
+            outcome = await self._finish(turn, ShutDown(SHUT_DOWN))
             self._report(turn, outcome, started)
+            with contextlib.suppress(ParleyError, TimeoutError):
+                async with asyncio.timeout(SHUTDOWN_NOTICE_SECONDS):
+                    await sink.fail(ShutDown(SHUT_DOWN))
             raise
         outcome = await self._deliver(turn, sink, await self._finish(turn, error))
         # Reported once the platform has taken it (or not): the log line, the metrics and
@@ -158,7 +167,7 @@ class TurnAnswerer:
             self._budgets.spent(usage)
         summary = TurnSummary(
             dropped_messages=turn.window.dropped_messages,
-            older_omitted=turn.window.older_omitted,
+            older_omitted=turn.window.older_omitted or turn.older_unread,
             input_truncated=turn.window.input_truncated,
             unread_attachments=turn.unread,
             usage=turn.usage,

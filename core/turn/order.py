@@ -1,4 +1,5 @@
-"""Serializes turns within one conversation while different conversations run in parallel."""
+"""Arrival order per conversation: messages are stored, then answered, in the order they
+came; different conversations never wait for each other."""
 
 from __future__ import annotations
 
@@ -7,28 +8,58 @@ from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
 
-class KeyedLocks:
-    """One asyncio.Lock per key, created on demand and dropped when nobody holds or waits.
+class Place:
+    """One message's place in its conversation's line.
 
-    Dropping idle locks keeps memory flat however many conversations a bot has seen.
+    `stored()` waits until every earlier message is stored, `answerable()` until every
+    earlier one is answered (or given up). Holding a place costs nothing while it waits.
     """
 
+    def __init__(self, before: Place | None) -> None:
+        self._before = before
+        self._stored = asyncio.Event()
+        self._done = asyncio.Event()
+
+    async def stored(self) -> None:
+        # The whole line ahead, not only the one just before: a message that was not
+        # Parley's to answer leaves at once, while the one before it may still be storing.
+        ahead = self._before
+        while ahead is not None:
+            await ahead._stored.wait()
+            ahead = ahead._before
+
+    def mark_stored(self) -> None:
+        self._stored.set()
+
+    async def answerable(self) -> None:
+        ahead = self._before
+        while ahead is not None:
+            await ahead._done.wait()
+            ahead = ahead._before
+        self._before = None  # everything ahead is over: keep none of it alive
+
+    def leave(self) -> None:
+        self._stored.set()
+        self._done.set()
+
+
+class ArrivalOrder:
+    """Hands out places per key; a key with nobody in line holds no memory."""
+
     def __init__(self) -> None:
-        self._locks: dict[Hashable, asyncio.Lock] = {}
-        self._users: dict[Hashable, int] = {}
+        self._last: dict[Hashable, Place] = {}
 
     @asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
+    async def place(self, key: Hashable) -> AsyncIterator[Place]:
+        # Taken before the first await: tasks started in arrival order line up in it.
+        place = Place(self._last.get(key))
+        self._last[key] = place
         try:
-            async with lock:
-                yield
+            yield place
         finally:
-            self._users[key] -= 1
-            if self._users[key] == 0:
-                del self._users[key]
-                del self._locks[key]
+            place.leave()
+            if self._last.get(key) is place:
+                del self._last[key]
 
     def __len__(self) -> int:
-        return len(self._locks)
+        return len(self._last)

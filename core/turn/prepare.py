@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 from core.attachments import render_input
@@ -16,8 +15,9 @@ from core.errors import ContentFlagged, ParleyError
 from core.moderation import Moderation
 from core.personas import ResolvedPersona, resolve_persona
 from core.store import NewMessage, Store
+from core.store.arrivals import Arrival
 from core.tokens import Tokenizers
-from core.turn.rows import prior_rows, reply_placeholder, user_row
+from core.turn.rows import user_row
 from core.turn.state import Turn, system_prompt
 from core.types import ConversationKey, IncomingMessage
 
@@ -48,14 +48,16 @@ class TurnPreparer:
         chosen = self._store.chosen_persona(bot.name, key)
         return resolve_persona(config, bot, key.workspace, key.channel, chosen)
 
-    async def prepare(self, config: Config, message: IncomingMessage) -> Turn:
-        """Everything the model call needs, with the user's message stored; raises a
-        ParleyError (the message still stored) when the turn may not go on."""
-        try:
-            bot = config.bot(message.bot)
-        except KeyError as unknown:
-            raise ParleyError(f"no bot named {message.bot!r} in {config.source}") from unknown
-        resolved = self.persona(config, bot, message.key)
+    async def prepare(
+        self,
+        config: Config,
+        bot: BotConfig,
+        resolved: ResolvedPersona,
+        message: IncomingMessage,
+        arrival: Arrival,
+    ) -> Turn:
+        """Everything the model call needs; raises a ParleyError (the message stays stored,
+        the reply's row says why) when the turn may not go on."""
         persona = resolved.persona
         rendered = render_input(
             message.text,
@@ -64,54 +66,72 @@ class TurnPreparer:
             vision=persona.vision,
         )
         count = functools.partial(self._tokenizers.count, persona.model)
-        if message.prior and not await self._store.knows(message.key):
-            await self._store.add_messages(message.key, prior_rows(message, count))
+        user = user_row(message, rendered, count)
+        await self._revise(arrival, message, user)
         history = await self._store.recent_messages(message.key, config.limits.history_messages)
+        # Messages that came after this one are stored already; they wait their turn.
+        earlier = tuple(m for m in history.messages if m.id < arrival.user_id)
         request = ContextRequest(
             model=persona.model,
             system_prompt=system_prompt(resolved, bot, message, self._clock()),
             examples=persona.examples,
-            history=history.messages,
+            history=earlier,
             history_has_older=history.more_before,
             new_turn=user_turn(message.author.display_name, rendered.text),
             new_images=rendered.images,
             budget=persona.context_tokens - persona.max_tokens,
         )
-        user = user_row(message, rendered, count)
-        window = await self._admit(config, persona, message, user, request, rendered.text)
-        # Stored before the model is called, in one transaction: whatever happens next, the
-        # user's words are kept, and the reply's row says "partial" until it completes.
-        placeholder = reply_placeholder(bot.name)
-        _, assistant_id = await self._store.add_messages(message.key, [user, placeholder])
-        return Turn(message, bot, resolved, window, rendered.unread, assistant_id)
+        window = await self._admit(config, persona, message, arrival, request, rendered.text)
+        return Turn(message, bot, resolved, window, rendered.unread, arrival.reply_id)
+
+    async def _revise(self, arrival: Arrival, message: IncomingMessage, user: NewMessage) -> None:
+        """The stored row, written before the names and files came in, brought up to date."""
+        if message.attachments or message.lookups is not None:
+            await self._store.revise_message(
+                arrival.user_id,
+                author_name=user.author_name,
+                content=user.content,
+                token_count=user.token_count,
+            )
 
     async def _admit(
         self,
         config: Config,
         persona: PersonaConfig,
         message: IncomingMessage,
-        user: NewMessage,
+        arrival: Arrival,
         request: ContextRequest,
         text: str,
     ) -> ContextWindow:
         """The turn's context once budgets and moderation let it through.
 
-        A refused message is still stored: the thread's record stays whole.
+        A refused message stays stored: the thread's record stays whole; its reply's row
+        says why there is no reply.
         """
         try:
             await self._budgets.check(config, message)
             window = await self._fit(request)
-        except ParleyError:
-            await self._store.add_messages(message.key, [user])
-            raise
-        try:
             await self._moderation.check_input(config, persona, message.key, text)
         except ContentFlagged as flagged:
             # Kept as "failed", so no later turn replays it to the model.
-            failed = replace(user, status="failed", error=str(flagged))
-            await self._store.add_messages(message.key, [failed])
+            await self._store.update_message(
+                arrival.user_id,
+                content=message.text,
+                status="failed",
+                token_count=0,
+                error=str(flagged),
+            )
+            await self._refused(arrival, flagged)
+            raise
+        except ParleyError as refused:
+            await self._refused(arrival, refused)
             raise
         return window
+
+    async def _refused(self, arrival: Arrival, error: ParleyError) -> None:
+        await self._store.update_message(
+            arrival.reply_id, content="", status="failed", token_count=0, error=str(error)
+        )
 
     async def _fit(self, request: ContextRequest) -> ContextWindow:
         # Counting a long paste takes milliseconds: off the event loop, so other

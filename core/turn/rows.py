@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from core.attachments import RenderedInput
 from core.context import user_turn
 from core.store import NewMessage
-from core.types import IncomingMessage
+from core.types import IncomingMessage, PriorMessage
 
 TokenCounter = Callable[[str], int]
 
 # The error of a reply whose process was killed mid-turn, set when Parley next starts.
 INTERRUPTED = "interrupted: Parley stopped before the reply was finished"
+# The error of a reply cut by a shutdown; both start "interrupted", which a redelivery of
+# the message reads as "never answered" when nothing was shown.
+SHUT_DOWN = "interrupted by shutdown"
+
+
+def never_answered(status: str, content: str, error: str) -> bool:
+    """A reply row that a stopped process left with nothing shown: answer its message."""
+    return status != "complete" and not content and error.startswith("interrupted")
 
 
 def user_row(message: IncomingMessage, rendered: RenderedInput, count: TokenCounter) -> NewMessage:
@@ -29,9 +37,10 @@ def user_row(message: IncomingMessage, rendered: RenderedInput, count: TokenCoun
     )
 
 
-def prior_rows(message: IncomingMessage, count: TokenCounter) -> list[NewMessage]:
+def prior_rows(earlier: Sequence[PriorMessage], count: TokenCounter) -> list[NewMessage]:
+    """Rows for messages written before Parley joined, oldest first."""
     rows = []
-    for prior in message.prior:
+    for prior in earlier:
         name = prior.author.display_name
         replayed = user_turn(name, prior.text) if prior.role == "user" else prior.text
         rows.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.text import scrub, scrub_message
+from core.text import scrub, scrub_message, scrub_prior
 from core.types import Author, ConversationKey, IncomingMessage, PriorMessage
 
 KEY = ConversationKey("slack", "T1", "C1", "1.0")
@@ -27,12 +27,12 @@ def test_every_text_field_is_scrubbed() -> None:
         "new \ud83d",
         "1.0",
         channel_name="#c\udc00",
-        prior=(prior,),
     )
     clean = scrub_message(message)
     assert clean.text == "new \ufffd"
     assert clean.author == Author("U1", "A\ufffd")
     assert clean.channel_name == "#c\ufffd"
-    assert clean.prior[0].text == "old \ufffd"
-    assert clean.prior[0].author.display_name == "B\ufffd"
     assert clean.key == KEY and clean.message_id == "1.0"
+    (seed,) = scrub_prior([prior])
+    assert seed.text == "old \ufffd"
+    assert seed.author.display_name == "B\ufffd"

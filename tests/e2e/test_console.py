@@ -51,7 +51,7 @@ async def test_a_thread_is_remembered_across_runs_and_reset_forgets_it(
 
     code, out, err = await parley_chat(config_path, "/reset\nhello\n", "--thread", "pets")
     assert code == 0, err
-    assert "forgot this thread: 4 message(s)" in out
+    assert "forgotten this thread (4 messages)" in out
     sent = fake_openai.requests[-1]["messages"]
     assert isinstance(sent, list)
     assert [m["role"] for m in sent] == ["system", "user"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.discord.conversations import HINT
+from core.commands import GREETING as HINT
 from core.types import ConversationKey
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world, running, write_config
 from tests.e2e.test_slack_bad_input import BINARIES, ODD_TEXTS

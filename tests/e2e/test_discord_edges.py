@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.discord.conversations import REFUSAL
+from core.commands import REFUSAL
 from tests.e2e.discord_env import (
     DiscordWorld,
     discord_env,
@@ -344,7 +344,7 @@ async def test_a_reply_chain_continues_without_threads_or_mentions(
     answer = fake.posted(fake.channel_id)[0]
     # The fake shows a post a moment before Parley has its id back and has linked it.
     for _ in range(200):
-        if await world.runtime.engine.linked("discord", answer.id) is not None:
+        if await world.runtime.store.linked_conversation("discord", answer.id) is not None:
             break
         await asyncio.sleep(0.01)
     assert answer.message_reference is not None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 from bots.app import Runtime
-from core.errors import ContextTooLong, ParleyError, ProviderUnavailable, StreamInterrupted
-from core.types import Author, ConversationKey, IncomingMessage
+from core.errors import ContextTooLong, ProviderUnavailable, StreamInterrupted
+from core.types import Author, Command, ConversationKey, IncomingMessage
 from tests.e2e.conftest import TEST_KEY
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
 from tests.fakes.sinks import RecordingSink
@@ -45,6 +46,14 @@ def sent_messages(fake: FakeOpenAI, index: int = -1) -> list[dict[str, Any]]:
 
 def last_model(fake: FakeOpenAI) -> object:
     return fake.requests[-1]["model"]
+
+
+async def persona_command(runtime: Runtime, command: Command, *, admin: bool = True) -> str:
+    message = replace(said("", message_id=f"c{id(command)}"), command=command, admin=admin)
+    sink = RecordingSink()
+    await runtime.engine.handle(message, sink)
+    (answer,) = sink.said
+    return answer
 
 
 async def turn(runtime: Runtime, message: IncomingMessage) -> RecordingSink:
@@ -221,7 +230,10 @@ async def test_history_beyond_the_budget_is_dropped_and_reported(
 
 async def test_reset_forgets_the_thread(runtime: Runtime, fake_openai: FakeOpenAI) -> None:
     await turn(runtime, said("remember this"))
-    assert await runtime.engine.reset(THREAD) == 2
+    sink = RecordingSink()
+    outcome = await runtime.engine.handle(said("reset", message_id="r1"), sink)
+    assert outcome.handled_as == "command"
+    assert sink.said == ["Done: I've forgotten this thread (2 messages)."]
     await turn(runtime, said("what did I say?", message_id="m2"))
     assert [m["role"] for m in sent_messages(fake_openai)] == ["system", "user"]
 
@@ -268,37 +280,28 @@ async def test_a_failing_sink_ends_the_turn_without_killing_the_engine(
 async def test_a_persona_chosen_in_chat_answers_until_cleared(
     runtime: Runtime, fake_openai: FakeOpenAI
 ) -> None:
-    await runtime.engine.choose_persona(
-        "parley", THREAD, "pirate", whole_channel=True, chosen_by="U1"
-    )
+    await persona_command(runtime, Command("persona", "pirate", whole_channel=True))
     await turn(runtime, said("hello"))
     assert last_model(fake_openai) == "gpt-4o"
-    assert runtime.engine.persona_for("parley", THREAD).persona.name == "pirate"
-    await runtime.engine.choose_persona("parley", THREAD, None, whole_channel=True, chosen_by="U1")
+    shown = await persona_command(runtime, Command("persona"), admin=False)
+    assert shown == "Here I'm **pirate**, answering with `gpt-4o`."
+    await runtime.store.choose_persona("parley", THREAD, None, whole_channel=True, chosen_by="U1")
     await turn(runtime, said("and now?", message_id="m2"))
     assert last_model(fake_openai) == "gpt-4o-mini"
 
 
 async def test_an_unknown_persona_cannot_be_chosen(runtime: Runtime) -> None:
-    try:
-        await runtime.engine.choose_persona(
-            "parley", THREAD, "pirat", whole_channel=False, chosen_by="U1"
-        )
-    except ParleyError as error:
-        assert error.user_message == (
-            "There is no persona called 'pirat'. Choose one of: helper, pirate."
-        )
-    else:
-        raise AssertionError("an unknown persona was accepted")
+    answer = await persona_command(runtime, Command("persona", "pirat"))
+    assert answer == "There is no persona called 'pirat'. Choose one of: helper, pirate."
     assert runtime.engine.persona_names() == ["helper", "pirate"]
+    denied = await persona_command(runtime, Command("persona", "pirate"), admin=False)
+    assert denied == "Only a Parley admin can switch personas."
 
 
 async def test_a_choice_whose_persona_was_removed_falls_back_to_the_config(
     runtime: Runtime, fake_openai: FakeOpenAI
 ) -> None:
-    await runtime.engine.choose_persona(
-        "parley", THREAD, "pirate", whole_channel=False, chosen_by="U1"
-    )
+    await persona_command(runtime, Command("persona", "pirate"))
     path = runtime.config.current.source
     text = path.read_text()
     path.write_text(text[: text.index("  pirate:")] + text[text.index("bots:") :])

@@ -143,7 +143,7 @@ async def test_identical_ids_in_two_workspaces_and_two_guilds_stay_apart(
         hooli = discords["hooli"]
         # A persona chosen in one guild's thread must not leak into the other guild's.
         hooli_thread = ConversationKey("discord", hooli.guild_id, hooli.channel_id, MENTION_ID)
-        await runtime.engine.choose_persona(
+        await runtime.store.choose_persona(
             "initech", hooli_thread, "pirate", whole_channel=False, chosen_by="x"
         )
         # discord.py points every bot in a process at one server, so the guilds take turns

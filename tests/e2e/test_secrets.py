@@ -107,7 +107,7 @@ async def test_the_database_and_its_wal_are_private_even_with_umask_0(
     try:
         async with open_runtime(config) as runtime:
             key = ConversationKey("console", "local", "c", "t")
-            await runtime.engine.reset(key)  # a write: the WAL and SHM now exist
+            await runtime.store.forget(key)  # a write: the WAL and SHM now exist
             await wait_until(lambda: (tmp_path / "data" / "p.db-wal").exists())
             modes = {
                 name: stat.S_IMODE((tmp_path / "data" / name).stat().st_mode)

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from bots.slack.events import GREETING
+from core.commands import GREETING
 from core.types import ConversationKey
 from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
 from tests.fakes.openai_server import Script, echo_last_user

@@ -14,6 +14,7 @@ class RecordingSink:
     text: str = ""
     summary: TurnSummary | None = None
     error: ParleyError | None = None
+    said: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
         self.events.append("start")
@@ -29,6 +30,14 @@ class RecordingSink:
     async def fail(self, error: ParleyError) -> None:
         self.events.append("fail")
         self.error = error
+
+    async def say(self, text: str) -> None:
+        self.events.append("say")
+        self.said.append(text)
+
+    @property
+    def shown(self) -> str:
+        return self.text
 
     @property
     def endings(self) -> int:

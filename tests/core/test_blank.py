@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.blank import is_blank
+from core.blank import is_blank
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,196 @@
+"""Turns Slack events into IncomingMessages, each handled in a turn task this bot owns."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack.assistant import AssistantThreadReply
+from bots.slack.directory import Directory
+from bots.slack.lookups import BotIdentity, SlackLookups, attachments_of, without_mention
+from bots.slack.sink import SlackReplySink
+from bots.tasks import TurnTasks
+from core.config import SlackBotConfig
+from core.types import Author, ConversationKey, Conversations, IncomingMessage, ReplySink
+
+log = logging.getLogger(__name__)
+
+# Subtypes that are people talking; edits, deletions, joins and the like are not answered
+# (an edit does not change the stored history either: the model saw what was asked).
+ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+DM_TOP_LEVEL = "dm"  # the conversation key's thread for a DM's top level
+FAILED = "_:warning: Something went wrong on my side. Please try again._"
+TITLED_THREADS = 1024  # assistant threads remembered as already titled
+
+
+class SlackEventRouter:
+    """One bot's events: what the platform says, translated; core decides the rest."""
+
+    def __init__(
+        self,
+        *,
+        bot: Callable[[], SlackBotConfig],
+        engine: Conversations,
+        client: AsyncWebClient,
+        directory: Directory,
+        files: aiohttp.ClientSession,
+        token: str,
+        tasks: TurnTasks,
+    ) -> None:
+        self._bot = bot
+        self._engine = engine
+        self._client = client
+        self._directory = directory
+        self._files = files
+        self._token = token
+        self._tasks = tasks
+        self._titled: OrderedDict[str, None] = OrderedDict()
+
+    def on_mention(self, event: dict[str, Any], team_id: str, me: BotIdentity) -> None:
+        if not _from_me(event, me):
+            self._start(event, team_id, me, addressed=True)
+
+    def on_message(self, event: dict[str, Any], team_id: str, me: BotIdentity) -> None:
+        if event.get("subtype") not in ANSWERED_SUBTYPES or _from_me(event, me):
+            return
+        is_dm = event.get("channel_type") == "im"
+        if not is_dm:
+            # In channels a mention arrives as app_mention too; that event answers it.
+            if f"<@{me.user_id}>" in str(event.get("text", "")) or not event.get("thread_ts"):
+                return
+            if self._bot().thread_replies == "mentions":
+                return
+        self._start(event, team_id, me, addressed=is_dm)
+
+    async def on_assistant_thread_started(self, event: dict[str, Any]) -> None:
+        prompts = self._bot().suggested_prompts
+        thread = event.get("assistant_thread") or {}
+        if not prompts or not thread.get("channel_id"):
+            return
+        try:
+            await self._client.assistant_threads_setSuggestedPrompts(
+                channel_id=thread["channel_id"],
+                thread_ts=thread["thread_ts"],
+                prompts=[{"title": p.title, "message": p.message} for p in prompts],
+            )
+        except (SlackApiError, aiohttp.ClientError) as error:
+            log.warning("could not offer suggested prompts: %s", error)
+
+    def _start(
+        self, event: dict[str, Any], team_id: str, me: BotIdentity, *, addressed: bool
+    ) -> None:
+        bot = self._bot()
+        message = self._incoming(bot, event, team_id, me, addressed=addressed)
+        _, thread_ts = _place(event, team_id)
+        reply = self._reply(bot, message, event, thread_ts)
+
+        async def report_failure() -> None:
+            await self._client.chat_postMessage(
+                channel=message.key.channel, thread_ts=thread_ts, markdown_text=FAILED
+            )
+
+        self._tasks.start(
+            self._engine.handle(message, reply), key=str(message.key), on_error=report_failure
+        )
+
+    def _incoming(
+        self,
+        bot: SlackBotConfig,
+        event: dict[str, Any],
+        team_id: str,
+        me: BotIdentity,
+        *,
+        addressed: bool,
+    ) -> IncomingMessage:
+        key, thread_ts = _place(event, team_id)
+        channel, ts = str(event["channel"]), str(event["ts"])
+        user = str(event.get("user") or event.get("bot_id") or "")
+        is_dm = event.get("channel_type") == "im"
+        lookups = SlackLookups(
+            client=self._client,
+            directory=self._directory,
+            files=self._files,
+            token=self._token,
+            event=event,
+            team_id=team_id,
+            me=me,
+        )
+        return IncomingMessage(
+            bot=bot.name,
+            key=key,
+            author=Author(user, user),
+            text=without_mention(str(event.get("text", "")), me.user_id),
+            message_id=ts,
+            # Channel and ts: Slack's retries and a re-sent event with a new event id are
+            # the same message.
+            delivery=f"{channel}:{ts}",
+            addressed=addressed,
+            allowed=_allowed(bot, channel, user, is_dm),
+            admin=user in bot.admins,
+            from_bot=bool(event.get("bot_id")),
+            joined_late=thread_ts is not None and thread_ts != ts,
+            attachments=attachments_of(event),
+            lookups=lookups,
+        )
+
+    def _reply(
+        self,
+        bot: SlackBotConfig,
+        message: IncomingMessage,
+        event: dict[str, Any],
+        thread_ts: str | None,
+    ) -> ReplySink:
+        in_assistant_pane = event.get("channel_type") == "im" and bool(event.get("thread_ts"))
+        sink = SlackReplySink(
+            self._client,
+            channel=message.key.channel,
+            thread_ts=thread_ts,
+            bot_name=bot.name,
+            token_var=bot.bot_token.variable,
+            placeholder=not in_assistant_pane,
+        )
+        if not in_assistant_pane:
+            return sink
+        title = self._title_once(message)
+        return AssistantThreadReply(sink, self._client, message.key, title=title)
+
+    def _title_once(self, message: IncomingMessage) -> str:
+        """An assistant thread is titled by its first question, once."""
+        thread = str(message.key)
+        if thread in self._titled or not message.text.strip():
+            return ""
+        self._titled[thread] = None
+        if len(self._titled) > TITLED_THREADS:
+            self._titled.popitem(last=False)
+        return message.text.strip()[:60]
+
+
+def _from_me(event: dict[str, Any], me: BotIdentity) -> bool:
+    return event.get("user") == me.user_id or (bool(me.bot_id) and event.get("bot_id") == me.bot_id)
+
+
+def _place(event: dict[str, Any], team_id: str) -> tuple[ConversationKey, str | None]:
+    """The conversation a message belongs to, and the thread the reply goes into.
+
+    In a channel every conversation is a thread (a mention starts one). A DM's top level is
+    one running conversation answered at the top level; threads inside a DM (Slack's
+    assistant pane makes one per chat) are conversations of their own.
+    """
+    channel, ts = str(event["channel"]), str(event["ts"])
+    thread_ts = event.get("thread_ts")
+    if thread_ts is None and event.get("channel_type") == "im":
+        return ConversationKey("slack", team_id, channel, DM_TOP_LEVEL), None
+    thread = str(thread_ts or ts)
+    return ConversationKey("slack", team_id, channel, thread), thread
+
+
+def _allowed(bot: SlackBotConfig, channel: str, user: str, is_dm: bool) -> bool:
+    if bot.allowed_users and user not in bot.allowed_users and user not in bot.admins:
+        return False
+    return is_dm or not bot.allowed_channels or channel in bot.allowed_channels

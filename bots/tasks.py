@@ -1,0 +1,70 @@
+"""The turns an adapter starts: each in its own task, owned until it ends or is drained."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# A stopping process gives running replies this long to finish (Docker waits 10 s before
+# it kills); what is still running then is cut, and says so in its thread and its row.
+SHUTDOWN_GRACE_SECONDS = 8.0
+
+OnError = Callable[[], Awaitable[None]]
+
+
+class TurnTasks:
+    """A failure stays inside its task and becomes one log line naming the conversation and,
+    where the platform still answers, one short reply (`on_error`)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def start(
+        self, work: Coroutine[Any, Any, object], *, key: str, on_error: OnError | None = None
+    ) -> asyncio.Task[None]:
+        if self._closed:
+            work.close()
+            raise RuntimeError("the bot is shutting down")
+        task = asyncio.create_task(_guarded(work, key, on_error), name=f"turn:{key}")
+        # A strong reference: the loop keeps only weak ones to running tasks.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> int:
+        """Waits up to `grace` seconds for running turns, then cuts the rest; returns how
+        many were cut. New turns are refused from the start of the wait."""
+        self._closed = True
+        running = set(self._tasks)
+        if not running:
+            return 0
+        _, late = await asyncio.wait(running, timeout=grace)
+        for task in late:
+            task.cancel()
+        # Each cut turn records itself and tells its thread before it ends.
+        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            log.warning("%d replies were still running at shutdown; cut and marked", len(late))
+        return len(late)
+
+
+async def _guarded(work: Coroutine[Any, Any, object], key: str, on_error: OnError | None) -> None:
+    try:
+        await work
+    except Exception as error:
+        log.error("turn %s failed: %s: %s", key, type(error).__name__, error)
+        log.debug("turn %s failed", key, exc_info=True)
+        if on_error is None:
+            return
+        try:
+            await on_error()
+        except Exception as second:
+            log.debug("turn %s: the error notice failed too: %s", key, second)
