@@ -11,7 +11,7 @@ import aiohttp
 import discord
 
 from bots.discord.access import is_admin, is_allowed
-from bots.discord.sink import DiscordReplySink
+from bots.discord.sink import DiscordDeliveryError, DiscordReplySink
 from bots.tasks import OnError, TurnTasks
 from bots.throttle import ChannelThrottle
 from core.config import DiscordBotConfig
@@ -27,6 +27,7 @@ from core.types import (
     PriorMessage,
     ReplySink,
     Role,
+    TurnSummary,
 )
 
 log = logging.getLogger(__name__)
@@ -173,15 +174,18 @@ class DiscordEventRouter:
             return await (await thread()).send(part)
 
         async def typing() -> None:
-            await message.channel.typing()
+            # Typing starts only for a real turn (not for a short answer): the thread is
+            # made then, so "Parley is typing…" shows where the reply will be.
+            await (await thread()).typing()
 
-        return DiscordReplySink(
+        streamed = DiscordReplySink(
             channel_id=message.id,  # the thread's id is its first message's: its own budget
             first=first,
             more=more,
             typing=typing,
             throttle=self._throttle,
         )
+        return ThreadedReply(streamed, message)
 
     def sink_in(self, thread: discord.abc.Messageable) -> DiscordReplySink:
         # Discord's edit budget is per channel id, and a thread has its own.
@@ -220,6 +224,39 @@ class DiscordEventRouter:
             await channel.send(notice, allowed_mentions=discord.AllowedMentions.none())
         except (discord.HTTPException, TypeError) as error:
             log.warning("could not post to moderation channel %s: %s", to, error)
+
+
+class ThreadedReply:
+    """A streamed reply goes into a new thread; a short answer (a greeting, a refusal) is
+    a plain reply under the message, with no thread made for it."""
+
+    def __init__(self, streamed: DiscordReplySink, message: discord.Message) -> None:
+        self._streamed = streamed
+        self._message = message
+        self._said = ""
+
+    async def start(self) -> None:
+        await self._streamed.start()
+
+    async def append(self, text: str) -> None:
+        await self._streamed.append(text)
+
+    async def finish(self, summary: TurnSummary) -> None:
+        await self._streamed.finish(summary)
+
+    async def fail(self, error: ParleyError) -> None:
+        await self._streamed.fail(error)
+
+    async def say(self, text: str) -> None:
+        try:
+            await self._message.reply(text, mention_author=False)
+        except discord.HTTPException as error:
+            raise DiscordDeliveryError(str(error)) from error
+        self._said = text
+
+    @property
+    def shown(self) -> str:
+        return self._streamed.shown or self._said
 
 
 class DiscordLookups:

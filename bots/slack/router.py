@@ -96,8 +96,17 @@ class SlackEventRouter:
             )
 
         self._tasks.start(
-            self._engine.handle(message, reply), key=str(message.key), on_error=report_failure
+            self._handle(message, reply), key=str(message.key), on_error=report_failure
         )
+
+    async def _handle(self, message: IncomingMessage, reply: ReplySink) -> None:
+        outcome = await self._engine.handle(message, reply)
+        to = self._bot().moderation_channel
+        if outcome.admin_notice and to:
+            try:
+                await self._client.chat_postMessage(channel=to, text=outcome.admin_notice)
+            except (SlackApiError, aiohttp.ClientError) as error:
+                log.warning("could not post to moderation channel %s: %s", to, error)
 
     def _incoming(
         self,

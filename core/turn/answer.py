@@ -125,7 +125,7 @@ class TurnAnswerer:
             max_tokens=persona.max_tokens,
             reasoning_effort=persona.reasoning_effort,
         )
-        show = functools.partial(_show, turn, sink)
+        show = functools.partial(_show, self._store, turn, sink)
         # aclosing: if the sink fails mid-stream, the HTTP response is released at once.
         async with (
             contextlib.aclosing(client.stream(request)) as events,
@@ -175,8 +175,16 @@ class TurnAnswerer:
         return TurnOutcome(status, reply, summary, error, flag_of(error))
 
 
-async def _show(turn: Turn, sink: ReplySink, text: str) -> None:
+async def _show(store: Store, turn: Turn, sink: ReplySink, text: str) -> None:
     """Text reaches the user and the stored reply together: the record is what was shown."""
     text = scrub(text)
     turn.reply.append(text)
     await sink.append(text)
+    if not turn.shown_recorded and sink.shown:
+        turn.shown_recorded = True
+        # Once per turn: the row holds the first words the user saw, so a process killed
+        # mid-reply leaves a row that says "answered, in part" and a redelivery of the
+        # message is not answered twice.
+        await store.update_message(
+            turn.assistant_id, content="".join(turn.reply), status="partial", token_count=0
+        )

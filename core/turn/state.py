@@ -33,6 +33,7 @@ class Turn:
     reply: list[str] = field(default_factory=list)
     usage: Usage | None = None
     first_token_at: float | None = None
+    shown_recorded: bool = False  # the row holds words the user has seen
     older_unread: bool = False  # a thread joined late had more before it than was read
 
 

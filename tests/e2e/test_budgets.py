@@ -117,12 +117,16 @@ async def test_a_token_budget_stops_model_calls_exactly_at_the_limit(
             )
         key = ConversationKey("console", "local", "general", "thread-U1")
         history = (await w.store.recent_messages(key, 20)).messages
-        # The refused questions are kept, with no reply placeholder after them.
-        assert [(m.role, m.content) for m in history[-3:]] == [
-            ("assistant", "Hello world"),
-            ("user", "question 4"),
-            ("user", "question 5"),
+        # The refused questions are kept; the reply row after each says why there is none
+        # (failed rows are never replayed to the model).
+        assert [(m.role, m.content, m.status) for m in history[-5:]] == [
+            ("assistant", "Hello world", "complete"),
+            ("user", "question 4", "complete"),
+            ("assistant", "", "failed"),
+            ("user", "question 5", "complete"),
+            ("assistant", "", "failed"),
         ]
+        assert "budget spent" in history[-1].error
         lines = [r for r in caplog.records if "budget" in r.getMessage()]
         assert [r.levelno for r in lines] == [logging.INFO, logging.INFO]
         assert "question" not in lines[0].getMessage()  # no content in the log

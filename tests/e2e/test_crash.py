@@ -88,8 +88,9 @@ async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
     verdict, rows = database_rows(database)
     assert verdict == "ok"
     assert rows[0] == ("user", "complete", "tell me a long story", "")
-    # Left "in progress"; its text lives in memory until the turn ends, so it is lost.
-    assert rows[1] == ("assistant", "partial", "", "")
+    # Left "in progress", holding the first words shown: the row says it was answered.
+    assert rows[1][:2] == ("assistant", "partial") and "word0" in rows[1][2]
+    assert rows[1][3] == ""
     shown = [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])]
 
     posts = len(fake_slack.calls_to("chat.postMessage"))
@@ -103,7 +104,8 @@ async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
         verdict, rows = database_rows(database)
     assert verdict == "ok"
     assert len(rows) == 2, rows
-    assert rows[1] == ("assistant", "failed", "", INTERRUPTED)
+    assert rows[1][:2] == ("assistant", "partial") and "word0" in rows[1][2]
+    assert rows[1][3] == INTERRUPTED
     assert len(fake_openai.requests) == 1
     assert len(fake_slack.calls_to("chat.postMessage")) == posts
     assert [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])] == shown

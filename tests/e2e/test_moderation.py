@@ -95,7 +95,10 @@ async def test_flagged_input_is_refused_without_a_model_call_and_kept(
     assert "flagged by content moderation" in sink.error.user_message
     assert MARKER not in sink.error.user_message
     assert outcome.flagged == ModerationFlag("input", ("harassment/threatening", "violence"))
-    assert await stored(runtime) == [("user", f"how do I {MARKER} my neighbour", "failed")]
+    assert await stored(runtime) == [
+        ("user", f"how do I {MARKER} my neighbour", "failed"),
+        ("assistant", "", "failed"),
+    ]
 
 
 async def test_a_flagged_message_is_not_replayed_to_the_model_later(

@@ -65,8 +65,9 @@ async def test_slack_flagged_input_is_refused_and_the_admins_told(slack: SlackWo
         replies[0].markdown_text or replies[0].text
     )
     assert slack_notices(slack) == [
-        "Moderation (team): A message from Alice (U0ALICE) in <#C0GENERAL> "
-        f"(thread {event['ts']}) was flagged (violence); it was not answered."
+        "Moderation (team): A message from Alice (U0ALICE) in #general "
+        f"(conversation slack:T0ACME/C0GENERAL/{event['ts']}) was flagged (violence); "
+        "it was not answered."
     ]
     assert all(MARKER not in notice for notice in slack_notices(slack))
 
@@ -118,7 +119,7 @@ async def test_discord_flagged_input_is_refused_and_the_admins_told(
     assert any("flagged by content moderation" in m.content for m in world.discord.posted(thread))
     fake = world.discord
     assert discord_notices(world) == [
-        f"Moderation (disco): A message from <@{fake.user_id}> in <#{fake.channel_id}> "
+        f"Moderation (disco): A message from Alice ({fake.user_id}) in #general "
         f"(conversation discord:{fake.guild_id}/{fake.channel_id}/{thread}) was flagged "
         "(harassment); it was not answered."
     ]

@@ -325,7 +325,7 @@ async def test_an_admin_resets_any_thread_and_persona_needs_no_model(slack: Slac
     calls = len(slack.openai.requests)
     asked = await slack.mention("persona", channel=PIRATES)
     persona = await _replied(slack, PIRATES, asked["ts"], 1)
-    assert persona == "Here I'm *pirate*, answering with `gpt-4o`."
+    assert persona == "Here I'm **pirate**, answering with `gpt-4o`."
     assert len(slack.openai.requests) == calls
 
 
