@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,14 +147,28 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
     await mark_interrupted(runtime, [bot.name for bot in bots])
     runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
     monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
+    stop = asyncio.Event()
+    _on_sigterm(stop.set)
+    serving = [
+        asyncio.create_task(_supervise(bot, runner), name=f"bot:{bot.name}")
+        for bot, runner in zip(bots, runners, strict=True)
+    ]
+    stopping = asyncio.create_task(stop.wait(), name="sigterm")
     try:
-        async with asyncio.TaskGroup() as group:
-            for bot, runner in zip(bots, runners, strict=True):
-                group.create_task(_supervise(bot, runner), name=f"bot:{bot.name}")
+        pending: set[asyncio.Task[object]] = {*serving, stopping}
+        # Until every bot has stopped (each on its own), or SIGTERM.
+        while pending and not stop.is_set():
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if not any(task in pending for task in serving):
+                break
+        if stop.is_set():
+            log.info("SIGTERM: stopping; running replies get a moment to finish")
     finally:
-        monitor.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await monitor
+        _stop_on_sigterm_off()
+        # Each bot drains its own turns as it stops, before the store closes behind it.
+        for task in (*serving, stopping, monitor):
+            task.cancel()
+        await asyncio.gather(*serving, stopping, monitor, return_exceptions=True)
 
 
 async def mark_interrupted(runtime: Runtime, names: list[str]) -> None:
@@ -180,6 +194,17 @@ async def _supervise(bot: BotConfig, runner: BotRunner) -> None:
         log.error("bot %s stopped: %s", bot.name, error)
     except Exception:
         log.exception("bot %s stopped with an error", bot.name)
+
+
+def _on_sigterm(stop: Callable[[], None]) -> None:
+    # `docker stop` and systemd send SIGTERM: stop like Ctrl-C, not mid-write.
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+
+
+def _stop_on_sigterm_off() -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
 
 
 def _reload_on_sighup(holder: ConfigHolder) -> None:

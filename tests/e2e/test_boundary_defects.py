@@ -1,0 +1,128 @@
+"""Defects found at the border between adapters and core, each reproduced through the
+real clients (and, for restarts, a real `parley run` process) against the fakes."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.slack_env import (
+    ALICE,
+    BOB,
+    GENERAL,
+    SlackWorld,
+    slack,
+    slack_env,
+    write_slack_config,
+)
+from tests.e2e.test_crash import SLOW_REPLY, database_rows, parley_run
+from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
+from tests.fakes.slack_server import FakeSlack, wait_until
+
+__all__ = ["slack", "slack_env"]
+
+
+def _stored(database: Path, text: str) -> bool:
+    if not database.exists():
+        return False
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        found = conn.execute("SELECT 1 FROM messages WHERE content = ?", (text,)).fetchone()
+    return found is not None
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+async def test_a_message_sent_while_a_reply_streams_survives_a_restart(
+    stop: signal.Signals,
+    slack_env: None,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+) -> None:
+    # Slower than a shutdown's grace: SIGTERM cuts the first reply, and the second message,
+    # waiting its turn behind it, is never started.
+    fake_openai.default = replace(SLOW_REPLY, delay_between_chunks=0.5)
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    database = tmp_path / "data" / "parley.db"
+    root = "1700000100.000100"
+    first = {
+        "type": "app_mention",
+        "user": ALICE,
+        "text": f"<@{fake_slack.bot_user_id}> tell me a long story",
+        "ts": root,
+        "event_ts": root,
+        "channel": GENERAL,
+        "channel_type": "channel",
+        "team": fake_slack.team_id,
+    }
+    second = {**first, "type": "message", "text": "and then?", "ts": "1700000101.000100"}
+    second.update(event_ts=second["ts"], thread_ts=root)
+    async with parley_run(config) as child:
+        await fake_slack.wait_connected(timeout=20)
+        await fake_slack.send_event(first, event_id="Ev0FIRST")
+        await wait_until(
+            lambda: any(
+                "word0" in (m.markdown_text or "") for m in fake_slack.thread(GENERAL, root)
+            ),
+            timeout=10,
+        )
+        await fake_slack.send_event(second, event_id="Ev0SECOND")
+        # Stored at once, though the first reply holds the thread.
+        await wait_until(lambda: _stored(database, "and then?"), timeout=10)
+        child.send_signal(stop)
+        await child.wait()
+    verdict, rows = database_rows(database)
+    assert verdict == "ok"
+    assert ("user", "complete", "and then?", "") in rows
+
+    fake_openai.default = Script(chunks=("the end",))
+    async with parley_run(config):
+        await wait_until(lambda: fake_slack.connections >= 2, timeout=20)
+        # Slack redelivers the message it thinks went unanswered.
+        await fake_slack.send_event(
+            second, event_id="Ev0SECOND", retry_attempt=1, retry_reason="timeout"
+        )
+        await wait_until(
+            lambda: any(m.markdown_text == "the end" for m in fake_slack.thread(GENERAL, root)),
+            timeout=15,
+        )
+    sent = fake_openai.requests[-1]["messages"]
+    assert isinstance(sent, list)
+    assert [m["content"] for m in sent if m["role"] == "user"][-1] == "[Alice] and then?"
+
+
+async def test_a_long_thread_joined_late_is_seeded_with_its_newest_messages(
+    slack: SlackWorld,
+) -> None:
+    fake = slack.slack
+    slack.openai.default = echo_last_user
+    root = fake.next_ts()
+    fake.add_message(GENERAL, root, BOB, "message 0 (the root)")
+    for n in range(1, 70):
+        fake.add_message(GENERAL, fake.next_ts(), BOB, f"message {n}", thread_ts=root)
+    await slack.mention("what was said last?", thread_ts=root, ts=fake.next_ts())
+    replies = await slack.settled(GENERAL, root)
+    users = slack.sent_users()
+    # seed_messages is 50: the root, then the 49 newest before the question.
+    assert users[0] == "[Bob] message 0 (the root)"
+    assert users[1] == "[Bob] message 21"
+    assert users[-2] == "[Bob] message 69"
+    assert users[-1] == "[Alice] what was said last?"
+    assert "[Bob] message 20" not in users
+    # The user is told that older messages were left out.
+    assert "only the most recent messages" in (replies[-1].markdown_text or "")
+
+
+async def test_another_bots_mention_is_not_answered(slack: SlackWorld) -> None:
+    slack.openai.default = echo_last_user
+    other = await slack.mention("hey assistant, answer me", user="U0OTHERBOT", bot_id="B0OTHER")
+    human = await slack.mention("and me?")
+    await slack.settled(GENERAL, human["ts"])  # a positive fact after the bot's mention
+    assert slack.replies(GENERAL, other["ts"]) == []
+    assert [slack.sent_users(i)[-1] for i in range(len(slack.openai.requests))] == [
+        "[Alice] and me?"
+    ]
