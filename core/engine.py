@@ -103,8 +103,10 @@ class Engine:
             message = scrub_message(await self._followed(message))
             if message.from_bot and not _answers_bots(bot):
                 return _skipped("ignored")  # two assistants must never keep answering each other
-            if not message.addressed and not await self._store.knows(message.key):
-                return _skipped("ignored")
+            if not message.addressed:
+                await place.stored()  # the message before it may be what makes it Parley's
+                if not await self._store.knows(message.key):
+                    return _skipped("ignored")
             if not message.allowed:
                 if await self._first_delivery(bot, message) and _refuses(bot):
                     await reply.say(words.REFUSAL)

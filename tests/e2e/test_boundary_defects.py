@@ -3,19 +3,23 @@ real clients (and, for restarts, a real `parley run` process) against the fakes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from tests.e2e.slack_env import (
     ALICE,
     BOB,
     GENERAL,
     SlackWorld,
+    running_slack,
     slack,
     slack_env,
     write_slack_config,
@@ -126,3 +130,54 @@ async def test_another_bots_mention_is_not_answered(slack: SlackWorld) -> None:
     assert [slack.sent_users(i)[-1] for i in range(len(slack.openai.requests))] == [
         "[Alice] and me?"
     ]
+
+
+@contextlib.asynccontextmanager
+async def never_answering_server() -> AsyncIterator[str]:
+    """An HTTP server that takes requests and never answers them (a dead file host)."""
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_get("/{name}", hang)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
+async def test_a_file_that_never_arrives_does_not_reorder_the_thread(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default = echo_last_user
+    config = write_slack_config(
+        tmp_path, fake_slack, fake_openai, extra="limits:\n  download_seconds: 1"
+    )
+    async with (
+        never_answering_server() as dead,
+        running_slack(config, fake_slack, fake_openai) as world,
+    ):
+        file = {
+            "id": "F0DEAD",
+            "name": "notes.txt",
+            "mimetype": "text/plain",
+            "size": 12,
+            "url_private_download": f"{dead}/notes.txt",
+        }
+        first = await world.mention("read this", files=[file], subtype="file_share")
+        await world.say("and a second thing", thread_ts=first["ts"])
+        replies = await world.settled(GENERAL, first["ts"], count=2)
+    asked = [world.sent_users(i)[-1] for i in range(len(fake_openai.requests))]
+    assert len(asked) == 2
+    assert asked[0].startswith("[Alice] read this")
+    assert asked[1] == "[Alice] and a second thing"
+    assert "not read: notes.txt" in (replies[0].markdown_text or "")
