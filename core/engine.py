@@ -118,6 +118,7 @@ class Engine:
             if command is not None or blank:
                 if not await self._first_delivery(bot, message):
                     return _skipped("duplicate")
+                place.mark_stored()  # nothing to store: the line behind it need not wait
                 await place.answerable()  # after the turns before it: reset waits for them
                 text = words.GREETING
                 if command is not None:

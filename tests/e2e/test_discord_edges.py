@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.commands import REFUSAL
+from core.types import ConversationKey
 from tests.e2e.discord_env import (
     DiscordWorld,
     discord_env,
@@ -384,3 +385,30 @@ async def test_a_channel_override_beats_the_guilds(channel_override_world: Disco
     await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
     assert world.openai.requests[-1]["model"] == "gpt-4o"
     assert sent(world)[0]["content"] == "Talk like a pirate."
+
+
+async def test_reset_during_a_streaming_reply_is_acknowledged_at_once(
+    discord_world: DiscordWorld,
+) -> None:
+    """Discord gives an interaction 3 s: /reset is deferred before it waits for the reply."""
+    world = discord_world
+    world.openai.default = Script(
+        chunks=tuple(f"w{n} " for n in range(60)), delay_between_chunks=0.1
+    )
+    thread = await world.say("a long story please", mention=True)
+    await wait_until(lambda: bool(world.discord.posted(thread)), timeout=10)
+    event = world.discord.interaction_create("reset", channel_id=thread)
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    reset = world.discord.interaction(str(event["id"]))
+    await wait_until(lambda: reset.acknowledged, timeout=10)
+    # Acknowledged while the reply is still streaming (the thread is not yet reset).
+    assert reset.original is None or "forgotten" not in reset.original.content
+    history = await world.runtime.store.recent_messages(
+        ConversationKey("discord", world.discord.guild_id, world.discord.channel_id, thread), 5
+    )
+    assert history.messages[-1].status == "partial"
+
+    def reset_done() -> bool:
+        return reset.original is not None and "forgotten this thread" in reset.original.content
+
+    await wait_until(reset_done, timeout=20)
