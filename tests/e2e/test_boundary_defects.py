@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from core.turn.rows import SHUT_DOWN
 from tests.e2e.slack_env import (
     ALICE,
     BOB,
@@ -82,6 +83,13 @@ async def test_a_message_sent_while_a_reply_streams_survives_a_restart(
     verdict, rows = database_rows(database)
     assert verdict == "ok"
     assert ("user", "complete", "and then?", "") in rows
+    if stop == signal.SIGTERM:
+        # Defect 8: the cut reply says so, in its row and in the thread, before the store
+        # closes; the message waiting behind it was never started.
+        assert rows[1][:2] == ("assistant", "partial") and rows[1][3] == SHUT_DOWN
+        thread = fake_slack.thread(GENERAL, root)
+        shown = [m.markdown_text or "" for m in thread if m.user == fake_slack.bot_user_id]
+        assert "restarting" in shown[-1]
 
     fake_openai.default = Script(chunks=("the end",))
     async with parley_run(config):
