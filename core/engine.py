@@ -148,8 +148,11 @@ class Engine:
             async with self._observer.active():
                 started = time.monotonic()
                 try:
+                    stored_name = message.author.display_name
                     message = await completed(message, config.limits)
-                    turn = await self._preparer.prepare(config, bot, resolved, message, arrival)
+                    turn = await self._preparer.prepare(
+                        config, bot, resolved, message, arrival, stored_name
+                    )
                 except ParleyError as error:
                     return await self._refused(message, reply, error, started)
                 turn.older_unread = older_unread

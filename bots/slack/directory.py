@@ -37,6 +37,11 @@ class Directory:
     async def team_name(self, team_id: str) -> str:
         return await self._cached("team", team_id, lambda: self._team(team_id))
 
+    def known(self, kind: str, key: str) -> str | None:
+        """A name already looked up, without asking Slack (kind: user, channel, team)."""
+        hit = self._cache.get((kind, key))
+        return hit[1] if hit is not None and self._clock() - hit[0] < TTL_SECONDS else None
+
     async def _cached(self, kind: str, key: str, fetch: Callable[[], Awaitable[str]]) -> str:
         hit = self._cache.get((kind, key))
         now = self._clock()

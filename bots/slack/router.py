@@ -133,7 +133,9 @@ class SlackEventRouter:
         return IncomingMessage(
             bot=bot.name,
             key=key,
-            author=Author(user, user),
+            # Names Slack told us before are used at once (the stored row is then final);
+            # new ones are looked up by core after the message is stored.
+            author=Author(user, self._directory.known("user", user) or user),
             text=without_mention(str(event.get("text", "")), me.user_id),
             message_id=ts,
             # Channel and ts: Slack's retries and a re-sent event with a new event id are
@@ -145,6 +147,8 @@ class SlackEventRouter:
             from_bot=bool(event.get("bot_id")),
             joined_late=thread_ts is not None and thread_ts != ts,
             attachments=attachments_of(event),
+            workspace_name=self._directory.known("team", team_id) or "",
+            channel_name=self._directory.known("channel", channel) or "",
             lookups=lookups,
         )
 

@@ -55,6 +55,7 @@ class TurnPreparer:
         resolved: ResolvedPersona,
         message: IncomingMessage,
         arrival: Arrival,
+        stored_name: str,
     ) -> Turn:
         """Everything the model call needs; raises a ParleyError (the message stays stored,
         the reply's row says why) when the turn may not go on."""
@@ -67,7 +68,7 @@ class TurnPreparer:
         )
         count = functools.partial(self._tokenizers.count, persona.model)
         user = user_row(message, rendered, count)
-        await self._revise(arrival, message, user)
+        await self._revise(arrival, message, user, stored_name)
         history = await self._store.recent_messages(message.key, config.limits.history_messages)
         # Messages that came after this one are stored already; they wait their turn.
         earlier = tuple(m for m in history.messages if m.id < arrival.user_id)
@@ -84,9 +85,11 @@ class TurnPreparer:
         window = await self._admit(config, persona, message, arrival, request, rendered.text)
         return Turn(message, bot, resolved, window, rendered.unread, arrival.reply_id)
 
-    async def _revise(self, arrival: Arrival, message: IncomingMessage, user: NewMessage) -> None:
+    async def _revise(
+        self, arrival: Arrival, message: IncomingMessage, user: NewMessage, stored_name: str
+    ) -> None:
         """The stored row, written before the names and files came in, brought up to date."""
-        if message.attachments or message.lookups is not None:
+        if message.attachments or user.author_name != stored_name:
             await self._store.revise_message(
                 arrival.user_id,
                 author_name=user.author_name,
