@@ -87,15 +87,16 @@ class FaultyModel:
 
     def __init__(self) -> None:
         self.injected: Counter[str] = Counter()
-        self._attempts: Counter[str] = Counter()
+        # Requests the fake saw per message ("first 429 persist 3"): the retries, counted.
+        self.attempts: Counter[str] = Counter()
 
     def __call__(self, body: Body) -> Script:
         words = _last_user_text(body).split()
         start = next(i for i, word in enumerate(words) if word in ("first", "next"))
         phase, kind, variant = words[start : start + 3]
         tag = " ".join(words[start:])
-        attempt = self._attempts[tag]
-        self._attempts[tag] += 1
+        attempt = self.attempts[tag]
+        self.attempts[tag] += 1
         if phase == "first" and (variant == "persist" or attempt == 0):
             self.injected[kind] += 1
             return fault_script(kind, attempt)
@@ -120,6 +121,16 @@ class Case:
     @property
     def tag(self) -> str:
         return f"{self.kind} {self.variant} {self.n}"
+
+    @property
+    def attempts(self) -> int:
+        """Model requests its first message makes: a refused connection never reaches the
+        fake, a final fault is not retried, a transient one is retried once."""
+        if self.kind == "refused":
+            return 0
+        if self.kind in FINAL:
+            return 1
+        return 2 if self.variant == "transient" else MAX_RETRIES + 1
 
     @property
     def expected(self) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import warnings
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 with warnings.catch_warnings():
@@ -218,3 +219,17 @@ async def test_without_the_content_intent_other_peoples_text_is_blank(fake: Fake
     assert hide_content(fake.world, plain, intents=1 << 9)["content"] == ""
     assert hide_content(fake.world, mention, intents=1 << 9)["content"].endswith("hi")
     assert hide_content(fake.world, plain, intents=(1 << 9) | (1 << 15))["content"] == "hello"
+
+
+async def test_a_first_callback_after_the_window_is_an_unknown_interaction(
+    fake: FakeDiscord, bot: EchoBot
+) -> None:
+    fake.response_window = 0.0  # every callback is late: the bot's own defer fails too
+    event = fake.interaction_create("ping")
+    await fake.dispatch("INTERACTION_CREATE", event)
+    interaction = fake.interaction(str(event["id"]))
+    url = f"{fake.api_url}/interactions/{interaction.id}/{interaction.token}/callback"
+    async with aiohttp.ClientSession() as session, session.post(url, json={"type": 5}) as answer:
+        status, body = answer.status, await answer.json()
+    assert (status, body["code"], body["message"]) == (404, 10062, "Unknown interaction")
+    assert not interaction.acknowledged

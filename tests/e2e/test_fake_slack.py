@@ -246,6 +246,7 @@ async def test_assistant_and_team_methods_are_recorded(
     fake: FakeSlack, client: AsyncWebClient
 ) -> None:
     prompts = [{"title": "Summarise", "message": "Summarise this thread"}]
+    fake.open_assistant_thread("D0A", "1.2")
     await client.assistant_threads_setStatus(channel_id="D0A", thread_ts="1.2", status="thinking")
     await client.assistant_threads_setSuggestedPrompts(
         channel_id="D0A", thread_ts="1.2", prompts=prompts, title="Try"
@@ -263,3 +264,58 @@ async def test_assistant_and_team_methods_are_recorded(
     assert fake.calls_to("assistant.threads.setStatus")[0].params["status"] == "thinking"
     assert fake.calls_to("assistant.threads.setSuggestedPrompts")[0].params["prompts"] == prompts
     assert fake.calls_to("assistant.threads.setTitle")[0].params["title"] == "Chat"
+
+
+@pytest.mark.parametrize(
+    "method,params",
+    [
+        ("assistant_threads_setStatus", {"channel_id": "D0A", "status": "thinking"}),
+        ("assistant_threads_setTitle", {"channel_id": "D0A", "title": "Chat"}),
+        ("assistant_threads_setTitle", {"channel_id": CHANNEL, "title": "Chat"}),
+        ("assistant_threads_setSuggestedPrompts", {"channel_id": "D0A", "prompts": []}),
+    ],
+)
+async def test_assistant_methods_fail_outside_an_assistant_thread(
+    fake: FakeSlack, client: AsyncWebClient, method: str, params: dict[str, Any]
+) -> None:
+    fake.open_assistant_thread("D0A", "1.2")
+    with pytest.raises(SlackApiError) as raised:
+        await getattr(client, method)(thread_ts="9.9", **params)
+    assert raised.value.response["error"] == "invalid_thread_ts"
+
+
+async def test_a_status_in_a_channel_thread_is_allowed(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """Since 2026-03 channel-based apps may show a loading status in channel threads."""
+    response = await client.assistant_threads_setStatus(
+        channel_id=CHANNEL, thread_ts="9.9", status="thinking"
+    )
+    assert response["ok"] is True
+
+
+async def test_chat_update_beyond_tier_3_is_rate_limited() -> None:
+    async with FakeSlack(updates_per_minute=2) as fake:
+        client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
+        posted = await client.chat_postMessage(channel=CHANNEL, text="v0")
+        for n in (1, 2):
+            await client.chat_update(channel=CHANNEL, ts=posted["ts"], text=f"v{n}")
+        with pytest.raises(SlackApiError) as raised:
+            await client.chat_update(channel=CHANNEL, ts=posted["ts"], text="v3")
+    response = raised.value.response
+    assert (response.status_code, response["error"]) == (429, "ratelimited")
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert fake.thread(CHANNEL, posted["ts"])[0].text == "v2"
+
+
+async def test_an_envelope_not_acked_in_time_is_a_violation() -> None:
+    async with FakeSlack(ack_window=0.05) as fake, aiohttp.ClientSession() as session:
+        opened = await AsyncWebClient(
+            token=fake.app_token, base_url=fake.api_url
+        ).apps_connections_open(app_token=fake.app_token)
+        async with session.ws_connect(opened["url"]) as socket:
+            assert (await socket.receive_json())["type"] == "hello"
+            await fake.send_envelope({"envelope_id": "e1", "type": "events_api", "payload": {}})
+            assert (await socket.receive_json())["envelope_id"] == "e1"  # read, never acked
+            await wait_until(lambda: bool(fake.violations))
+    assert fake.violations == ["envelope e1 was not acknowledged within 0.05 s"]

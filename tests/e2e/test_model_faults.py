@@ -3,6 +3,7 @@ thread goes on."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from core.errors import (
     StreamInterrupted,
 )
 from tests.e2e.model_faults import (
-    CEILING,
+    BACKOFF_CEILING,
     KINDS,
     MAX_RETRIES,
     PARTIAL_TEXT,
@@ -56,10 +57,31 @@ def check_first_turn(outcome: Outcome) -> None:
     assert sink.events[-1] == "fail" and isinstance(sink.error, ERRORS[case.kind]), case
     notice = sink.error.user_message
     assert len(notice) < 120 and "\n" not in notice, notice
-    assert outcome.seconds <= CEILING, (case, outcome.seconds)
     shown = "".join(PARTIAL_TEXT[:2]) if case.kind == "cut" else ""
     # What the user saw is what is stored: nothing more, nothing twice.
     assert sink.text == shown and outcome.reply == shown, case
+
+
+def check_retries(model: FaultyModel, outcomes: list[Outcome], waits: list[float]) -> None:
+    """What bounds a user's wait, counted rather than clocked: how many requests each first
+    message made at the fake, and how long the client said it would back off each time."""
+    for outcome in outcomes:
+        case = outcome.case
+        assert model.attempts[f"first {case.tag}"] == case.attempts, case
+    retryable_cases = sum(1 for o in outcomes if o.case.kind in (*RETRYABLE, "refused"))
+    assert 0 < len(waits) <= retryable_cases * MAX_RETRIES
+    assert all(0 <= wait <= BACKOFF_CEILING for wait in waits), waits
+
+
+def retry_waits(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The backoff of every retry, from the model client's "retrying in %.2fs" line."""
+    return [
+        float(record.args[0])  # type: ignore[arg-type]  # logging types args loosely; [0] is the wait
+        for record in caplog.records
+        if record.name == "core.llm"
+        and record.msg.startswith("model call failed, retrying")
+        and isinstance(record.args, tuple)
+    ]
 
 
 def check_next_turn(outcome: Outcome) -> None:
@@ -71,9 +93,10 @@ def check_next_turn(outcome: Outcome) -> None:
 
 
 async def test_hundreds_of_model_faults_each_end_in_one_short_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("PARLEY_TEST_KEY", "sk-test-faults")
+    caplog.set_level(logging.WARNING, logger="core.llm")
     model = FaultyModel()
     down = RefusingPort()
     try:
@@ -86,6 +109,7 @@ async def test_hundreds_of_model_faults_each_end_in_one_short_message(
     for outcome in outcomes:
         check_first_turn(outcome)
         check_next_turn(outcome)
+    check_retries(model, outcomes, retry_waits(caplog))
     tally = Tally(model, outcomes)
     attempts = MAX_RETRIES + 1
     for kind in KINDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from aiohttp import web
@@ -22,9 +23,15 @@ _LOADING = 128
 class InteractionRoutes:
     """Interaction tokens stand in for auth here: these routes take no Authorization header."""
 
-    def __init__(self, world: World, base_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        world: World,
+        base_url: Callable[[], str],
+        response_window: Callable[[], float | None],
+    ) -> None:
         self.world = world
         self.base_url = base_url
+        self.response_window = response_window
 
     def routes(self) -> list[web.RouteDef]:
         original = "/webhooks/{app}/{token}/messages/{message}"
@@ -48,6 +55,8 @@ class InteractionRoutes:
             return error(404, "Unknown interaction", 10062)
         if interaction.acknowledged:
             return error(400, "Interaction has already been acknowledged.", 40060)
+        if self._expired(interaction):
+            return error(404, "Unknown interaction", 10062)
         body = body_of(request)
         kind = int(body.get("type", 0))
         if kind not in _KNOWN_CALLBACKS:
@@ -64,6 +73,13 @@ class InteractionRoutes:
         if request.query.get("with_response") not in ("1", "true"):
             return web.Response(status=204)
         return json_response(self._callback_response(interaction, kind))
+
+    def _expired(self, interaction: FakeInteraction) -> bool:
+        """Discord drops an interaction whose first answer misses the window after dispatch."""
+        window = self.response_window()
+        if window is None or interaction.sent_at is None:
+            return False
+        return time.monotonic() - interaction.sent_at > window
 
     def _original(
         self, interaction: FakeInteraction, request: web.Request, kind: int, data: Payload

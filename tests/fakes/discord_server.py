@@ -38,6 +38,8 @@ __all__ = [
 
 API_PREFIX = "/api/v10"
 _WAIT = 5.0
+# Discord forgets an interaction that gets no first callback within 3 s of being sent.
+RESPONSE_WINDOW = 3.0
 # Interaction callbacks and webhook-token routes authenticate by their token, not a header.
 _TOKEN_ROUTES = ("/interactions/", "/webhooks/")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -47,14 +49,20 @@ class FakeDiscord(Fake):
     """One application with its bot in one guild: REST at `api_url`, gateway at `gateway_url`.
 
     Every REST request lands in `calls`, attachment GETs in `downloads`. Messages the bot
-    sends are kept per channel and echoed back as MESSAGE_CREATE, as Discord does.
+    sends are kept per channel and echoed back as MESSAGE_CREATE, as Discord does. A first
+    interaction callback later than `response_window` s after its dispatch gets 404 10062.
     """
 
     def __init__(
-        self, identity: DiscordIdentity | None = None, *, heartbeat_interval_ms: int = 41_250
+        self,
+        identity: DiscordIdentity | None = None,
+        *,
+        heartbeat_interval_ms: int = 41_250,
+        response_window: float | None = RESPONSE_WINDOW,
     ) -> None:
         self.identity = identity or DiscordIdentity()
         self.world = World(self.identity)
+        self.response_window = response_window
         self.gateway = GatewayServer(self.identity.token, self._ready, heartbeat_interval_ms)
         self.calls: list[RestCall] = []
         self.downloads: list[Download] = []
@@ -116,7 +124,9 @@ class FakeDiscord(Fake):
     async def start(self) -> None:
         api = web.Application()
         channel_routes = ChannelRoutes(self.world, self._emit, lambda: self.base_url)
-        interaction_routes = InteractionRoutes(self.world, lambda: self.base_url)
+        interaction_routes = InteractionRoutes(
+            self.world, lambda: self.base_url, lambda: self.response_window
+        )
         api.add_routes(ApplicationRoutes(self.world, lambda: self.gateway_url).routes())
         api.add_routes(channel_routes.routes())
         api.add_routes(interaction_routes.routes())
@@ -206,6 +216,10 @@ class FakeDiscord(Fake):
             await self.gateway.wait_session()
         if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and isinstance(data, dict):
             data = events.hide_content(self.world, data, self.gateway.intents)
+        if event == "INTERACTION_CREATE" and isinstance(data, dict):
+            interaction = self.world.interactions.get(str(data.get("id")))
+            if interaction is not None:
+                interaction.sent_at = time.monotonic()
         return await self.gateway.dispatch(event, data)
 
     async def request_reconnect(self) -> None:

@@ -90,6 +90,7 @@ class FakeInteraction:
     callbacks: int = 0
     original: FakeDiscordMessage | None = None
     followups: list[FakeDiscordMessage] = field(default_factory=list)
+    sent_at: float | None = None  # monotonic time of its INTERACTION_CREATE dispatch
 
     @property
     def acknowledged(self) -> bool:

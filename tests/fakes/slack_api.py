@@ -101,9 +101,9 @@ class WebApi:
             "conversations.info": self._conversations_info,
             "conversations.replies": self._replies,
             "team.info": self._team_info,
-            "assistant.threads.setStatus": self._assistant_ok,
-            "assistant.threads.setSuggestedPrompts": self._assistant_ok,
-            "assistant.threads.setTitle": self._assistant_ok,
+            "assistant.threads.setStatus": self._set_status,
+            "assistant.threads.setSuggestedPrompts": self._assistant_only,
+            "assistant.threads.setTitle": self._assistant_only,
         }
 
     def render(self, message: FakeMessage) -> Body:
@@ -234,6 +234,19 @@ class WebApi:
             "response_metadata": {"next_cursor": _cursor(rest[0].ts) if rest else ""},
         }
 
-    def _assistant_ok(self, params: Params) -> Body:
-        _required(params, "channel_id", "channel_not_found")
+    def _assistant_only(self, params: Params) -> Body:
+        """Titles and prompts exist only in threads opened in the assistant pane."""
+        channel = _required(params, "channel_id", "channel_not_found")
+        thread = _required(params, "thread_ts", "invalid_thread_ts")
+        if (channel, thread) not in self._workspace.assistant_threads:
+            raise SlackError("invalid_thread_ts")
+        return {"ok": True}
+
+    def _set_status(self, params: Params) -> Body:
+        """Since 2026-03 a channel-based app may show a status in channel threads, but a DM
+        thread still needs to be an assistant one."""
+        channel = _required(params, "channel_id", "channel_not_found")
+        if channel.startswith("D"):  # Slack's ids for direct message channels
+            return self._assistant_only(params)
+        _required(params, "thread_ts", "invalid_thread_ts")
         return {"ok": True}

@@ -13,3 +13,5 @@ from tests.fakes.slack_server import FakeSlack
 async def fake_slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as fake:
         yield fake
+    # Slack would have retried these envelopes and, in time, turned the app off.
+    assert fake.violations == [], fake.violations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +13,7 @@ from tests.fakes.loopback import Fake, LoopbackServer
 from tests.fakes.slack_api import SlackError, WebApi
 from tests.fakes.slack_events import event_callback, events_api_envelope
 from tests.fakes.slack_http import Fault, Faults, auth_error, bearer, fault_response, request_params
-from tests.fakes.slack_socket import SocketModeServer
+from tests.fakes.slack_socket import ACK_WINDOW, SocketModeServer
 from tests.fakes.slack_state import (
     ApiCall,
     Download,
@@ -24,6 +26,9 @@ from tests.fakes.waiting import deadline, wait_until
 __all__ = ["ApiCall", "Download", "FakeMessage", "FakeSlack", "SlackIdentity", "wait_until"]
 
 _SOCKET_TIMEOUT = 5.0
+# chat.update is a Tier 3 method: about 50 calls a minute per workspace, then HTTP 429.
+UPDATES_PER_MINUTE = 50
+_MINUTE = 60.0
 
 
 class FakeSlack(Fake):
@@ -31,13 +36,24 @@ class FakeSlack(Fake):
 
     Every Web API request lands in `calls`; file GETs in `downloads`; Socket Mode acks in
     `acks`. Messages the bot posts are kept so `thread()` and `posted()` can be asserted on.
+    What Slack enforces is enforced here too: an envelope not acked within `ack_window` s is
+    a violation (the fixture fails the test on it), and chat.update beyond
+    `updates_per_minute` is answered 429. None turns either off, for a test about the fake.
     """
 
-    def __init__(self, identity: SlackIdentity | None = None) -> None:
+    def __init__(
+        self,
+        identity: SlackIdentity | None = None,
+        *,
+        ack_window: float | None = ACK_WINDOW,
+        updates_per_minute: int | None = UPDATES_PER_MINUTE,
+    ) -> None:
         self.identity = identity or SlackIdentity()
         self.workspace = Workspace(self.identity)
         self.workspace.add_user(self.identity.bot_user_id, self.identity.bot_name, None, True)
-        self.socket = SocketModeServer(self.identity.app_id)
+        self.socket = SocketModeServer(self.identity.app_id, ack_window)
+        self.updates_per_minute = updates_per_minute
+        self._recent_updates: deque[float] = deque()
         self.api = WebApi(self.workspace, self._socket_url)
         self.calls: list[ApiCall] = []
         self.downloads: list[Download] = []
@@ -95,6 +111,11 @@ class FakeSlack(Fake):
         return self.socket.acks
 
     @property
+    def violations(self) -> list[str]:
+        """Rules of Slack's the bot broke (late acks); a fixture fails the test on any."""
+        return self.socket.violations
+
+    @property
     def ack_payloads(self) -> dict[str, dict[str, Any]]:
         """Envelope id to the payload its ack carried (slash commands, options, views)."""
         return self.socket.ack_payloads
@@ -132,6 +153,10 @@ class FakeSlack(Fake):
         """Seeds history written by someone other than the bot."""
         message = FakeMessage(channel=channel, ts=ts, user=user, text=text, thread_ts=thread_ts)
         return self.workspace.store(message)
+
+    def open_assistant_thread(self, channel: str, thread_ts: str) -> None:
+        """A thread in Slack's assistant pane: the assistant.threads.* methods work only there."""
+        self.workspace.assistant_threads.add((channel, thread_ts))
 
     def next_ts(self) -> str:
         """A ts later than every stored message, for events the test is about to send."""
@@ -212,6 +237,9 @@ class FakeSlack(Fake):
         Slack the message exists before its event arrives.
         """
         self._remember(event)
+        thread = event.get("assistant_thread")
+        if event.get("type") == "assistant_thread_started" and isinstance(thread, dict):
+            self.open_assistant_thread(thread["channel_id"], thread["thread_ts"])
         payload = self.event_callback(event, event_id=event_id, team_id=team_id)
         envelope = events_api_envelope(
             payload, retry_attempt=retry_attempt, retry_reason=retry_reason
@@ -245,6 +273,9 @@ class FakeSlack(Fake):
         fault = self._faults.take(method)
         if fault is not None:
             return fault_response(method, fault)
+        limited = self._rate_limit(method)
+        if limited is not None:
+            return limited
         handler = self.api.methods.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method", "req_method": method})
@@ -256,6 +287,21 @@ class FakeSlack(Fake):
         except SlackError as error:
             body = error.body
         return web.json_response(body)
+
+    def _rate_limit(self, method: str) -> web.Response | None:
+        """A sliding minute of chat.update calls; the 429 names when the oldest one ages out."""
+        if method != "chat.update" or self.updates_per_minute is None:
+            return None
+        now = time.monotonic()
+        while self._recent_updates and now - self._recent_updates[0] >= _MINUTE:
+            self._recent_updates.popleft()
+        if len(self._recent_updates) >= self.updates_per_minute:
+            wait = _MINUTE - (now - self._recent_updates[0])
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+            body = {"ok": False, "error": "ratelimited"}
+            return web.json_response(body, status=429, headers=headers)
+        self._recent_updates.append(now)
+        return None
 
     async def _download(self, request: web.Request) -> web.Response:
         file_id, name = request.match_info["file_id"], request.match_info["name"]

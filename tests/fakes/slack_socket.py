@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 _DEBUG_INFO = {"host": "fake", "build_number": 1, "approximate_connection_time": 18060}
+# Slack retries (and eventually disables the app) when an envelope is not acked within 3 s.
+ACK_WINDOW = 3.0
 
 
 class SocketModeServer:
@@ -17,10 +19,14 @@ class SocketModeServer:
 
     `connections` counts accepted WebSocket connections, `acks` holds every envelope id a
     client acknowledged (in order), `ack_payloads` the payload an ack carried, if any.
+    `violations` names every envelope not acked within `ack_window` seconds (None: no limit).
     """
 
-    def __init__(self, app_id: str) -> None:
+    def __init__(self, app_id: str, ack_window: float | None = ACK_WINDOW) -> None:
         self.app_id = app_id
+        self.ack_window = ack_window
+        self.violations: list[str] = []
+        self._ack_timers: dict[str, asyncio.TimerHandle] = {}
         self.connections = 0
         self.acks: list[str] = []
         self.ack_payloads: dict[str, dict[str, Any]] = {}
@@ -76,6 +82,9 @@ class SocketModeServer:
         if not isinstance(envelope_id, str):
             return
         self.acks.append(envelope_id)
+        timer = self._ack_timers.pop(envelope_id, None)
+        if timer is not None:
+            timer.cancel()
         if isinstance(frame.get("payload"), dict):
             self.ack_payloads[envelope_id] = frame["payload"]
         waiter = self._pending.pop(envelope_id, None)
@@ -89,7 +98,18 @@ class SocketModeServer:
         """Sends one frame to the current client, waiting for one to connect if needed."""
         await self.wait_connected()
         assert self._current is not None
+        envelope_id = frame.get("envelope_id")
+        if isinstance(envelope_id, str) and self.ack_window is not None:
+            self._ack_timers[envelope_id] = asyncio.get_running_loop().call_later(
+                self.ack_window, self._ack_missed, envelope_id
+            )
         await self._current.send_json(frame)
+
+    def _ack_missed(self, envelope_id: str) -> None:
+        self._ack_timers.pop(envelope_id, None)
+        self.violations.append(
+            f"envelope {envelope_id} was not acknowledged within {self.ack_window} s"
+        )
 
     async def send_and_wait_ack(self, envelope: dict[str, Any]) -> str:
         envelope_id = str(envelope["envelope_id"])
@@ -121,6 +141,9 @@ class SocketModeServer:
         await current.close(code=1011, message=b"server error")
 
     async def close_all(self) -> None:
+        for timer in self._ack_timers.values():
+            timer.cancel()
+        self._ack_timers.clear()
         for ws in list(self._open):
             with contextlib.suppress(ConnectionError):
                 await ws.close(code=1001, message=b"server shutdown")

@@ -76,6 +76,8 @@ class Workspace:
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
+        # (channel, thread_ts) of every thread opened in Slack's assistant pane.
+        self.assistant_threads: set[tuple[str, str]] = set()
         self._messages: dict[str, list[FakeMessage]] = {}
         self._last_ts = _FIRST_TS_MICROS - _TS_STEP
 
