@@ -54,10 +54,12 @@ def bot_entry(platforms: PlatformModels) -> Any:
                 f"{model.__name__} is registered as platform {name!r}; "
                 f"its field must read `platform: Literal[{name!r}]`"
             )
-    # One member cannot be a tagged union, so a lone platform is checked as a plain model.
     models = tuple(platforms.values())
-    union = models[0] if len(models) == 1 else Union[models]  # noqa: UP007 (built at runtime)
-    return Annotated[union, Field(discriminator="platform")] if len(models) > 1 else union
+    if len(models) == 1:
+        # A tagged union needs two members; a lone platform is checked as a plain model.
+        return models[0]
+    # Union[...] over a runtime tuple: `X | Y` needs the members written out.
+    return Annotated[Union[models], Field(discriminator="platform")]  # noqa: UP007
 
 
 def secret_keys(platforms: PlatformModels) -> frozenset[str]:

@@ -20,7 +20,8 @@ def translate(
     lines: LineMap,
     file: str,
     reported: Set[str] = frozenset(),
-    platforms: Sequence[str] = (),
+    *,
+    platforms: Sequence[str],
 ) -> list[ConfigIssue]:
     """One issue per pydantic error, located by key path and line.
 
