@@ -72,5 +72,6 @@ def _file_model(platforms: tuple[tuple[str, type[BotConfig]], ...]) -> type[Conf
     return create_model(
         "ConfigFile",
         __base__=ConfigFile,
+        # mypy cannot check a type built at run time; pydantic checks it when it builds.
         bots=(tuple[entry, ...], Field(min_length=1)),  # type: ignore[valid-type]
     )
