@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from bots.config_models import config_models, load_config
 from bots.discord.bot import COMMAND_SYNC_SCOPE, DiscordBot
 from bots.monitoring import Monitor
 from bots.slack.bot import SlackBot
-from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
+from core.config import BotConfig, Config, ConfigHolder, SecretRef
 from core.engine import Engine
 from core.errors import ParleyError, StoreError
 from core.metrics import ApiCalls, Metrics
@@ -69,7 +70,7 @@ async def open_runtime(
     `models` lets a benchmark wrap the real clients; everything else is always real.
     """
     config = load_config(config_path)
-    holder = ConfigHolder(config_path, config)
+    holder = ConfigHolder(config_path, config, platforms=config_models())
     # Tokenizers load before the first message so the first turn is as fast as the rest.
     models_in_use = {persona.model for persona in config.personas.values()}
     tokenizers = await asyncio.to_thread(Tokenizers.for_models, models_in_use)

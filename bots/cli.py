@@ -14,13 +14,15 @@ from pathlib import Path
 
 from bots.app import mark_interrupted, open_runtime, run_bots, startable_bots
 from bots.check import print_check
+from bots.config_models import load_config
 from bots.console import ConsoleChat
+from bots.console_config import ConsoleBotConfig
 from bots.health import ask_health
 from bots.logs import configure_logging, unconfigure_logging
 from bots.privacy import add_commands as add_privacy_commands
 from bots.probe import probe_providers
 from bots.usage_report import write_report
-from core.config import Config, ConsoleBotConfig, load_config
+from core.config import Config
 from core.errors import ConfigError, ParleyError
 from core.store import Store
 from core.types import Author

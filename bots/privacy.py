@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from core.config import load_config
+from bots.config_models import load_config
 from core.errors import ParleyError
 from core.store import Erased, Place, Store
 from core.transcripts import KEY_FORM, parse_key, parse_place, transcript_document

@@ -17,10 +17,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bots.discord.commands import install
+from bots.discord.config import DiscordBotConfig
 from bots.discord.router import DiscordEventRouter
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
-from core.config import BotConfig, DiscordBotConfig
+from core.config import BotConfig
 from core.errors import ConfigError, ConfigIssue, ParleyError
 from core.metrics import ApiCalls, ignore_api_calls
 from core.types import Conversations

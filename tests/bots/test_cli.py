@@ -13,7 +13,7 @@ import pytest
 
 from bots.app import open_runtime
 from bots.cli import main
-from core.config import load_config
+from bots.config_models import load_config
 from core.store import Store
 from core.types import ConversationKey
 from tests.e2e.conftest import write_config
