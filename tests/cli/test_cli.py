@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import open_runtime
-from bots.cli import main
+from cli.main import main
 from core.config import load_config
 from core.store import Store
 from core.types import ConversationKey
@@ -152,7 +152,7 @@ async def test_check_probe_asks_the_provider_for_its_models(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bots.cli",
+        "cli",
         "check",
         "--probe",
         str(config),

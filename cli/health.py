@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import urllib.error
 import urllib.request
 from typing import Any
 
-from core.config import MonitoringConfig
+from core.config import MonitoringConfig, load_config
 
 TIMEOUT_SECONDS = 4.0  # under Docker's default 5 s HEALTHCHECK timeout
 # A server listening on every address is asked on loopback.
 _LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+
+
+def health(args: argparse.Namespace) -> int:
+    healthy, summary = ask_health(load_config(args.config).monitoring)
+    print(summary)
+    return 0 if healthy else 1
 
 
 def health_url(settings: MonitoringConfig) -> str:
