@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import sys
 from datetime import UTC, datetime
 
 from bots.app import mark_interrupted, open_runtime, run_bots
@@ -40,7 +41,11 @@ async def _chat(args: argparse.Namespace) -> int:
             f"(continue later with --thread {thread}). /help for commands.{choose}",
             flush=True,
         )
-        console = ConsoleChat(runtime.engine, bot_name=bot_name, thread=thread, user=user)
+        # sys.stdout as it is now: ConsoleChat's default was bound when bots.console was first
+        # imported, which is no longer at start-up (tests swap stdout in between).
+        console = ConsoleChat(
+            runtime.engine, bot_name=bot_name, thread=thread, user=user, out=sys.stdout
+        )
         await console.run()
     return 0
 
