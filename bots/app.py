@@ -6,20 +6,19 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from bots.config_models import config_models, load_config
-from bots.discord.bot import COMMAND_SYNC_SCOPE, DiscordBot
+from bots.discord.bot import COMMAND_SYNC_SCOPE
 from bots.monitoring import Monitor
-from bots.slack.bot import SlackBot
-from core.config import BotConfig, Config, ConfigHolder, SecretRef
+from bots.platforms import BotRunner, adapter_factory
+from core.config import BotConfig, ConfigHolder
 from core.engine import Engine
 from core.errors import ParleyError, StoreError
-from core.metrics import ApiCalls, Metrics
+from core.metrics import Metrics
 from core.moderation import Moderation, skipped_moderation
 from core.providers import ModelClients
 from core.retention import keep_pruning
@@ -28,28 +27,6 @@ from core.tokens import Tokenizers
 from core.turn.rows import INTERRUPTED
 
 log = logging.getLogger(__name__)
-
-
-class BotRunner(Protocol):
-    """A platform adapter serving one bot until it is cancelled."""
-
-    async def run(self) -> None: ...
-
-    @property
-    def connected(self) -> bool: ...
-
-
-class AdapterFactory(Protocol):
-    """Builds a bot's adapter; `api_calls` counts the HTTP responses of its platform's API."""
-
-    def __call__(self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls) -> BotRunner: ...
-
-
-# Platforms whose adapters exist; `parley run` explains what it cannot start.
-ADAPTERS: Mapping[str, AdapterFactory] = {"slack": SlackBot, "discord": DiscordBot}
-NOT_YET_BUILT = {
-    "console": "console bots run in a terminal: use `parley chat --bot {name}`",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,34 +90,11 @@ async def open_runtime(
         await store.close()
 
 
-def startable_bots(config: Config) -> tuple[list[BotConfig], list[str]]:
-    """Splits the bots into those `parley run` can start and reasons for the others."""
-    ready: list[BotConfig] = []
-    refused: list[str] = []
-    for bot in config.bots:
-        if bot.platform not in ADAPTERS:
-            reason = NOT_YET_BUILT.get(bot.platform, "no adapter for this platform")
-            refused.append(f"{bot.name} ({bot.platform}): {reason.format(name=bot.name)}")
-            continue
-        missing = missing_secrets(bot)
-        if missing:
-            refused.append(f"{bot.name} ({bot.platform}): not set: {', '.join(missing)}")
-            continue
-        ready.append(bot)
-    return ready, refused
-
-
-def missing_secrets(bot: BotConfig) -> list[str]:
-    """The environment variables this bot needs that are not set."""
-    values = (getattr(bot, field) for field in type(bot).model_fields)
-    return [v.variable for v in values if isinstance(v, SecretRef) and not v.is_set]
-
-
 async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
     """Serves every bot in one process, and /healthz and /metrics beside them (until the
     last bot stops); one adapter failing does not stop the others."""
     runners = [
-        ADAPTERS[bot.platform](
+        adapter_factory(bot.platform)(
             bot, runtime.engine, api_calls=runtime.metrics.api_calls(bot.platform)
         )
         for bot in bots
