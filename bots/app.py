@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bots.config_models import config_models, load_config
-from bots.discord.bot import COMMAND_SYNC_SCOPE
 from bots.monitoring import Monitor
-from bots.platforms import BotRunner, adapter_factory
+from bots.platforms import KEPT_SCOPES, BotRunner, adapter_factory
 from core.config import BotConfig, ConfigHolder
 from core.engine import Engine
 from core.errors import ParleyError, StoreError
@@ -73,7 +72,7 @@ async def open_runtime(
     )
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
     pruner = asyncio.create_task(
-        keep_pruning(store, lambda: holder.current.storage, (COMMAND_SYNC_SCOPE,)),
+        keep_pruning(store, lambda: holder.current.storage, KEPT_SCOPES),
         name="retention",
     )
     _reload_on_sighup(holder)

@@ -34,6 +34,11 @@ ADAPTERS: Mapping[str, str] = {
     "slack": "bots.slack.bot:SlackBot",
     "discord": "bots.discord.bot:DiscordBot",
 }
+# Delivery records that are markers, not dedupe entries: retention never prunes them.
+# Discord's: which command set was last synced where (so a restart skips the sync).
+DISCORD_COMMAND_SYNC_SCOPE = "discord-commands:"
+KEPT_SCOPES = (DISCORD_COMMAND_SYNC_SCOPE,)
+
 NOT_YET_BUILT = {
     "console": "console bots run in a terminal: use `parley chat --bot {name}`",
 }
