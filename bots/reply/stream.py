@@ -36,7 +36,7 @@ class StreamedReply(Generic[Message]):
         self._placeholder: str | None = None  # shown while the model is silent, not text
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[None] | None = None  # the one streaming sync at a time
-        self._queued = False  # the pending sync still waits (interval, budget): cut it freely
+        self._queued = False  # the pending sync has not begun to send: cut it freely
         self._waiting: asyncio.Task[None] | None = None
         self._placing = False  # the waiting task is posting a placeholder: do not cut it
         self._synced_at = float("-inf")
@@ -55,9 +55,15 @@ class StreamedReply(Generic[Message]):
         if not self._visible:
             return
         await self._stop_waiting()
-        if self._pending is None and not self._stalled:
-            # One sync waiting or under way at a time; it takes all the text there is by then.
-            self._pending = asyncio.create_task(self._sync_soon())
+        if self._pending is not None or self._stalled:
+            return
+        if not self._messages and not self._retrying:
+            # The first words show at once, before the model says more.
+            await self._sync_text()
+            return
+        # One edit waiting or under way at a time; it takes all the text there is by then.
+        self._queued = True
+        self._pending = asyncio.create_task(self._sync_soon())
 
     async def finish(self, summary: TurnSummary) -> None:
         notes = summary_notes(summary)
@@ -125,25 +131,26 @@ class StreamedReply(Generic[Message]):
     async def _sync_soon(self) -> None:
         pacing = self._pacing
         try:
-            if self._messages or self._retrying:
-                # An edit (or a retry): text keeps arriving meanwhile, and this takes it all.
-                self._queued = True
-                await pacing.sleep(
-                    max(0.0, self._synced_at + pacing.edit_interval - pacing.clock())
-                )
-                if self._messages:
-                    await pacing.budget.acquire(pacing.budget_key, reserve=pacing.reserve)
-                self._queued = False
-            self._synced_at = pacing.clock()
+            # An edit (or a retry): text keeps arriving meanwhile, and this takes it all.
+            due = self._synced_at + pacing.edit_interval
+            await pacing.sleep(max(0.0, due - pacing.clock()))
+            if self._messages:
+                await pacing.budget.acquire(pacing.budget_key, reserve=pacing.reserve)
+            self._queued = False
+            await self._sync_text()
+        finally:
+            self._queued = False
+            if self._pending is asyncio.current_task():
+                self._pending = None
+
+    async def _sync_text(self) -> None:
+        self._synced_at = self._pacing.clock()
+        try:
             await self._sync(split_message(self._text, self._binding.limit))
         except DeliveryError as error:
             self._retrying = True
             self._stalled = not error.transient
             log.debug("a streaming sync failed; the final one tries again: %s", error)
-        finally:
-            self._queued = False
-            if self._pending is asyncio.current_task():
-                self._pending = None
 
     async def _settle_pending(self) -> None:
         pending, self._pending = self._pending, None
