@@ -93,8 +93,9 @@ class SlackReplyBinding:
             return None
         where = f"channel {self._channel}"
         line = explain(error, bot=self._bot_name, token_var=self._token_var, where=where)
-        # slack_sdk has retried a 5xx already; the reply's last edit gets one more chance.
-        return Refusal(line, transient=error.response.status_code >= 500)
+        # Never worth another try here: Parley's Slack client has retried 429s and 5xx itself
+        # (bots/slack/bot.py), a few seconds each, and the user has waited long enough.
+        return Refusal(line, transient=False)
 
     def undelivered(
         self, detail: str, *, transient: bool, user_message: str | None = None
