@@ -156,11 +156,12 @@ class StreamedReply(Generic[Message]):
         pending, self._pending = self._pending, None
         if pending is None:
             return
-        if self._queued:
-            # Still waiting to start: the final sync supersedes it. One already sending is
-            # awaited instead, since a post cut mid-flight could land unrecorded.
+        # Still waiting to start: the final sync supersedes it. One already sending is
+        # awaited instead, since a post cut mid-flight could land unrecorded.
+        cut = self._queued
+        if cut:
             pending.cancel()
-        await _reap(pending)
+        await _reap(pending, cancelled_it=cut)
 
     async def _wait_for_words(self, waiting: Callable[[Show], Awaitable[None]]) -> None:
         try:
@@ -182,9 +183,10 @@ class StreamedReply(Generic[Message]):
         waiting, self._waiting = self._waiting, None
         if waiting is None:
             return
-        if not self._placing:
+        cut = not self._placing
+        if cut:
             waiting.cancel()
-        await _reap(waiting)
+        await _reap(waiting, cancelled_it=cut)
 
     async def _sync(self, parts: list[str], *, placeholder: bool = False) -> None:
         """Make the platform show `parts`: edit the messages that changed, post the new ones."""
@@ -229,12 +231,14 @@ class StreamedReply(Generic[Message]):
         return None
 
 
-async def _reap(task: asyncio.Task[None]) -> None:
-    """Waits for a task this reply owns. Its cancellation (by this reply) ends here; the
-    caller's own is never swallowed."""
+async def _reap(task: asyncio.Task[None], *, cancelled_it: bool) -> None:
+    """Waits for a task this reply owns. A cancellation ends here only if this reply caused
+    it; the caller's own goes on. The caller may be cleaning up after a cancellation already
+    (a shutdown's notice), so only one that arrives during this wait counts as its own."""
+    current = asyncio.current_task()
+    before = current.cancelling() if current is not None else 0
     try:
         await task
     except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
+        if not cancelled_it or current is None or current.cancelling() > before:
             raise

@@ -8,11 +8,13 @@ from dataclasses import replace
 
 import aiohttp
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.reply import DeliveryError, StreamedReply
 from bots.reply.binding import Show
+from bots.slack.reply import WORKSPACE_EDITS, SlackReplyBinding, workspace_edit_budget
 from bots.throttle import ChannelThrottle
-from core.errors import ModelTimeout
+from core.errors import ModelTimeout, ShutDown
 from core.types import TurnSummary
 from tests.bots.reply_fakes import FakePlatform, FakeTime, Refused
 
@@ -199,3 +201,55 @@ async def test_cancelling_the_turn_while_the_final_edit_awaits_a_pending_edit_pr
         await turn
     assert turn.cancelled()
     assert [c[0] for c in platform.calls] == ["post"]  # no final edit after the cancellation
+
+
+def test_slack_replies_share_their_workspaces_edit_budget() -> None:
+    client = AsyncWebClient(token="xoxb-test")
+    budget = workspace_edit_budget()
+    replies = [
+        SlackReplyBinding(
+            client,
+            team_id=team,
+            channel="C1",
+            thread_ts="1.0",
+            bot_name="team",
+            token_var="SLACK_BOT_TOKEN",
+            budget=budget,
+        )
+        for team in ("T1", "T1", "T2")
+    ]
+    assert all(reply.pacing.budget is budget for reply in replies)
+    assert [reply.pacing.budget_key for reply in replies] == ["T1", "T1", "T2"]
+    # Streaming edits leave room in Slack's Tier 3 minute for every final edit.
+    assert 0 < replies[0].pacing.reserve < WORKSPACE_EDITS
+
+
+async def test_a_shutdown_notice_goes_out_while_the_turn_is_being_cancelled(
+    platform: FakePlatform, time: FakeTime
+) -> None:
+    reply = StreamedReply(platform)
+    await reply.start()
+    await reply.append("first")
+    await platform.wait_for(lambda: len(platform.calls) == 1)
+    time.gate.clear()  # the next streaming edit waits out its interval
+    await reply.append(" words")
+    await time.wait_sleeps(1)
+    streaming = asyncio.Event()
+
+    async def turn() -> None:
+        try:
+            streaming.set()
+            await asyncio.Event().wait()  # the model's stream, cut by a shutdown
+        except asyncio.CancelledError:
+            # Core's clean-up: the reply says so before the cancellation goes on. Cutting
+            # the queued edit is the reply's own doing and must not end this early.
+            await reply.fail(ShutDown())
+            raise
+
+    task = asyncio.create_task(turn())
+    await streaming.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert platform.messages[0] == "first words"
+    assert "restarting" in reply.shown
