@@ -59,7 +59,11 @@ class StreamedReply(Generic[Message]):
             return
         if not self._messages and not self._retrying:
             # The first words show at once, before the model says more.
-            await self._sync_text()
+            refused = await self._sync_text()
+            if refused is not None and not refused.transient:
+                # Nothing will ever show here (no access, no channel): the turn stops, so the
+                # model does not go on writing, and billing, for nobody.
+                raise refused
             return
         # One edit waiting or under way at a time; it takes all the text there is by then.
         self._queued = True
@@ -143,7 +147,9 @@ class StreamedReply(Generic[Message]):
             if self._pending is asyncio.current_task():
                 self._pending = None
 
-    async def _sync_text(self) -> None:
+    async def _sync_text(self) -> DeliveryError | None:
+        """The text so far onto the platform; a refusal is returned, for the final sync to
+        try again."""
         self._synced_at = self._pacing.clock()
         try:
             await self._sync(split_message(self._text, self._binding.limit))
@@ -151,6 +157,8 @@ class StreamedReply(Generic[Message]):
             self._retrying = True
             self._stalled = not error.transient
             log.debug("a streaming sync failed; the final one tries again: %s", error)
+            return error
+        return None
 
     async def _settle_pending(self) -> None:
         pending, self._pending = self._pending, None

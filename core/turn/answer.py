@@ -96,6 +96,9 @@ class TurnAnswerer:
                 return await self._undelivered(turn, outcome, undelivered)
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
+        if outcome.status == "partial" and not sink.shown:
+            # The platform refused the reply from its first word: it is no one's history.
+            return await self._undelivered(turn, outcome, outcome.error or ParleyError("unseen"))
         return outcome
 
     def _report(self, turn: Turn, outcome: TurnOutcome, started: float) -> None:

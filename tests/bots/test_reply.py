@@ -101,17 +101,34 @@ async def test_a_refusal_is_not_tried_again_and_is_logged_once(
 ) -> None:
     reply = StreamedReply(platform)
     await reply.start()
-    platform.faults.extend([Refused("no access", transient=False)] * 3)
     await reply.append("Hi")
-    await platform.wait_for(lambda: len(platform.calls) == 1)
-    await reply.append(" there")  # the platform said no for good: no more streaming tries
+    platform.faults.extend([Refused("no access", transient=False)] * 3)
+    await reply.append(" there")
+    await platform.wait_for(lambda: len(platform.calls) == 2)
+    await reply.append(" again")  # the platform said no for good: no more streaming tries
     with pytest.raises(DeliveryError) as raised:
         await reply.finish(TurnSummary())
     assert not raised.value.transient
+    assert [c[0] for c in platform.calls] == ["post", "edit", "edit"]
+    assert reply.shown == "Hi"
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["refused: no access"]
+
+
+async def test_a_first_post_refused_for_good_stops_the_reply(
+    platform: FakePlatform, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing will ever show: the model must not go on writing (and billing) for nobody."""
+    reply = StreamedReply(platform)
+    await reply.start()
+    platform.faults.extend([Refused("not in channel", transient=False)] * 3)
+    with pytest.raises(DeliveryError) as raised:
+        await reply.append("Hi")
+    await reply.fail(raised.value)  # what the engine does next: one try, refused again
     assert [c[0] for c in platform.calls] == ["post", "post"]
     assert reply.shown == ""
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert errors == ["refused: no access"]
+    assert errors == ["refused: not in channel"]
 
 
 async def test_a_lost_connection_is_a_delivery_error_and_one_short_line(
