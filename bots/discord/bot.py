@@ -14,11 +14,11 @@ import aiohttp
 import discord
 import yarl
 from discord import app_commands
-from discord.ext import commands
 
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
 from bots.discord.router import DiscordEventRouter
+from bots.discord.slash import command_failed
 from bots.platforms import DISCORD_COMMAND_SYNC_SCOPE
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
@@ -28,7 +28,6 @@ from core.metrics import ApiCalls, ignore_api_calls
 from core.types import Conversations
 
 log = logging.getLogger(__name__)
-# Claims under this scope record which command set Discord has; retention keeps them.
 
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
@@ -89,8 +88,9 @@ class DiscordBot:
                 ) from refused
 
 
-class ParleyDiscordClient(commands.Bot):
-    """discord.py's idiom: async set-up in setup_hook, events as methods."""
+class ParleyDiscordClient(discord.Client):
+    """discord.py's idiom: async set-up in setup_hook, events as methods; slash commands on
+    a CommandTree (Parley has no prefix commands, so no `commands.Bot`)."""
 
     def __init__(
         self,
@@ -101,12 +101,12 @@ class ParleyDiscordClient(commands.Bot):
         intents = discord.Intents.default()
         intents.message_content = True  # follow-ups in threads carry no mention
         super().__init__(
-            command_prefix=commands.when_mentioned,
             intents=intents,
-            help_command=None,
             guild_ready_timeout=GUILD_READY_TIMEOUT,
             http_trace=counting_trace(api_calls),
         )
+        self.tree: app_commands.CommandTree[ParleyDiscordClient] = app_commands.CommandTree(self)
+        self.tree.error(command_failed)
         self._bot_config = config
         self.talk = DiscordEventRouter(
             bot=self._current,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import discord
+from discord import app_commands
 
 from bots.discord.access import is_admin, is_allowed
 from bots.discord.reply import DiscordReplyBinding
@@ -12,6 +16,8 @@ from core.types import Author, Command, ConversationKey, IncomingMessage, ReplyS
 
 ALREADY_ACKNOWLEDGED = 40060  # Discord's JSON error code for a second interaction callback
 FAILED = "⚠️ Something went wrong on my side. Please try again."
+
+log = logging.getLogger(__name__)
 
 
 async def ask(talk: DiscordEventRouter, interaction: discord.Interaction, prompt: str) -> None:
@@ -85,6 +91,29 @@ def _start(
     sink: ReplySink,
 ) -> None:
     talk.start(message, sink, lambda: _failed(interaction))
+
+
+async def command_failed(
+    interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+) -> None:
+    """The command tree's error boundary: one log line, one short answer, never silence."""
+    cause = error.__cause__ or error
+    data: dict[str, Any] = dict(interaction.data or {})
+    name = data.get("name", "?")
+    log.error(
+        "discord: /%s failed in channel %s: %s: %s",
+        name,
+        interaction.channel_id,
+        type(cause).__name__,
+        cause,
+    )
+    try:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=FAILED)
+        else:
+            await interaction.response.send_message(FAILED, ephemeral=True)
+    except discord.HTTPException as unanswered:
+        log.debug("discord: the failure notice did not get through: %s", unanswered)
 
 
 async def _failed(interaction: discord.Interaction) -> None:

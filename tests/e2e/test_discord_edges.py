@@ -412,3 +412,25 @@ async def test_reset_during_a_streaming_reply_is_acknowledged_at_once(
         return reset.original is not None and "forgotten this thread" in reset.original.content
 
     await wait_until(reset_done, timeout=20)
+
+
+async def test_a_command_that_fails_in_the_tree_gets_one_answer_and_one_line(
+    discord_world: DiscordWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A command Discord still shows but this bot no longer has (a stale sync) fails inside
+    discord.py's command tree: the user gets the short notice, the log one line."""
+    world = discord_world
+    event = world.discord.interaction_create("gone", options={})
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    interaction = str(event["id"])
+
+    def answered() -> bool:
+        original = world.discord.interaction(interaction).original
+        return original is not None and "Something went wrong" in original.content
+
+    await wait_until(answered)
+    failures = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage().split(":")[0] for r in failures] == ["discord"]
+    assert "/gone failed" in failures[0].getMessage()
+    assert "CommandNotFound" in failures[0].getMessage()
+    assert all(r.exc_info is None for r in failures)
