@@ -14,6 +14,7 @@ import pytest
 import bots.discord.bot as discord_bot
 from bots.app import Runtime, open_runtime
 from bots.discord.bot import DiscordBot
+from tests.e2e.turns import TurnWatch, watching_turns
 from tests.fakes.discord_server import FakeDiscord, wait_until
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -50,6 +51,7 @@ class DiscordWorld:
     openai: FakeOpenAI
     runtime: Runtime
     bot: DiscordBot
+    turns: TurnWatch
 
     async def say(self, content: str, *, channel: str | None = None, mention: bool = False) -> str:
         fake = self.discord
@@ -97,13 +99,13 @@ async def running(
     config: Path, fake: FakeDiscord, openai: FakeOpenAI
 ) -> AsyncIterator[DiscordWorld]:
     """One run of the bot, as the `discord_world` fixture starts it; leaving stops it."""
-    async with open_runtime(config) as runtime:
+    async with watching_turns() as turns, open_runtime(config) as runtime:
         bot = DiscordBot(runtime.config.current.bot("disco"), runtime.engine)
         task = asyncio.create_task(bot.run())
         try:
             await fake.wait_ready()
             await wait_until(lambda: bot.client is not None and bot.client.is_ready())
-            yield DiscordWorld(fake, openai, runtime, bot)
+            yield DiscordWorld(fake, openai, runtime, bot, turns)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

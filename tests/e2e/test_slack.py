@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.e2e.slack_env import BOB, DM, GENERAL, PIRATES, SlackWorld, slack, slack_env
 from tests.fakes.openai_server import Script, echo_last_user
 from tests.fakes.slack_server import wait_until
@@ -64,7 +62,7 @@ async def test_a_mention_arriving_also_as_a_message_event_is_answered_once(
     # Slack also delivers the same message as message.channels.
     await slack.slack.send_event({**event, "type": "message"})
     await slack.settled(GENERAL, event["ts"])
-    await asyncio.sleep(0.3)
+    await slack.caught_up()  # the message event, had it been taken, would have ended by now
     assert len(slack.replies(GENERAL, event["ts"])) == 1
     assert len(slack.openai.requests) == 1
 
@@ -75,7 +73,7 @@ async def test_retries_and_re_sent_events_get_one_reply(slack: SlackWorld) -> No
     await slack.settled(GENERAL, event["ts"])
     await slack.slack.send_event(event, event_id="Ev1", retry_attempt=1, retry_reason="timeout")
     await slack.slack.send_event(event, event_id="Ev2")  # same message, new event id
-    await asyncio.sleep(0.3)
+    await slack.caught_up()
     assert len(slack.replies(GENERAL, event["ts"])) == 1
     assert len(slack.openai.requests) == 1
 
@@ -125,8 +123,8 @@ async def test_a_model_rate_limit_becomes_one_short_message(slack: SlackWorld) -
     slack.openai.default = Script(status=429, headers={"Retry-After": "0.05"})
     event = await slack.mention("are you there?")
     replies = await slack.settled(GENERAL, event["ts"])
-    await asyncio.sleep(0.3)
-    assert len(slack.replies(GENERAL, event["ts"])) == 1
+    # Settled: the turn's task has ended, so nothing more can come from it.
+    assert len(replies) == 1
     assert "rate-limited" in (replies[0].markdown_text or "")
     slack.openai.default = Script()
     again = await slack.mention("now?")
@@ -165,6 +163,6 @@ async def test_other_bots_and_edits_in_a_thread_are_not_answered(slack: SlackWor
     edited = {"type": "message", "text": "changed", "ts": "1700009999.000100"}
     await slack.say("", subtype="message_changed", message=edited, thread_ts=root["ts"])
     await slack.say("", subtype="message_deleted", deleted_ts=root["ts"], thread_ts=root["ts"])
-    await asyncio.sleep(0.4)
+    await slack.caught_up()
     assert len(slack.openai.requests) == 1
     assert len(slack.replies(GENERAL, root["ts"])) == 1
