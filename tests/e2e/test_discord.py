@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world, sent
 from tests.fakes.discord_server import wait_until
 from tests.fakes.openai_server import Script, echo_last_user
@@ -46,13 +44,13 @@ async def test_a_message_replayed_after_resume_is_answered_once(
     await fake.dispatch("MESSAGE_CREATE", event)
     await wait_until(lambda: bool(fake.posted(str(event["id"]))), timeout=10)
     await fake.dispatch("MESSAGE_CREATE", event)  # the same message again, as a RESUME replays
-    await asyncio.sleep(0.3)
+    await world.turns.ended(2, world.key(str(event["id"])))  # the replay's turn ended too
     assert len(world.openai.requests) == 1
 
 
 async def test_plain_channel_messages_are_not_answered(discord_world: DiscordWorld) -> None:
     await discord_world.say("just chatting with friends")
-    await asyncio.sleep(0.3)
+    await discord_world.caught_up()
     assert discord_world.openai.requests == []
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from tests.e2e.discord_env import (
     sent,
     write_config,
 )
-from tests.fakes.discord_server import FakeDiscord, FakeDiscordMessage, wait_until
+from tests.fakes.discord_server import FakeDiscord, wait_until
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
 
 __all__ = ["discord_env", "discord_world"]
@@ -30,13 +28,6 @@ __all__ = ["discord_env", "discord_world"]
 BOB = "1200000000000000301"
 STRANGER = "1200000000000000999"
 LIMIT = 2000
-
-
-async def settled(world: DiscordWorld, channel: str, count: int) -> list[FakeDiscordMessage]:
-    """The bot's messages in `channel` once there are `count` and the model has finished."""
-    await wait_until(lambda: len(world.discord.posted(channel)) >= count, timeout=10)
-    await asyncio.sleep(0.3)  # any stray extra message or edit would land by now
-    return world.discord.posted(channel)
 
 
 async def mention(world: DiscordWorld, text: str, *, author: str | None = None) -> str:
@@ -98,7 +89,7 @@ async def test_a_long_reply_is_split_with_balanced_code_fences(discord_world: Di
         return "everything there is to say about it." in shown[-60:]
 
     await wait_until(complete, timeout=10)
-    await asyncio.sleep(0.3)
+    await world.settled(thread)
     parts = [m.content for m in world.discord.posted(thread)]
     assert len(parts) >= 3
     for part in parts:
@@ -146,11 +137,15 @@ async def test_threads_of_one_channel_each_have_their_own_edit_budget(
     world = discord_world
     chunks = tuple(f"part{i} " for i in range(6))
     world.openai.enqueue(*[Script(chunks=chunks, delay_between_chunks=0.05)] * 8)
-    started = time.monotonic()
     threads = [await mention(world, f"question {n}") for n in range(8)]
     for thread in threads:
         await world.bot_says(thread, "".join(chunks).strip())
-    assert time.monotonic() - started < 3.0
+    # Counted, not timed: no edit was charged to the parent, whose five per five seconds
+    # the sixteen edits just now would have spent.
+    assert world.bot.client is not None
+    assert world.bot.client.talk.throttle.delay(int(world.discord.channel_id)) == 0.0
+    threaded = {call.path.split("/")[2] for call in world.discord.calls_to("PATCH", "/channels/")}
+    assert threaded == set(threads)
 
 
 # 4. The model provider is down.
@@ -158,7 +153,7 @@ async def test_a_model_outage_is_one_short_notice(discord_world: DiscordWorld) -
     world = discord_world
     world.openai.default = Script(status=503, headers={"Retry-After": "0.05"})
     thread = await world.say("are you there?", mention=True)
-    posted = await settled(world, thread, 1)
+    posted = await world.settled(thread, 1)
     assert len(posted) == 1
     assert "unavailable" in posted[0].content
     assert world.discord.posted(world.discord.channel_id) == []
@@ -176,8 +171,7 @@ async def test_missing_permissions_log_one_clear_error_and_the_bot_lives_on(
     thread = str(event["id"])
     fake.fail_next("POST", f"/channels/{thread}/messages", status=403)
     await fake.dispatch("MESSAGE_CREATE", event)
-    await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
-    await asyncio.sleep(0.5)
+    await world.turns.ended(1, world.key(thread))
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, [r.getMessage() for r in errors]
     line = errors[0].getMessage()
@@ -208,8 +202,8 @@ async def test_a_user_not_allowed_gets_a_refusal_and_no_model_call(
     def refused() -> bool:
         return any(m.content == REFUSAL for m in world.discord.posted(world.discord.channel_id))
 
-    await wait_until(refused, timeout=10)
-    await asyncio.sleep(0.3)
+    await world.turns.ended(1, world.key(message))
+    assert refused()
     assert world.openai.requests == []
     (refusal,) = world.discord.posted(world.discord.channel_id)
     assert refusal.message_reference is not None
@@ -299,7 +293,8 @@ async def test_the_guild_override_applies_and_non_admins_cannot_switch(
 ) -> None:
     world = persona_world
     thread = await mention(world, "ahoy")
-    await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
+    # Ended, not merely asked: the thread is opened with the reply's first post.
+    await world.turns.ended(1, world.key(thread))
     assert world.openai.requests[-1]["model"] == "gpt-4o"  # the guild's pirate
     event = world.discord.interaction_create(
         "persona", options={"name": "helper"}, channel_id=thread, user_id=BOB
@@ -343,11 +338,10 @@ async def test_a_reply_chain_continues_without_threads_or_mentions(
 
     await wait_until(lambda: replied(1), timeout=10)
     answer = fake.posted(fake.channel_id)[0]
-    # The fake shows a post a moment before Parley has its id back and has linked it.
-    for _ in range(200):
-        if await world.runtime.store.linked_conversation("discord", answer.id) is not None:
-            break
-        await asyncio.sleep(0.01)
+    # The fake shows a post a moment before Parley has its id back and has linked it;
+    # the turn's task ends after that.
+    await world.turns.ended(1, world.key(first))
+    assert await world.runtime.store.linked_conversation("discord", answer.id) is not None
     assert answer.message_reference is not None
     assert str(answer.message_reference["message_id"]) == first
     # Alice replies to Parley's answer, without a mention: the conversation continues.
@@ -365,7 +359,7 @@ async def test_a_reply_chain_continues_without_threads_or_mentions(
         fake.channel_id, fake.user_id, "agreed", referenced_message=str(other["id"])
     )
     await fake.dispatch("MESSAGE_CREATE", aside)
-    await asyncio.sleep(0.3)
+    await world.turns.ended(1, world.key(str(aside["id"])))  # looked at, and let go
     assert len(world.openai.requests) == 2
 
 
