@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -39,7 +38,7 @@ async def _answered_once(world: DiscordWorld, thread: str, reply: str = REPLY) -
         return [m.content for m in world.discord.posted(thread)] == [reply]
 
     await wait_until(shown, timeout=15, message=f"the thread shows only {reply!r}")
-    await asyncio.sleep(0.3)  # a second post would land by now
+    await world.settled(thread)  # every turn has ended: nothing more will come
     assert [m.content for m in world.discord.posted(thread)] == [reply]
     assert world.discord.posted(world.discord.channel_id) == []
     stored = await _stored(world, thread)
@@ -117,9 +116,8 @@ async def test_discord_down_for_every_post_keeps_the_question_and_serves_the_nex
     world.openai.enqueue(Script(chunks=CHUNKS, delay_between_chunks=0.1))
     with caplog.at_level(logging.INFO):
         await fake.dispatch("MESSAGE_CREATE", event)
-        await wait_until(lambda: "outcome=" in caplog.text, timeout=10, message="no turn line")
-        await wait_until(lambda: "could not be finished" in caplog.text, timeout=10)
-        await asyncio.sleep(0.3)
+        await world.turns.ended(1, world.key(thread))
+    assert "could not be finished" in caplog.text
     stored = await _stored(world, thread)
     assert stored[0][:2] == ("user", "complete") and stored[0][2].endswith("anyone there?")
     # Never shown, so never replayed as if the user had read it; the log agrees.
