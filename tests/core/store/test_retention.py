@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,9 +9,9 @@ import pytest
 
 from core.store import FORGOTTEN_USER, Erased, Place, Store, UsageRecord
 from core.store import queries as q
-from core.store.store import SYNC_INTERVAL
 from core.types import ConversationKey
 from tests.core.store.conftest import KEY, add_user_message, raw_rows
+from tests.fakes.waiting import wait_for_state
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 OTHER = ConversationKey("slack", "T1", "C1", "1700000000.000200")
@@ -102,9 +101,12 @@ async def test_a_forget_by_another_process_reaches_a_warm_cache(db_path: Path) -
         assert await serving.knows(KEY)
 
         assert await admin.forget_place(Place.of(KEY)) == Erased(1, 1)
-        await asyncio.sleep(SYNC_INTERVAL)  # how often the serving store looks
 
-        assert (await serving.recent_messages(KEY, 10)).messages == ()
+        async def forgotten() -> bool:
+            # The serving store looks for other connections' commits every SYNC_INTERVAL s.
+            return (await serving.recent_messages(KEY, 10)).messages == ()
+
+        await wait_for_state(forgotten, message="the warm cache still holds the message")
         assert await serving.knows(KEY) is False
         # The cached conversation id is gone too: a new message starts a new conversation.
         await add_user_message(serving, KEY, "fresh start")
