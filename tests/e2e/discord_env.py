@@ -103,14 +103,6 @@ class DiscordWorld:
         await wait_until(lambda: not self.turns.running(), timeout=30, message="no turn runs")
         return marker
 
-    def posted_besides(self, marker: str) -> list[FakeDiscordMessage]:
-        """The bot's messages in #general other than the hint answering `marker`."""
-        return [
-            m
-            for m in self.discord.posted(self.discord.channel_id)
-            if not (m.message_reference and str(m.message_reference["message_id"]) == marker)
-        ]
-
 
 def sent(world: DiscordWorld) -> list[dict[str, Any]]:
     messages = world.openai.requests[-1]["messages"]
