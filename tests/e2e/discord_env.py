@@ -69,7 +69,7 @@ class DiscordWorld:
             posted = self.discord.posted(channel)
             return bool(posted) and posted[-1].content == text
 
-        await wait_until(shown, timeout=10)
+        await wait_until(shown)
 
     def key(self, thread: str) -> ConversationKey:
         """The conversation of a thread (or reply chain) started in #general by `thread`."""

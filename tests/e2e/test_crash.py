@@ -85,11 +85,11 @@ async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
         return len(rows) >= 2 and "word0" in rows[1][2]
 
     async with parley_run(config) as child:
-        await fake_slack.wait_connected(timeout=20)
+        await fake_slack.wait_connected()
         await fake_slack.send_event(event, event_id=EVENT_ID)
-        await wait_until(posted_words, timeout=10)
+        await wait_until(posted_words)
         # The words are shown before the row records them: kill once it does.
-        await wait_until(words_recorded, timeout=10, message="the row never held the words")
+        await wait_until(words_recorded, message="the row never held the words")
         child.send_signal(signal.SIGKILL)
         await child.wait()
     verdict, rows = database_rows(database)
@@ -106,7 +106,7 @@ async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
         return [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])].count(GREETING)
 
     async with parley_run(config):
-        await wait_until(lambda: fake_slack.connections >= 2, timeout=20)
+        await wait_until(lambda: fake_slack.connections >= 2)
         # Slack re-delivers what it thinks went unanswered: same event id, a retry.
         await fake_slack.send_event(
             event, event_id=EVENT_ID, retry_attempt=1, retry_reason="timeout"
@@ -116,7 +116,7 @@ async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
         marker = {**event, "text": f"<@{fake_slack.bot_user_id}>", "ts": "1700000200.000100"}
         marker["thread_ts"] = event["ts"]
         await fake_slack.send_event(marker, event_id="Ev0CRASH0002")
-        await wait_until(lambda: greeted() == 1, timeout=20, message="no greeting")
+        await wait_until(lambda: greeted() == 1, message="no greeting")
         verdict, rows = database_rows(database)
     assert verdict == "ok"
     assert len(rows) == 2, rows

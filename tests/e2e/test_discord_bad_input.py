@@ -74,7 +74,7 @@ async def test_a_reply_with_an_unclosed_fence_is_split_balanced(
     code = "\n".join(f"value_{n} = {n}  # {'y' * 50}" for n in range(60))
     world.openai.enqueue(Script(chunks=("Code:\n```py\n", code, "\nand I never close it")))
     thread = await _mention(world, "code please")
-    await wait_until(lambda: len(world.discord.posted(thread)) >= 3, timeout=10)
+    await wait_until(lambda: len(world.discord.posted(thread)) >= 3)
     replies = await world.settled(thread)
     assert all(len(r.content) <= LIMIT and _fences_balanced(r.content) for r in replies)
 

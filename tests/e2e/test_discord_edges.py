@@ -53,9 +53,9 @@ async def test_dms_are_answered_without_mentions_and_remember(discord_world: Dis
     world.openai.default = echo_last_user
     dm = str(world.discord.add_dm_channel(world.discord.user_id)["id"])
     await world.say("my favourite colour is teal", channel=dm)
-    await wait_until(lambda: len(world.discord.posted(dm)) == 1, timeout=10)
+    await wait_until(lambda: len(world.discord.posted(dm)) == 1)
     await world.say("what is my favourite colour?", channel=dm)
-    await wait_until(lambda: len(world.discord.posted(dm)) == 2, timeout=10)
+    await wait_until(lambda: len(world.discord.posted(dm)) == 2)
     replies = [m.content for m in world.discord.posted(dm)]
     assert "my favourite colour is teal" in replies[0]
     assert "what is my favourite colour?" in replies[1]
@@ -88,7 +88,7 @@ async def test_a_long_reply_is_split_with_balanced_code_fences(discord_world: Di
         shown = "".join(m.content for m in world.discord.posted(thread))
         return "everything there is to say about it." in shown[-60:]
 
-    await wait_until(complete, timeout=10)
+    await wait_until(complete)
     await world.settled(thread)
     parts = [m.content for m in world.discord.posted(thread)]
     assert len(parts) >= 3
@@ -227,7 +227,7 @@ async def test_a_text_attachment_reaches_the_model(discord_world: DiscordWorld) 
         attachments=[notes],
     )
     await fake.dispatch("MESSAGE_CREATE", event)
-    await wait_until(lambda: bool(fake.posted(str(event["id"]))), timeout=10)
+    await wait_until(lambda: bool(fake.posted(str(event["id"]))))
     last = sent(world)[-1]
     assert last["role"] == "user"
     content = last["content"]
@@ -249,7 +249,7 @@ async def test_a_restart_with_unchanged_commands_does_not_sync_again(
         assert puts() == 1
     identified = fake_discord.identify_count
     async with running(config, fake_discord, fake_openai) as world:
-        await wait_until(lambda: fake_discord.identify_count > identified, timeout=5)
+        await wait_until(lambda: fake_discord.identify_count > identified)
         world.openai.enqueue(Script(chunks=("Back again.",)))
         thread = await world.say("still there?", mention=True)
         await world.bot_says(thread, "Back again.")
@@ -269,7 +269,7 @@ async def test_ask_works_in_a_dm(discord_world: DiscordWorld) -> None:
         original = world.discord.interaction(interaction).original
         return original is not None and original.content == "Privately, yes."
 
-    await wait_until(answered, timeout=10)
+    await wait_until(answered)
     assert world.discord.interaction(interaction).callback_type == 5
     assert "psst?" in str(sent(world)[-1]["content"])
 
@@ -306,11 +306,11 @@ async def test_the_guild_override_applies_and_non_admins_cannot_switch(
         original = world.discord.interaction(interaction_id).original
         return original is not None and "Only a Parley admin" in original.content
 
-    await wait_until(refused, timeout=10)
+    await wait_until(refused)
     await world.discord.dispatch(
         "MESSAGE_CREATE", world.discord.message_create(thread, world.discord.user_id, "still?")
     )
-    await wait_until(lambda: len(world.openai.requests) == 2, timeout=10)
+    await wait_until(lambda: len(world.openai.requests) == 2)
     assert world.openai.requests[-1]["model"] == "gpt-4o"  # unchanged by bob's attempt
 
 
@@ -336,7 +336,7 @@ async def test_a_reply_chain_continues_without_threads_or_mentions(
     def replied(count: int) -> bool:
         return len(fake.posted(fake.channel_id)) >= count
 
-    await wait_until(lambda: replied(1), timeout=10)
+    await wait_until(lambda: replied(1))
     answer = fake.posted(fake.channel_id)[0]
     # The fake shows a post a moment before Parley has its id back and has linked it;
     # the turn's task ends after that.
@@ -349,7 +349,7 @@ async def test_a_reply_chain_continues_without_threads_or_mentions(
         fake.channel_id, fake.user_id, "what is my name?", referenced_message=answer.id
     )
     await fake.dispatch("MESSAGE_CREATE", follow)
-    await wait_until(lambda: replied(2), timeout=10)
+    await wait_until(lambda: replied(2))
     users = [m["content"] for m in sent(world) if m["role"] == "user"]
     assert users == ["[Alice] my name is alice", "[Alice] what is my name?"]
     # A reply to someone else's message, without a mention, is not for Parley.
@@ -376,7 +376,7 @@ async def channel_override_world(
 async def test_a_channel_override_beats_the_guilds(channel_override_world: DiscordWorld) -> None:
     world = channel_override_world
     await mention(world, "ahoy")  # the guild says helper, #general says pirate
-    await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
+    await wait_until(lambda: len(world.openai.requests) == 1)
     assert world.openai.requests[-1]["model"] == "gpt-4o"
     assert sent(world)[0]["content"] == "Talk like a pirate."
 
@@ -390,11 +390,11 @@ async def test_reset_during_a_streaming_reply_is_acknowledged_at_once(
         chunks=tuple(f"w{n} " for n in range(60)), delay_between_chunks=0.1
     )
     thread = await world.say("a long story please", mention=True)
-    await wait_until(lambda: bool(world.discord.posted(thread)), timeout=10)
+    await wait_until(lambda: bool(world.discord.posted(thread)))
     event = world.discord.interaction_create("reset", channel_id=thread)
     await world.discord.dispatch("INTERACTION_CREATE", event)
     reset = world.discord.interaction(str(event["id"]))
-    await wait_until(lambda: reset.acknowledged, timeout=10)
+    await wait_until(lambda: reset.acknowledged)
     # Acknowledged while the reply is still streaming (the thread is not yet reset).
     assert reset.original is None or "forgotten" not in reset.original.content
     history = await world.runtime.store.recent_messages(
@@ -405,4 +405,4 @@ async def test_reset_during_a_streaming_reply_is_acknowledged_at_once(
     def reset_done() -> bool:
         return reset.original is not None and "forgotten this thread" in reset.original.content
 
-    await wait_until(reset_done, timeout=20)
+    await wait_until(reset_done)

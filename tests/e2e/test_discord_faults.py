@@ -37,7 +37,7 @@ async def _answered_once(world: DiscordWorld, thread: str, reply: str = REPLY) -
     def shown() -> bool:
         return [m.content for m in world.discord.posted(thread)] == [reply]
 
-    await wait_until(shown, timeout=15, message=f"the thread shows only {reply!r}")
+    await wait_until(shown, message=f"the thread shows only {reply!r}")
     await world.settled(thread)  # every turn has ended: nothing more will come
     assert [m.content for m in world.discord.posted(thread)] == [reply]
     assert world.discord.posted(world.discord.channel_id) == []
@@ -86,7 +86,7 @@ async def test_a_gateway_resume_mid_reply_repeats_nothing(
     event = _mention(fake, "tell me slowly")
     thread = str(event["id"])
     await fake.dispatch("MESSAGE_CREATE", event)
-    await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
+    await wait_until(lambda: len(world.openai.requests) == 1)
     if how == "reconnect":
         await fake.request_reconnect()  # op 7
     elif how == "dropped":
@@ -96,7 +96,7 @@ async def test_a_gateway_resume_mid_reply_repeats_nothing(
     # Sent while the client is away: kept and replayed after its RESUME, as Discord does
     # when it is unsure the client saw it.
     await fake.dispatch("MESSAGE_CREATE", event)
-    await wait_until(lambda: fake.resume_count == 1, timeout=10)
+    await wait_until(lambda: fake.resume_count == 1)
     await _answered_once(world, thread, "".join(chunks))
     assert fake.identify_count == 1
     assert len(world.openai.requests) == 1

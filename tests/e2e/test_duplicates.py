@@ -242,7 +242,7 @@ async def test_discord_replays_and_resent_interactions_are_answered_once(
     await asyncio.gather(*(deliver() for deliver in deliveries[:half]))
     await fake.request_reconnect()  # the rest is held and replayed after the RESUME
     await asyncio.gather(*(deliver() for deliver in deliveries[half:]))
-    await wait_until(lambda: fake.resume_count == 1, timeout=10)
+    await wait_until(lambda: fake.resume_count == 1)
     threads = [str(e["id"]) for e in events]
     markers = [await _discord_settled(world, threads, 1, interactions)]
     follow_ups = [f"t{i}-1" for i in range(DISCORD_THREADS)]

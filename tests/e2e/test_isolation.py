@@ -154,7 +154,7 @@ async def test_identical_ids_in_two_workspaces_and_two_guilds_stay_apart(
             bot = DiscordBot(runtime.config.current.bot(side), runtime.engine)
             async with _serving(runtime, [bot]):
                 await discord.wait_ready()
-                await wait_until(lambda: bot.connected, timeout=10)  # noqa: B023
+                await wait_until(lambda: bot.connected)  # noqa: B023
                 for first in (True, False):
                     before = turns.count()
                     if side == "initech":  # the Slack workspaces talk at the same time

@@ -56,7 +56,7 @@ def nothing_flagged_reached_slack(world: SlackWorld) -> bool:
 
 async def test_slack_flagged_input_is_refused_and_the_admins_told(slack: SlackWorld) -> None:
     event = await slack.mention(f"please {MARKER} now")
-    await wait_until(lambda: bool(slack_notices(slack)), timeout=10)
+    await wait_until(lambda: bool(slack_notices(slack)))
     replies = slack.replies(GENERAL, event["ts"])
 
     assert slack.openai.requests == []
@@ -112,7 +112,7 @@ async def test_discord_flagged_input_is_refused_and_the_admins_told(
 ) -> None:
     world = discord_world
     thread = await world.say(f"{MARKER} you", mention=True)
-    await wait_until(lambda: bool(discord_notices(world)), timeout=10)
+    await wait_until(lambda: bool(discord_notices(world)))
 
     assert world.openai.requests == []
     assert any("flagged by content moderation" in m.content for m in world.discord.posted(thread))

@@ -142,7 +142,7 @@ async def test_channel_and_workspace_overrides_choose_the_persona(slack: SlackWo
 async def test_a_slow_model_shows_a_placeholder_that_becomes_the_answer(slack: SlackWorld) -> None:
     slack.openai.enqueue(Script(chunks=("Sorry for the wait.",), delay_before_first_chunk=1.2))
     event = await slack.mention("take your time")
-    await wait_until(lambda: bool(slack.replies(GENERAL, event["ts"])), timeout=5)
+    await wait_until(lambda: bool(slack.replies(GENERAL, event["ts"])))
     assert slack.replies(GENERAL, event["ts"])[0].markdown_text == "_Thinking…_"
     replies = await slack.settled(GENERAL, event["ts"])
     assert [r.markdown_text for r in replies] == ["Sorry for the wait."]

@@ -346,7 +346,7 @@ async def _shows(world: SlackWorld, channel: str, thread: str, texts: list[str])
     def shown() -> bool:
         return [r.markdown_text for r in world.replies(channel, thread)] == texts
 
-    await wait_until(shown, timeout=5, message=f"the thread shows {texts}")
+    await wait_until(shown, message=f"the thread shows {texts}")
 
 
 async def test_a_rate_limited_edit_is_retried_and_the_reply_completes(slack: SlackWorld) -> None:

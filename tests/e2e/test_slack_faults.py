@@ -35,7 +35,7 @@ async def _answered_once(world: SlackWorld, thread: str, reply: str = REPLY) -> 
     def shown() -> bool:
         return [r.markdown_text for r in world.replies(GENERAL, thread)] == [reply]
 
-    await wait_until(shown, timeout=10, message=f"the thread shows only {reply!r}")
+    await wait_until(shown, message=f"the thread shows only {reply!r}")
     await world.settled(GENERAL, thread)  # every turn of it ended: nothing more will come
     assert [r.markdown_text for r in world.replies(GENERAL, thread)] == [reply]
     stored = await _stored(world, thread)

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 async def wait_until(
     predicate: Callable[[], bool],
-    timeout: float = 5.0,  # noqa: ASYNC109  (a polling loop, not a wrapped await)
+    timeout: float = 30.0,  # noqa: ASYNC109  (a polling loop, not a wrapped await)
     message: str | None = None,
 ) -> None:
-    """Returns once `predicate()` is true; polls every 10 ms; AssertionError after `timeout` s."""
+    """Returns once `predicate()` is true; polls every 10 ms; AssertionError after `timeout` s,
+    a guard against a hung test that a loaded machine never reaches."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() >= deadline:
