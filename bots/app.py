@@ -6,19 +6,18 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
-from bots.discord.bot import COMMAND_SYNC_SCOPE, DiscordBot
+from bots.config_models import config_models, load_config
 from bots.monitoring import Monitor
-from bots.slack.bot import SlackBot
-from core.config import BotConfig, Config, ConfigHolder, SecretRef, load_config
+from bots.platforms import KEPT_SCOPES, BotRunner, adapter_factory
+from core.config import BotConfig, ConfigHolder
 from core.engine import Engine
 from core.errors import ParleyError, StoreError
-from core.metrics import ApiCalls, Metrics
+from core.metrics import Metrics
 from core.moderation import Moderation, skipped_moderation
 from core.providers import ModelClients
 from core.retention import keep_pruning
@@ -27,28 +26,6 @@ from core.tokens import Tokenizers
 from core.turn.rows import INTERRUPTED
 
 log = logging.getLogger(__name__)
-
-
-class BotRunner(Protocol):
-    """A platform adapter serving one bot until it is cancelled."""
-
-    async def run(self) -> None: ...
-
-    @property
-    def connected(self) -> bool: ...
-
-
-class AdapterFactory(Protocol):
-    """Builds a bot's adapter; `api_calls` counts the HTTP responses of its platform's API."""
-
-    def __call__(self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls) -> BotRunner: ...
-
-
-# Platforms whose adapters exist; `parley run` explains what it cannot start.
-ADAPTERS: Mapping[str, AdapterFactory] = {"slack": SlackBot, "discord": DiscordBot}
-NOT_YET_BUILT = {
-    "console": "console bots run in a terminal: use `parley chat --bot {name}`",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +46,7 @@ async def open_runtime(
     `models` lets a benchmark wrap the real clients; everything else is always real.
     """
     config = load_config(config_path)
-    holder = ConfigHolder(config_path, config)
+    holder = ConfigHolder(config_path, config, platforms=config_models())
     # Tokenizers load before the first message so the first turn is as fast as the rest.
     models_in_use = {persona.model for persona in config.personas.values()}
     tokenizers = await asyncio.to_thread(Tokenizers.for_models, models_in_use)
@@ -95,7 +72,7 @@ async def open_runtime(
     )
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
     pruner = asyncio.create_task(
-        keep_pruning(store, lambda: holder.current.storage, (COMMAND_SYNC_SCOPE,)),
+        keep_pruning(store, lambda: holder.current.storage, KEPT_SCOPES),
         name="retention",
     )
     _reload_on_sighup(holder)
@@ -112,34 +89,11 @@ async def open_runtime(
         await store.close()
 
 
-def startable_bots(config: Config) -> tuple[list[BotConfig], list[str]]:
-    """Splits the bots into those `parley run` can start and reasons for the others."""
-    ready: list[BotConfig] = []
-    refused: list[str] = []
-    for bot in config.bots:
-        if bot.platform not in ADAPTERS:
-            reason = NOT_YET_BUILT.get(bot.platform, "no adapter for this platform")
-            refused.append(f"{bot.name} ({bot.platform}): {reason.format(name=bot.name)}")
-            continue
-        missing = missing_secrets(bot)
-        if missing:
-            refused.append(f"{bot.name} ({bot.platform}): not set: {', '.join(missing)}")
-            continue
-        ready.append(bot)
-    return ready, refused
-
-
-def missing_secrets(bot: BotConfig) -> list[str]:
-    """The environment variables this bot needs that are not set."""
-    values = (getattr(bot, field) for field in type(bot).model_fields)
-    return [v.variable for v in values if isinstance(v, SecretRef) and not v.is_set]
-
-
 async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
     """Serves every bot in one process, and /healthz and /metrics beside them (until the
     last bot stops); one adapter failing does not stop the others."""
     runners = [
-        ADAPTERS[bot.platform](
+        adapter_factory(bot.platform)(
             bot, runtime.engine, api_calls=runtime.metrics.api_calls(bot.platform)
         )
         for bot in bots

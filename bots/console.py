@@ -81,14 +81,14 @@ class ConsoleChat:
         thread: str,
         user: Author,
         read_line: LineReader = read_stdin_line,
-        out: TextIO = sys.stdout,
+        out: TextIO | None = None,  # None: sys.stdout as it is when the chat starts
     ) -> None:
         self._engine = engine
         self._bot_name = bot_name
         self._key = console_key(bot_name, thread)
         self._user = user
         self._read_line = read_line
-        self._out = out
+        self._out = out or sys.stdout
         self._turns = 0
 
     async def run(self) -> None:

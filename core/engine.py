@@ -206,11 +206,11 @@ class Engine:
 
 
 def _answers_bots(bot: BotConfig) -> bool:
-    return bool(getattr(bot, "answer_bots", False))
+    return bot.answer_bots
 
 
 def _refuses(bot: BotConfig) -> bool:
-    return getattr(bot, "on_denied", "silent") == "refuse"
+    return bot.on_denied == "refuse"
 
 
 def _with_notice(outcome: TurnOutcome, message: IncomingMessage) -> TurnOutcome:

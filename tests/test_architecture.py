@@ -1,4 +1,4 @@
-"""core/ knows nothing of Slack, Discord or the adapters; only two model edges talk to openai."""
+"""core/ knows nothing of the platforms, only two model edges talk to openai, cli/ to no SDK."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ def imported_roots(path: Path) -> set[str]:
 
 
 CORE_FILES = sorted(CORE.rglob("*.py"))
+BOTS_FILES = sorted((CORE.parent / "bots").rglob("*.py"))
+CLI_FILES = sorted((CORE.parent / "cli").rglob("*.py"))
+# What `run` alone needs; the admin commands reach adapters only through bots.platforms.
+SDKS = {"slack_bolt", "slack_sdk", "discord", "openai"}
 
 
 def test_core_has_modules_to_check() -> None:
@@ -54,6 +58,34 @@ def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
 
 
 def test_only_core_metrics_imports_prometheus() -> None:
-    everything = [*CORE_FILES, *sorted((CORE.parent / "bots").rglob("*.py"))]
+    everything = [*CORE_FILES, *BOTS_FILES, *CLI_FILES]
     users = [path.name for path in everything if "prometheus_client" in imported_roots(path)]
     assert users == ["metrics.py"]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Full dotted names of the modules a file imports, at any depth of the file."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", CLI_FILES, ids=lambda p: str(p.relative_to(CORE.parent)))
+def test_cli_never_imports_an_sdk_or_an_adapter(path: Path) -> None:
+    # cli.main imports a command's module only once it is chosen (tests/cli/test_start.py);
+    # no command module may reach an SDK or an adapter itself.
+    modules = imported_modules(path)
+    leaked = {m.split(".")[0] for m in modules} & SDKS
+    adapters = {m for m in modules if m.startswith(("bots.slack", "bots.discord"))}
+    assert not leaked and not adapters, f"{path} imports {sorted(leaked | adapters)}"
+
+
+@pytest.mark.parametrize("platform", ["slack", "discord"])
+def test_adapter_packages_import_nothing_when_named(platform: str) -> None:
+    # `import bots.slack.config` must not load slack_bolt through the package's __init__.
+    init = CORE.parent / "bots" / platform / "__init__.py"
+    assert not imported_modules(init)

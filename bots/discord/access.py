@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from core.config import DiscordBotConfig
+from bots.discord.config import DiscordBotConfig
 
 
 def parent_channel_id(channel: object) -> int | None:

@@ -17,17 +17,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bots.discord.commands import install
+from bots.discord.config import DiscordBotConfig
 from bots.discord.router import DiscordEventRouter
+from bots.platforms import DISCORD_COMMAND_SYNC_SCOPE
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
-from core.config import BotConfig, DiscordBotConfig
+from core.config import BotConfig
 from core.errors import ConfigError, ConfigIssue, ParleyError
 from core.metrics import ApiCalls, ignore_api_calls
 from core.types import Conversations
 
 log = logging.getLogger(__name__)
 # Claims under this scope record which command set Discord has; retention keeps them.
-COMMAND_SYNC_SCOPE = "discord-commands:"
 
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
@@ -162,7 +163,7 @@ async def sync_if_changed(
         scopes = [discord.Object(int(guild)) for guild in guilds]
     for scope in scopes:
         place = "global" if scope is None else str(scope.id)
-        record = f"{COMMAND_SYNC_SCOPE}{config.name}:{place}"
+        record = f"{DISCORD_COMMAND_SYNC_SCOPE}{config.name}:{place}"
         if await engine.seen(record, digest):
             continue
         if scope is not None:

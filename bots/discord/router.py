@@ -11,10 +11,10 @@ import aiohttp
 import discord
 
 from bots.discord.access import is_admin, is_allowed
+from bots.discord.config import DiscordBotConfig
 from bots.discord.sink import DiscordDeliveryError, DiscordReplySink
 from bots.tasks import OnError, TurnTasks
 from bots.throttle import ChannelThrottle
-from core.config import DiscordBotConfig
 from core.errors import ParleyError
 from core.types import (
     Attachment,

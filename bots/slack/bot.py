@@ -27,12 +27,13 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.errors import explain
 from bots.slack.lookups import BotIdentity
 from bots.slack.router import SlackEventRouter
 from bots.tasks import TurnTasks
-from core.config import BotConfig, SlackBotConfig
+from core.config import BotConfig
 from core.errors import ParleyError
 from core.metrics import ApiCalls, ignore_api_calls
 from core.types import Conversations

@@ -38,8 +38,11 @@ def without_mention(text: str, bot_user_id: str) -> str:
 
 def attachments_of(event: dict[str, Any]) -> tuple[Attachment, ...]:
     """What Slack says of each shared file; the bytes are read later, on core's request."""
+    files = event.get("files")
+    if not isinstance(files, list):
+        return ()  # a malformed field loses the files, never the message
     found = []
-    for file in event.get("files") or []:
+    for file in files:
         if not isinstance(file, dict):
             continue  # a malformed entry is skipped, never the whole message
         name = str(file.get("name") or file.get("title") or file.get("id") or "file")

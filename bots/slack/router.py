@@ -12,11 +12,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.assistant import AssistantThreadReply
+from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.lookups import BotIdentity, SlackLookups, attachments_of, without_mention
 from bots.slack.sink import SlackReplySink
 from bots.tasks import TurnTasks
-from core.config import SlackBotConfig
 from core.types import Author, ConversationKey, Conversations, IncomingMessage, ReplySink
 
 log = logging.getLogger(__name__)

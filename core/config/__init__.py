@@ -1,6 +1,6 @@
 """bots.yaml parsed once into frozen, validated objects; errors name file, line and key."""
 
-from core.config.bots import BotConfig, ConsoleBotConfig, DiscordBotConfig, SlackBotConfig
+from core.config.bots import BotConfig, PlatformModels
 from core.config.document import Config
 from core.config.loader import load_config
 from core.config.operations import (
@@ -33,8 +33,6 @@ __all__ = [
     "BudgetScope",
     "Config",
     "ConfigHolder",
-    "ConsoleBotConfig",
-    "DiscordBotConfig",
     "Example",
     "LimitsConfig",
     "LoggingConfig",
@@ -42,12 +40,12 @@ __all__ = [
     "MonitoringConfig",
     "Override",
     "PersonaConfig",
+    "PlatformModels",
     "PriceConfig",
     "ProviderConfig",
     "ReasoningEffort",
     "SecretRef",
     "SecretUse",
-    "SlackBotConfig",
     "StorageConfig",
     "load_config",
     "render_template",

@@ -1,120 +1,80 @@
-"""The config models for bots, one per platform, told apart by `platform`."""
+"""What every bot's config has, whatever its platform; each adapter's model extends it."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import types
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
-from core.config.fields import (
-    BotName,
-    DiscordChannelId,
-    DiscordGuildId,
-    DiscordRoleId,
-    DiscordUserId,
-    Frozen,
-    FrozenMap,
-    GatewayUrl,
-    HttpUrl,
-    SlackChannelId,
-    SlackUserId,
-    SlackWorkspaceId,
-    empty_map,
-)
+from core.config.fields import BotName, Frozen, FrozenMap, empty_map
 from core.config.schema import Override
 from core.config.secrets import SecretRef
 
-PLATFORMS = ("slack", "discord", "console")
 
+class BotConfig(Frozen):
+    """The keys core reads from any bot.
 
-class SlackHttpConfig(Frozen):
-    """Where HTTP mode serves Slack's events URL (behind your TLS proxy)."""
-
-    host: str = "0.0.0.0"
-    port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
-    path: str = Field(default="/slack/events", pattern=r"^/")
-
-
-class SuggestedPrompt(Frozen):
-    """A button in Slack's assistant pane: the title shown and the message it sends."""
-
-    title: str = Field(min_length=1)
-    message: str = Field(min_length=1)
-
-
-class SlackBotConfig(Frozen):
-    """A Slack app: Socket Mode when `app_token` is given, HTTP mode with `signing_secret`."""
+    A platform's model subclasses this, narrows `platform` to its own `Literal` name and the
+    override keys to its id formats, and adds its own keys (tokens, access lists...).
+    """
 
     name: BotName
-    platform: Literal["slack"]
-    persona: str
-    workspaces: FrozenMap[SlackWorkspaceId, Override] = Field(default_factory=empty_map)
-    channels: FrozenMap[SlackChannelId, Override] = Field(default_factory=empty_map)
-    bot_token: SecretRef
-    app_token: SecretRef | None = None
-    signing_secret: SecretRef | None = None
-    api_base_url: HttpUrl | None = None
-    http: SlackHttpConfig = Field(default_factory=lambda: SlackHttpConfig())
-    # "all": every message in a thread Parley is part of; "mentions": only @mentions.
-    thread_replies: Literal["all", "mentions"] = "all"
-    answer_bots: bool = False  # other bots' messages are ignored unless this is true
-    allowed_channels: tuple[SlackChannelId, ...] = ()  # empty: every channel
-    allowed_users: tuple[SlackUserId, ...] = ()  # empty: everyone
-    admins: tuple[SlackUserId, ...] = ()
-    on_denied: Literal["silent", "refuse"] = "silent"
-    moderation_channel: SlackChannelId | None = None  # where admins hear of flagged messages
-    suggested_prompts: tuple[SuggestedPrompt, ...] = ()
-
-    @model_validator(mode="after")
-    def _has_a_mode(self) -> SlackBotConfig:
-        if self.app_token is None and self.signing_secret is None:
-            raise PydanticCustomError(
-                "slack_mode",
-                "a Slack bot needs app_token (Socket Mode) or signing_secret (HTTP mode)",
-            )
-        return self
-
-
-class DiscordBotConfig(Frozen):
-    """A Discord bot; `workspaces` are guilds."""
-
-    name: BotName
-    platform: Literal["discord"]
-    persona: str
-    workspaces: FrozenMap[DiscordGuildId, Override] = Field(default_factory=empty_map)
-    channels: FrozenMap[DiscordChannelId, Override] = Field(default_factory=empty_map)
-    token: SecretRef
-    api_base_url: HttpUrl | None = None
-    gateway_url: GatewayUrl | None = None
-    # An @mention in a channel: answer in a new thread, or as a reply (a reply chain, which
-    # continues whenever someone replies to one of Parley's messages).
-    mention_reply: Literal["thread", "reply"] = "thread"
-    allow_dms: bool = True
-    answer_bots: bool = False
-    # Slash commands: "guilds" syncs to each guild in `workspaces`/`allowed_guilds` (instant);
-    # "global" syncs once for every server (Discord takes up to an hour to show them).
-    command_sync: Literal["guilds", "global"] = "guilds"
-    allowed_guilds: tuple[DiscordGuildId, ...] = ()  # empty: every server
-    allowed_channels: tuple[DiscordChannelId, ...] = ()  # a thread counts as its parent
-    allowed_roles: tuple[DiscordRoleId, ...] = ()
-    allowed_users: tuple[DiscordUserId, ...] = ()
-    admins: tuple[DiscordUserId, ...] = ()
-    admin_roles: tuple[DiscordRoleId, ...] = ()
-    on_denied: Literal["silent", "refuse"] = "silent"
-    moderation_channel: DiscordChannelId | None = None  # where admins hear of flagged messages
-
-
-class ConsoleBotConfig(Frozen):
-    """A chat in the terminal; `user_name` is the person typing."""
-
-    name: BotName
-    platform: Literal["console"]
+    platform: str
     persona: str
     workspaces: FrozenMap[str, Override] = Field(default_factory=empty_map)
     channels: FrozenMap[str, Override] = Field(default_factory=empty_map)
-    user_name: str = Field(default="you", min_length=1)
+    answer_bots: bool = False  # other bots' messages are ignored unless this is true
+    # What a user who may not talk to the bot hears: nothing, or a short refusal.
+    on_denied: Literal["silent", "refuse"] = "silent"
 
 
-BotConfig = SlackBotConfig | DiscordBotConfig | ConsoleBotConfig
-AnyBot = Annotated[BotConfig, Field(discriminator="platform")]
+# Platform name -> its bot model, e.g. {"slack": SlackBotConfig}; built by the adapters'
+# side (bots.config_models) and handed to the loader, so core never names a platform.
+PlatformModels = Mapping[str, type[BotConfig]]
+
+
+def platform_of(model: type[BotConfig]) -> str | None:
+    """The name a model's `platform: Literal[...]` field declares, or None without one."""
+    annotation = model.model_fields["platform"].annotation
+    if get_origin(annotation) is not Literal or len(get_args(annotation)) != 1:
+        return None
+    name = get_args(annotation)[0]
+    return name if isinstance(name, str) else None
+
+
+def bot_entry(platforms: PlatformModels) -> Any:
+    """The annotation of one `bots` entry: the model its `platform` key names."""
+    if not platforms:
+        raise ValueError("the loader needs at least one platform model")
+    for name, model in platforms.items():
+        if platform_of(model) != name:
+            raise ValueError(
+                f"{model.__name__} is registered as platform {name!r}; "
+                f"its field must read `platform: Literal[{name!r}]`"
+            )
+    models = tuple(platforms.values())
+    if len(models) == 1:
+        # A tagged union needs two members; a lone platform is checked as a plain model.
+        return models[0]
+    # Union[...] over a runtime tuple: `X | Y` needs the members written out.
+    return Annotated[Union[models], Field(discriminator="platform")]  # noqa: UP007
+
+
+def secret_keys(platforms: PlatformModels) -> frozenset[str]:
+    """Keys of any platform's bot that hold a secret (a SecretRef), e.g. tokens."""
+    return frozenset(
+        name
+        for model in platforms.values()
+        for name, field in model.model_fields.items()
+        if _holds_secret(field.annotation)
+    )
+
+
+def _holds_secret(annotation: object) -> bool:
+    if annotation is SecretRef:
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_holds_secret(arg) for arg in get_args(annotation))
+    return False

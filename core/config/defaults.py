@@ -1,8 +1,6 @@
-"""Fills in what bots.yaml may leave out but validation needs: names, implicit keys, defaults."""
+"""Fills in what bots.yaml may leave out but validation needs: names and implicit keys."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from core.config.paths import LineMap, format_path
 from core.errors import ConfigIssue
@@ -12,7 +10,7 @@ OPENAI_KEY_REFERENCE = "${OPENAI_API_KEY}"
 
 
 def with_defaults(
-    data: dict[str, object], env: Mapping[str, str], lines: LineMap, file: str
+    data: dict[str, object], lines: LineMap, file: str
 ) -> tuple[dict[str, object], list[ConfigIssue]]:
     """A copy of `data` with implicit entries added, and any keys that clash with them."""
     result = dict(data)
@@ -25,8 +23,6 @@ def with_defaults(
             result[section] = named
     if isinstance(providers := result.get("providers"), dict):
         result["providers"] = {name: _with_key(entry) for name, entry in providers.items()}
-    if isinstance(bots := result.get("bots"), list):
-        result["bots"] = [_with_user(bot, env) for bot in bots]
     return result, issues
 
 
@@ -56,11 +52,3 @@ def _with_key(provider: object) -> object:
     ):
         return {**provider, "api_key": OPENAI_KEY_REFERENCE}
     return provider
-
-
-def _with_user(bot: object, env: Mapping[str, str]) -> object:
-    if isinstance(bot, dict) and bot.get("platform") == "console" and "user_name" not in bot:
-        user = env.get("USER") or env.get("USERNAME")
-        if user:
-            return {**bot, "user_name": user}
-    return bot

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, create_model
 
-from core.config.bots import AnyBot, BotConfig
+from core.config.bots import BotConfig, PlatformModels, bot_entry
 from core.config.fields import Frozen, FrozenMap, empty_map
 from core.config.operations import BudgetConfig, LoggingConfig, MonitoringConfig
 from core.config.paths import did_you_mean
@@ -26,11 +27,15 @@ def _implicit_providers() -> Mapping[str, ProviderConfig]:
 
 
 class ConfigFile(Frozen):
-    """The sections of bots.yaml, validated one field at a time."""
+    """The sections of bots.yaml, validated one field at a time.
+
+    Each bot holds its platform's own model (a BotConfig subclass); `file_model` builds the
+    variant that knows which one to check a `bots` entry against.
+    """
 
     providers: FrozenMap[str, ProviderConfig] = Field(default_factory=_implicit_providers)
     personas: FrozenMap[str, PersonaConfig] = Field(min_length=1)
-    bots: tuple[AnyBot, ...] = Field(min_length=1)
+    bots: tuple[BotConfig, ...] = Field(min_length=1)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     prices: FrozenMap[str, PriceConfig] = Field(default_factory=empty_map)  # by model name
@@ -53,3 +58,20 @@ class Config(ConfigFile):
         names = [bot.name for bot in self.bots]
         hint = did_you_mean(name, names)
         raise KeyError(f"no bot named {name!r} in {self.source}{hint}; bots: {', '.join(names)}")
+
+
+def file_model(platforms: PlatformModels) -> type[ConfigFile]:
+    """ConfigFile whose `bots` entries are each checked against the model their platform names."""
+    return _file_model(tuple(platforms.items()))
+
+
+@functools.lru_cache(maxsize=8)
+def _file_model(platforms: tuple[tuple[str, type[BotConfig]], ...]) -> type[ConfigFile]:
+    # Built once per set of platforms: a reload reuses the compiled validator.
+    entry = bot_entry(dict(platforms))
+    return create_model(
+        "ConfigFile",
+        __base__=ConfigFile,
+        # mypy cannot check a type built at run time; pydantic checks it when it builds.
+        bots=(tuple[entry, ...], Field(min_length=1)),  # type: ignore[valid-type]
+    )

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic_core import PydanticCustomError
 
 K = TypeVar("K")
@@ -32,7 +32,11 @@ def empty_map() -> Mapping[Any, Any]:
 FrozenMap = Annotated[Mapping[K, V], AfterValidator(_freeze)]
 
 
-def _pattern_check(kind: str, pattern: str, message: str) -> AfterValidator:
+def pattern_check(kind: str, pattern: str, message: str) -> AfterValidator:
+    """A validator for text that must match `pattern` whole; `message` says what it should be.
+
+    Adapters build their id formats from this, so each platform's formats live with it.
+    """
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
@@ -43,7 +47,9 @@ def _pattern_check(kind: str, pattern: str, message: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _url_check(schemes: tuple[str, ...], label: str) -> AfterValidator:
+def url_check(schemes: tuple[str, ...], label: str) -> AfterValidator:
+    """A validator for a URL with one of `schemes` and a host; `label` reads 'an http(s)'."""
+
     def check(value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.netloc:
@@ -55,56 +61,10 @@ def _url_check(schemes: tuple[str, ...], label: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-HttpUrl = Annotated[str, _url_check(("http", "https"), "an http(s)")]
-GatewayUrl = Annotated[str, _url_check(("http", "https", "ws", "wss"), "an http(s) or ws(s)")]
+HttpUrl = Annotated[str, url_check(("http", "https"), "an http(s)")]
 BotName = Annotated[
     str,
-    _pattern_check(
+    pattern_check(
         "bot_name", r"[A-Za-z0-9_-]+", "a bot name may only use letters, digits, '_' and '-'"
     ),
-]
-SlackWorkspaceId = Annotated[
-    str,
-    _pattern_check(
-        "slack_id", r"[TE][A-Z0-9]{2,}", "not a Slack workspace id (they look like T0123ABCD)"
-    ),
-]
-SlackChannelId = Annotated[
-    str,
-    _pattern_check(
-        "slack_id", r"[CDG][A-Z0-9]{2,}", "not a Slack channel id (they look like C0123ABCD)"
-    ),
-]
-SlackUserId = Annotated[
-    str,
-    _pattern_check(
-        "slack_id", r"[UW][A-Z0-9]{2,}", "not a Slack user id (they look like U0123ABCD)"
-    ),
-]
-
-
-def _snowflake_text(value: object) -> object:
-    # YAML reads an unquoted Discord id as an int; ids are text everywhere else.
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-DiscordUserId = Annotated[
-    str,
-    BeforeValidator(_snowflake_text),
-    _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord user id (15-21 digits)"),
-]
-DiscordRoleId = Annotated[
-    str,
-    BeforeValidator(_snowflake_text),
-    _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord role id (15-21 digits)"),
-]
-DiscordGuildId = Annotated[
-    str,
-    BeforeValidator(_snowflake_text),
-    _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord guild id (15-21 digits)"),
-]
-DiscordChannelId = Annotated[
-    str,
-    BeforeValidator(_snowflake_text),
-    _pattern_check("discord_id", r"[0-9]{15,21}", "not a Discord channel id (15-21 digits)"),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
 from core.config.paths import LineMap, Loc, format_path
@@ -14,7 +14,6 @@ from core.errors import ConfigIssue
 _REFERENCE = re.compile(
     r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|\$\{"
 )
-SECRET_BOT_KEYS = frozenset({"bot_token", "app_token", "signing_secret", "token"})
 
 
 @dataclass(frozen=True)
@@ -24,35 +23,43 @@ class Interpolated:
     issues: tuple[ConfigIssue, ...]
 
 
-def is_secret_loc(loc: Loc) -> bool:
-    """Whether the value at `loc` is a secret field (provider api_key, bot tokens)."""
+def is_secret_loc(loc: Loc, bot_keys: Set[str]) -> bool:
+    """Whether the value at `loc` is a secret field: a provider's api_key, or one of
+    `bot_keys` in a bot (its platform's tokens)."""
     if len(loc) != 3:
         return False
     section, _, key = loc
     return (section == "providers" and key == "api_key") or (
-        section == "bots" and isinstance(key, str) and key in SECRET_BOT_KEYS
+        section == "bots" and isinstance(key, str) and key in bot_keys
     )
 
 
 def interpolate(
-    data: dict[str, object], env: Mapping[str, str], lines: LineMap, file: str
+    data: dict[str, object],
+    env: Mapping[str, str],
+    lines: LineMap,
+    file: str,
+    secret_bot_keys: Set[str],
 ) -> Interpolated:
     """Resolve every string value against `env`; secret fields become SecretRefs."""
-    walker = _Walker(env, lines, file)
+    walker = _Walker(env, lines, file, secret_bot_keys)
     resolved = {key: walker.walk(value, (key,)) for key, value in data.items()}
     return Interpolated(resolved, tuple(walker.secrets), tuple(walker.issues))
 
 
 class _Walker:
-    def __init__(self, env: Mapping[str, str], lines: LineMap, file: str) -> None:
+    def __init__(
+        self, env: Mapping[str, str], lines: LineMap, file: str, secret_bot_keys: Set[str]
+    ) -> None:
         self._env = env
+        self._secret_bot_keys = secret_bot_keys
         self._lines = lines
         self._file = file
         self.secrets: list[SecretUse] = []
         self.issues: list[ConfigIssue] = []
 
     def walk(self, value: object, loc: Loc) -> object:
-        if is_secret_loc(loc):
+        if is_secret_loc(loc, self._secret_bot_keys):
             return self._secret(value, loc)
         if isinstance(value, dict):
             return {key: self.walk(item, (*loc, key)) for key, item in value.items()}

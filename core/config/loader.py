@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from core.config.bots import PlatformModels, secret_keys
 from core.config.checks import cross_check
 from core.config.defaults import with_defaults
-from core.config.document import Config, ConfigFile
+from core.config.document import Config, ConfigFile, file_model
 from core.config.interpolate import interpolate
 from core.config.messages import shown, translate
 from core.config.paths import LineMap
@@ -18,8 +20,14 @@ from core.config.yaml_source import parse_yaml
 from core.errors import ConfigError, ConfigIssue
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
-    """Read, check and freeze the config at `path`; `env` defaults to the process environment."""
+def load_config(
+    path: Path, env: Mapping[str, str] | None = None, *, platforms: PlatformModels
+) -> Config:
+    """Read, check and freeze the config at `path`; `env` defaults to the process environment.
+
+    `platforms` maps each platform name to its bot model (the adapters own them, see
+    bots.config_models); a bot is checked against the model its `platform` key names.
+    """
     env = os.environ if env is None else env
     file = str(path)
     parsed = parse_yaml(_read(path), file)
@@ -30,10 +38,10 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             f"the file must be a mapping of sections (personas, bots...), not {shown(parsed.data)}"
         )
         raise ConfigError([ConfigIssue(file, None, "", message)])
-    data, issues = with_defaults(parsed.data, env, parsed.lines, file)
-    resolved = interpolate(data, env, parsed.lines, file)
+    data, issues = with_defaults(parsed.data, parsed.lines, file)
+    resolved = interpolate(data, env, parsed.lines, file, secret_keys(platforms))
     issues = [*parsed.issues, *issues, *resolved.issues]
-    content = _validate(resolved.data, path, parsed.lines, issues)
+    content = _validate(resolved.data, _Source(path, env, platforms), parsed.lines, issues)
     issues += cross_check(resolved.data, parsed.lines, file)
     if content is None or issues:
         raise ConfigError(sorted(issues, key=_by_line))
@@ -41,15 +49,27 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     return Config(**fields, source=path, secrets=resolved.secrets)
 
 
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    env: Mapping[str, str]
+    platforms: PlatformModels
+
+
 def _validate(
-    data: dict[str, object], path: Path, lines: LineMap, issues: list[ConfigIssue]
+    data: dict[str, object], source: _Source, lines: LineMap, issues: list[ConfigIssue]
 ) -> ConfigFile | None:
     """The validated sections, or None after adding every problem to `issues`."""
+    model = file_model(source.platforms)
+    # Models may read the context: `base_dir` resolves relative paths, `env` fills defaults
+    # that come from the environment (a console bot's user name).
+    context = {"base_dir": source.path.parent.absolute(), "env": source.env}
     try:
-        return ConfigFile.model_validate(data, context={"base_dir": path.parent.absolute()})
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         reported = {issue.path for issue in issues}
-        issues += translate(exc, ConfigFile, lines, str(path), reported)
+        names = tuple(source.platforms)
+        issues += translate(exc, model, lines, str(source.path), reported, platforms=names)
         return None
 
 

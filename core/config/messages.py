@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from core.config.bots import PLATFORMS
 from core.config.paths import LineMap, Loc, did_you_mean, format_path, join_or
 from core.config.shapes import known_keys
 from core.errors import ConfigIssue
@@ -21,16 +20,19 @@ def translate(
     lines: LineMap,
     file: str,
     reported: Set[str] = frozenset(),
+    *,
+    platforms: Sequence[str],
 ) -> list[ConfigIssue]:
     """One issue per pydantic error, located by key path and line.
 
     Errors at paths in `reported` are dropped: a value already found wrong (say, an unset
     variable) only fails again as a knock-on. An unknown key is never a knock-on.
+    `platforms` are the names a bot's `platform` may take, for the messages that list them.
     """
     details = error.errors(include_url=False)
     issues: list[ConfigIssue] = []
     for detail in details:
-        loc, message, line_loc = _locate(detail, root)
+        loc, message, line_loc = _locate(detail, root, platforms)
         path = format_path(loc)
         if _is_knock_on(detail, details) or (
             path in reported and detail["type"] != "extra_forbidden"
@@ -48,10 +50,12 @@ def _is_knock_on(detail: ErrorDetails, details: list[ErrorDetails]) -> bool:
     )
 
 
-def _locate(detail: ErrorDetails, root: type[Any]) -> tuple[Loc, str, Loc]:
+def _locate(
+    detail: ErrorDetails, root: type[Any], platforms: Sequence[str]
+) -> tuple[Loc, str, Loc]:
     """The path to report, the message, and the loc whose line to show."""
     raw: Loc = tuple(detail["loc"])
-    loc = _clean(raw)
+    loc = _clean(raw, platforms)
     kind = detail["type"]
     if kind == "missing":
         return loc, f"missing required key '{loc[-1]}'", loc[:-1]
@@ -61,18 +65,18 @@ def _locate(detail: ErrorDetails, root: type[Any]) -> tuple[Loc, str, Loc]:
     if kind == "union_tag_invalid":
         tag = str(detail.get("ctx", {}).get("tag", ""))
         message = (
-            f"unknown platform '{tag}'{did_you_mean(tag, PLATFORMS)}; expected {join_or(PLATFORMS)}"
+            f"unknown platform '{tag}'{did_you_mean(tag, platforms)}; expected {join_or(platforms)}"
         )
         return (*loc, "platform"), message, (*loc, "platform")
     if kind == "union_tag_not_found":
-        return (*loc, "platform"), f"missing required key 'platform' ({join_or(PLATFORMS)})", loc
+        return (*loc, "platform"), f"missing required key 'platform' ({join_or(platforms)})", loc
     return loc, describe(detail), loc
 
 
-def _clean(raw: Loc) -> Loc:
+def _clean(raw: Loc, platforms: Sequence[str]) -> Loc:
     """Drop pydantic's bookkeeping from a loc: discriminator tags and dict-key markers."""
     loc = [part for part in raw if part != "[key]"]
-    if len(loc) >= 3 and loc[0] == "bots" and isinstance(loc[1], int) and loc[2] in PLATFORMS:
+    if len(loc) >= 3 and loc[0] == "bots" and isinstance(loc[1], int) and loc[2] in platforms:
         del loc[2]
     return tuple(loc)
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from core.config.bots import PlatformModels
 from core.config.document import Config
 from core.config.loader import load_config
 from core.errors import ConfigError
@@ -20,10 +21,18 @@ _Signature = tuple[int, int] | None
 class ConfigHolder:
     """The current Config; a bad edit keeps the old one running and says why in one log line."""
 
-    def __init__(self, path: Path, initial: Config, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        initial: Config,
+        env: Mapping[str, str] | None = None,
+        *,
+        platforms: PlatformModels,
+    ) -> None:
         self._path = path
         self._current = initial
         self._env = env
+        self._platforms = platforms
 
     @property
     def current(self) -> Config:
@@ -32,7 +41,7 @@ class ConfigHolder:
     def reload(self) -> bool:
         """Re-read the file; True if the new config replaced the old one."""
         try:
-            config = load_config(self._path, self._env)
+            config = load_config(self._path, self._env, platforms=self._platforms)
         except ConfigError as exc:
             problems = "; ".join(str(issue) for issue in exc.issues)
             logger.warning("config reload failed, keeping the previous config: %s", problems)

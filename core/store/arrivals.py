@@ -9,7 +9,7 @@ import aiosqlite
 
 from core.store import queries as q
 from core.store.records import NewMessage
-from core.store.statements import insert_messages, run
+from core.store.statements import insert_messages
 from core.types import MessageStatus
 
 # The user's row of a delivery already stored, and the reply row that follows it.
@@ -44,7 +44,8 @@ class Arrival:
 
 async def claim(conn: aiosqlite.Connection, found: Claim, now: str) -> bool:
     """True the first time the delivery is seen, inside the caller's transaction."""
-    return await run(conn, q.CLAIM_EVENT_SQL, (found.scope, found.delivery, now)) == 1
+    params = (found.scope, found.delivery, now)
+    return bool(await conn.execute_fetchall(q.CLAIM_EVENT_SQL, params))
 
 
 async def store_rows(

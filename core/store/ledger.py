@@ -51,7 +51,7 @@ class Ledger:
         """True the first time (scope, event_id) is seen, across restarts; False after."""
         params = (scope, event_id, self._db.now())
         async with self._db.writing(f"claiming event {scope}/{event_id}") as conn:
-            return await run(conn, q.CLAIM_EVENT_SQL, params) == 1
+            return bool(await conn.execute_fetchall(q.CLAIM_EVENT_SQL, params))
 
     async def event_seen(self, scope: str, event_id: str) -> bool:
         """Whether (scope, event_id) was claimed, without claiming it."""

@@ -68,9 +68,11 @@ INSERT_USAGE_SQL: Final = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
-# OR IGNORE makes the claim one atomic statement: the row count says who got there first.
+# OR IGNORE makes the claim one atomic statement; RETURNING says who got there first in the
+# same round trip (a cursor's row count would cost a second one to close it).
 CLAIM_EVENT_SQL: Final = (
     "INSERT OR IGNORE INTO processed_events (scope, event_id, created_at) VALUES (?, ?, ?)"
+    " RETURNING 1"
 )
 
 EVENT_SEEN_SQL: Final = "SELECT 1 FROM processed_events WHERE scope = ? AND event_id = ?"

@@ -165,7 +165,11 @@ class Store:
         left none (it was refused, or was a command).
         """
         now = to_timestamp(self._clock())
-        async with self._db.writing(f"receiving a message in {key}") as conn:
+        action = f"receiving a message in {key}"
+        # Without a claim the rows go in as one INSERT, atomic alone: the BEGIN and COMMIT of
+        # a transaction would be two more round trips on every turn.
+        connection = self._db.writing if claim is not None else self._db.single_statements
+        async with connection(action) as conn:
             await self._sync_caches(conn)
             conversation_id = await self._ids.ensure(conn, key, now)
             if claim is not None and not await arrivals.claim(conn, claim, now):

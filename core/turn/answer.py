@@ -152,6 +152,7 @@ class TurnAnswerer:
             # budgets from seeing the turn as free.
             turn.usage = Usage(turn.window.prompt_tokens, reply_tokens, 0)
         usage = usage_record(turn, turn.usage) if turn.usage else None
+        await _first_words_written(turn)
         if status == "partial":
             # Counted as it will be replayed, marker included.
             reply_tokens = self._tokenizers.count(model, reply + INTERRUPTED_MARKER)
@@ -180,11 +181,22 @@ async def _show(store: Store, turn: Turn, sink: ReplySink, text: str) -> None:
     text = scrub(text)
     turn.reply.append(text)
     await sink.append(text)
-    if not turn.shown_recorded and sink.shown:
-        turn.shown_recorded = True
+    if turn.shown_write is None and sink.shown:
         # Once per turn: the row holds the first words the user saw, so a process killed
         # mid-reply leaves a row that says "answered, in part" and a redelivery of the
-        # message is not answered twice.
-        await store.update_message(
+        # message is not answered twice. Written beside the stream, not in its way; the
+        # final write waits for it.
+        write = store.update_message(
             turn.assistant_id, content="".join(turn.reply), status="partial", token_count=0
         )
+        turn.shown_write = asyncio.create_task(write)
+
+
+async def _first_words_written(turn: Turn) -> None:
+    if turn.shown_write is None:
+        return
+    try:
+        await asyncio.shield(turn.shown_write)
+    except ParleyError as error:
+        # The final write carries the same text; only a kill in between would miss it.
+        log.warning("turn %s: the first words were not recorded: %s", turn.message.key, error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -33,7 +34,8 @@ class Turn:
     reply: list[str] = field(default_factory=list)
     usage: Usage | None = None
     first_token_at: float | None = None
-    shown_recorded: bool = False  # the row holds words the user has seen
+    # Writing the first words the user saw into the row; None until they were shown.
+    shown_write: asyncio.Task[None] | None = None
     older_unread: bool = False  # a thread joined late had more before it than was read
 
 

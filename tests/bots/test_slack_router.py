@@ -13,11 +13,12 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.lookups import BotIdentity
 from bots.slack.router import SlackEventRouter
 from bots.tasks import TurnTasks
-from core.config import BotConfig, SecretRef, SlackBotConfig
+from core.config import BotConfig, SecretRef
 from core.types import ConversationKey, IncomingMessage, ReplySink, TurnOutcome
 from tests.fakes.waiting import wait_until
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.local_model import (
-    LlamaCppServer,
+from core.local_model import LlamaCppServer
+from core.model_files import (
     LocalModelError,
     bundled_model_path,
     check_model_file,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import BotConfig, Config, load_config
+from bots.config_models import load_config
+from core.config import BotConfig, Config
 from core.personas import resolve_persona
 
 BOTS_YAML = """\

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigHolder, load_config
+from bots.config_models import config_models, load_config
+from core.config import ConfigHolder
 from core.engine import Engine
 from core.errors import BudgetExhausted
 from core.providers import ModelClients
@@ -77,7 +78,7 @@ async def budgeted(directory: Path, fake: FakeOpenAI, budgets: str) -> AsyncIter
     models = ModelClients()
     tokenizers = Tokenizers.for_models({p.model for p in config.personas.values()})
     async with await Store.open(config.storage.path, clock=clock) as store:
-        holder = ConfigHolder(path, config)
+        holder = ConfigHolder(path, config, platforms=config_models())
         engine = Engine(
             config=holder,
             store=store,

@@ -17,7 +17,7 @@ async def parley_chat(config: Path, typed: str, *args: str) -> tuple[int, str, s
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bots.cli",
+        "cli",
         "chat",
         "--config",
         str(config),

@@ -28,13 +28,13 @@ EVENT_ID = "Ev0CRASH0001"
 
 @contextlib.asynccontextmanager
 async def parley_run(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m bots.cli run` in a child process; killed on the way out if still alive."""
+    """`python -m cli run` in a child process; killed on the way out if still alive."""
     env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARIABLES}
     env["PYTHONPATH"] = str(REPO_ROOT)
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bots.cli",
+        "cli",
         "run",
         "--config",
         str(config),

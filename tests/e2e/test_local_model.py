@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import Runtime, open_runtime
-from core.local_model import LocalModelError
+from core.model_files import LocalModelError
 from core.types import Author, ConversationKey, IncomingMessage
 from tests.fakes.sinks import RecordingSink
 
@@ -103,7 +103,7 @@ async def test_the_example_config_chats_with_no_key(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bots.cli",
+        "cli",
         "chat",
         "--config",
         str(tmp_path / "bots.yaml"),

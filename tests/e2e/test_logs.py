@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bots.cli import main
 from bots.logs import configure_logging, unconfigure_logging
+from cli.main import main
 from tests.e2e.conftest import write_config
 from tests.e2e.slack_env import GENERAL, SIGNING_SECRET, SlackWorld, slack, slack_env
 from tests.fakes.openai_server import Script

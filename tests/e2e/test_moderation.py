@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import Runtime, open_runtime
-from bots.cli import main
+from cli.main import main
 from core.errors import ContentFlagged
 from core.types import Author, ConversationKey, IncomingMessage, ModerationFlag, TurnOutcome
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user

@@ -15,8 +15,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bots.app import Runtime, open_runtime, run_bots, startable_bots
-from bots.cli import main
+from bots.app import Runtime, open_runtime, run_bots
+from bots.platforms import startable_bots
+from cli.main import main
 from tests.e2e.discord_env import discord_env, write_config
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
 from tests.fakes.discord_server import FakeDiscord

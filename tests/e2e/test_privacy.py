@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import Runtime
-from bots.cli import main
+from cli.main import main
 from core.types import Author, ConversationKey, IncomingMessage
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.sinks import RecordingSink

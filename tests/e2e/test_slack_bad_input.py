@@ -131,3 +131,27 @@ async def test_a_broken_reload_keeps_the_old_persona_and_logs_one_line(
     assert "\n" not in line
     assert f"{path}:" in line
     assert "bots[0].channels.C0PIRATE.persona: unknown persona 'pirat'" in line
+
+
+MALFORMED_FIELDS = {
+    "files_a_number": {"files": 5},
+    "files_an_object": {"files": {"name": "a.txt"}},
+    "files_entries_odd": {"files": [None, "x", {"size": "big", "name": 7}]},
+    "blocks_odd": {"blocks": "not a list"},
+    "edited_odd": {"edited": 5},
+}
+
+
+@pytest.mark.parametrize("fields", MALFORMED_FIELDS.values(), ids=MALFORMED_FIELDS.keys())
+async def test_a_message_with_malformed_fields_is_stored_and_answered(
+    slack: SlackWorld, fields: dict[str, object]
+) -> None:
+    slack.openai.default = echo_last_user
+    event = await slack.mention("still read me", **fields)
+    replies = await slack.settled(GENERAL, event["ts"])
+    assert replies[-1].markdown_text is not None
+    assert replies[-1].markdown_text.startswith("echo: [Alice] still read me")
+    key = ConversationKey("slack", slack.slack.team_id, GENERAL, event["ts"])
+    stored = (await slack.runtime.store.recent_messages(key, 10)).messages
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert stored[-1].status == "complete"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bots.app import Runtime
-from bots.cli import main
+from cli.main import main
 from core.types import Author, ConversationKey, IncomingMessage
 from core.usage import parse_moment
 from tests.fakes.openai_server import FakeOpenAI, Script

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config
+from bots.config_models import load_config
 from core.errors import ConfigError
 
 BROKEN = Path(__file__).parents[2] / "configs" / "broken"

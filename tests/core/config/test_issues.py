@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config
+from bots.config_models import load_config
 from core.errors import ConfigError, ConfigIssue
 
 PERSONAS = """\

@@ -8,15 +8,11 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from core.config import (
-    Config,
-    ConsoleBotConfig,
-    DiscordBotConfig,
-    Override,
-    SecretRef,
-    SlackBotConfig,
-    load_config,
-)
+from bots.config_models import load_config
+from bots.console_config import ConsoleBotConfig
+from bots.discord.config import DiscordBotConfig
+from bots.slack.config import SlackBotConfig
+from core.config import Config, Override, SecretRef
 from core.errors import ConfigError
 
 VALID = Path(__file__).parents[2] / "configs" / "valid"

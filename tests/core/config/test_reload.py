@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigHolder, load_config
+from bots.config_models import config_models, load_config
+from core.config import ConfigHolder
 from tests.fakes.waiting import wait_until
 
 GOOD = """\
@@ -31,7 +32,7 @@ def config_path(tmp_path: Path) -> Path:
 
 
 def _holder(path: Path) -> ConfigHolder:
-    return ConfigHolder(path, load_config(path, {}), env={})
+    return ConfigHolder(path, load_config(path, {}), env={}, platforms=config_models())
 
 
 def test_broken_edit_keeps_the_old_config_and_logs_one_warning(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
-from bots.check import Probed
 from core.config import Config, ProviderConfig
 from core.errors import ParleyError
 from core.llm import OpenAICompatibleClient
 
 PROBE_TIMEOUT_SECONDS = 10.0
+# What `--probe` learned: the provider's model names, or why it could not be asked.
+Probed = Mapping[str, list[str] | str]
 
 
 async def probe_providers(config: Config) -> Probed:

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
-from core.config import MonitoringConfig
+from cli.health_target import HealthTarget, plain_target
 
 TIMEOUT_SECONDS = 4.0  # under Docker's default 5 s HEALTHCHECK timeout
 # A server listening on every address is asked on loopback.
 _LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
 
 
-def health_url(settings: MonitoringConfig) -> str:
+def health(args: argparse.Namespace) -> int:
+    healthy, summary = ask_health(plain_target(args.config) or _validated_target(args.config))
+    print(summary)
+    return 0 if healthy else 1
+
+
+def _validated_target(path: Path) -> HealthTarget:
+    # Only when the section is not plain: the full loader explains what is wrong with it.
+    from bots.config_models import load_config
+
+    settings = load_config(path).monitoring
+    return HealthTarget(settings.enabled, settings.host, settings.port)
+
+
+def health_url(settings: HealthTarget) -> str:
     host = _LOOPBACK.get(settings.host, settings.host)
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/healthz"
 
 
-def ask_health(settings: MonitoringConfig, timeout: float = TIMEOUT_SECONDS) -> tuple[bool, str]:
+def ask_health(settings: HealthTarget, timeout: float = TIMEOUT_SECONDS) -> tuple[bool, str]:
     """Whether `parley run` says it is healthy, and a one-line summary of why (not)."""
     if not settings.enabled:
         return False, "monitoring.enabled is false in bots.yaml: nothing answers health checks"

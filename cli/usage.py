@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import csv
 import json
+import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TextIO
 
-from core.usage import UsageLine
+from bots.config_models import load_config
+from core.store import Store
+from core.usage import UsageLine, parse_moment, summarize
 
 COLUMNS = ("group", "turns", "prompt_tokens", "cached_tokens", "cached_share",
            "completion_tokens", "cost")  # fmt: skip
+
+
+def usage(args: argparse.Namespace) -> int:
+    return asyncio.run(_usage(args))
+
+
+async def _usage(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    now = datetime.now(UTC)
+    since = parse_moment(args.since, now)
+    until = parse_moment(args.until, now) if args.until else now
+    store = await Store.open(config.storage.path)
+    try:
+        rows = await store.ledger.usage_rows(since, until)
+    finally:
+        await store.close()
+    lines = summarize(rows, args.by, config.prices)
+    write_report(lines, by=args.by, since=since, until=until, fmt=args.format, out=sys.stdout)
+    return 0
 
 
 def write_report(

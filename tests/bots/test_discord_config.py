@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import DiscordBotConfig, load_config
+from bots.config_models import load_config
+from bots.discord.config import DiscordBotConfig
 from core.errors import ConfigError
 
 HEAD = """\

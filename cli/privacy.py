@@ -7,15 +7,12 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
 
-from core.config import load_config
+from bots.config_models import load_config
 from core.errors import ParleyError
 from core.store import Erased, Place, Store
-from core.transcripts import KEY_FORM, parse_key, parse_place, transcript_document
+from core.transcripts import parse_key, parse_place, transcript_document
 
 # `parley forget` exit codes: 0 deleted (or nothing to delete), 1 nothing deleted
 # (declined, no terminal to ask on and no --yes, or an error); 2 is a bad config.
@@ -26,36 +23,11 @@ WHERE_KEYS_ARE = (
 )
 
 
-class CommandMaker(Protocol):
-    def __call__(
-        self, name: str, summary: str, handler: Callable[[argparse.Namespace], int]
-    ) -> argparse.ArgumentParser: ...
-
-
-def add_commands(command: CommandMaker) -> None:
-    forget = command("forget", "delete stored messages of a conversation, place or user", _forget)
-    target = forget.add_mutually_exclusive_group(required=True)
-    target.add_argument("--conversation", metavar="KEY", help=f"one conversation: {KEY_FORM}")
-    target.add_argument("--channel", metavar="P:W/C", help="platform:workspace/channel")
-    target.add_argument("--workspace", metavar="P:W", help="platform:workspace")
-    target.add_argument(
-        "--user", metavar="ID", help="everything this user id wrote, on every platform"
-    )
-    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-
-    export = command("export", "write one conversation as JSON", _export)
-    export.add_argument("--conversation", metavar="KEY", required=True, help=KEY_FORM)
-    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
-
-    listing = command("conversations", "list recently active stored conversations", _list)
-    listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
-
-
 async def _open_store(args: argparse.Namespace) -> Store:
     return await Store.open(load_config(args.config).storage.path)
 
 
-def _forget(args: argparse.Namespace) -> int:
+def forget(args: argparse.Namespace) -> int:
     return asyncio.run(_forget_async(args))
 
 
@@ -112,7 +84,7 @@ def _confirmed() -> bool:
     return False
 
 
-def _export(args: argparse.Namespace) -> int:
+def export(args: argparse.Namespace) -> int:
     return asyncio.run(_export_async(args))
 
 
@@ -135,7 +107,7 @@ async def _export_async(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(args: argparse.Namespace) -> int:
+def conversations(args: argparse.Namespace) -> int:
     return asyncio.run(_list_async(args))
 
 

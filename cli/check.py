@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TextIO
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-from bots.app import ADAPTERS, NOT_YET_BUILT, missing_secrets
+from bots.config_models import load_config
+from bots.platforms import ADAPTERS, NOT_YET_BUILT, missing_secrets
 from core.config import BotConfig, BudgetConfig, Config, PersonaConfig, ProviderConfig
-from core.local_model import (
-    BUNDLED_NAME,
-    LocalModelError,
-    bundled_model_path,
-    local_model_problem,
-)
+from core.model_files import BUNDLED_NAME, LocalModelError, bundled_model_path, local_model_problem
 from core.moderation import describe_moderation
+
+if TYPE_CHECKING:
+    from cli.probe import Probed
 
 VOLATILE_PLACEHOLDERS = {
     "{time}": "{time} changes every minute",
     "{user_name}": "{user_name} changes with each speaker",
 }
 OPENAI_ENDPOINT = "https://api.openai.com/v1 (OpenAI)"
-# What `--probe` learned: the provider's model names, or why it could not be asked.
-Probed = Mapping[str, list[str] | str]
+
+
+def check(args: argparse.Namespace) -> int:
+    path: Path = args.path or args.config
+    args.config = path  # cli.main names it if the file has problems
+    config = load_config(path)
+    probed = None
+    if args.probe:
+        # Only --probe talks to providers, so only it loads the openai client.
+        from cli.probe import probe_providers
+
+        probed = asyncio.run(probe_providers(config))
+    return print_check(config, sys.stdout, probed)
 
 
 def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bots.app import open_runtime
-from bots.cli import main
-from core.config import load_config
+from bots.config_models import load_config
+from cli.main import main
 from core.store import Store
 from core.types import ConversationKey
 from tests.e2e.conftest import write_config
@@ -122,6 +122,20 @@ def test_health_fails_clearly_when_nothing_answers(
     assert "monitoring.enabled is false" in capsys.readouterr().out
 
 
+def test_health_leaves_references_and_mistakes_to_the_full_loader(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARLEY_HEALTH_PORT", "9")
+    plain = config.read_text()
+    config.write_text(plain + "monitoring: {port: '${PARLEY_HEALTH_PORT}'}\n")
+    assert main(["health", "--config", str(config)]) == 1
+    assert "no answer from http://127.0.0.1:9/healthz" in capsys.readouterr().out
+
+    config.write_text(plain + "monitoring: {prot: 9}\n")
+    assert main(["health", "--config", str(config)]) == 2
+    assert "monitoring.prot" in capsys.readouterr().err
+
+
 async def test_sighup_reloads_the_config(config: Path) -> None:
     async with open_runtime(config) as runtime:
         config.write_text(config.read_text().replace("Talk like a pirate.", "Arr."))
@@ -152,7 +166,7 @@ async def test_check_probe_asks_the_provider_for_its_models(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bots.cli",
+        "cli",
         "check",
         "--probe",
         str(config),

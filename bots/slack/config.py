@@ -1,0 +1,74 @@
+"""Slack's bot config and id formats; imports only pydantic and core.config, never the SDK."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from core.config import BotConfig, Override, SecretRef
+from core.config.fields import Frozen, FrozenMap, HttpUrl, empty_map, pattern_check
+
+SlackWorkspaceId = Annotated[
+    str,
+    pattern_check(
+        "slack_id", r"[TE][A-Z0-9]{2,}", "not a Slack workspace id (they look like T0123ABCD)"
+    ),
+]
+SlackChannelId = Annotated[
+    str,
+    pattern_check(
+        "slack_id", r"[CDG][A-Z0-9]{2,}", "not a Slack channel id (they look like C0123ABCD)"
+    ),
+]
+SlackUserId = Annotated[
+    str,
+    pattern_check(
+        "slack_id", r"[UW][A-Z0-9]{2,}", "not a Slack user id (they look like U0123ABCD)"
+    ),
+]
+
+
+class SlackHttpConfig(Frozen):
+    """Where HTTP mode serves Slack's events URL (behind your TLS proxy)."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
+    path: str = Field(default="/slack/events", pattern=r"^/")
+
+
+class SuggestedPrompt(Frozen):
+    """A button in Slack's assistant pane: the title shown and the message it sends."""
+
+    title: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+
+
+class SlackBotConfig(BotConfig):
+    """A Slack app: Socket Mode when `app_token` is given, HTTP mode with `signing_secret`."""
+
+    platform: Literal["slack"]
+    workspaces: FrozenMap[SlackWorkspaceId, Override] = Field(default_factory=empty_map)
+    channels: FrozenMap[SlackChannelId, Override] = Field(default_factory=empty_map)
+    bot_token: SecretRef
+    app_token: SecretRef | None = None
+    signing_secret: SecretRef | None = None
+    api_base_url: HttpUrl | None = None
+    http: SlackHttpConfig = Field(default_factory=lambda: SlackHttpConfig())
+    # "all": every message in a thread Parley is part of; "mentions": only @mentions.
+    thread_replies: Literal["all", "mentions"] = "all"
+    allowed_channels: tuple[SlackChannelId, ...] = ()  # empty: every channel
+    allowed_users: tuple[SlackUserId, ...] = ()  # empty: everyone
+    admins: tuple[SlackUserId, ...] = ()
+    moderation_channel: SlackChannelId | None = None  # where admins hear of flagged messages
+    suggested_prompts: tuple[SuggestedPrompt, ...] = ()
+
+    @model_validator(mode="after")
+    def _has_a_mode(self) -> SlackBotConfig:
+        if self.app_token is None and self.signing_secret is None:
+            raise PydanticCustomError(
+                "slack_mode",
+                "a Slack bot needs app_token (Socket Mode) or signing_secret (HTTP mode)",
+            )
+        return self

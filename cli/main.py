@@ -1,0 +1,54 @@
+"""The `parley` command: parse, import only the chosen command's module, run it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Protocol
+
+from bots.logs import configure_logging, unconfigure_logging
+from cli.parser import build_parser
+from core.errors import ConfigError, ParleyError
+
+
+class Handler(Protocol):
+    def __call__(self, args: argparse.Namespace) -> int: ...
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    root_level = logging.getLogger().level
+    configure_logging(args.log_level or ("warning" if args.command == "chat" else "info"))
+    try:
+        return handler_of(args.handler)(args)
+    except ConfigError as error:
+        print(f"parley: {args.config} has problems:", file=sys.stderr)
+        for issue in error.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    except ParleyError as error:
+        print(f"parley: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        # Leaves the process's logging as found: tests call main() many times.
+        unconfigure_logging()
+        logging.getLogger().setLevel(root_level)
+
+
+def handler_of(name: str) -> Handler:
+    """ "cli.check:check" → that function, importing its module only now.
+
+    Only the chosen command's module is loaded: `parley health` (a HEALTHCHECK every 30 s)
+    and `--help` must not pay for the chat SDKs and the composition root that `run` needs.
+    """
+    module, _, function = name.partition(":")
+    handler: Handler = getattr(importlib.import_module(module), function)
+    return handler
+
+
+if __name__ == "__main__":
+    sys.exit(main())

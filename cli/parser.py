@@ -1,0 +1,104 @@
+"""Every `parley` command and its arguments, declared without importing what runs them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+DEFAULT_CONFIG = "bots.yaml"
+# Copies of core.usage.GROUPS and core.transcripts.KEY_FORM (a test keeps them equal):
+# importing those modules loads the config models and the store, too slow for `--help`.
+USAGE_GROUPS = ("bot", "channel", "day", "model", "persona", "user", "workspace")
+KEY_FORM = "platform:workspace/channel/thread, as in the `turn ...` log lines"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: a self-hosted AI assistant for Slack, Discord and the terminal.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = _command(commands, "chat", "talk to a bot in this terminal", "cli.run:chat")
+    chat.add_argument(
+        "--bot", help="the bot whose persona answers (default: the first console bot)"
+    )
+    chat.add_argument(
+        "--thread", help="conversation name; reuse it to continue (default: a new thread)"
+    )
+
+    check = _command(
+        commands, "check", "validate bots.yaml and summarise what it sets up", "cli.check:check"
+    )
+    check.add_argument("path", nargs="?", type=Path, help="config file (same as --config)")
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also ask each remote provider whether it offers the personas' models",
+    )
+
+    _command(commands, "run", "start every bot in bots.yaml in this process", "cli.run:run")
+    _command(
+        commands,
+        "health",
+        "exit 0 if `parley run` says it is healthy (HEALTHCHECK)",
+        "cli.health:health",
+    )
+    usage = _command(commands, "usage", "tokens and cost for a period, grouped", "cli.usage:usage")
+    usage.add_argument("--since", default="7d", help="7d, 24h, 2w or an ISO date (default 7d)")
+    usage.add_argument("--until", default=None, help="same forms; default now")
+    usage.add_argument("--by", choices=USAGE_GROUPS, default="workspace", help="grouping")
+    usage.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _privacy_commands(commands)
+    return parser
+
+
+def _privacy_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    forget = _command(
+        commands,
+        "forget",
+        "delete stored messages of a conversation, place or user",
+        "cli.privacy:forget",
+    )
+    target = forget.add_mutually_exclusive_group(required=True)
+    target.add_argument("--conversation", metavar="KEY", help=f"one conversation: {KEY_FORM}")
+    target.add_argument("--channel", metavar="P:W/C", help="platform:workspace/channel")
+    target.add_argument("--workspace", metavar="P:W", help="platform:workspace")
+    target.add_argument(
+        "--user", metavar="ID", help="everything this user id wrote, on every platform"
+    )
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    export = _command(commands, "export", "write one conversation as JSON", "cli.privacy:export")
+    export.add_argument("--conversation", metavar="KEY", required=True, help=KEY_FORM)
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    listing = _command(
+        commands,
+        "conversations",
+        "list recently active stored conversations",
+        "cli.privacy:conversations",
+    )
+    listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    handler: str,
+) -> argparse.ArgumentParser:
+    """`handler` is "module:function", imported by cli.main only once this command is chosen."""
+    command = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:])
+    command.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("PARLEY_CONFIG", DEFAULT_CONFIG)),
+        help="path to bots.yaml (default: $PARLEY_CONFIG or ./bots.yaml)",
+    )
+    command.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="how much to log"
+    )
+    command.set_defaults(handler=handler)
+    return command

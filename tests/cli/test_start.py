@@ -1,0 +1,122 @@
+"""`parley --help`, `health` and `check` start without the chat SDKs, the model SDK or bots.app.
+
+Each command runs in a child process (a fresh interpreter, as the HEALTHCHECK starts it) and
+reports which modules were loaded by the time it exited: facts, not timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("discord", "slack_bolt", "slack_sdk", "openai", "tiktoken")
+OURS_FOR_RUN = ("bots.app", "bots.slack.bot", "bots.discord.bot", "core.llm", "core.engine")
+# Runs the package as `python -m cli` would, then writes the loaded module names to argv[1].
+WRAPPER = """
+import json, runpy, sys
+report = sys.argv.pop(1)
+sys.argv[0] = "parley"
+code = 0
+try:
+    runpy.run_module("cli", run_name="__main__", alter_sys=True)
+except SystemExit as stop:
+    code = stop.code
+with open(report, "w") as out:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, out)
+"""
+
+CONFIG = """
+providers:
+  local:
+    type: llamacpp
+  remote:
+    base_url: http://127.0.0.1:9/v1
+    api_key: ${PARLEY_START_KEY}
+personas:
+  helper:
+    system_prompt: You are {bot_name}.
+    model: gpt-4o-mini
+    provider: remote
+    moderation: {input: true}
+  small:
+    system_prompt: You are {bot_name}.
+    model: smollm2
+    provider: local
+    context_tokens: 2048
+bots:
+  - name: team
+    platform: slack
+    persona: helper
+    bot_token: ${PARLEY_START_SLACK_BOT}
+    app_token: ${PARLEY_START_SLACK_APP}
+  - name: guild
+    platform: discord
+    persona: helper
+    token: ${PARLEY_START_DISCORD}
+  - name: term
+    platform: console
+    persona: small
+storage:
+  path: {database}
+monitoring: {host: 0.0.0.0, port: 9}
+"""
+
+
+def run_cli(tmp_path: Path, *args: str) -> tuple[int, set[str], str]:
+    """The exit code, the modules loaded at exit, and what it printed."""
+    report = tmp_path / "modules.json"
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path, "PARLEY_START_KEY": "sk-start"}
+    env["PARLEY_START_SLACK_BOT"] = "xoxb-start"
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(report), *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    loaded = json.loads(report.read_text())
+    return loaded["code"], set(loaded["modules"]), done.stdout + done.stderr
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "bots.yaml"
+    path.write_text(CONFIG.replace("{database}", str(tmp_path / "parley.db")))
+    return path
+
+
+def roots(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+def test_help_loads_neither_sdks_nor_the_config_models(tmp_path: Path) -> None:
+    code, modules, out = run_cli(tmp_path, "--help")
+    assert code == 0 and "COMMAND" in out
+    assert not roots(modules) & {*HEAVY, "pydantic", "yaml", "aiosqlite"}
+    assert not modules & {*OURS_FOR_RUN, "core.config"}
+
+
+def test_health_fails_at_once_when_nothing_listens_and_loads_no_sdk(
+    tmp_path: Path, config: Path
+) -> None:
+    code, modules, out = run_cli(tmp_path, "health", "--config", str(config))
+    assert code == 1
+    assert "no answer from http://127.0.0.1:9/healthz" in out and "parley run" in out
+    # A plain `monitoring` section is read without the validated config models.
+    assert not roots(modules) & {*HEAVY, "pydantic", "aiosqlite"}
+    assert not modules & {*OURS_FOR_RUN, "core.config"}
+
+
+def test_check_of_slack_and_discord_bots_loads_no_sdk(tmp_path: Path, config: Path) -> None:
+    code, modules, out = run_cli(tmp_path, "check", "--config", str(config))
+    assert code == 0, out
+    assert "team           slack" in out and "guild          discord" in out
+    assert "cannot start: PARLEY_START_SLACK_APP not set" in out
+    assert "cannot start: PARLEY_START_DISCORD not set" in out
+    assert "moderation of input with omni-moderation-latest via remote" in out
+    assert not roots(modules) & set(HEAVY)
+    assert not modules & set(OURS_FOR_RUN)
