@@ -16,6 +16,7 @@ from bots.config_models import load_config
 from cli.main import main
 from core.store import Store
 from core.types import ConversationKey
+from tests.core.store.rows import add_message
 from tests.e2e.conftest import write_config
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.waiting import wait_until
@@ -197,7 +198,7 @@ def test_chat_marks_what_a_killed_chat_left_unfinished(
 
     async def leave_a_reply_in_progress() -> int:
         async with await Store.open(load_config(config).storage.path) as store:
-            return await store.add_message(
+            return await add_message(store,
                 key, role="assistant", author_id="parley", author_name="parley",
                 content="half an ans", status="partial", token_count=3,
             )  # fmt: skip

@@ -11,6 +11,7 @@ from core.store import FORGOTTEN_USER, Erased, Place, Store, UsageRecord
 from core.store import queries as q
 from core.types import ConversationKey
 from tests.core.store.conftest import KEY, add_user_message, raw_rows
+from tests.core.store.rows import add_message
 from tests.fakes.waiting import wait_for_state
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -131,7 +132,7 @@ async def test_forget_a_channel_or_workspace_keeps_everything_else(store: Store)
 
 async def test_forget_a_user_deletes_only_what_they_wrote(store: Store, db_path: Path) -> None:
     await add_user_message(store, KEY, "Ada in KEY")  # author U1
-    await store.add_message(
+    await add_message(store,
         KEY, role="user", author_id="U2", author_name="Bo", content="Bo in KEY",
         status="complete", token_count=1,
     )  # fmt: skip
@@ -153,7 +154,7 @@ async def test_forget_a_user_deletes_only_what_they_wrote(store: Store, db_path:
 async def test_transcript_lists_every_message_with_usage(store: Store) -> None:
     assert await store.transcript(KEY) is None
     await add_user_message(store, KEY, "question")
-    reply = await store.add_message(
+    reply = await add_message(store,
         KEY, role="assistant", author_id="bot", author_name="parley", content="answer",
         status="complete", token_count=2,
     )  # fmt: skip
