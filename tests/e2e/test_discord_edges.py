@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -123,8 +124,11 @@ async def test_typing_shows_only_while_the_model_is_slow(discord_world: DiscordW
     await world.bot_says(quick, "quick")
     assert world.discord.calls_to("POST", f"/channels/{quick}/typing") == []
 
-    world.openai.enqueue(Script(chunks=("slow",), delay_before_first_chunk=1.5))
+    release = asyncio.Event()  # the model says nothing until the typing indicator shows
+    world.openai.enqueue(Script(chunks=("slow",), release=release))
     slow = await world.say("take your time", mention=True)
+    await wait_until(lambda: bool(world.discord.calls_to("POST", f"/channels/{slow}/typing")))
+    release.set()
     await world.bot_says(slow, "slow")
     assert len(world.discord.calls_to("POST", f"/channels/{slow}/typing")) == 1
 

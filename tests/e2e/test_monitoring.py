@@ -154,9 +154,11 @@ async def test_a_turn_in_progress_is_an_active_turn(
     slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     async with running(slack_config(tmp_path, fake_slack, fake_openai)) as parley:
-        fake_openai.enqueue(Script(delay_before_first_chunk=1.0))
+        release = asyncio.Event()  # the turn stays active until the metric has shown it
+        fake_openai.enqueue(Script(release=release))
         await mention(fake_slack, "take your time")
         await parley.until_value("parley_active_turns", 1)
+        release.set()
         await parley.until_value("parley_active_turns", 0)
         assert await parley.value("parley_turns_total", bot="team", outcome="complete") == 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.e2e.slack_env import BOB, DM, GENERAL, PIRATES, SlackWorld, slack, slack_env
 from tests.fakes.openai_server import Script, echo_last_user
 from tests.fakes.slack_server import wait_until
@@ -140,10 +142,13 @@ async def test_channel_and_workspace_overrides_choose_the_persona(slack: SlackWo
 
 
 async def test_a_slow_model_shows_a_placeholder_that_becomes_the_answer(slack: SlackWorld) -> None:
-    slack.openai.enqueue(Script(chunks=("Sorry for the wait.",), delay_before_first_chunk=1.2))
+    # The model says nothing until the placeholder has shown.
+    release = asyncio.Event()
+    slack.openai.enqueue(Script(chunks=("Sorry for the wait.",), release=release))
     event = await slack.mention("take your time")
     await wait_until(lambda: bool(slack.replies(GENERAL, event["ts"])))
     assert slack.replies(GENERAL, event["ts"])[0].markdown_text == "_Thinking…_"
+    release.set()
     replies = await slack.settled(GENERAL, event["ts"])
     assert [r.markdown_text for r in replies] == ["Sorry for the wait."]
 
