@@ -12,7 +12,8 @@ import discord
 
 from bots.discord.access import is_admin, is_allowed
 from bots.discord.config import DiscordBotConfig
-from bots.discord.sink import DiscordDeliveryError, DiscordReplySink
+from bots.discord.reply import DiscordDeliveryError, DiscordReplyBinding
+from bots.reply import StreamedReply
 from bots.tasks import OnError, TurnTasks
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
@@ -148,13 +149,15 @@ class DiscordEventRouter:
             # At once, not after the turn: people reply while it still streams.
             await self._engine.link(incoming, [str(posted.id)])
 
-        return DiscordReplySink(
-            channel_id=message.channel.id,
-            first=first,
-            more=lambda part: target.send(part),
-            typing=lambda: _typing(target),
-            throttle=self._throttle,
-            on_posted=link,
+        return StreamedReply(
+            DiscordReplyBinding(
+                channel_id=message.channel.id,
+                first=first,
+                more=lambda part: target.send(part),
+                typing=lambda: _typing(target),
+                throttle=self._throttle,
+                on_posted=link,
+            )
         )
 
     def _sink_in_new_thread(self, message: discord.Message, text: str) -> ReplySink:
@@ -178,23 +181,27 @@ class DiscordEventRouter:
             # made then, so "Parley is typing…" shows where the reply will be.
             await (await thread()).typing()
 
-        streamed = DiscordReplySink(
-            channel_id=message.id,  # the thread's id is its first message's: its own budget
-            first=first,
-            more=more,
-            typing=typing,
-            throttle=self._throttle,
+        streamed = StreamedReply(
+            DiscordReplyBinding(
+                channel_id=message.id,  # the thread's id is its first message's: its own budget
+                first=first,
+                more=more,
+                typing=typing,
+                throttle=self._throttle,
+            )
         )
         return ThreadedReply(streamed, message)
 
-    def sink_in(self, thread: discord.abc.Messageable) -> DiscordReplySink:
+    def sink_in(self, thread: discord.abc.Messageable) -> ReplySink:
         # Discord's edit budget is per channel id, and a thread has its own.
-        return DiscordReplySink(
-            channel_id=getattr(thread, "id", None) or 0,
-            first=lambda part: thread.send(part),
-            more=lambda part: thread.send(part),
-            typing=lambda: _typing(thread),
-            throttle=self._throttle,
+        return StreamedReply(
+            DiscordReplyBinding(
+                channel_id=getattr(thread, "id", None) or 0,
+                first=lambda part: thread.send(part),
+                more=lambda part: thread.send(part),
+                typing=lambda: _typing(thread),
+                throttle=self._throttle,
+            )
         )
 
     @property
@@ -230,7 +237,7 @@ class ThreadedReply:
     """A streamed reply goes into a new thread; a short answer (a greeting, a refusal) is
     a plain reply under the message, with no thread made for it."""
 
-    def __init__(self, streamed: DiscordReplySink, message: discord.Message) -> None:
+    def __init__(self, streamed: ReplySink, message: discord.Message) -> None:
         self._streamed = streamed
         self._message = message
         self._said = ""
@@ -250,7 +257,7 @@ class ThreadedReply:
     async def say(self, text: str) -> None:
         try:
             await self._message.reply(text, mention_author=False)
-        except discord.HTTPException as error:
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
             raise DiscordDeliveryError(str(error)) from error
         self._said = text
 

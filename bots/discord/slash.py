@@ -5,9 +5,10 @@ from __future__ import annotations
 import discord
 
 from bots.discord.access import is_admin, is_allowed
+from bots.discord.reply import DiscordReplyBinding
 from bots.discord.router import DiscordEventRouter, channel_name, conversation_in, thread_name
-from bots.discord.sink import DiscordReplySink
-from core.types import Author, Command, ConversationKey, IncomingMessage
+from bots.reply import StreamedReply
+from core.types import Author, Command, ConversationKey, IncomingMessage, ReplySink
 
 ALREADY_ACKNOWLEDGED = 40060  # Discord's JSON error code for a second interaction callback
 FAILED = "⚠️ Something went wrong on my side. Please try again."
@@ -81,7 +82,7 @@ def _start(
     talk: DiscordEventRouter,
     interaction: discord.Interaction,
     message: IncomingMessage,
-    sink: DiscordReplySink,
+    sink: ReplySink,
 ) -> None:
     talk.start(message, sink, lambda: _failed(interaction))
 
@@ -125,19 +126,21 @@ def _incoming(
     )
 
 
-def _sink(talk: DiscordEventRouter, interaction: discord.Interaction) -> DiscordReplySink:
+def _sink(talk: DiscordEventRouter, interaction: discord.Interaction) -> ReplySink:
     async def first(part: str) -> discord.Message:
         return await interaction.edit_original_response(content=part)
 
     async def more(part: str) -> discord.Message:
         return await interaction.followup.send(part, wait=True)
 
-    return DiscordReplySink(
-        channel_id=interaction.channel_id or 0,
-        first=first,
-        more=more,
-        typing=None,  # the deferred response already shows "Parley is thinking…"
-        throttle=talk.throttle,
+    return StreamedReply(
+        DiscordReplyBinding(
+            channel_id=interaction.channel_id or 0,
+            first=first,
+            more=more,
+            typing=None,  # the deferred response already shows "Parley is thinking…"
+            throttle=talk.throttle,
+        )
     )
 
 

@@ -31,6 +31,7 @@ from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.errors import explain
 from bots.slack.lookups import BotIdentity
+from bots.slack.reply import workspace_edit_budget
 from bots.slack.router import SlackEventRouter
 from bots.tasks import TurnTasks
 from core.config import BotConfig
@@ -54,6 +55,8 @@ class SlackBot:
         self._name = config.name
         self._engine = engine
         self._tasks = TurnTasks()
+        # The bot's own: one app's replies share each workspace's chat.update limit.
+        self._edits = workspace_edit_budget()
         self._api_calls = api_calls
         self._socket: AsyncSocketModeHandler | None = None
         self.http_port: int | None = None  # the bound port in HTTP mode, once started
@@ -143,6 +146,7 @@ class SlackBot:
             files=files,
             token=str(identity.bot_token),
             tasks=self._tasks,
+            edits=self._edits,
         )
         _listen(app, router)
         return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
-from core.errors import ParleyError
+from bots.reply.errors import DeliveryError
 
 FIXES = {
     "not_in_channel": "invite the bot to {where} (/invite @the-bot's-name in that channel)",
@@ -21,7 +21,7 @@ FIXES = {
 }
 
 
-class SlackDeliveryError(ParleyError):
+class SlackDeliveryError(DeliveryError):
     user_message = "I couldn't post my reply in Slack; an admin should check Parley's log."
 
 

@@ -11,12 +11,14 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.reply import StreamedReply
 from bots.slack.assistant import AssistantThreadReply
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.lookups import BotIdentity, SlackLookups, attachments_of, without_mention
-from bots.slack.sink import SlackReplySink
+from bots.slack.reply import SlackReplyBinding
 from bots.tasks import TurnTasks
+from bots.throttle import ChannelThrottle
 from core.types import Author, ConversationKey, Conversations, IncomingMessage, ReplySink
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class SlackEventRouter:
         files: aiohttp.ClientSession,
         token: str,
         tasks: TurnTasks,
+        edits: ChannelThrottle,
     ) -> None:
         self._bot = bot
         self._engine = engine
@@ -50,6 +53,7 @@ class SlackEventRouter:
         self._files = files
         self._token = token
         self._tasks = tasks
+        self._edits = edits  # chat.update's budget, per workspace, shared by every reply
         self._titled: OrderedDict[str, None] = OrderedDict()
 
     def on_mention(self, event: dict[str, Any], team_id: str, me: BotIdentity) -> None:
@@ -160,14 +164,17 @@ class SlackEventRouter:
         thread_ts: str | None,
     ) -> ReplySink:
         in_assistant_pane = event.get("channel_type") == "im" and bool(event.get("thread_ts"))
-        sink = SlackReplySink(
+        binding = SlackReplyBinding(
             self._client,
+            team_id=message.key.workspace,
             channel=message.key.channel,
             thread_ts=thread_ts,
             bot_name=bot.name,
             token_var=bot.bot_token.variable,
+            budget=self._edits,
             placeholder=not in_assistant_pane,
         )
+        sink = StreamedReply(binding)
         if not in_assistant_pane:
             return sink
         title = self._title_once(message)

@@ -68,10 +68,12 @@ class TurnAnswerer:
             # Stopped from outside (a shutdown whose wait ran out): the row and the thread
             # both say so before the cancellation goes on.
             outcome = await self._finish(turn, ShutDown(SHUT_DOWN))
-            self._report(turn, outcome, started)
             with contextlib.suppress(ParleyError, TimeoutError):
                 async with asyncio.timeout(SHUTDOWN_NOTICE_SECONDS):
                     await sink.fail(ShutDown(SHUT_DOWN))
+            if outcome.status == "partial" and not sink.shown:
+                outcome = await self._undelivered(turn, outcome, ShutDown(SHUT_DOWN))
+            self._report(turn, outcome, started)
             raise
         outcome = await self._deliver(turn, sink, await self._finish(turn, error))
         # Reported once the platform has taken it (or not): the log line, the metrics and
@@ -90,7 +92,7 @@ class TurnAnswerer:
             log.warning(
                 "turn %s: the reply could not be finished: %s", turn.message.key, undelivered
             )
-            if outcome.error is None:
+            if outcome.status != "failed":
                 return await self._undelivered(turn, outcome, undelivered)
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
@@ -104,7 +106,8 @@ class TurnAnswerer:
         self, turn: Turn, outcome: TurnOutcome, undelivered: ParleyError
     ) -> TurnOutcome:
         """A reply the platform never showed whole is not history the user knows of: kept for
-        the record, but as failed, so no later turn replays it."""
+        the record, but as failed, so no later turn replays it. A model error that cut the
+        reply stays the turn's error; the row says why the rest never showed."""
         await self._store.update_message(
             turn.assistant_id,
             content=outcome.reply,
@@ -112,7 +115,7 @@ class TurnAnswerer:
             token_count=0,
             error=f"not delivered: {undelivered}",
         )
-        return replace(outcome, status="failed", error=undelivered)
+        return replace(outcome, status="failed", error=outcome.error or undelivered)
 
     async def _stream(self, config: Config, turn: Turn, sink: ReplySink, started: float) -> None:
         persona = turn.resolved.persona

@@ -18,6 +18,7 @@ from bots.slack.directory import Directory
 from bots.slack.lookups import BotIdentity
 from bots.slack.router import SlackEventRouter
 from bots.tasks import TurnTasks
+from bots.throttle import ChannelThrottle
 from core.config import BotConfig, SecretRef
 from core.types import ConversationKey, IncomingMessage, ReplySink, TurnOutcome
 from tests.fakes.waiting import wait_until
@@ -81,6 +82,7 @@ class Harness:
             files=files,
             token="xoxb-unused",
             tasks=self.tasks,
+            edits=ChannelThrottle(),
         )
 
     async def mention(self, text: str = "<@U0BOT> hello", **fields: Any) -> list[IncomingMessage]:

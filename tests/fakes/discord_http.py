@@ -63,11 +63,16 @@ class Fault:
     code: int | None
     message: str | None
     times: int
+    drop: bool = False  # no answer at all: the connection is closed under the request
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method) and path.startswith(self.path_prefix)
 
-    def response(self) -> web.Response:
+    def response(self, request: web.Request) -> web.Response:
+        if self.drop:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)  # never sent: the connection is gone
         if self.status != 429:
             return error(self.status, self.message, self.code)
         retry_after = 0.05 if self.retry_after is None else self.retry_after

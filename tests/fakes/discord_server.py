@@ -195,14 +195,22 @@ class FakeDiscord(Fake):
         code: int | None = None,
         message: str | None = None,
         times: int = 1,
+        drop: bool = False,
     ) -> None:
         """The next `times` requests (method or "*", path relative to /api/v10) fail.
 
         429 carries Retry-After, X-RateLimit-* and (via=True) `Via: 1.1 google`; 403 defaults
-        to "Missing Permissions" 50013; 5xx to Discord's plain error bodies.
+        to "Missing Permissions" 50013; 5xx to Discord's plain error bodies. drop=True closes
+        the connection under the request, with no answer at all (status is then unused).
         """
-        fault = Fault(method, path_prefix, status, retry_after, via, global_, code, message, times)
+        fault = Fault(
+            method, path_prefix, status, retry_after, via, global_, code, message, times, drop
+        )
         self._faults.add(fault)
+
+    def reset_faults(self) -> None:
+        """Drops every fault still queued ("Discord is back")."""
+        self._faults = Faults()
 
     # Gateway.
     async def wait_ready(self) -> None:
@@ -290,7 +298,7 @@ class FakeDiscord(Fake):
         self.calls.append(RestCall(request.method, path, body, headers, query, time.monotonic()))
         fault = self._faults.take(request.method, path)
         if fault is not None:
-            return fault.response()
+            return fault.response(request)
         if (
             not path.startswith(_TOKEN_ROUTES)
             and headers.get("Authorization") != f"Bot {self.token}"

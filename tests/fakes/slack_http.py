@@ -22,6 +22,7 @@ class Fault:
     status: int
     retry_after: float | None
     times: int
+    drop: bool = False  # no answer at all: the connection is closed under the request
 
 
 class Faults:
@@ -44,7 +45,9 @@ class Faults:
         return fault
 
 
-def fault_response(method: str, fault: Fault) -> web.Response:
+def fault_response(request: web.Request, method: str, fault: Fault) -> web.Response:
+    if fault.drop:
+        return dropped(request)
     default = "ratelimited" if fault.status == 429 else "fatal_error"
     error = fault.error or ("internal_error" if fault.status >= 500 else default)
     body: Body = {"ok": False, "error": error}
@@ -55,6 +58,13 @@ def fault_response(method: str, fault: Fault) -> web.Response:
         # Slack sends whole seconds; slack_sdk parses the header with int().
         headers["Retry-After"] = str(math.ceil(fault.retry_after))
     return web.json_response(body, status=fault.status, headers=headers)
+
+
+def dropped(request: web.Request) -> web.Response:
+    """Closes the connection without an answer: the client sees the server disconnect."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=500)  # never sent: the connection is gone
 
 
 async def request_params(request: web.Request) -> Params:

@@ -183,9 +183,13 @@ class FakeSlack(Fake):
         status: int = 200,
         retry_after: float | None = None,
         times: int = 1,
+        drop: bool = False,
     ) -> None:
-        """The next `times` calls of `method` fail; status 429 defaults to error "ratelimited"."""
-        self._faults.add(method, Fault(error, status, retry_after, times))
+        """The next `times` calls of `method` fail; status 429 defaults to error "ratelimited".
+
+        drop=True: the connection is closed under the call, with no answer at all.
+        """
+        self._faults.add(method, Fault(error, status, retry_after, times, drop))
 
     def reset_faults(self) -> None:
         """Drops every fault still queued ("Slack is back")."""
@@ -272,7 +276,7 @@ class FakeSlack(Fake):
         self.calls.append(ApiCall(method, params, token, time.monotonic()))
         fault = self._faults.take(method)
         if fault is not None:
-            return fault_response(method, fault)
+            return fault_response(request, method, fault)
         limited = self._rate_limit(method)
         if limited is not None:
             return limited

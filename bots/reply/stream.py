@@ -1,0 +1,244 @@
+"""The one streaming reply: what shows, when it changes, how it splits, what a failure says."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Generic
+
+from bots.notes import summary_notes
+from bots.reply.binding import Message, ReplyBinding, Show
+from bots.reply.errors import CONNECTION_LOST, TRANSPORT_ERRORS, DeliveryError
+from bots.split import split_message
+from core.errors import ParleyError
+from core.types import TurnSummary
+
+log = logging.getLogger(__name__)
+
+
+class StreamedReply(Generic[Message]):
+    """A ReplySink for any platform: posts the first words at once, edits at most once per
+    interval within the platform's edit budget, splits at its limit and edits only the parts
+    that changed; the last edit is tried again on the platform's own trouble.
+
+    Every post and edit goes through `_sync` under one lock, so a reply's messages change in
+    order and `shown` is always what the platform took.
+    """
+
+    def __init__(self, binding: ReplyBinding[Message]) -> None:
+        self._binding = binding
+        self._pacing = binding.pacing
+        self._text = ""
+        self._visible = False  # any non-blank text yet
+        self._messages: list[Message] = []
+        self._shown: list[str] = []  # what each posted message shows now
+        self._placeholder: str | None = None  # shown while the model is silent, not text
+        self._lock = asyncio.Lock()
+        self._pending: asyncio.Task[None] | None = None  # the one streaming sync at a time
+        self._queued = False  # the pending sync has not begun to send: cut it freely
+        self._waiting: asyncio.Task[None] | None = None
+        self._placing = False  # the waiting task is posting a placeholder: do not cut it
+        self._synced_at = float("-inf")
+        self._retrying = False  # a streaming sync failed: the next one waits its interval too
+        self._stalled = False  # the platform refused for good: only the final sync tries
+        self._reported: set[str] = set()
+
+    async def start(self) -> None:
+        if self._pacing.waiting is not None:
+            self._waiting = asyncio.create_task(self._wait_for_words(self._pacing.waiting))
+
+    async def append(self, text: str) -> None:
+        self._text += text
+        # Only the new piece is looked at: stripping the whole reply per token is quadratic.
+        self._visible = self._visible or bool(text.strip())
+        if not self._visible:
+            return
+        await self._stop_waiting()
+        if self._pending is not None or self._stalled:
+            return
+        if not self._messages and not self._retrying:
+            # The first words show at once, before the model says more.
+            await self._sync_text()
+            return
+        # One edit waiting or under way at a time; it takes all the text there is by then.
+        self._queued = True
+        self._pending = asyncio.create_task(self._sync_soon())
+
+    async def finish(self, summary: TurnSummary) -> None:
+        notes = summary_notes(summary)
+        rendered = self._binding.style.notes(notes) if notes else ""
+        body = "\n\n".join(part for part in (self._text.strip(), rendered) if part)
+        await self._final(body or self._binding.style.empty)
+
+    async def fail(self, error: ParleyError) -> None:
+        notice = self._binding.style.notice(error)
+        text = self._text.strip()
+        try:
+            await self._final(f"{text}\n\n{notice}" if text else notice)
+        except DeliveryError:
+            if not isinstance(error, DeliveryError):
+                raise
+            # The platform refused the reply itself; the notice fails the same way.
+
+    async def say(self, text: str) -> None:
+        await self._final(text)
+
+    @property
+    def shown(self) -> str:
+        if self._placeholder is not None and self._shown == [self._placeholder]:
+            return ""
+        return "".join(self._shown)
+
+    async def _final(self, body: str) -> None:
+        await self._stop_waiting()
+        await self._settle_pending()
+        parts = split_message(body, self._binding.limit)
+        try:
+            await self._sync_with_retries(parts)
+        except DeliveryError as undelivered:
+            await self._tell_cut_short(undelivered)
+            raise
+
+    async def _sync_with_retries(self, parts: list[str]) -> None:
+        pacing = self._pacing
+        for delay in (*pacing.final_retry_delays, None):
+            if parts[: len(self._shown)] != self._shown:
+                # Only an edit spends the budget: a reply already shown in full (most short
+                # ones) must not queue behind other replies' edits.
+                await pacing.budget.acquire(pacing.budget_key)
+            try:
+                await self._sync(parts)
+                return
+            except DeliveryError as error:
+                if not error.transient or delay is None:
+                    raise
+                log.info("%s; trying the reply's last edit again", error)
+                await pacing.sleep(delay)
+
+    async def _tell_cut_short(self, undelivered: DeliveryError) -> None:
+        """Where earlier words got through, the platform may still take one short line."""
+        if not self._messages or not undelivered.transient:
+            return
+        try:
+            async with self._lock:
+                await self._binding.post(self._binding.style.notice(undelivered), first=False)
+        except Exception as error:
+            if self._undelivered(error) is None:
+                raise
+            log.debug("the notice of a cut reply did not get through either: %s", error)
+
+    async def _sync_soon(self) -> None:
+        pacing = self._pacing
+        try:
+            # An edit (or a retry): text keeps arriving meanwhile, and this takes it all.
+            due = self._synced_at + pacing.edit_interval
+            await pacing.sleep(max(0.0, due - pacing.clock()))
+            if self._messages:
+                await pacing.budget.acquire(pacing.budget_key, reserve=pacing.reserve)
+            self._queued = False
+            await self._sync_text()
+        finally:
+            self._queued = False
+            if self._pending is asyncio.current_task():
+                self._pending = None
+
+    async def _sync_text(self) -> None:
+        self._synced_at = self._pacing.clock()
+        try:
+            await self._sync(split_message(self._text, self._binding.limit))
+        except DeliveryError as error:
+            self._retrying = True
+            self._stalled = not error.transient
+            log.debug("a streaming sync failed; the final one tries again: %s", error)
+
+    async def _settle_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        # Still waiting to start: the final sync supersedes it. One already sending is
+        # awaited instead, since a post cut mid-flight could land unrecorded.
+        cut = self._queued
+        if cut:
+            pending.cancel()
+        await _reap(pending, cancelled_it=cut)
+
+    async def _wait_for_words(self, waiting: Callable[[Show], Awaitable[None]]) -> None:
+        try:
+            await waiting(self._show_placeholder)
+        except Exception as error:
+            # A typing indicator or a placeholder is a courtesy; the reply goes on without.
+            log.debug("no waiting indicator: %s: %s", type(error).__name__, error)
+
+    async def _show_placeholder(self, text: str) -> None:
+        if self._visible or self._messages:
+            return
+        self._placing = True
+        try:
+            await self._sync([text], placeholder=True)
+        finally:
+            self._placing = False
+
+    async def _stop_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, None
+        if waiting is None:
+            return
+        cut = not self._placing
+        if cut:
+            waiting.cancel()
+        await _reap(waiting, cancelled_it=cut)
+
+    async def _sync(self, parts: list[str], *, placeholder: bool = False) -> None:
+        """Make the platform show `parts`: edit the messages that changed, post the new ones."""
+        async with self._lock:
+            if placeholder and (self._visible or self._messages):
+                return  # the words beat the placeholder
+            try:
+                for index, part in enumerate(parts):
+                    if index < len(self._messages):
+                        if self._shown[index] != part:
+                            await self._binding.edit(self._messages[index], part)
+                            self._shown[index] = part
+                        continue
+                    message = await self._binding.post(part, first=not self._messages)
+                    self._messages.append(message)
+                    self._shown.append(part)
+                    # At once, not after the turn: people answer while it still streams.
+                    await self._binding.posted(message)
+            except Exception as error:
+                undelivered = self._undelivered(error)
+                if undelivered is None:
+                    raise
+                raise undelivered from error
+            if placeholder:
+                self._placeholder = parts[0]
+
+    def _undelivered(self, error: Exception) -> DeliveryError | None:
+        """The platform's refusal or a lost connection as a DeliveryError; None for a bug."""
+        if isinstance(error, DeliveryError):
+            return error
+        refusal = self._binding.refusal(error)
+        if refusal is not None:
+            if not refusal.transient and refusal.detail not in self._reported:
+                # Once per problem and reply: the admin must read it, and read it once.
+                self._reported.add(refusal.detail)
+                log.error(refusal.detail)
+            return self._binding.undelivered(refusal.detail, transient=refusal.transient)
+        if isinstance(error, TRANSPORT_ERRORS):
+            # The turn's own log line names the conversation; this is not worth a traceback.
+            detail = f"connection lost: {type(error).__name__}: {error}"
+            return self._binding.undelivered(detail, transient=True, user_message=CONNECTION_LOST)
+        return None
+
+
+async def _reap(task: asyncio.Task[None], *, cancelled_it: bool) -> None:
+    """Waits for a task this reply owns. A cancellation ends here only if this reply caused
+    it; the caller's own goes on. The caller may be cleaning up after a cancellation already
+    (a shutdown's notice), so only one that arrives during this wait counts as its own."""
+    current = asyncio.current_task()
+    before = current.cancelling() if current is not None else 0
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not cancelled_it or current is None or current.cancelling() > before:
+            raise

@@ -1,0 +1,108 @@
+"""Slack's binding for the shared streaming reply: chat.postMessage, chat.update and their look."""
+
+from __future__ import annotations
+
+import asyncio
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.reply import DeliveryError, Pacing, Refusal
+from bots.reply.binding import Show
+from bots.slack.errors import SlackDeliveryError, explain
+from bots.throttle import ChannelThrottle
+from core.errors import ParleyError
+
+# markdown_text takes 12,000 characters, but long Slack messages collapse behind
+# "Show more"; under 4,000 each part of a long answer stays readable on its own.
+MESSAGE_LIMIT = 3900
+EDIT_INTERVAL_SECONDS = 1.0
+# Shown only if the model has said nothing by then: a fast first token goes straight out,
+# saving a call and keeping the post off the path to the model request.
+PLACEHOLDER_DELAY_SECONDS = 0.8
+PLACEHOLDER = "_Thinking…_"
+# chat.update is Tier 3: about 50 a minute per workspace, for every reply streaming there.
+WORKSPACE_EDITS = 50
+WORKSPACE_WINDOW_SECONDS = 60.0
+# Streaming edits leave this many to final edits, so the last words rarely wait.
+FINAL_EDITS_RESERVE = 10
+
+
+def workspace_edit_budget() -> ChannelThrottle:
+    """One per Slack app, keyed by team id: the limit is the workspace's, never global."""
+    return ChannelThrottle(WORKSPACE_EDITS, WORKSPACE_WINDOW_SECONDS)
+
+
+class SlackStyle:
+    def notes(self, notes: list[str]) -> str:
+        return "\n".join(f"_({note})_" for note in notes)
+
+    def notice(self, error: ParleyError) -> str:
+        return f"_:warning: {error.user_message}_"
+
+    @property
+    def empty(self) -> str:
+        return "_(no answer)_"
+
+
+class SlackReplyBinding:
+    """One reply in one thread (or a DM's top level); a posted message is known by its ts."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        team_id: str,
+        channel: str,
+        thread_ts: str | None,  # None: reply at the top level (a DM)
+        bot_name: str,
+        token_var: str,
+        budget: ChannelThrottle,
+        placeholder: bool = True,
+        interval: float = EDIT_INTERVAL_SECONDS,
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._thread_ts = thread_ts
+        self._bot_name = bot_name
+        self._token_var = token_var
+        self.limit = MESSAGE_LIMIT
+        self.style = SlackStyle()
+        self.pacing = Pacing(
+            budget=budget,
+            budget_key=team_id,
+            reserve=FINAL_EDITS_RESERVE,
+            edit_interval=interval,
+            waiting=_placeholder_later if placeholder else None,
+        )
+
+    async def post(self, text: str, *, first: bool) -> str:
+        response = await self._client.chat_postMessage(
+            channel=self._channel, thread_ts=self._thread_ts, markdown_text=text
+        )
+        return str(response["ts"])
+
+    async def edit(self, message: str, text: str) -> None:
+        await self._client.chat_update(channel=self._channel, ts=message, markdown_text=text)
+
+    async def posted(self, message: str) -> None:
+        pass  # a Slack thread is the conversation already: nothing to link
+
+    def refusal(self, error: Exception) -> Refusal | None:
+        if not isinstance(error, SlackApiError):
+            return None
+        where = f"channel {self._channel}"
+        line = explain(error, bot=self._bot_name, token_var=self._token_var, where=where)
+        # Never worth another try here: Parley's Slack client has retried 429s and 5xx itself
+        # (bots/slack/bot.py), a few seconds each, and the user has waited long enough.
+        return Refusal(line, transient=False)
+
+    def undelivered(
+        self, detail: str, *, transient: bool, user_message: str | None = None
+    ) -> DeliveryError:
+        return SlackDeliveryError(detail, transient=transient, user_message=user_message)
+
+
+async def _placeholder_later(show: Show) -> None:
+    await asyncio.sleep(PLACEHOLDER_DELAY_SECONDS)
+    await show(PLACEHOLDER)
