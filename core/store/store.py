@@ -40,7 +40,7 @@ from core.store.records import (
 )
 from core.store.statements import insert_messages, run
 from core.store.tail_cache import TailCache
-from core.types import ConversationKey, MessageStatus, Role
+from core.types import ConversationKey, MessageStatus
 
 # How stale the caches may be after another process's commit (see Store._sync_caches).
 SYNC_INTERVAL = 0.1
@@ -104,26 +104,6 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    async def add_message(
-        self,
-        key: ConversationKey,
-        *,
-        role: Role,
-        author_id: str,
-        author_name: str,
-        content: str,
-        status: MessageStatus,
-        token_count: int,
-        platform_message_id: str = "",
-        error: str = "",
-    ) -> int:
-        """Store one message and return its id; it is durable when this returns."""
-        message = NewMessage(
-            role, author_id, author_name, content, status, token_count, platform_message_id, error
-        )
-        (message_id,) = await self.add_messages(key, [message])
-        return message_id
 
     async def add_messages(self, key: ConversationKey, messages: Sequence[NewMessage]) -> list[int]:
         """Store messages in order, all or none; all are durable when this returns."""

@@ -16,8 +16,10 @@ from bots.config_models import load_config
 from cli.main import main
 from core.store import Store
 from core.types import ConversationKey
+from tests.core.store.rows import add_message
 from tests.e2e.conftest import write_config
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.waiting import wait_until
 
 SLACK_SECRET = "xoxb-very-secret-value-1234"
 
@@ -138,14 +140,22 @@ def test_health_leaves_references_and_mistakes_to_the_full_loader(
 
 async def test_sighup_reloads_the_config(config: Path) -> None:
     async with open_runtime(config) as runtime:
-        config.write_text(config.read_text().replace("Talk like a pirate.", "Arr."))
+        # Same size and mtime as before: the file watcher cannot see this edit, so only
+        # the signal can make it count, however long a loaded machine takes.
+        before = config.stat()
+        text = config.read_text().replace("Talk like a pirate.", "Talk like a PIRATE.")
+        config.write_text(text)
+        os.utime(config, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert config.stat().st_size == before.st_size
         os.kill(os.getpid(), signal.SIGHUP)
-        # Well inside the file watcher's 2 s poll: only the signal can have done this.
-        for _ in range(50):
-            await asyncio.sleep(0.01)
-            if runtime.config.current.personas["pirate"].system_prompt == "Arr.":
-                break
-        assert runtime.config.current.personas["pirate"].system_prompt == "Arr."
+        pirate = runtime.config.current.personas
+        await wait_until(
+            lambda: (
+                runtime.config.current.personas["pirate"].system_prompt == "Talk like a PIRATE."
+            ),
+            message="SIGHUP did not reload",
+        )
+        assert pirate["pirate"].system_prompt == "Talk like a pirate."  # swapped whole
 
 
 @pytest.mark.parametrize("command", ["chat", "check", "run", "health"])
@@ -188,7 +198,7 @@ def test_chat_marks_what_a_killed_chat_left_unfinished(
 
     async def leave_a_reply_in_progress() -> int:
         async with await Store.open(load_config(config).storage.path) as store:
-            return await store.add_message(
+            return await add_message(store,
                 key, role="assistant", author_id="parley", author_name="parley",
                 content="half an ans", status="partial", token_count=3,
             )  # fmt: skip

@@ -14,7 +14,9 @@ import pytest
 import bots.discord.bot as discord_bot
 from bots.app import Runtime, open_runtime
 from bots.discord.bot import DiscordBot
-from tests.fakes.discord_server import FakeDiscord, wait_until
+from core.types import ConversationKey
+from tests.e2e.turns import TurnWatch, watching_turns
+from tests.fakes.discord_server import FakeDiscord, FakeDiscordMessage, wait_until
 from tests.fakes.openai_server import FakeOpenAI
 
 CONFIG = """\
@@ -50,6 +52,7 @@ class DiscordWorld:
     openai: FakeOpenAI
     runtime: Runtime
     bot: DiscordBot
+    turns: TurnWatch
 
     async def say(self, content: str, *, channel: str | None = None, mention: bool = False) -> str:
         fake = self.discord
@@ -66,7 +69,39 @@ class DiscordWorld:
             posted = self.discord.posted(channel)
             return bool(posted) and posted[-1].content == text
 
-        await wait_until(shown, timeout=10)
+        await wait_until(shown)
+
+    def key(self, thread: str) -> ConversationKey:
+        """The conversation of a thread (or reply chain) started in #general by `thread`."""
+        return ConversationKey("discord", self.discord.guild_id, self.discord.channel_id, thread)
+
+    async def settled(self, channel: str, count: int = 1) -> list[FakeDiscordMessage]:
+        """The bot's messages in `channel` once there are `count` and no turn task runs:
+        each turn's task ends after its last post or edit was answered."""
+
+        def over() -> bool:
+            return len(self.discord.posted(channel)) >= count and not self.turns.running()
+
+        await wait_until(over, timeout=30, message=f"{count} posts in {channel}, turns ended")
+        return self.discord.posted(channel)
+
+    async def caught_up(self) -> str:
+        """The positive fact a negative check waits for: a blank mention in #general, sent
+        now, got its hint (no model call), and no turn task runs any more. Returns its id
+        (the hint replies to it).
+
+        The gateway delivers in order and discord.py routes in order, so whatever the
+        events before it were going to start has started by then, and has ended.
+        """
+        fake = self.discord
+        event = fake.message_create(
+            fake.channel_id, fake.user_id, f"<@{fake.bot_user_id}>", mentions=[fake.bot_user_id]
+        )
+        await fake.dispatch("MESSAGE_CREATE", event)
+        marker = str(event["id"])
+        await self.turns.ended(1, self.key(marker))
+        await wait_until(lambda: not self.turns.running(), timeout=30, message="no turn runs")
+        return marker
 
 
 def sent(world: DiscordWorld) -> list[dict[str, Any]]:
@@ -97,13 +132,13 @@ async def running(
     config: Path, fake: FakeDiscord, openai: FakeOpenAI
 ) -> AsyncIterator[DiscordWorld]:
     """One run of the bot, as the `discord_world` fixture starts it; leaving stops it."""
-    async with open_runtime(config) as runtime:
+    async with watching_turns() as turns, open_runtime(config) as runtime:
         bot = DiscordBot(runtime.config.current.bot("disco"), runtime.engine)
         task = asyncio.create_task(bot.run())
         try:
             await fake.wait_ready()
             await wait_until(lambda: bot.client is not None and bot.client.is_ready())
-            yield DiscordWorld(fake, openai, runtime, bot)
+            yield DiscordWorld(fake, openai, runtime, bot, turns)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,8 +15,10 @@ import pytest
 from bots.app import Runtime, open_runtime
 from bots.slack.bot import SlackBot
 from core.types import ConversationKey
+from tests.e2e.turns import TurnWatch, watching_turns
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeMessage, FakeSlack, wait_until
+from tests.fakes.waiting import wait_for_state
 
 GENERAL, PIRATES, DM = "C0GENERAL", "C0PIRATE", "D0ALICE"
 ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
@@ -72,6 +74,7 @@ class SlackWorld:
     runtime: Runtime
     bot: SlackBot
     config_path: Path
+    turns: TurnWatch
     _ts: itertools.count[int]
 
     def next_ts(self) -> str:
@@ -117,25 +120,40 @@ class SlackWorld:
             m for m in self.slack.thread(channel, thread_ts) if m.user == self.slack.bot_user_id
         ]
 
+    def key(self, channel: str, thread_ts: str) -> ConversationKey:
+        return ConversationKey("slack", self.slack.team_id, channel, thread_ts)
+
     async def settled(self, channel: str, thread_ts: str, count: int = 1) -> list[FakeMessage]:
-        """Waits until the thread shows `count` replies and the turn is over.
+        """Waits until the thread shows `count` replies and every turn of it has ended.
 
-        The engine stores the reply's final status just before the last Slack edit, so:
-        wait for that, then give the edit a moment to land.
+        The engine stores the reply's final status before the last Slack edit, and the
+        turn task ends after that edit was answered: a final row and no running turn task
+        mean the thread shows what it will show.
         """
-        key = ConversationKey("slack", self.slack.team_id, channel, thread_ts)
+        key = self.key(channel, thread_ts)
 
-        async def finished() -> bool:
+        async def over() -> bool:
+            if len(self.replies(channel, thread_ts)) < count:
+                return False
             history = await self.runtime.store.recent_messages(key, 1)
             last = history.messages[-1] if history.messages else None
-            return last is not None and last.role == "assistant" and last.status != "partial"
+            final = last is not None and last.role == "assistant" and last.status != "partial"
+            return final and not self.turns.running(key)
 
-        deadline = asyncio.get_running_loop().time() + 10
-        while not (len(self.replies(channel, thread_ts)) >= count and await finished()):
-            assert asyncio.get_running_loop().time() < deadline, "the reply did not settle"
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.15)
+        await wait_for_state(over, message=f"{count} replies in {key}, every turn ended")
         return self.replies(channel, thread_ts)
+
+    async def caught_up(self, channel: str = GENERAL) -> None:
+        """The positive fact a negative check waits for: a blank mention sent now (answered
+        with a greeting, no model call) has been answered, and no turn task runs any more.
+
+        Events are routed in the order they arrive, so whatever the events before it were
+        going to start has started by then, and has ended.
+        """
+        marker = await self.mention("", channel=channel)
+        key = self.key(channel, marker["ts"])
+        await self.turns.ended(1, key)
+        await wait_until(lambda: not self.turns.running(), timeout=30, message="no turn runs")
 
 
 def write_slack_config(
@@ -163,7 +181,7 @@ def write_slack_config(
 async def running_slack(
     config_path: Path, slack: FakeSlack, openai: FakeOpenAI, *, socket_mode: bool = True
 ) -> AsyncIterator[SlackWorld]:
-    async with open_runtime(config_path) as runtime:
+    async with watching_turns() as turns, open_runtime(config_path) as runtime:
         bot = SlackBot(runtime.config.current.bot("team"), runtime.engine)
         task = asyncio.create_task(bot.run())
         try:
@@ -171,7 +189,7 @@ async def running_slack(
                 await slack.wait_connected()
             else:
                 await wait_until(lambda: bot.http_port is not None)
-            yield SlackWorld(slack, openai, runtime, bot, config_path, itertools.count(100))
+            yield SlackWorld(slack, openai, runtime, bot, config_path, turns, itertools.count(100))
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

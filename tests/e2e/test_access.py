@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from tests.e2e.discord_env import discord_env, running, write_config
@@ -32,8 +31,7 @@ async def test_slack_allowed_channels_refuse_other_channels_but_not_dms(
     config.write_text(config.read_text().replace("    admins: [U0ADMIN]\n", extra))
     async with running_slack(config, fake_slack, fake_openai) as world:
         outside = await world.mention("answer me here", channel=PIRATES)
-        await wait_until(lambda: bool(world.replies(PIRATES, outside["ts"])))
-        await asyncio.sleep(0.3)
+        await world.turns.ended(1, world.key(PIRATES, outside["ts"]))
         assert fake_openai.requests == []
         assert "not available" in (world.replies(PIRATES, outside["ts"])[0].markdown_text or "")
         inside = await world.mention("and here?")
@@ -64,8 +62,7 @@ async def test_discord_allowed_roles_need_the_role(
                 mentions=[fake_discord.bot_user_id],
             )
             await fake_discord.dispatch("MESSAGE_CREATE", event)
-        await wait_until(lambda: len(fake_openai.requests) >= 1, timeout=10)
-        await asyncio.sleep(0.4)
+        await world.turns.ended(2)  # both mentions were looked at, and their turns are over
         assert world.bot.connected
     assert len(fake_openai.requests) == 1
     sent = fake_openai.requests[0]["messages"][-1]["content"]  # type: ignore[index]
@@ -79,7 +76,7 @@ async def test_discord_dms_are_ignored_when_allow_dms_is_false(
         tmp_path / "bots.yaml", fake_discord, fake_openai, "    allow_dms: false\n"
     )
     dm = fake_discord.add_dm_channel(fake_discord.user_id)
-    async with running(config, fake_discord, fake_openai):
+    async with running(config, fake_discord, fake_openai) as world:
         event = fake_discord.message_create(str(dm["id"]), fake_discord.user_id, "hi in private")
         await fake_discord.dispatch("MESSAGE_CREATE", event)
         mention = fake_discord.message_create(
@@ -98,8 +95,7 @@ async def test_discord_dms_are_ignored_when_allow_dms_is_false(
             mentions=[fake_discord.bot_user_id],
         )
         await fake_discord.dispatch("MESSAGE_CREATE", guild)
-        await wait_until(lambda: len(fake_openai.requests) == 1)
-        await asyncio.sleep(0.2)
+        await world.turns.ended(1, world.key(str(guild["id"])))
         assert fake_discord.posted(str(dm["id"])) == []
     assert len(fake_openai.requests) == 1
     assert "and here?" in str(fake_openai.requests[0])

@@ -67,17 +67,16 @@ async def test_a_message_sent_while_a_reply_streams_survives_a_restart(
     second = {**first, "type": "message", "text": "and then?", "ts": "1700000101.000100"}
     second.update(event_ts=second["ts"], thread_ts=root)
     async with parley_run(config) as child:
-        await fake_slack.wait_connected(timeout=20)
+        await fake_slack.wait_connected()
         await fake_slack.send_event(first, event_id="Ev0FIRST")
         await wait_until(
             lambda: any(
                 "word0" in (m.markdown_text or "") for m in fake_slack.thread(GENERAL, root)
             ),
-            timeout=10,
         )
         await fake_slack.send_event(second, event_id="Ev0SECOND")
         # Stored at once, though the first reply holds the thread.
-        await wait_until(lambda: _stored(database, "and then?"), timeout=10)
+        await wait_until(lambda: _stored(database, "and then?"))
         child.send_signal(stop)
         await child.wait()
     verdict, rows = database_rows(database)
@@ -93,14 +92,13 @@ async def test_a_message_sent_while_a_reply_streams_survives_a_restart(
 
     fake_openai.default = Script(chunks=("the end",))
     async with parley_run(config):
-        await wait_until(lambda: fake_slack.connections >= 2, timeout=20)
+        await wait_until(lambda: fake_slack.connections >= 2)
         # Slack redelivers the message it thinks went unanswered.
         await fake_slack.send_event(
             second, event_id="Ev0SECOND", retry_attempt=1, retry_reason="timeout"
         )
         await wait_until(
             lambda: any(m.markdown_text == "the end" for m in fake_slack.thread(GENERAL, root)),
-            timeout=15,
         )
     sent = fake_openai.requests[-1]["messages"]
     assert isinstance(sent, list)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from tests.e2e.slack_env import (
     write_slack_config,
 )
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_server import FakeMessage, FakeSlack, wait_until
+from tests.fakes.slack_server import FakeMessage, FakeSlack
 
 __all__ = ["slack_env"]
 
@@ -27,8 +26,7 @@ NOTE = re.compile(
 
 
 async def only_reply(world: SlackWorld, thread: str) -> FakeMessage:
-    await wait_until(lambda: bool(world.replies(GENERAL, thread)))
-    await asyncio.sleep(0.3)  # a second post or a stray edit would land by now
+    await world.turns.ended(1, world.key(GENERAL, thread))  # nothing more will come of it
     (reply,) = world.replies(GENERAL, thread)
     return reply
 

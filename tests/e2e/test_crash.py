@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from core.commands import GREETING
 from core.turn.rows import INTERRUPTED
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
 from tests.fakes.fixtures import _PROXY_VARIABLES
@@ -79,10 +80,16 @@ async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
         replies = fake_slack.thread(GENERAL, event["ts"])
         return any("word0" in (m.markdown_text or "") for m in replies)
 
+    def words_recorded() -> bool:
+        rows = database_rows(database)[1] if database.exists() else []
+        return len(rows) >= 2 and "word0" in rows[1][2]
+
     async with parley_run(config) as child:
-        await fake_slack.wait_connected(timeout=20)
+        await fake_slack.wait_connected()
         await fake_slack.send_event(event, event_id=EVENT_ID)
-        await wait_until(posted_words, timeout=10)
+        await wait_until(posted_words)
+        # The words are shown before the row records them: kill once it does.
+        await wait_until(words_recorded, message="the row never held the words")
         child.send_signal(signal.SIGKILL)
         await child.wait()
     verdict, rows = database_rows(database)
@@ -94,18 +101,31 @@ async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
     shown = [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])]
 
     posts = len(fake_slack.calls_to("chat.postMessage"))
+
+    def greeted() -> int:
+        return [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])].count(GREETING)
+
     async with parley_run(config):
-        await wait_until(lambda: fake_slack.connections >= 2, timeout=20)
+        await wait_until(lambda: fake_slack.connections >= 2)
         # Slack re-delivers what it thinks went unanswered: same event id, a retry.
         await fake_slack.send_event(
             event, event_id=EVENT_ID, retry_attempt=1, retry_reason="timeout"
         )
-        await asyncio.sleep(1.0)  # an answer, if one were wrongly started, would post by now
+        # A blank mention behind it in the same thread waits its turn in the thread's line:
+        # once its greeting shows, an answer wrongly started for the retry would have ended.
+        marker = {**event, "text": f"<@{fake_slack.bot_user_id}>", "ts": "1700000200.000100"}
+        marker["thread_ts"] = event["ts"]
+        await fake_slack.send_event(marker, event_id="Ev0CRASH0002")
+        await wait_until(lambda: greeted() == 1, message="no greeting")
         verdict, rows = database_rows(database)
     assert verdict == "ok"
     assert len(rows) == 2, rows
     assert rows[1][:2] == ("assistant", "partial") and "word0" in rows[1][2]
     assert rows[1][3] == INTERRUPTED
     assert len(fake_openai.requests) == 1
-    assert len(fake_slack.calls_to("chat.postMessage")) == posts
-    assert [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])] == shown
+    assert len(fake_slack.calls_to("chat.postMessage")) == posts + 1  # the greeting
+    assert [m.markdown_text for m in fake_slack.thread(GENERAL, event["ts"])] == [
+        *shown,
+        None,  # the blank mention, as the fake keeps it
+        GREETING,
+    ]

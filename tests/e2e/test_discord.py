@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world, sent
 from tests.fakes.discord_server import wait_until
 from tests.fakes.openai_server import Script, echo_last_user
@@ -28,7 +26,7 @@ async def test_thread_follow_ups_need_no_mention_and_remember(discord_world: Dis
     world = discord_world
     world.openai.default = echo_last_user
     thread = await world.say("my name is alice", mention=True)
-    await wait_until(lambda: bool(world.discord.posted(thread)), timeout=10)
+    await wait_until(lambda: bool(world.discord.posted(thread)))
     await world.say("what is my name?", channel=thread)
     await world.bot_says(thread, "echo: [Alice] what is my name?")
     users = [m["content"] for m in sent(world) if m["role"] == "user"]
@@ -44,15 +42,15 @@ async def test_a_message_replayed_after_resume_is_answered_once(
         fake.channel_id, fake.user_id, f"<@{fake.bot_user_id}> once", mentions=[fake.bot_user_id]
     )
     await fake.dispatch("MESSAGE_CREATE", event)
-    await wait_until(lambda: bool(fake.posted(str(event["id"]))), timeout=10)
+    await wait_until(lambda: bool(fake.posted(str(event["id"]))))
     await fake.dispatch("MESSAGE_CREATE", event)  # the same message again, as a RESUME replays
-    await asyncio.sleep(0.3)
+    await world.turns.ended(2, world.key(str(event["id"])))  # the replay's turn ended too
     assert len(world.openai.requests) == 1
 
 
 async def test_plain_channel_messages_are_not_answered(discord_world: DiscordWorld) -> None:
     await discord_world.say("just chatting with friends")
-    await asyncio.sleep(0.3)
+    await discord_world.caught_up()
     assert discord_world.openai.requests == []
 
 
@@ -81,7 +79,7 @@ async def test_ask_defers_then_streams_into_the_original_response(
         original = world.discord.interaction(interaction_id).original
         return original is not None and original.content == "Forty-two."
 
-    await wait_until(answered, timeout=10)
+    await wait_until(answered)
     assert world.discord.interaction(interaction_id).callback_type == 5  # deferred at once
 
 
@@ -96,7 +94,7 @@ async def test_chat_opens_a_thread_that_continues_without_mentions(
         original = world.discord.interaction(interaction_id).original
         return original is not None and original.content.startswith("Let's talk in <#")
 
-    await wait_until(started, timeout=10)
+    await wait_until(started)
     original = world.discord.interaction(interaction_id).original
     assert original is not None
     thread = original.content.split("<#")[1].split(">")[0]
@@ -108,7 +106,7 @@ async def test_chat_opens_a_thread_that_continues_without_mentions(
 async def test_reset_and_persona_in_a_thread(discord_world: DiscordWorld) -> None:
     world = discord_world
     thread = await world.say("remember me", mention=True)
-    await wait_until(lambda: bool(world.discord.posted(thread)), timeout=10)
+    await wait_until(lambda: bool(world.discord.posted(thread)))
     event = world.discord.interaction_create("reset", channel_id=thread)
     await world.discord.dispatch("INTERACTION_CREATE", event)
     reset_id = str(event["id"])
@@ -117,7 +115,7 @@ async def test_reset_and_persona_in_a_thread(discord_world: DiscordWorld) -> Non
         original = world.discord.interaction(reset_id).original
         return original is not None and "forgotten this thread (2 messages)" in original.content
 
-    await wait_until(reset_done, timeout=10)
+    await wait_until(reset_done)
     # Alice owns the server, so she is an admin: the switch applies to this thread.
     event = world.discord.interaction_create(
         "persona", options={"name": "pirate"}, channel_id=thread
@@ -129,7 +127,7 @@ async def test_reset_and_persona_in_a_thread(discord_world: DiscordWorld) -> Non
         original = world.discord.interaction(persona_id).original
         return original is not None and "Here I'm **pirate**" in original.content
 
-    await wait_until(switched, timeout=10)
+    await wait_until(switched)
     await world.say("arr?", channel=thread)
-    await wait_until(lambda: len(world.openai.requests) == 2, timeout=10)
+    await wait_until(lambda: len(world.openai.requests) == 2)
     assert world.openai.requests[-1]["model"] == "gpt-4o"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from core.commands import GREETING as HINT
-from core.types import ConversationKey
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world, running, write_config
 from tests.e2e.test_slack_bad_input import BINARIES, ODD_TEXTS
-from tests.fakes.discord_server import FakeDiscord, FakeDiscordMessage, wait_until
+from tests.fakes.discord_server import FakeDiscord, wait_until
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
 
 __all__ = ["discord_env", "discord_world"]
@@ -36,21 +34,6 @@ async def _mention(world: DiscordWorld, text: str, **fields: object) -> str:
     return str(event["id"])
 
 
-async def _settled(world: DiscordWorld, thread: str) -> list[FakeDiscordMessage]:
-    key = ConversationKey("discord", world.discord.guild_id, world.discord.channel_id, thread)
-
-    async def finished() -> bool:
-        stored = (await world.runtime.store.recent_messages(key, 2)).messages
-        return bool(stored) and stored[-1].role == "assistant" and stored[-1].status != "partial"
-
-    deadline = asyncio.get_running_loop().time() + 10
-    while not (world.discord.posted(thread) and await finished()):
-        assert asyncio.get_running_loop().time() < deadline, "the reply did not settle"
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(0.3)
-    return world.discord.posted(thread)
-
-
 @pytest.mark.parametrize("text", ODD_TEXTS.values(), ids=ODD_TEXTS.keys())
 async def test_an_odd_message_gets_a_reply_and_the_bot_lives_on(
     discord_world: DiscordWorld, text: str
@@ -58,7 +41,7 @@ async def test_an_odd_message_gets_a_reply_and_the_bot_lives_on(
     world = discord_world
     world.openai.default = echo_last_user
     thread = await _mention(world, text)
-    replies = await _settled(world, thread)
+    replies = await world.settled(thread)
     assert all(0 < len(r.content) <= LIMIT for r in replies)
     assert all(_fences_balanced(r.content) for r in replies), [r.content for r in replies]
     user_turn = world.openai.requests[-1]["messages"][-1]  # type: ignore[index]
@@ -75,8 +58,7 @@ async def test_an_empty_mention_gets_a_hint_and_no_model_call(
 ) -> None:
     world = discord_world
     message = await _mention(world, text)
-    await wait_until(lambda: bool(world.discord.posted(world.discord.channel_id)), timeout=10)
-    await asyncio.sleep(0.3)
+    await world.turns.ended(1, world.key(message))
     (hint,) = world.discord.posted(world.discord.channel_id)
     assert hint.content == HINT
     assert hint.message_reference is not None
@@ -92,8 +74,8 @@ async def test_a_reply_with_an_unclosed_fence_is_split_balanced(
     code = "\n".join(f"value_{n} = {n}  # {'y' * 50}" for n in range(60))
     world.openai.enqueue(Script(chunks=("Code:\n```py\n", code, "\nand I never close it")))
     thread = await _mention(world, "code please")
-    await wait_until(lambda: len(world.discord.posted(thread)) >= 3, timeout=10)
-    replies = await _settled(world, thread)
+    await wait_until(lambda: len(world.discord.posted(thread)) >= 3)
+    replies = await world.settled(thread)
     assert all(len(r.content) <= LIMIT and _fences_balanced(r.content) for r in replies)
 
 
@@ -104,7 +86,7 @@ async def test_a_binary_file_named_txt_is_named_unread(
     world = discord_world
     attachment = world.discord.add_attachment(name, mime, data)
     thread = await _mention(world, "read it", attachments=[attachment])
-    replies = await _settled(world, thread)
+    replies = await world.settled(thread)
     assert f"not read: {name}" in replies[-1].content
     sent = world.openai.requests[-1]["messages"][-1]["content"]  # type: ignore[index]
     assert f"[attached file not read: {name}" in sent
@@ -119,7 +101,7 @@ async def test_an_oversized_attachment_is_not_downloaded_and_named(
     async with running(config, fake_discord, fake_openai) as world:
         big = fake_discord.add_attachment("big.log", "text/plain", b"z" * 5000)
         thread = await _mention(world, "read my log", attachments=[big])
-        replies = await _settled(world, thread)
+        replies = await world.settled(thread)
     assert "not read: big.log" in replies[-1].content
     sent = fake_openai.requests[-1]["messages"][-1]["content"]  # type: ignore[index]
     assert "zzzz" not in sent

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -38,8 +37,8 @@ async def _answered_once(world: DiscordWorld, thread: str, reply: str = REPLY) -
     def shown() -> bool:
         return [m.content for m in world.discord.posted(thread)] == [reply]
 
-    await wait_until(shown, timeout=15, message=f"the thread shows only {reply!r}")
-    await asyncio.sleep(0.3)  # a second post would land by now
+    await wait_until(shown, message=f"the thread shows only {reply!r}")
+    await world.settled(thread)  # every turn has ended: nothing more will come
     assert [m.content for m in world.discord.posted(thread)] == [reply]
     assert world.discord.posted(world.discord.channel_id) == []
     stored = await _stored(world, thread)
@@ -87,7 +86,7 @@ async def test_a_gateway_resume_mid_reply_repeats_nothing(
     event = _mention(fake, "tell me slowly")
     thread = str(event["id"])
     await fake.dispatch("MESSAGE_CREATE", event)
-    await wait_until(lambda: len(world.openai.requests) == 1, timeout=10)
+    await wait_until(lambda: len(world.openai.requests) == 1)
     if how == "reconnect":
         await fake.request_reconnect()  # op 7
     elif how == "dropped":
@@ -97,7 +96,7 @@ async def test_a_gateway_resume_mid_reply_repeats_nothing(
     # Sent while the client is away: kept and replayed after its RESUME, as Discord does
     # when it is unsure the client saw it.
     await fake.dispatch("MESSAGE_CREATE", event)
-    await wait_until(lambda: fake.resume_count == 1, timeout=10)
+    await wait_until(lambda: fake.resume_count == 1)
     await _answered_once(world, thread, "".join(chunks))
     assert fake.identify_count == 1
     assert len(world.openai.requests) == 1
@@ -117,9 +116,8 @@ async def test_discord_down_for_every_post_keeps_the_question_and_serves_the_nex
     world.openai.enqueue(Script(chunks=CHUNKS, delay_between_chunks=0.1))
     with caplog.at_level(logging.INFO):
         await fake.dispatch("MESSAGE_CREATE", event)
-        await wait_until(lambda: "outcome=" in caplog.text, timeout=10, message="no turn line")
-        await wait_until(lambda: "could not be finished" in caplog.text, timeout=10)
-        await asyncio.sleep(0.3)
+        await world.turns.ended(1, world.key(thread))
+    assert "could not be finished" in caplog.text
     stored = await _stored(world, thread)
     assert stored[0][:2] == ("user", "complete") and stored[0][2].endswith("anyone there?")
     # Never shown, so never replayed as if the user had read it; the log agrees.

@@ -115,14 +115,17 @@ def _slack_replies(world: SlackWorld, threads: list[str], per_thread: int) -> di
 
 
 async def _slack_settled(world: SlackWorld, threads: list[str], per_thread: int) -> None:
+    """Every copy was acknowledged, so each has been routed; once every thread is answered
+    and no turn task runs, no duplicate can still be on its way."""
+
     def done() -> bool:
-        return all(
+        answered = all(
             sum(r.markdown_text != "_Thinking…_" for r in world.replies(GENERAL, t)) >= per_thread
             for t in threads
         )
+        return answered and not world.turns.running()
 
-    await wait_until(done, timeout=30, message="every message answered")
-    await asyncio.sleep(0.5)  # a duplicate would land by now
+    await wait_until(done, timeout=30, message="every message answered, every turn ended")
 
 
 async def test_slack_socket_mode_redeliveries_are_answered_once(slack: SlackWorld) -> None:
@@ -239,9 +242,9 @@ async def test_discord_replays_and_resent_interactions_are_answered_once(
     await asyncio.gather(*(deliver() for deliver in deliveries[:half]))
     await fake.request_reconnect()  # the rest is held and replayed after the RESUME
     await asyncio.gather(*(deliver() for deliver in deliveries[half:]))
-    await wait_until(lambda: fake.resume_count == 1, timeout=10)
+    await wait_until(lambda: fake.resume_count == 1)
     threads = [str(e["id"]) for e in events]
-    await _discord_settled(world, threads, 1, interactions)
+    markers = [await _discord_settled(world, threads, 1, interactions)]
     follow_ups = [f"t{i}-1" for i in range(DISCORD_THREADS)]
     again = [
         fake.message_create(thread, fake.user_id, text)
@@ -249,7 +252,7 @@ async def test_discord_replays_and_resent_interactions_are_answered_once(
     ]
     replays = [_dispatch(fake, "MESSAGE_CREATE", e) for e in again * 3]
     sent = len(deliveries) + await _deliver_all(replays, seed=8)
-    await _discord_settled(world, threads, 2, interactions)
+    markers.append(await _discord_settled(world, threads, 2, interactions))
     replies = {
         text: [m.content for m in fake.posted(thread) if m.content.endswith(f" {text}")]
         for thread, text in [
@@ -262,9 +265,18 @@ async def test_discord_replays_and_resent_interactions_are_answered_once(
         shown = [answered.original.content] if answered.original else []
         replies[text] = shown + [m.content for m in answered.followups]
     _assert_once(_asked(world.openai), replies, mentions + follow_ups + asks)
-    # In the channel itself only the /ask answers (their original responses) appear.
+    # In the channel itself only the /ask answers (their original responses) appear,
+    # besides the hints answering the blank mentions that marked each round's end.
     originals = [fake.interaction(str(i["id"])).original for i in interactions]
-    assert {m.id for m in fake.posted(fake.channel_id)} == {o.id for o in originals if o}
+    hints = [
+        m
+        for marker in markers
+        for m in world.discord.posted(fake.channel_id)
+        if m.message_reference and str(m.message_reference["message_id"]) == marker
+    ]
+    assert len(hints) == len(markers)
+    in_channel = {m.id for m in fake.posted(fake.channel_id)} - {m.id for m in hints}
+    assert in_channel == {o.id for o in originals if o}
     print(f"discord: {sent} deliveries, {len(world.openai.requests)} model calls")
 
 
@@ -274,7 +286,10 @@ def _dispatch(fake: FakeDiscord, event: str, data: dict[str, Any]) -> Delivery:
 
 async def _discord_settled(
     world: DiscordWorld, threads: list[str], per_thread: int, interactions: list[Any]
-) -> None:
+) -> str:
+    """Once every message is answered, a blank mention behind every copy (the gateway keeps
+    order) is answered too, and no turn runs: no replay can still be on its way. Returns
+    that mention's id."""
     fake = world.discord
 
     def done() -> bool:
@@ -284,4 +299,4 @@ async def _discord_settled(
         )
 
     await wait_until(done, timeout=30, message="every message answered")
-    await asyncio.sleep(0.5)  # a duplicate would land by now
+    return await world.caught_up()

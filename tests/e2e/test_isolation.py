@@ -16,6 +16,7 @@ from bots.app import Runtime, open_runtime
 from bots.discord.bot import DiscordBot
 from bots.slack.bot import SlackBot
 from core.types import ConversationKey
+from tests.e2e.turns import watching_turns
 from tests.fakes.discord_server import FakeDiscord, wait_until
 from tests.fakes.discord_state import DiscordIdentity
 from tests.fakes.openai_server import FakeOpenAI, Script
@@ -131,6 +132,7 @@ async def test_identical_ids_in_two_workspaces_and_two_guilds_stay_apart(
         config.write_text(
             CONFIG.format(openai=fake_openai.base_url, bots=bots_yaml, database=tmp_path / "p.db")
         )
+        turns = await stack.enter_async_context(watching_turns())
         runtime = await stack.enter_async_context(open_runtime(config))
         names = [*slacks, *discords]
         slack_bots = [SlackBot(runtime.config.current.bot(n), runtime.engine) for n in slacks]
@@ -152,15 +154,13 @@ async def test_identical_ids_in_two_workspaces_and_two_guilds_stay_apart(
             bot = DiscordBot(runtime.config.current.bot(side), runtime.engine)
             async with _serving(runtime, [bot]):
                 await discord.wait_ready()
-                await wait_until(lambda: bot.connected, timeout=10)  # noqa: B023
+                await wait_until(lambda: bot.connected)  # noqa: B023
                 for first in (True, False):
-                    before = len(fake_openai.requests)
+                    before = turns.count()
                     if side == "initech":  # the Slack workspaces talk at the same time
                         await _say_in_slack(slacks, first)
                     await _say_in_discord(side, discord, first)
-                    expected = before + (3 if side == "initech" else 1)
-                    await wait_until(lambda: len(fake_openai.requests) == expected, timeout=10)  # noqa: B023
-                    await asyncio.sleep(0.3)
+                    await turns.ended(before + (3 if side == "initech" else 1))
 
     assert len(fake_openai.requests) == 8
     by_side: dict[str, list[dict[str, object]]] = {name: [] for name in names}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -57,7 +56,7 @@ def nothing_flagged_reached_slack(world: SlackWorld) -> bool:
 
 async def test_slack_flagged_input_is_refused_and_the_admins_told(slack: SlackWorld) -> None:
     event = await slack.mention(f"please {MARKER} now")
-    await wait_until(lambda: bool(slack_notices(slack)), timeout=10)
+    await wait_until(lambda: bool(slack_notices(slack)))
     replies = slack.replies(GENERAL, event["ts"])
 
     assert slack.openai.requests == []
@@ -75,8 +74,8 @@ async def test_slack_flagged_input_is_refused_and_the_admins_told(slack: SlackWo
 async def test_slack_flagged_output_is_withheld_and_never_posted(slack: SlackWorld) -> None:
     slack.openai.enqueue(Script(chunks=FLAGGED_OUTPUT, delay_between_chunks=0.1))
     event = await slack.mention("tell me a story")
-    await wait_until(lambda: bool(slack_notices(slack)), timeout=10)
-    await asyncio.sleep(0.3)  # the reply's last edit lands
+    # The turn's task ends after the reply's last edit and the admins' notice.
+    await slack.turns.ended(1, slack.key(GENERAL, event["ts"]))
     shown = " ".join((m.markdown_text or m.text) for m in slack.replies(GENERAL, event["ts"]))
 
     assert "All good here." in shown and "flagged by content moderation" in shown
@@ -113,7 +112,7 @@ async def test_discord_flagged_input_is_refused_and_the_admins_told(
 ) -> None:
     world = discord_world
     thread = await world.say(f"{MARKER} you", mention=True)
-    await wait_until(lambda: bool(discord_notices(world)), timeout=10)
+    await wait_until(lambda: bool(discord_notices(world)))
 
     assert world.openai.requests == []
     assert any("flagged by content moderation" in m.content for m in world.discord.posted(thread))
@@ -133,8 +132,7 @@ async def test_discord_flagged_output_is_withheld_and_never_posted(
     world = discord_world
     world.openai.enqueue(Script(chunks=FLAGGED_OUTPUT, delay_between_chunks=0.1))
     thread = await world.say("tell me a story", mention=True)
-    await wait_until(lambda: bool(discord_notices(world)), timeout=10)
-    await asyncio.sleep(0.3)
+    await world.turns.ended(1, world.key(thread))  # after the last edit and the notice
     shown = " ".join(m.content for m in world.discord.posted(thread))
 
     assert "All good here." in shown and "flagged by content moderation" in shown

@@ -23,7 +23,7 @@ from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.waiting import wait_until
+from tests.fakes.waiting import wait_for_state, wait_until
 
 __all__ = ["discord_env", "slack_env"]
 
@@ -60,15 +60,17 @@ class Monitored:
             assert isinstance(body, dict)
             return response.status, body
 
-    async def until_healthy(self, healthy: bool, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
+    async def until_healthy(self, healthy: bool) -> dict[str, Any]:
+        last: list[dict[str, Any]] = []
+
+        async def reached() -> bool:
             status, body = await self.health()
-            if (status == 200) == healthy:
-                assert body["status"] == ("ok" if healthy else "unhealthy")
-                return body
-            assert asyncio.get_running_loop().time() < deadline, body
-            await asyncio.sleep(0.05)
+            last[:] = [body]
+            return (status == 200) == healthy
+
+        await wait_for_state(reached, message=f"/healthz healthy={healthy}")
+        assert last[0]["status"] == ("ok" if healthy else "unhealthy")
+        return last[0]
 
     async def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         """Every sample by name and labels."""
@@ -89,12 +91,12 @@ class Monitored:
         self, name: str, wanted: Callable[[], float] | float, **labels: str
     ) -> None:
         """Polls until the sample equals `wanted` (called each time when it is a function)."""
-        deadline = asyncio.get_running_loop().time() + 10
-        while (value := await self.value(name, **labels)) != (
-            wanted() if callable(wanted) else wanted
-        ):
-            assert asyncio.get_running_loop().time() < deadline, f"{name}{labels} = {value}"
-            await asyncio.sleep(0.05)
+
+        async def reached() -> bool:
+            value = await self.value(name, **labels)
+            return value == (wanted() if callable(wanted) else wanted)
+
+        await wait_for_state(reached, message=f"{name}{labels} = {wanted}")
 
 
 def slack_config(tmp_path: Path, slack: FakeSlack, openai: FakeOpenAI) -> Path:
@@ -152,9 +154,11 @@ async def test_a_turn_in_progress_is_an_active_turn(
     slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     async with running(slack_config(tmp_path, fake_slack, fake_openai)) as parley:
-        fake_openai.enqueue(Script(delay_before_first_chunk=1.0))
+        release = asyncio.Event()  # the turn stays active until the metric has shown it
+        fake_openai.enqueue(Script(release=release))
         await mention(fake_slack, "take your time")
         await parley.until_value("parley_active_turns", 1)
+        release.set()
         await parley.until_value("parley_active_turns", 0)
         assert await parley.value("parley_turns_total", bot="team", outcome="complete") == 1
 

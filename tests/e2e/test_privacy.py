@@ -11,10 +11,10 @@ import pytest
 
 from bots.app import Runtime
 from cli.main import main
-from core.store.store import SYNC_INTERVAL
 from core.types import Author, ConversationKey, IncomingMessage
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.sinks import RecordingSink
+from tests.fakes.waiting import wait_for_state
 
 THREAD = ConversationKey("console", "local", "parley", "privacy/1")  # '/' in a thread name
 MARKER = "locker-code-4711-XYZZY"
@@ -30,10 +30,18 @@ async def say(runtime: Runtime, text: str, author: Author = ALICE) -> None:
 
 async def cli(*argv: str) -> int:
     # main() runs its own event loop, as `parley ...` in a second process would.
-    code = await asyncio.to_thread(main, list(argv))
-    # The serving store looks for other processes' commits at most this often.
-    await asyncio.sleep(SYNC_INTERVAL)
-    return code
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def seen_by_the_engine(runtime: Runtime, gone: str) -> None:
+    """Waits until the serving store, which looks for other processes' commits every
+    SYNC_INTERVAL s, no longer shows `gone` in the thread."""
+
+    async def gone_from_history() -> bool:
+        history = await runtime.store.recent_messages(THREAD, 50)
+        return all(gone not in m.content for m in history.messages)
+
+    await wait_for_state(gone_from_history, message=f"the engine still sees {gone!r}")
 
 
 def sent_text(fake: FakeOpenAI) -> str:
@@ -90,6 +98,7 @@ async def test_export_then_forget_round_trip(
     assert f"no conversation {key} is stored" in err and "parley conversations" in err
     assert await cli("forget", "--conversation", key, "--yes", "--config", config) == 0
     assert "Nothing is stored" in capsys.readouterr().out
+    await seen_by_the_engine(runtime, MARKER)
 
     # The running engine had the thread's tail cached; it must not answer from it.
     await say(runtime, "what did I ask you to remember?")
@@ -105,6 +114,7 @@ async def test_forget_a_user_keeps_others_and_usage_totals(
 
     assert await cli("forget", "--user", "U1", "--yes", "--config", config) == 0
     assert "1 usage row(s) to keep without the user id" in capsys.readouterr().out
+    await seen_by_the_engine(runtime, MARKER)
 
     await say(runtime, "Bob again", Author("U2", "Bob"))
     sent = sent_text(fake_openai)

@@ -64,7 +64,7 @@ async def test_a_mention_arriving_also_as_a_message_event_is_answered_once(
     # Slack also delivers the same message as message.channels.
     await slack.slack.send_event({**event, "type": "message"})
     await slack.settled(GENERAL, event["ts"])
-    await asyncio.sleep(0.3)
+    await slack.caught_up()  # the message event, had it been taken, would have ended by now
     assert len(slack.replies(GENERAL, event["ts"])) == 1
     assert len(slack.openai.requests) == 1
 
@@ -75,7 +75,7 @@ async def test_retries_and_re_sent_events_get_one_reply(slack: SlackWorld) -> No
     await slack.settled(GENERAL, event["ts"])
     await slack.slack.send_event(event, event_id="Ev1", retry_attempt=1, retry_reason="timeout")
     await slack.slack.send_event(event, event_id="Ev2")  # same message, new event id
-    await asyncio.sleep(0.3)
+    await slack.caught_up()
     assert len(slack.replies(GENERAL, event["ts"])) == 1
     assert len(slack.openai.requests) == 1
 
@@ -125,8 +125,8 @@ async def test_a_model_rate_limit_becomes_one_short_message(slack: SlackWorld) -
     slack.openai.default = Script(status=429, headers={"Retry-After": "0.05"})
     event = await slack.mention("are you there?")
     replies = await slack.settled(GENERAL, event["ts"])
-    await asyncio.sleep(0.3)
-    assert len(slack.replies(GENERAL, event["ts"])) == 1
+    # Settled: the turn's task has ended, so nothing more can come from it.
+    assert len(replies) == 1
     assert "rate-limited" in (replies[0].markdown_text or "")
     slack.openai.default = Script()
     again = await slack.mention("now?")
@@ -142,10 +142,13 @@ async def test_channel_and_workspace_overrides_choose_the_persona(slack: SlackWo
 
 
 async def test_a_slow_model_shows_a_placeholder_that_becomes_the_answer(slack: SlackWorld) -> None:
-    slack.openai.enqueue(Script(chunks=("Sorry for the wait.",), delay_before_first_chunk=1.2))
+    # The model says nothing until the placeholder has shown.
+    release = asyncio.Event()
+    slack.openai.enqueue(Script(chunks=("Sorry for the wait.",), release=release))
     event = await slack.mention("take your time")
-    await wait_until(lambda: bool(slack.replies(GENERAL, event["ts"])), timeout=5)
+    await wait_until(lambda: bool(slack.replies(GENERAL, event["ts"])))
     assert slack.replies(GENERAL, event["ts"])[0].markdown_text == "_Thinking…_"
+    release.set()
     replies = await slack.settled(GENERAL, event["ts"])
     assert [r.markdown_text for r in replies] == ["Sorry for the wait."]
 
@@ -165,6 +168,6 @@ async def test_other_bots_and_edits_in_a_thread_are_not_answered(slack: SlackWor
     edited = {"type": "message", "text": "changed", "ts": "1700009999.000100"}
     await slack.say("", subtype="message_changed", message=edited, thread_ts=root["ts"])
     await slack.say("", subtype="message_deleted", deleted_ts=root["ts"], thread_ts=root["ts"])
-    await asyncio.sleep(0.4)
+    await slack.caught_up()
     assert len(slack.openai.requests) == 1
     assert len(slack.replies(GENERAL, root["ts"])) == 1

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 API_PREFIX = "/api/v10"
-_WAIT = 5.0
+_WAIT = 30.0  # a guard only: a loaded machine must never reach it
 # Discord forgets an interaction that gets no first callback within 3 s of being sent.
 RESPONSE_WINDOW = 3.0
 # Interaction callbacks and webhook-token routes authenticate by their token, not a header.

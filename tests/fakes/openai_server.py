@@ -33,6 +33,7 @@ class Script:
     delay_between_chunks: float = 0.0
     cut_after: int | None = None  # abort the TCP connection after this many content chunks
     stream_error: str | None = None  # after the chunks, an error event instead of the end
+    release: asyncio.Event | None = None  # answer only once the test sets it
 
 
 def echo_last_user(body: Body) -> Script:
@@ -241,6 +242,8 @@ class FakeOpenAI(Fake):
         self.requests.append(body)
         arrived = time.monotonic()
         script = self._next_script(body)
+        if script.release is not None:
+            await script.release.wait()
         await asyncio.sleep(script.delay_before_headers)
         reply = _Reply(body.get("model"))
         if script.status != 200:

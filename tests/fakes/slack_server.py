@@ -25,7 +25,7 @@ from tests.fakes.waiting import deadline, wait_until
 
 __all__ = ["ApiCall", "Download", "FakeMessage", "FakeSlack", "SlackIdentity", "wait_until"]
 
-_SOCKET_TIMEOUT = 5.0
+_SOCKET_TIMEOUT = 30.0  # a guard only: a loaded machine must never reach it
 # chat.update is a Tier 3 method: about 50 calls a minute per workspace, then HTTP 429.
 UPDATES_PER_MINUTE = 50
 _MINUTE = 60.0
@@ -198,7 +198,7 @@ class FakeSlack(Fake):
     # Socket Mode.
     async def wait_connected(
         self,
-        timeout: float = 5.0,  # noqa: ASYNC109  (the fake's API; it wraps its own deadline)
+        timeout: float = 30.0,  # noqa: ASYNC109  (the fake's API; it wraps its own deadline)
     ) -> None:
         async with deadline(timeout, "no Socket Mode client connected"):
             await self.socket.wait_connected()

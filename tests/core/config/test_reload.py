@@ -10,6 +10,7 @@ import pytest
 
 from bots.config_models import config_models, load_config
 from core.config import ConfigHolder
+from tests.fakes.waiting import wait_until
 
 GOOD = """\
 personas:
@@ -79,17 +80,27 @@ def test_valid_edit_swaps_the_whole_config(
     assert record.levelno == logging.INFO
 
 
-async def test_watch_picks_up_a_change(config_path: Path) -> None:
+async def test_watch_picks_up_a_change(config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     holder = _holder(config_path)
+    looks: list[object] = []
+    look = holder._signature
+
+    def counted_look() -> object:
+        signature = look()
+        looks.append(signature)  # only observed: the watcher's first look is what it compares
+        return signature
+
+    monkeypatch.setattr(holder, "_signature", counted_look)
     watcher = asyncio.create_task(holder.watch(interval=0.01))
-    await asyncio.sleep(0.05)
-    # A different size guarantees a new signature even on coarse-mtime filesystems.
-    await asyncio.to_thread(config_path.write_text, GOOD.format(model="a-longer-model-name"))
     try:
-        for _ in range(200):
-            if holder.current.personas["helper"].model == "a-longer-model-name":
-                break
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: bool(looks), message="the watcher never looked")
+        # A different size guarantees a new signature even on coarse-mtime filesystems.
+        await asyncio.to_thread(config_path.write_text, GOOD.format(model="a-longer-model-name"))
+        await wait_until(
+            lambda: holder.current.personas["helper"].model == "a-longer-model-name",
+            timeout=30,
+            message="the change was not picked up",
+        )
     finally:
         watcher.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -12,6 +12,7 @@ import pytest
 
 from core.store import Store
 from core.types import ConversationKey
+from tests.core.store.rows import add_message
 
 KEY = ConversationKey(platform="slack", workspace="T1", channel="C1", thread="1700000000.000100")
 
@@ -37,7 +38,8 @@ async def store(db_path: Path) -> AsyncIterator[Store]:
 
 
 async def add_user_message(store: Store, key: ConversationKey, content: str) -> int:
-    return await store.add_message(
+    return await add_message(
+        store,
         key,
         role="user",
         author_id="U1",

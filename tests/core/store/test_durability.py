@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core.store import Store
 from tests.core.store.conftest import KEY
+from tests.core.store.rows import add_message
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -19,14 +20,15 @@ import asyncio, sys
 from pathlib import Path
 from core.store import Store
 from core.types import ConversationKey
+from tests.core.store.rows import add_message
 
 async def main() -> None:
     store = await Store.open(Path(sys.argv[1]))
     key = ConversationKey(*sys.argv[2:6])
     n = 0
     while True:
-        message_id = await store.add_message(
-            key, role="user", author_id="U1", author_name="Ada",
+        message_id = await add_message(
+            store, key, role="user", author_id="U1", author_name="Ada",
             content=f"{n} " + "x" * 2000, status="complete", token_count=n,
         )
         print(message_id, flush=True)
@@ -75,7 +77,8 @@ async def _run_writer_and_kill(db_path: Path) -> list[int]:
 
 async def test_killed_writer_keeps_every_committed_message(db_path: Path) -> None:
     async with await Store.open(db_path) as store:
-        first = await store.add_message(
+        first = await add_message(
+            store,
             KEY,
             role="user",
             author_id="U0",

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from core.store import Store
 from tests.core.store.conftest import KEY
+from tests.core.store.rows import add_message
 
 
 async def reply(store: Store, bot: str, content: str, *, error: str = "") -> int:
-    return await store.add_message(
+    return await add_message(
+        store,
         KEY,
         role="assistant",
         author_id=bot,

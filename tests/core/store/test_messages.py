@@ -13,13 +13,15 @@ from core.errors import StoreError
 from core.store import History, NewMessage, Store
 from core.types import ConversationKey
 from tests.core.store.conftest import KEY, add_user_message, raw_rows
+from tests.core.store.rows import add_message
 
 FIXED = datetime(2025, 3, 1, 12, 30, 45, 123456, tzinfo=UTC)
 
 
 async def test_round_trip_keeps_every_field(db_path: Path) -> None:
     async with await Store.open(db_path, clock=lambda: FIXED) as store:
-        message_id = await store.add_message(
+        message_id = await add_message(
+            store,
             KEY,
             role="assistant",
             author_id="B1",
@@ -54,7 +56,8 @@ async def test_created_at_is_utc_even_from_another_zone(db_path: Path) -> None:
 
 
 async def test_update_message_replaces_content_and_keeps_platform_id(store: Store) -> None:
-    message_id = await store.add_message(
+    message_id = await add_message(
+        store,
         KEY,
         role="assistant",
         author_id="B1",
@@ -160,7 +163,8 @@ async def test_concurrent_writers_all_land(store: Store) -> None:
 
 async def test_a_rejected_write_leaves_no_conversation_behind(store: Store, db_path: Path) -> None:
     with pytest.raises(StoreError, match="CHECK constraint"):
-        await store.add_message(
+        await add_message(
+            store,
             KEY,
             role="user",
             author_id="U1",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,9 +9,10 @@ import pytest
 
 from core.store import FORGOTTEN_USER, Erased, Place, Store, UsageRecord
 from core.store import queries as q
-from core.store.store import SYNC_INTERVAL
 from core.types import ConversationKey
 from tests.core.store.conftest import KEY, add_user_message, raw_rows
+from tests.core.store.rows import add_message
+from tests.fakes.waiting import wait_for_state
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 OTHER = ConversationKey("slack", "T1", "C1", "1700000000.000200")
@@ -102,9 +102,12 @@ async def test_a_forget_by_another_process_reaches_a_warm_cache(db_path: Path) -
         assert await serving.knows(KEY)
 
         assert await admin.forget_place(Place.of(KEY)) == Erased(1, 1)
-        await asyncio.sleep(SYNC_INTERVAL)  # how often the serving store looks
 
-        assert (await serving.recent_messages(KEY, 10)).messages == ()
+        async def forgotten() -> bool:
+            # The serving store looks for other connections' commits every SYNC_INTERVAL s.
+            return (await serving.recent_messages(KEY, 10)).messages == ()
+
+        await wait_for_state(forgotten, message="the warm cache still holds the message")
         assert await serving.knows(KEY) is False
         # The cached conversation id is gone too: a new message starts a new conversation.
         await add_user_message(serving, KEY, "fresh start")
@@ -129,7 +132,7 @@ async def test_forget_a_channel_or_workspace_keeps_everything_else(store: Store)
 
 async def test_forget_a_user_deletes_only_what_they_wrote(store: Store, db_path: Path) -> None:
     await add_user_message(store, KEY, "Ada in KEY")  # author U1
-    await store.add_message(
+    await add_message(store,
         KEY, role="user", author_id="U2", author_name="Bo", content="Bo in KEY",
         status="complete", token_count=1,
     )  # fmt: skip
@@ -151,7 +154,7 @@ async def test_forget_a_user_deletes_only_what_they_wrote(store: Store, db_path:
 async def test_transcript_lists_every_message_with_usage(store: Store) -> None:
     assert await store.transcript(KEY) is None
     await add_user_message(store, KEY, "question")
-    reply = await store.add_message(
+    reply = await add_message(store,
         KEY, role="assistant", author_id="bot", author_name="parley", content="answer",
         status="complete", token_count=2,
     )  # fmt: skip
