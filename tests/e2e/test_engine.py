@@ -277,8 +277,9 @@ async def test_a_failing_sink_ends_the_turn_without_killing_the_engine(
 
     sink = BrokenSink()
     outcome = await runtime.engine.handle(said("hi"), sink)
-    # The model's text arrived but never reached the user: kept, and marked unfinished.
-    assert outcome.status == "partial" and sink.events == ["start", "fail"]
+    # The model's text arrived but never reached the user: kept for the record, as failed,
+    # so no later turn replays it as something the user read.
+    assert outcome.status == "failed" and sink.events == ["start", "fail"]
     sink2 = await turn(runtime, said("still there?", message_id="m2"))
     assert sink2.events[-1] == "finish"
 
