@@ -9,11 +9,13 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
+from typing import Any, Self
 
 import aiohttp
 import discord
 import yarl
 from discord import app_commands
+from discord.state import ConnectionState
 
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
@@ -119,6 +121,16 @@ class ParleyDiscordClient(discord.Client):
     def _current(self) -> DiscordBotConfig:
         return self._bot_config()
 
+    def _get_state(self, **options: Any) -> ConnectionState[Self]:
+        # discord.py's gateway loop calls these parsers bare: one raising on a malformed
+        # payload ends `connect()` and the bot with it. This is the one place every gateway
+        # event passes (the socket shares this dict) and the hook discord.py itself
+        # overrides for sharding; on_error sees only events already parsed.
+        state = super()._get_state(**options)
+        for event, parse in state.parsers.items():
+            state.parsers[event] = skipping_malformed(event, parse)
+        return state
+
     async def setup_hook(self) -> None:
         install(self.tree, self.talk)
         await sync_if_changed(self.tree, self._current(), self.talk.engine)
@@ -130,6 +142,20 @@ class ParleyDiscordClient(discord.Client):
         # discord.py's default prints a traceback per failure; one line an admin can act on.
         error = sys.exc_info()[1]
         log.error("discord: %s failed: %s: %s", event_method, type(error).__name__, error)
+
+
+def skipping_malformed(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A gateway parser that logs a payload it cannot parse in one line and skips it."""
+
+    def parse_or_skip(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as error:  # any parser bug: skip this event only
+            # Capped: a parser's message may quote a field of the payload.
+            reason = f"{type(error).__name__}: {error}"[:200]
+            log.warning("discord: skipped a malformed %s event: %s", event, reason)
+
+    return parse_or_skip
 
 
 def counting_trace(record: ApiCalls) -> aiohttp.TraceConfig:

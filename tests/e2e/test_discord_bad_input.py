@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,47 @@ async def test_an_oversized_attachment_is_not_downloaded_and_named(
     sent = fake_openai.requests[-1]["messages"][-1]["content"]  # type: ignore[index]
     assert "zzzz" not in sent
     assert fake_discord.downloads == []
+
+
+def _without_author(event: dict[str, object]) -> None:
+    del event["author"]
+
+
+def _mentions_as_text(event: dict[str, object]) -> None:
+    event["mentions"] = "everyone"
+
+
+def _id_not_a_number(event: dict[str, object]) -> None:
+    event["id"] = "not-a-snowflake"
+
+
+MALFORMED = {
+    "no_author": _without_author,
+    "mentions_a_string": _mentions_as_text,
+    "id_not_a_number": _id_not_a_number,
+}
+
+
+async def test_malformed_gateway_payloads_are_logged_and_skipped(
+    discord_world: DiscordWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    """discord.py's parsers raise on these; one raising used to end the bot's gateway loop."""
+    caplog.set_level(logging.WARNING, logger="bots.discord.bot")
+    world = discord_world
+    world.openai.default = echo_last_user
+    fake = world.discord
+    for name, spoil in MALFORMED.items():
+        event = fake.message_create(
+            fake.channel_id,
+            fake.user_id,
+            f"<@{fake.bot_user_id}> {name}",
+            mentions=[fake.bot_user_id],
+        )
+        spoil(event)
+        await fake.dispatch("MESSAGE_CREATE", event)
+    await fake.dispatch("MESSAGE_CREATE", None)  # a dispatch with no body at all
+    thread = await _mention(world, "still there?")
+    await world.bot_says(thread, "echo: [Alice] still there?")
+    skipped = [r for r in caplog.records if "skipped a malformed" in r.getMessage()]
+    assert len(skipped) == len(MALFORMED) + 1, [r.getMessage() for r in skipped]
+    assert all(r.exc_info is None for r in skipped)  # one line each, no traceback
