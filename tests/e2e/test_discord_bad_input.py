@@ -127,6 +127,15 @@ MALFORMED = {
     "id_not_a_number": _id_not_a_number,
 }
 
+# Other events a hostile or buggy gateway might garble, each raising in its own parser.
+OTHER_EVENTS: dict[str, object] = {
+    "MESSAGE_UPDATE": {"id": "x", "channel_id": []},
+    "MESSAGE_DELETE": {"id": "x", "channel_id": "y"},
+    "INTERACTION_CREATE": {"id": "1", "type": "x"},
+    "GUILD_CREATE": {"id": "nope"},
+    "CHANNEL_CREATE": "a string",
+}
+
 
 async def test_malformed_gateway_payloads_are_logged_and_skipped(
     discord_world: DiscordWorld, caplog: pytest.LogCaptureFixture
@@ -146,8 +155,10 @@ async def test_malformed_gateway_payloads_are_logged_and_skipped(
         spoil(event)
         await fake.dispatch("MESSAGE_CREATE", event)
     await fake.dispatch("MESSAGE_CREATE", None)  # a dispatch with no body at all
+    for other, body in OTHER_EVENTS.items():
+        await fake.dispatch(other, body)
     thread = await _mention(world, "still there?")
     await world.bot_says(thread, "echo: [Alice] still there?")
     skipped = [r for r in caplog.records if "skipped a malformed" in r.getMessage()]
-    assert len(skipped) == len(MALFORMED) + 1, [r.getMessage() for r in skipped]
+    assert len(skipped) == len(MALFORMED) + 1 + len(OTHER_EVENTS), [r.getMessage() for r in skipped]
     assert all(r.exc_info is None for r in skipped)  # one line each, no traceback
