@@ -89,9 +89,13 @@ async def open_runtime(
         await store.close()
 
 
-async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
+async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
     """Serves every bot in one process, and /healthz and /metrics beside them (until the
-    last bot stops); one adapter failing does not stop the others."""
+    last bot stops); one adapter failing does not stop the others.
+
+    True when asked to stop (SIGTERM); False when no bot was left running, which a service
+    manager must see as a failure (Restart=on-failure).
+    """
     runners = [
         adapter_factory(bot.platform)(
             bot, runtime.engine, api_calls=runtime.metrics.api_calls(bot.platform)
@@ -117,12 +121,15 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
                 break
         if stop.is_set():
             log.info("SIGTERM: stopping; running replies get a moment to finish")
+        else:
+            log.error("no bot is running any more; stopping")
     finally:
         _stop_on_sigterm_off()
         # Each bot drains its own turns as it stops, before the store closes behind it.
         for task in (*serving, stopping, monitor):
             task.cancel()
         await asyncio.gather(*serving, stopping, monitor, return_exceptions=True)
+    return stop.is_set()
 
 
 async def mark_interrupted(runtime: Runtime, names: list[str]) -> None:

@@ -84,5 +84,6 @@ async def _run(args: argparse.Namespace) -> int:
             log.error("no bot in %s can start here; nothing to run", args.config)
             return 1
         log.info("starting %s", ", ".join(bot.name for bot in ready))
-        await run_bots(runtime, ready)
-    return 0
+        stopped_on_request = await run_bots(runtime, ready)
+    # Non-zero when every bot stopped by itself: a supervisor should restart or alert.
+    return 0 if stopped_on_request else 1

@@ -17,6 +17,7 @@ import yarl
 from discord import app_commands
 from discord.state import ConnectionState
 
+from bots.connect import keep_connecting
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
 from bots.discord.router import DiscordEventRouter
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 GUILD_READY_TIMEOUT = 2.0  # discord.py's default wait for servers after READY
+# What reaching Discord at start-up raises while the network or Discord is down; once
+# connected, discord.py reconnects by itself. LoginFailure and a gateway close for a bad
+# token or intents (ConnectionClosed 4004, 4014) are not here: retrying cannot fix them.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    aiohttp.ClientError,
+    discord.GatewayNotFound,
+    discord.DiscordServerError,
+)
 
 
 class DiscordBot:
@@ -67,6 +77,9 @@ class DiscordBot:
         return config
 
     async def run(self) -> None:
+        await keep_connecting(f"{self._name} (discord)", self._serve, UNREACHABLE)
+
+    async def _serve(self) -> None:
         config = self._config()
         with pointed_at(config):
             self.client = ParleyDiscordClient(self._config, self._engine, self._api_calls)

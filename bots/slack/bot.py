@@ -27,6 +27,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bots.connect import keep_connecting
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.errors import explain
@@ -42,6 +43,10 @@ from core.types import Conversations
 log = logging.getLogger(__name__)
 
 SLACK_API = "https://slack.com/api/"
+# What reaching Slack at start-up raises while the network or Slack is down (a refused or
+# reset connection, DNS, a timeout). An answer from Slack (invalid_auth, a 5xx after the
+# client's own retries) becomes a ParleyError naming the fix and is not retried.
+UNREACHABLE: tuple[type[BaseException], ...] = (OSError, aiohttp.ClientError)
 
 
 class SlackBot:
@@ -77,6 +82,9 @@ class SlackBot:
         return config
 
     async def run(self) -> None:
+        await keep_connecting(f"{self._name} (slack)", self._serve, UNREACHABLE)
+
+    async def _serve(self) -> None:
         config = self._config()
         token = config.bot_token.reveal()
         # One session for every Web API call: without it slack_sdk opens a new connection

@@ -59,6 +59,7 @@ class FakeDiscord(Fake):
         *,
         heartbeat_interval_ms: int = 41_250,
         response_window: float | None = RESPONSE_WINDOW,
+        port: int = 0,
     ) -> None:
         self.identity = identity or DiscordIdentity()
         self.world = World(self.identity)
@@ -69,6 +70,7 @@ class FakeDiscord(Fake):
         self._faults = Faults()
         self._server = LoopbackServer()
         self._port: int | None = None
+        self._wanted_port = port  # fixed, so a stopped fake can come back where it was
 
     @property
     def token(self) -> str:
@@ -136,7 +138,7 @@ class FakeDiscord(Fake):
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/gateway/resume", self.gateway.handle)
         app.add_routes(AttachmentRoutes(self.world, self.downloads).routes())
-        self._port = await self._server.serve(app)
+        self._port = await self._server.serve(app, self._wanted_port)
 
     async def stop(self) -> None:
         await self.gateway.close_all()

@@ -1,0 +1,158 @@
+"""`parley run` as a real process against platforms that are down or refuse it at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.discord_env import write_config
+from tests.e2e.slack_env import slack_env, write_slack_config
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.fixtures import _PROXY_VARIABLES
+from tests.fakes.openai_server import FakeOpenAI, echo_last_user
+from tests.fakes.slack_server import FakeSlack
+from tests.fakes.waiting import wait_until
+
+__all__ = ["slack_env"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RETRYING = "cannot connect (attempt"
+
+
+@dataclass
+class Parley:
+    """A `parley run` child and the log lines it has written so far."""
+
+    child: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+
+    def said(self, words: str) -> list[str]:
+        return [line for line in self.lines if words in line]
+
+    async def exit_code(self) -> int:
+        return await self.child.wait()
+
+
+@contextlib.asynccontextmanager
+async def parley_run(config: Path, **variables: str) -> AsyncIterator[Parley]:
+    """`python -m cli run`; its stderr is read line by line; killed on the way out."""
+    env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARIABLES}
+    env.update(variables, PYTHONPATH=str(REPO_ROOT))
+    child = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "cli", "run", "--config", str(config)),
+        cwd=config.parent,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    parley = Parley(child)
+
+    async def read() -> None:
+        assert child.stderr is not None
+        async for line in child.stderr:
+            parley.lines.append(line.decode(errors="replace").rstrip())
+
+    reader = asyncio.create_task(read())
+    try:
+        yield parley
+    finally:
+        if child.returncode is None:
+            child.kill()
+        await child.wait()
+        await reader
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _discord_variables(fake: FakeDiscord, token: str | None = None) -> dict[str, str]:
+    return {"PARLEY_TEST_KEY": "sk-test", "DISCORD_TOKEN": token or fake.token}
+
+
+async def test_discord_down_at_start_is_retried_with_backoff_until_it_is_up(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """A network not up yet at boot: the bot keeps trying, and serves once Discord answers."""
+    fake_openai.default = echo_last_user
+    async with FakeDiscord(port=free_port()) as fake:
+        config = write_config(tmp_path / "bots.yaml", fake, fake_openai)
+        await fake.stop()  # the port is closed now
+        async with parley_run(config, **_discord_variables(fake)) as parley:
+            await wait_until(lambda: len(parley.said(RETRYING)) >= 2, message="two retries")
+            tried = len(parley.said(RETRYING))
+            await fake.start()
+            await fake.wait_ready()
+            thread_starter = fake.message_create(
+                fake.channel_id,
+                fake.user_id,
+                f"<@{fake.bot_user_id}> hi",
+                mentions=[fake.bot_user_id],
+            )
+            await fake.dispatch("MESSAGE_CREATE", thread_starter)
+            thread = str(thread_starter["id"])
+            await wait_until(
+                lambda: any(m.content == "echo: [Alice] hi" for m in fake.posted(thread))
+            )
+            parley.child.send_signal(signal.SIGTERM)
+            assert await parley.exit_code() == 0
+    waits = [float(line.rsplit("retrying in ", 1)[1].split()[0]) for line in parley.said(RETRYING)]
+    assert tried >= 2 and waits[1] > waits[0], waits  # backing off, not hammering
+    assert len(parley.said(RETRYING)) <= tried + 1  # no retry once connected
+
+
+async def test_discord_wrong_token_exits_non_zero_with_one_clear_line(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai)
+    async with parley_run(config, **_discord_variables(fake_discord, "wrong-token")) as parley:
+        assert await parley.exit_code() == 1
+    (reason,) = parley.said("rejected the token")
+    assert "DISCORD_TOKEN" in reason
+    assert parley.said(RETRYING) == []
+    assert parley.said("Traceback") == []
+
+
+def _slack_variables(fake: FakeSlack, token: str | None = None) -> dict[str, str]:
+    return {
+        "PARLEY_TEST_KEY": "sk-test",
+        "SLACK_BOT_TOKEN": token or fake.bot_token,
+        "SLACK_APP_TOKEN": fake.app_token,
+    }
+
+
+@pytest.mark.usefixtures("slack_env")
+async def test_slack_down_at_start_is_retried_and_sigterm_still_exits_zero(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    variables = _slack_variables(fake_slack)
+    await fake_slack.stop()  # the port is closed now
+    async with parley_run(config, **variables) as parley:
+        await wait_until(lambda: len(parley.said(RETRYING)) >= 2, message="two retries")
+        parley.child.send_signal(signal.SIGTERM)
+        assert await parley.exit_code() == 0
+
+
+@pytest.mark.usefixtures("slack_env")
+async def test_slack_wrong_token_exits_non_zero_with_one_clear_line(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    async with parley_run(config, **_slack_variables(fake_slack, "xoxb-wrong")) as parley:
+        assert await parley.exit_code() == 1
+    (reason,) = parley.said("invalid_auth")
+    assert "SLACK_BOT_TOKEN" in reason
+    assert parley.said(RETRYING) == []
+    assert parley.said("Traceback") == []
