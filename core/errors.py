@@ -124,3 +124,7 @@ class ShutDown(ParleyError):
     """Parley is stopping: a turn still running when its wait ran out is cut here."""
 
     user_message = "Parley is restarting; this reply was cut short. Ask again in a moment."
+
+
+class PlatformUnreachable(ParleyError):
+    """A chat platform answered a bot's start-up with a server error: worth trying again."""

@@ -30,13 +30,13 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bots.connect import keep_connecting
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
-from bots.slack.errors import explain
+from bots.slack.errors import error_code, explain
 from bots.slack.lookups import BotIdentity
 from bots.slack.reply import workspace_edit_budget
 from bots.slack.router import SlackEventRouter
 from bots.tasks import TurnTasks
 from core.config import BotConfig
-from core.errors import ParleyError
+from core.errors import ParleyError, PlatformUnreachable
 from core.metrics import ApiCalls, ignore_api_calls
 from core.types import Conversations
 
@@ -44,9 +44,9 @@ log = logging.getLogger(__name__)
 
 SLACK_API = "https://slack.com/api/"
 # What reaching Slack at start-up raises while the network or Slack is down (a refused or
-# reset connection, DNS, a timeout). An answer from Slack (invalid_auth, a 5xx after the
-# client's own retries) becomes a ParleyError naming the fix and is not retried.
-UNREACHABLE: tuple[type[BaseException], ...] = (OSError, aiohttp.ClientError)
+# reset connection, DNS, a timeout, a 5xx or 429 after the client's own retries). Any other
+# answer (invalid_auth, a missing scope) becomes a ParleyError naming the fix, not retried.
+UNREACHABLE: tuple[type[BaseException], ...] = (OSError, aiohttp.ClientError, PlatformUnreachable)
 
 
 class SlackBot:
@@ -116,6 +116,8 @@ class SlackBot:
             identity = await client.auth_test()
         except SlackApiError as error:
             line = explain(error, bot=self._name, token_var=config.bot_token.variable)
+            if _passing(error):
+                raise PlatformUnreachable(line) from error
             raise ParleyError(line) from error
         log.info(
             "slack bot %s connected to %s as %s",
@@ -161,7 +163,13 @@ class SlackBot:
 
     async def _serve_socket_mode(self, app: AsyncApp, app_token: str) -> None:
         handler = AsyncSocketModeHandler(app, app_token)
-        await handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+        try:
+            await handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+        except SlackApiError as error:  # apps.connections.open
+            line = f"slack bot {self._name}: apps.connections.open: {error_code(error)}"
+            if _passing(error):
+                raise PlatformUnreachable(line) from error
+            raise ParleyError(f"{line}: check the app token (app_token)") from error
         self._socket = handler
         log.info("slack bot %s listening over Socket Mode", self._name)
         try:
@@ -238,6 +246,12 @@ async def _refuse_garbled_requests(request: web.Request, handler: Handler) -> we
         if garbled:
             return web.json_response({"error": "invalid request"}, status=401)
     return await handler(request)
+
+
+def _passing(error: SlackApiError) -> bool:
+    """Slack is down or busy, not refusing this bot: a 5xx or a 429 at start-up."""
+    status = int(error.response.status_code)
+    return status >= 500 or status == 429
 
 
 def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:

@@ -156,3 +156,18 @@ async def test_slack_wrong_token_exits_non_zero_with_one_clear_line(
     assert "SLACK_BOT_TOKEN" in reason
     assert parley.said(RETRYING) == []
     assert parley.said("Traceback") == []
+
+
+@pytest.mark.usefixtures("slack_env")
+async def test_slack_answering_503_at_start_is_retried_until_it_connects(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    """Slack down (5xx) rather than unreachable: the same backoff, counted at the fake."""
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    fake_slack.fail_next("auth.test", status=503, times=6)  # slack_sdk tries 3 times an attempt
+    async with parley_run(config, **_slack_variables(fake_slack)) as parley:
+        await wait_until(lambda: fake_slack.connections >= 1, message="a Socket Mode connection")
+        assert len(fake_slack.calls_to("auth.test")) == 7
+        assert len(parley.said(RETRYING)) == 2
+        parley.child.send_signal(signal.SIGTERM)
+        assert await parley.exit_code() == 0
