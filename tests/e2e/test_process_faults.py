@@ -171,3 +171,27 @@ async def test_slack_answering_503_at_start_is_retried_until_it_connects(
         assert len(parley.said(RETRYING)) == 2
         parley.child.send_signal(signal.SIGTERM)
         assert await parley.exit_code() == 0
+
+
+@pytest.mark.usefixtures("slack_env")
+async def test_one_bot_refused_the_other_serves_and_the_process_stays_up(
+    tmp_path: Path, fake_slack: FakeSlack, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    """Non-zero is for no bot left: a wrong Discord token beside a working Slack bot is one
+    line, and `parley run` keeps serving Slack until SIGTERM, then exits 0."""
+    discord_bot = (
+        "  - name: disco\n    platform: discord\n    persona: helper\n"
+        "    token: ${DISCORD_TOKEN}\n"
+        f'    api_base_url: "{fake_discord.api_url}"\n'
+        f'    gateway_url: "{fake_discord.gateway_url}"\n'
+    )
+    config = write_slack_config(tmp_path, fake_slack, fake_openai, extra=discord_bot)
+    variables = {**_slack_variables(fake_slack), "DISCORD_TOKEN": "wrong-token"}
+    async with parley_run(config, **variables) as parley:
+        await wait_until(lambda: fake_slack.connections >= 1, message="Slack connected")
+        await wait_until(lambda: bool(parley.said("rejected the token")), message="disco refused")
+        assert parley.child.returncode is None
+        assert parley.said("no bot is running") == []
+        parley.child.send_signal(signal.SIGTERM)
+        assert await parley.exit_code() == 0
+    assert len(parley.said("rejected the token")) == 1
