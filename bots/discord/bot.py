@@ -38,6 +38,7 @@ GUILD_READY_TIMEOUT = 2.0  # discord.py's default wait for servers after READY
 # What reaching Discord at start-up raises while the network or Discord is down; once
 # connected, discord.py reconnects by itself. LoginFailure and a gateway close for a bad
 # token or intents (ConnectionClosed 4004, 4014) are not here: retrying cannot fix them.
+GATEWAY_AUTHENTICATION_FAILED = 4004
 UNREACHABLE: tuple[type[BaseException], ...] = (
     OSError,
     aiohttp.ClientError,
@@ -97,10 +98,21 @@ class DiscordBot:
                     "Privileged Gateway Intents in the Developer Portal"
                 ) from refused
             except discord.LoginFailure as refused:
+                raise self._token_rejected(config) from refused
+            except discord.ConnectionClosed as closed:
+                # Only the close codes discord.py will not reconnect after reach here.
+                if closed.code == GATEWAY_AUTHENTICATION_FAILED:
+                    raise self._token_rejected(config) from closed
                 raise ParleyError(
-                    f"discord bot {self._name}: Discord rejected the token: set "
-                    f"{config.token.variable} to the bot's token (Bot → Reset Token)"
-                ) from refused
+                    f"discord bot {self._name}: Discord closed the gateway for good: "
+                    f"{closed.code} {closed.reason}"
+                ) from closed
+
+    def _token_rejected(self, config: DiscordBotConfig) -> ParleyError:
+        return ParleyError(
+            f"discord bot {self._name}: Discord rejected the token: set "
+            f"{config.token.variable} to the bot's token (Bot → Reset Token)"
+        )
 
 
 class ParleyDiscordClient(discord.Client):
@@ -139,9 +151,12 @@ class ParleyDiscordClient(discord.Client):
         # payload ends `connect()` and the bot with it. This is the one place every gateway
         # event passes (the socket shares this dict) and the hook discord.py itself
         # overrides for sharding; on_error sees only events already parsed.
+        # READY is left bare: a session that cannot start is not an event to skip, and
+        # a bot waiting for a READY that never parsed would look alive and answer nothing.
         state = super()._get_state(**options)
         for event, parse in state.parsers.items():
-            state.parsers[event] = skipping_malformed(event, parse)
+            if event != "READY":
+                state.parsers[event] = skipping_malformed(event, parse)
         return state
 
     async def setup_hook(self) -> None:

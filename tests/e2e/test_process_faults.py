@@ -124,6 +124,20 @@ async def test_discord_wrong_token_exits_non_zero_with_one_clear_line(
     assert parley.said("Traceback") == []
 
 
+async def test_discord_gateway_refusing_the_token_exits_non_zero_with_one_clear_line(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    """The REST login passes but the gateway closes with 4004 (authentication failed)."""
+    fake_discord.gateway.token = "another-token"
+    config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai)
+    async with parley_run(config, **_discord_variables(fake_discord)) as parley:
+        assert await parley.exit_code() == 1
+    (reason,) = parley.said("rejected the token")
+    assert "DISCORD_TOKEN" in reason
+    assert parley.said(RETRYING) == []
+    assert parley.said("Traceback") == []
+
+
 def _slack_variables(fake: FakeSlack, token: str | None = None) -> dict[str, str]:
     return {
         "PARLEY_TEST_KEY": "sk-test",
