@@ -209,3 +209,32 @@ async def test_one_bot_refused_the_other_serves_and_the_process_stays_up(
         parley.child.send_signal(signal.SIGTERM)
         assert await parley.exit_code() == 0
     assert len(parley.said("rejected the token")) == 1
+
+
+async def test_discord_gone_mid_run_and_back_is_served_again(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """After start-up discord.py reconnects by itself; the start-up retry must not get in
+    its way, and the process must not exit while Discord is away."""
+    fake_openai.default = echo_last_user
+    async with FakeDiscord(port=free_port()) as fake:
+        config = write_config(tmp_path / "bots.yaml", fake, fake_openai)
+        async with parley_run(config, **_discord_variables(fake)) as parley:
+            await fake.wait_ready()
+            identified = fake.identify_count + fake.resume_count
+            await fake.stop()
+            await fake.start()
+            await wait_until(lambda: fake.identify_count + fake.resume_count > identified)
+            starter = fake.message_create(
+                fake.channel_id,
+                fake.user_id,
+                f"<@{fake.bot_user_id}> back?",
+                mentions=[fake.bot_user_id],
+            )
+            await fake.dispatch("MESSAGE_CREATE", starter)
+            thread = str(starter["id"])
+            await wait_until(
+                lambda: any(m.content == "echo: [Alice] back?" for m in fake.posted(thread))
+            )
+            parley.child.send_signal(signal.SIGTERM)
+            assert await parley.exit_code() == 0
