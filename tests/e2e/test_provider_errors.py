@@ -21,10 +21,16 @@ HTML = (
     "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     "<body><h1>502 Bad Gateway</h1><p>nginx/1.25.3</p></body></html>"
 )
+ENVOY = "upstream connect error or disconnect/reset before headers"
 # Each script answers every attempt (timeout 1 s, 2 retries in conftest's config).
 HOSTILE = {
     "error-body": Script(body=json.dumps({"error": {"message": OVERLOADED}})),
     "html-page": Script(body=HTML, content_type="text/html"),
+    "pretty-error": Script(body=json.dumps({"error": {"message": OVERLOADED}}, indent=2)),
+    "error-as-stream": Script(
+        body=json.dumps({"error": OVERLOADED}), content_type="text/event-stream"
+    ),
+    "plain-text": Script(body=f"upstream: {ENVOY}", content_type="text/plain"),
     "choices-object": Script(events=('{"choices": {"index": 0, "delta": {"content": "x"}}}',)),
     "delta-string": Script(events=('{"choices": [{"index": 0, "delta": "x"}]}',)),
     "choice-string": Script(events=('{"choices": ["x"]}',)),
@@ -34,6 +40,9 @@ HOSTILE = {
 WORDS = {
     "error-body": OVERLOADED,
     "html-page": "502 Bad Gateway",
+    "pretty-error": OVERLOADED,
+    "error-as-stream": OVERLOADED,
+    "plain-text": ENVOY,
     "choices-object": "choices",
     "delta-string": "delta",
     "choice-string": "choice",
