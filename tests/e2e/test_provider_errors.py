@@ -130,3 +130,26 @@ async def test_absurd_usage_never_crashes_parley_chat(
     assert out.count("parley> Fine.") == 2, out
     assert "Traceback" not in err and "Something went wrong" not in out, err
     assert "usage" in err, "the discarded figures are logged"
+
+
+PROSE = (
+    "Put the plan in <think> tags.\n\n```python\nre.compile(r'<thinking>(.*?)</thinking>')\n```\n"
+)
+
+
+async def test_an_answer_about_think_tags_is_shown_and_stored_whole(
+    runtime: Runtime, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(Script(chunks=(PROSE[:20], PROSE[20:50], PROSE[50:])))
+    sink = await ask(runtime, "prose")
+    assert sink.text == PROSE
+    assert await stored_reply(runtime, "prose") == ("complete", PROSE, "")
+
+
+async def test_reasoning_at_the_start_is_neither_shown_nor_stored(
+    runtime: Runtime, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(Script(chunks=("<think>secret ", "plan</think>\n\n", "Hi <think> too")))
+    sink = await ask(runtime, "reasoning")
+    assert sink.text == "Hi <think> too"
+    assert await stored_reply(runtime, "reasoning") == ("complete", "Hi <think> too", "")
