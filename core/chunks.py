@@ -22,7 +22,9 @@ _MOST_BODY_CHARS = 1_000_000
 # Far beyond any model's window; a bigger figure is a broken server, and SQLite's integers
 # end at 2**63 anyway.
 _MOST_TOKENS = 100_000_000
-_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]*>", re.DOTALL | re.IGNORECASE)
+_MOST_DESCRIBED = 4_000
+# `[^<>]`: a page of unclosed tags costs one pass, not one per tag.
+_TAG = re.compile(r"<[^<>]*>")
 
 
 class MalformedChunk(ValueError):
@@ -75,9 +77,10 @@ class EventReader:
         return data
 
     def _keep_stray(self, line: str) -> None:
-        if self._stray_chars < _MOST_BODY_CHARS:
-            self._stray.append(line)
-            self._stray_chars += len(line) + 1
+        room = _MOST_BODY_CHARS - self._stray_chars
+        if room > 0:
+            self._stray.append(line[:room])
+            self._stray_chars += min(len(line), room) + 1
 
 
 def parse_chunk(data: str) -> Chunk:
@@ -109,7 +112,8 @@ def parse_body(body: str) -> Chunk:
             return Chunk("", False, None, error if isinstance(error, dict) else {"message": error})
         if "choices" in payload:
             return _completion(payload, body)
-    words = " ".join(_TAG.sub(" ", body).split())
+    # Its start is enough to say what it is, and keeps the tag search short.
+    words = " ".join(_TAG.sub(" ", body[:_MOST_DESCRIBED]).split())
     kind = "an HTML page" if "<html" in body[:1000].lower() else "a body that is no stream"
     raise MalformedChunk(f"the provider answered with {kind}: {words[:300]!r}")
 
@@ -126,7 +130,8 @@ def _completion(payload: dict[str, Any], body: str) -> Chunk:
 def _json_object(data: str) -> dict[str, Any]:
     try:
         payload = json.loads(data)
-    except json.JSONDecodeError as bad:
+    except (json.JSONDecodeError, RecursionError) as bad:
+        # RecursionError: nesting deeper than the parser's stack, a hostile body.
         raise MalformedChunk(f"not JSON: {data[:200]!r}") from bad
     if not isinstance(payload, dict):
         raise MalformedChunk(f"not a chunk: {data[:200]!r}")
