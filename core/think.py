@@ -56,7 +56,10 @@ class ThinkFilter:
         self._pending = ""
         self._phase = _START
         self._closing = ""  # inside a tagged block: the tag that ends it
-        self._scanned = 0  # in reasoning: how far the held text was searched already
+        # In reasoning: the text held so far, in parts (no copying per chunk), and its end,
+        # where a close tag split across chunks would begin.
+        self._held: list[str] = []
+        self._tail = ""
         self._after_block = False
 
     def feed(self, text: str) -> str:
@@ -74,7 +77,7 @@ class ThinkFilter:
 
     def flush(self) -> str:
         """Returns the held-back tail; a tagged block never closed is dropped, not shown."""
-        rest = "" if self._phase == _INSIDE else self._pending
+        rest = "" if self._phase == _INSIDE else "".join(self._held) + self._pending
         if self._after_block:
             rest = rest.lstrip()
         self._reset()
@@ -116,11 +119,14 @@ class ThinkFilter:
 
     def _take_reasoning(self) -> bool:
         # Only the new text and a possible tag's start are searched: cheap per chunk.
-        found = _first_close(self._pending, max(0, self._scanned - _LONGEST_CLOSE + 1))
+        window = self._tail + self._pending
+        found = _first_close(window, 0)
         if found is None:
-            self._scanned = len(self._pending)
+            self._held.append(self._pending)
+            self._tail, self._pending = window[-(_LONGEST_CLOSE - 1) :], ""
             return False
         index, tag = found
+        self._held, self._tail, self._pending = [], "", window
         self.closed_bare = True
         self._end_block(index + len(tag))
         return True
