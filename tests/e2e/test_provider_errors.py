@@ -153,3 +153,14 @@ async def test_reasoning_at_the_start_is_neither_shown_nor_stored(
     sink = await ask(runtime, "reasoning")
     assert sink.text == "Hi <think> too"
     assert await stored_reply(runtime, "reasoning") == ("complete", "Hi <think> too", "")
+
+
+async def test_parley_chat_says_what_the_provider_said(
+    config_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default = HOSTILE["error-body"]
+    code, out, err = await parley_chat(config_path, "hello\n", "--thread", "overloaded")
+    assert code == 0, err
+    assert ProviderUnavailable.user_message in out
+    assert OVERLOADED in err and "stream ended" not in err, err
+    assert "Traceback" not in err
