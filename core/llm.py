@@ -313,7 +313,11 @@ class OpenAICompatibleClient:
                 if visible:
                     yield TextDelta(visible)
         if not reply.finished:
-            raise _EndedEarlyError("the stream ended before the model finished its reply")
+            raise _EndedEarlyError(
+                "the stream ended before the model finished its reply"
+                if events or reader.stray
+                else "the provider answered with an empty body"
+            )
         self._reasons_first[model] = reply.think.closed_bare or (
             not first and ends_reasoning_bare("".join(reply.shown))
         )

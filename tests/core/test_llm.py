@@ -357,3 +357,25 @@ async def test_tags_inside_an_answer_reach_the_user(bench: Bench) -> None:
     text = "Use `re.compile(r'<thinking>.*')`; <think> is just a word here."
     bench.fake.enqueue(Script(chunks=(text[:20], text[20:])))
     assert text_of(await collect(bench.client())) == text
+
+
+async def test_an_error_body_with_status_200_is_retried_in_its_own_words(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    bench.fake.enqueue(Script(body='{"error": {"message": "upstream overloaded"}}'))
+    assert text_of(await collect(bench.client())) == "Hello world"
+    assert "upstream overloaded" in caplog.text and len(bench.fake.requests) == 2
+
+
+async def test_an_empty_200_says_so(bench: Bench) -> None:
+    bench.fake.default = Script(body="")
+    with pytest.raises(ProviderUnavailable, match="empty body"):
+        await collect(bench.client(max_retries=0))
+
+
+async def test_a_non_streamed_completion_with_absurd_usage_is_still_the_answer(
+    bench: Bench,
+) -> None:
+    bench.fake.enqueue(Script(chunks=("Whole",), usage=(10**23, 1, 0), ignore_stream=True))
+    events = await collect(bench.client())
+    assert events == [TextDelta("Whole")]
