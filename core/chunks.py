@@ -8,12 +8,23 @@ time, during which every other conversation waits; so Parley reads the few field
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from core.types import Usage
 
 DONE = "[DONE]"
+_SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
+# A body that is not a stream is kept to be read whole: enough for a long non-streamed
+# answer, bounded so a runaway page cannot fill memory.
+_MOST_BODY_CHARS = 1_000_000
+# Far beyond any model's window; a bigger figure is a broken server, and SQLite's integers
+# end at 2**63 anyway.
+_MOST_TOKENS = 100_000_000
+_MOST_DESCRIBED = 4_000
+# `[^<>]`: a page of unclosed tags costs one pass, not one per tag.
+_TAG = re.compile(r"<[^<>]*>")
 
 
 class MalformedChunk(ValueError):
@@ -26,13 +37,24 @@ class Chunk:
     finished: bool  # a choice gave its finish_reason, or the choice-less usage chunk came
     usage: Usage | None
     error: dict[str, Any] | None  # an error the server sent inside the stream
+    bad_usage: str = ""  # usage figures that were reported but could not be believed
 
 
 class EventReader:
-    """Joins SSE lines into event data; an event ends at a blank line."""
+    """Joins SSE lines into event data; an event ends at a blank line.
+
+    Lines that are no SSE at all are kept (`stray`): a server that ignored stream: true,
+    or a proxy's error page, answers with a plain body, and its words are the diagnosis.
+    """
 
     def __init__(self) -> None:
         self._data: list[str] = []
+        self._stray: list[str] = []
+        self._stray_chars = 0
+
+    @property
+    def stray(self) -> str:
+        return "\n".join(self._stray)
 
     def feed(self, line: str) -> str | None:
         """The finished event's data, when `line` ends one."""
@@ -40,9 +62,11 @@ class EventReader:
             return self.end()
         if line.startswith(":"):
             return None  # a comment: some servers send them as keep-alives
-        field, _, value = line.partition(":")
+        field, colon, value = line.partition(":")
         if field == "data":
             self._data.append(value[1:] if value.startswith(" ") else value)
+        elif not colon or field not in _SSE_FIELDS:
+            self._keep_stray(line)
         return None
 
     def end(self) -> str | None:
@@ -52,37 +76,110 @@ class EventReader:
         data, self._data = "\n".join(self._data), []
         return data
 
+    def _keep_stray(self, line: str) -> None:
+        room = _MOST_BODY_CHARS - self._stray_chars
+        if room > 0:
+            self._stray.append(line[:room])
+            self._stray_chars += min(len(line), room) + 1
+
 
 def parse_chunk(data: str) -> Chunk:
-    try:
-        payload = json.loads(data)
-    except json.JSONDecodeError as bad:
-        raise MalformedChunk(f"not JSON: {data[:200]!r}") from bad
-    if not isinstance(payload, dict):
-        raise MalformedChunk(f"not a chunk: {data[:200]!r}")
+    payload = _json_object(data)
     error = payload.get("error")
     if error:
         return Chunk("", False, None, error if isinstance(error, dict) else {"message": error})
-    usage = _usage(payload.get("usage"))
+    usage, bad_usage = _usage(payload.get("usage"))
     choices = payload.get("choices") or []
+    if not isinstance(choices, list):
+        raise MalformedChunk(f"choices is not a list: {data[:200]!r}")
     text: list[str] = []
     # Some servers repeat usage on every chunk: only the choice-less one closes the reply.
     finished = usage is not None and not choices
     for choice in choices:
-        finished = finished or bool(choice.get("finish_reason"))
-        content = (choice.get("delta") or {}).get("content")
-        if isinstance(content, str):
-            text.append(content)
-    return Chunk("".join(text), finished, usage, None)
+        delta = _field(choice, "delta", data)
+        finished = finished or bool(_field(choice, "finish_reason", data))
+        text.append(_text(delta, "delta", data))
+    return Chunk("".join(text), finished, usage, None, bad_usage)
 
 
-def _usage(value: object) -> Usage | None:
+def parse_body(body: str) -> Chunk:
+    """A whole response that was no stream: an error object, a non-streamed completion
+    (taken as the answer), or anything else, which is described in the error."""
+    if body.lstrip().startswith(("{", "[")):
+        payload = _json_object(body)
+        error = payload.get("error")
+        if error:
+            return Chunk("", False, None, error if isinstance(error, dict) else {"message": error})
+        if "choices" in payload:
+            return _completion(payload, body)
+    # Its start is enough to say what it is, and keeps the tag search short.
+    words = " ".join(_TAG.sub(" ", body[:_MOST_DESCRIBED]).split())
+    kind = "an HTML page" if "<html" in body[:1000].lower() else "a body that is no stream"
+    raise MalformedChunk(f"the provider answered with {kind}: {words[:300]!r}")
+
+
+def _completion(payload: dict[str, Any], body: str) -> Chunk:
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise MalformedChunk(f"a completion without choices: {body[:200]!r}")
+    message = _field(choices[0], "message", body)
+    usage, bad_usage = _usage(payload.get("usage"))
+    return Chunk(_text(message, "message", body), True, usage, None, bad_usage)
+
+
+def _json_object(data: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(data)
+    except (json.JSONDecodeError, RecursionError) as bad:
+        # RecursionError: nesting deeper than the parser's stack, a hostile body.
+        raise MalformedChunk(f"not JSON: {data[:200]!r}") from bad
+    if not isinstance(payload, dict):
+        raise MalformedChunk(f"not a chunk: {data[:200]!r}")
+    return payload
+
+
+def _field(choice: object, name: str, data: str) -> Any:
+    if not isinstance(choice, dict):
+        raise MalformedChunk(f"a choice is not an object: {data[:200]!r}")
+    return choice.get(name)
+
+
+def _text(part: object, name: str, data: str) -> str:
+    """The content of a delta or message; a missing one is no text, a wrong one an error."""
+    if part is None:
+        return ""
+    if not isinstance(part, dict):
+        raise MalformedChunk(f"{name} is not an object: {data[:200]!r}")
+    content = part.get("content")
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise MalformedChunk(f"{name}.content is not text: {data[:200]!r}")
+    return content
+
+
+def _usage(value: object) -> tuple[Usage | None, str]:
+    """The reported usage, or None and why it was not believed."""
+    if value is None:
+        return None, ""
     if not isinstance(value, dict):
-        return None
+        return None, repr(value)[:200]
     details = value.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return Usage(
-        int(value.get("prompt_tokens") or 0),
-        int(value.get("completion_tokens") or 0),
-        int(cached or 0),
-    )
+    figures = [_tokens(value.get(name)) for name in ("prompt_tokens", "completion_tokens")]
+    figures.append(_tokens(cached))
+    prompt, completion, cached_tokens = figures
+    if prompt is None or completion is None or cached_tokens is None or cached_tokens > prompt:
+        return None, repr(value)[:200]
+    return Usage(prompt, completion, cached_tokens), ""
+
+
+def _tokens(value: object) -> int | None:
+    """A token count as servers send it (missing is 0); None when it cannot be one."""
+    if value is None:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= _MOST_TOKENS else None

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMess
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 from openai.types.shared import ReasoningEffort
 
-from core.chunks import DONE, EventReader, MalformedChunk, parse_chunk
+from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk
 from core.errors import (
     BadCredentials,
     ContextTooLong,
@@ -33,7 +34,7 @@ from core.errors import (
     RateLimited,
     StreamInterrupted,
 )
-from core.think import ThinkFilter
+from core.think import ThinkFilter, ends_reasoning_bare
 from core.types import PromptMessage, Usage
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ _NO_KEY = "not-needed"
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
 # What the SDK, its HTTP layer and a garbled stream can raise; anything else is a bug.
 _TRANSLATABLE = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, MalformedChunk)
+# Models whose chat template opens the reasoning block itself, so served raw they print
+# reasoning, then a bare </think>: their replies are held until that tag from the first.
+_REASONS_FIRST = re.compile(r"deepseek-r1|(?:^|[-_/:])r1(?:$|[-_/:.])|qwq|thinking", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +234,9 @@ class OpenAICompatibleClient:
             timeout=openai.Timeout(timeout),
             max_retries=0,
         )
+        # Per model: does it start with bare reasoning? Guessed from the name, then learnt
+        # from each reply, so a wrong guess costs streaming for one reply only.
+        self._reasons_first: dict[str, bool] = {}
         # The SDK imports its chat resources on first use (~30 ms): pay it at start-up.
         _ = self._client.chat.completions
 
@@ -274,9 +281,9 @@ class OpenAICompatibleClient:
         self, params: CompletionCreateParamsStreaming
     ) -> AsyncGenerator[ModelEvent, None]:
         """One request; a fresh filter each time, as a retry starts the reply over."""
-        think = ThinkFilter()
-        usage: Usage | None = None
-        finished = False
+        model = params["model"]
+        first = self._reasons_first.get(model, _REASONS_FIRST.search(model) is not None)
+        reply = _Reply(ThinkFilter(reasoning_first=first))
         # The SDK walks every message through its TypedDict transform: ~9 ms of CPU for a
         # 20-message thread, growing with history, blocking every other conversation. The
         # wire dicts are already final, and extra_body is merged into the JSON untouched.
@@ -288,32 +295,65 @@ class OpenAICompatibleClient:
         )
         async with request as response:
             reader = EventReader()
-            lines = response.iter_lines()
-            async for line in _with_end(lines):
+            events = 0
+            async for line in _with_end(response.iter_lines()):
                 data = reader.feed(line) if line is not None else reader.end()
                 if data is None:
                     continue
                 if data == DONE:
                     break
-                chunk = parse_chunk(data)
-                if chunk.error is not None:
-                    raise openai.APIError(
-                        str(chunk.error.get("message") or chunk.error),
-                        response.http_request,
-                        body=chunk.error,
-                    )
-                usage = chunk.usage or usage
-                finished = finished or chunk.finished
-                visible = think.feed(chunk.text)
+                events += 1
+                visible = reply.take(parse_chunk(data), response.http_request)
                 if visible:
                     yield TextDelta(visible)
-        if not finished:
-            raise _EndedEarlyError("the stream ended before the model finished its reply")
-        tail = think.flush()
+            if not events and reader.stray:
+                # No stream at all: a non-streamed completion is the answer; an error
+                # object or a page says in the provider's words what went wrong.
+                visible = reply.take(parse_body(reader.stray), response.http_request)
+                if visible:
+                    yield TextDelta(visible)
+        if not reply.finished:
+            raise _EndedEarlyError(
+                "the stream ended before the model finished its reply"
+                if events or reader.stray
+                else "the provider answered with an empty body"
+            )
+        self._reasons_first[model] = reply.think.closed_bare or (
+            not first and ends_reasoning_bare("".join(reply.shown))
+        )
+        tail = reply.think.flush()
         if tail:
             yield TextDelta(tail)
-        if usage is not None:
-            yield usage
+        if reply.usage is not None:
+            yield reply.usage
+
+
+class _Reply:
+    """What one attempt has gathered from the chunks so far."""
+
+    def __init__(self, think: ThinkFilter) -> None:
+        self.think = think
+        self.usage: Usage | None = None
+        self.finished = False
+        self.shown: list[str] = []  # to learn whether the model reasons bare
+        self._doubted_usage = False
+
+    def take(self, chunk: Chunk, http_request: httpx2.Request) -> str:
+        """The chunk's visible text; an error the server sent raises in its own words."""
+        if chunk.error is not None:
+            raise openai.APIError(
+                str(chunk.error.get("message") or chunk.error), http_request, body=chunk.error
+            )
+        if chunk.bad_usage and not self._doubted_usage:
+            # Once per reply: some servers repeat usage on every chunk. Parley then counts
+            # the turn with its own tokenizer, as for a server that reports none.
+            self._doubted_usage = True
+            log.warning("model usage not believable, counted by Parley: %s", chunk.bad_usage)
+        self.usage = chunk.usage or self.usage
+        self.finished = self.finished or chunk.finished
+        visible = self.think.feed(chunk.text)
+        self.shown.append(visible)
+        return visible
 
 
 async def _with_end(lines: AsyncIterator[str]) -> AsyncGenerator[str | None, None]:

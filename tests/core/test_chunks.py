@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.chunks import DONE, EventReader, MalformedChunk, parse_chunk
+from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk
 from core.types import Usage
 
 
@@ -54,7 +54,55 @@ def test_an_error_inside_the_stream_is_reported() -> None:
     assert parse_chunk(json.dumps({"error": "plain text"})).error == {"message": "plain text"}
 
 
-@pytest.mark.parametrize("data", ["{not json", "[1, 2]", '"text"'])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{not json",
+        "[1, 2]",
+        '"text"',
+        "[" * 100_000,  # deeper than the JSON parser's stack
+        '{"choices": {"index": 0}}',
+        '{"choices": [{"index": 0, "delta": "x"}]}',
+        '{"choices": [7]}',
+        '{"choices": [{"delta": {"content": ["x"]}}]}',
+    ],
+)
 def test_a_line_that_is_no_chunk_is_refused(data: str) -> None:
     with pytest.raises(MalformedChunk):
         parse_chunk(data)
+
+
+@pytest.mark.parametrize(
+    ("usage", "believed"),
+    [
+        ({"prompt_tokens": 10, "completion_tokens": 2}, Usage(10, 2, 0)),
+        ({"prompt_tokens": 10.0, "completion_tokens": 2}, Usage(10, 2, 0)),
+        ({"prompt_tokens": 10**23, "completion_tokens": 2}, None),
+        ({"prompt_tokens": "10", "completion_tokens": 2}, None),
+        ({"prompt_tokens": True, "completion_tokens": 2}, None),
+        ({"prompt_tokens": -1, "completion_tokens": 2}, None),
+        ({"prompt_tokens": float("nan"), "completion_tokens": 2}, None),
+        ({"prompt_tokens": 1, "prompt_tokens_details": {"cached_tokens": 5}}, None),
+        ("lots", None),
+    ],
+)
+def test_usage_is_believed_only_when_it_can_be_true(usage: object, believed: Usage | None) -> None:
+    chunk = parse_chunk(json.dumps({"choices": [], "usage": usage}))
+    assert chunk.usage == believed
+    assert bool(chunk.bad_usage) == (believed is None)
+
+
+def test_a_page_that_is_no_stream_is_described_in_its_own_words() -> None:
+    page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    with pytest.raises(MalformedChunk, match="HTML page: '502 Bad Gateway nginx'"):
+        parse_body(page)
+    assert parse_body('{"error": "down"}').error == {"message": "down"}
+    completion = {"choices": [{"message": {"content": "Hi"}}], "usage": {"prompt_tokens": 3}}
+    assert parse_body(json.dumps(completion)) == Chunk("Hi", True, Usage(3, 0, 0), None)
+
+
+def test_stray_lines_are_kept_within_a_bound() -> None:
+    reader = EventReader()
+    reader.feed("<html>")
+    reader.feed("x" * 3_000_000)
+    assert reader.stray.startswith("<html>\nxxx") and len(reader.stray) <= 1_000_001

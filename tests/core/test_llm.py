@@ -317,3 +317,65 @@ def test_retry_after_reads_every_form(headers: dict[str, str], expected: float |
 def test_retry_after_reads_an_http_date() -> None:
     when = email.utils.formatdate(time.time() + 10, usegmt=True)
     assert retry_after(rate_limit_error({"Retry-After": when})) == pytest.approx(10, abs=1.5)
+
+
+R1_REPLY = ("Okay, the user", " says hi.\n</th", "ink>\n\nHello", "!")
+
+
+def asking(model: str) -> ModelRequest:
+    return ModelRequest(model=model, messages=HELLO.messages)
+
+
+async def test_a_raw_reasoning_model_shows_only_its_answer(bench: Bench) -> None:
+    bench.fake.enqueue(Script(chunks=R1_REPLY))
+    events = await collect(bench.client(), asking("deepseek-r1-distill-qwen-7b"))
+    assert text_of(events) == "Hello!"
+
+
+async def test_a_model_seen_reasoning_bare_is_filtered_from_then_on(bench: Bench) -> None:
+    client = bench.client()
+    bench.fake.enqueue(Script(chunks=R1_REPLY), Script(chunks=R1_REPLY))
+    # Its first reply streamed before the bare tag could be recognised: that reply is
+    # shown as the model wrote it, minus nothing; the next one is filtered.
+    assert "</think>" in text_of(await collect(client, asking("house-model")))
+    assert text_of(await collect(client, asking("house-model"))) == "Hello!"
+
+
+async def test_a_guessed_reasoner_that_answers_plainly_streams_again(bench: Bench) -> None:
+    client = bench.client()
+    bench.fake.enqueue(Script(chunks=("Plain", " answer")), Script(chunks=("Plain", " answer")))
+    first = await collect(client, asking("qwq-32b"))
+    assert [e for e in first if isinstance(e, TextDelta)] == [TextDelta("Plain answer")]
+    second = await collect(client, asking("qwq-32b"))
+    assert [e for e in second if isinstance(e, TextDelta)] == [
+        TextDelta("Plain"),
+        TextDelta(" answer"),
+    ]
+
+
+async def test_tags_inside_an_answer_reach_the_user(bench: Bench) -> None:
+    text = "Use `re.compile(r'<thinking>.*')`; <think> is just a word here."
+    bench.fake.enqueue(Script(chunks=(text[:20], text[20:])))
+    assert text_of(await collect(bench.client())) == text
+
+
+async def test_an_error_body_with_status_200_is_retried_in_its_own_words(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    bench.fake.enqueue(Script(body='{"error": {"message": "upstream overloaded"}}'))
+    assert text_of(await collect(bench.client())) == "Hello world"
+    assert "upstream overloaded" in caplog.text and len(bench.fake.requests) == 2
+
+
+async def test_an_empty_200_says_so(bench: Bench) -> None:
+    bench.fake.default = Script(body="")
+    with pytest.raises(ProviderUnavailable, match="empty body"):
+        await collect(bench.client(max_retries=0))
+
+
+async def test_a_non_streamed_completion_with_absurd_usage_is_still_the_answer(
+    bench: Bench,
+) -> None:
+    bench.fake.enqueue(Script(chunks=("Whole",), usage=(10**23, 1, 0), ignore_stream=True))
+    events = await collect(bench.client())
+    assert events == [TextDelta("Whole")]

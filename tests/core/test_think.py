@@ -25,6 +25,9 @@ SAMPLES = (
     "trailing partial <thi",
     "trailing partial close <think>x</thi",
     "</think>stray close tag stays",
+    "Okay, reasoning.\n</think>\n\nThe answer.",
+    "\n</thinking>\nAnswer </think> kept",
+    "  <think>a</think>\n<think>b</think>\n\nc",
     "<think></think>",
     "<think>x</think>   ",
     "<<think>>a</think>>",
@@ -32,16 +35,29 @@ SAMPLES = (
 )
 
 
-def run(chunks: list[str]) -> str:
-    think = ThinkFilter()
+def run(chunks: list[str], *, reasoning_first: bool = False) -> str:
+    think = ThinkFilter(reasoning_first=reasoning_first)
     return "".join(think.feed(chunk) for chunk in chunks) + think.flush()
 
 
-def reference(text: str) -> str:
-    """The same rules written as regular expressions over the whole text."""
-    closed = r"<think>.*?</think>\s*|<thinking>.*?</thinking>\s*"
-    text = re.sub(closed, "", text, flags=re.DOTALL)
-    return re.sub(r"<think(ing)?>.*\Z", "", text, flags=re.DOTALL)
+def reference(text: str, *, reasoning_first: bool = False) -> str:
+    """The same rules over the whole text: blocks only at the start, each closed one
+    dropped with the blank after it; an unclosed one drops the rest."""
+    after_block = False
+    while True:
+        opening = text.lstrip()
+        tagged = re.match(r"<think(ing)?>", opening)
+        if tagged:
+            closing = "</thinking>" if tagged.group(1) else "</think>"
+            end = opening.find(closing, tagged.end())
+            if end < 0:
+                return ""
+            text = opening[end + len(closing) :]
+        elif reasoning_first and (bare := re.search(r"</think(ing)?>", text)):
+            text = text[bare.end() :]
+        else:
+            return opening if after_block else text
+        after_block, reasoning_first = True, False
 
 
 def random_chunks(text: str, rng: random.Random) -> list[str]:
@@ -50,22 +66,26 @@ def random_chunks(text: str, rng: random.Random) -> list[str]:
     return [text[start:end] for start, end in itertools.pairwise(bounds)]
 
 
+@pytest.mark.parametrize("first", [False, True])
 @pytest.mark.parametrize("text", SAMPLES)
-def test_whole_text_matches_reference(text: str) -> None:
-    assert run([text]) == reference(text)
+def test_whole_text_matches_reference(text: str, first: bool) -> None:
+    assert run([text], reasoning_first=first) == reference(text, reasoning_first=first)
 
 
+@pytest.mark.parametrize("first", [False, True])
 @pytest.mark.parametrize("text", SAMPLES)
-def test_any_chunking_gives_the_same_output(text: str) -> None:
+def test_any_chunking_gives_the_same_output(text: str, first: bool) -> None:
     rng = random.Random(text)
-    expected = run([text])
+    expected = run([text], reasoning_first=first)
     for _ in range(200):
-        assert run(random_chunks(text, rng) if text else [""]) == expected
+        chunks = random_chunks(text, rng) if text else [""]
+        assert run(chunks, reasoning_first=first) == expected
 
 
+@pytest.mark.parametrize("first", [False, True])
 @pytest.mark.parametrize("text", SAMPLES)
-def test_one_character_at_a_time(text: str) -> None:
-    assert run(list(text)) == run([text])
+def test_one_character_at_a_time(text: str, first: bool) -> None:
+    assert run(list(text), reasoning_first=first) == run([text], reasoning_first=first)
 
 
 def test_tags_split_across_chunks_are_recognised() -> None:
@@ -81,8 +101,9 @@ def test_plain_text_is_not_held_back() -> None:
 
 def test_only_a_possible_tag_start_is_held_back() -> None:
     think = ThinkFilter()
-    assert think.feed("Hello <thi") == "Hello "
+    assert think.feed("<thi") == ""
     assert think.feed("s is fine") == "<this is fine"
+    assert think.feed(" and <think> later is text") == " and <think> later is text"
 
 
 def test_hidden_text_is_not_shown_while_streaming() -> None:
@@ -94,7 +115,7 @@ def test_hidden_text_is_not_shown_while_streaming() -> None:
 
 def test_unclosed_block_is_dropped_at_flush() -> None:
     think = ThinkFilter()
-    assert think.feed("Intro <think>never finished") == "Intro "
+    assert think.feed("<think>never finished") == ""
     assert think.flush() == ""
 
 
@@ -104,3 +125,42 @@ def test_flush_resets_for_a_new_reply() -> None:
     think.flush()
     assert run(["fresh"]) == "fresh"
     assert think.feed("fresh") == "fresh"
+
+
+# Reasoning is hidden only where a model emits it: at the very start of the reply.
+SHOWN_WHOLE = (
+    "Wrap the plan in <think> tags, then answer.",
+    "Match it with `re.compile(r'<thinking>(.*?)</thinking>')` and move on.",
+    "```xml\n<think>a sample</think>\n```\nThat is what R1 prints.",
+    "Models like R1 print </think> when they stop reasoning.",
+    "Step one.\n<think>not reasoning, the user asked for the tag</think>\nStep two.",
+)
+
+
+@pytest.mark.parametrize("text", SHOWN_WHOLE)
+def test_tags_in_prose_or_code_are_shown_as_written(text: str) -> None:
+    assert run([text]) == text
+    assert run(list(text)) == text
+
+
+def test_reasoning_first_hides_up_to_a_bare_close_tag() -> None:
+    think = ThinkFilter(reasoning_first=True)
+    shown = [
+        think.feed(part) for part in ("Okay, the user", " says hi.\n</th", "ink>\n\nHello", "!")
+    ]
+    assert shown == ["", "", "Hello", "!"]
+    assert think.flush() == ""
+    assert think.closed_bare
+
+
+def test_reasoning_first_without_a_close_tag_loses_nothing() -> None:
+    think = ThinkFilter(reasoning_first=True)
+    assert think.feed("Just an answer") == ""
+    assert think.flush() == "Just an answer"
+    assert not think.closed_bare
+
+
+def test_reasoning_first_still_hides_a_tagged_block() -> None:
+    think = ThinkFilter(reasoning_first=True)
+    assert think.feed("<think>plan</think>\nHi") == "Hi"
+    assert think.feed(" there, see </think>") == " there, see </think>"

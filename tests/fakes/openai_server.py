@@ -34,6 +34,13 @@ class Script:
     cut_after: int | None = None  # abort the TCP connection after this many content chunks
     stream_error: str | None = None  # after the chunks, an error event instead of the end
     release: asyncio.Event | None = None  # answer only once the test sets it
+    # Hostile servers: a 200 with this body instead of a stream (an error object, an HTML
+    # page), a non-streamed completion although stream: true was asked, or these exact
+    # data payloads (malformed chunks, absurd usage) followed by [DONE].
+    body: str | None = None
+    content_type: str = "application/json"
+    ignore_stream: bool = False
+    events: Sequence[str] | None = None
 
 
 def echo_last_user(body: Body) -> Script:
@@ -251,7 +258,11 @@ class FakeOpenAI(Fake):
                 script.status, script.error_message, script.error_code, script.error_type
             )
             return web.json_response(error, status=script.status, headers=script.headers)
-        if body.get("stream") is not True:
+        if script.body is not None:
+            return web.Response(
+                text=script.body, content_type=script.content_type, headers=script.headers
+            )
+        if body.get("stream") is not True or script.ignore_stream:
             return web.json_response(reply.completion(script), headers=script.headers)
         return await self._stream(request, body, script, reply, arrived)
 
@@ -263,6 +274,12 @@ class FakeOpenAI(Fake):
         await response.prepare(request)
         await asyncio.sleep(script.delay_before_first_chunk)
         await response.write(reply.delta({"role": "assistant", "content": "", "refusal": None}))
+        if script.events is not None:
+            for event in script.events:
+                await response.write(f"data: {event}\n\n".encode())
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+            return response
         chunks = script.chunks if script.cut_after is None else script.chunks[: script.cut_after]
         first_text = 0.0
         for index, text in enumerate(chunks):
