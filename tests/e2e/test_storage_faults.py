@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
 import os
 import sqlite3
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pytest
+
 from core.commands import GREETING
+from core.errors import StoreError
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
+from tests.e2e.test_monitoring import ANY_PORT, running
 from tests.fakes.fixtures import _PROXY_VARIABLES
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack, wait_until
@@ -99,3 +106,118 @@ async def test_a_second_runner_on_the_same_file_is_refused_and_leaves_live_repli
             return any(m.markdown_text == GREETING for m in fake_slack.thread(GENERAL, ts))
 
         await wait_until(greeted, message="no greeting")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB filesystem (tmpfs) for the database directory, unmounted afterwards."""
+    mount_point = tmp_path / "data"
+    mount_point.mkdir(mode=0o700)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "parley-test", str(mount_point)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+
+
+def fill(disk: Path, database: Path) -> Path:
+    """Fills the filesystem to the last byte; the WAL emptied first, so that every write
+    SQLite makes from now on needs new space, as on a disk that filled up under it."""
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError as full:
+        assert full.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records]
+
+
+def texts(slack: FakeSlack, ts: str) -> list[str]:
+    return [m.markdown_text or m.text or "" for m in slack.thread(GENERAL, ts)][1:]
+
+
+async def test_a_full_disk_at_receive_time_gets_one_short_reply_and_health_says_so(
+    slack_env: None,
+    small_disk: Path,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = write_slack_config(tmp_path, fake_slack, fake_openai, extra=ANY_PORT)
+    async with running(config) as parley:
+        filler = fill(small_disk, parley.runtime.config.current.storage.path)
+        body = await parley.until_healthy(False)
+        assert body["failing"] == ["database"]
+        assert "full" in body["checks"]["database"]
+
+        ts = "1700000300.000100"
+        await fake_slack.send_event(mention(fake_slack, "hello?", ts))
+        await wait_until(lambda: len(texts(fake_slack, ts)) == 1, message="no reply")
+        (notice,) = texts(fake_slack, ts)
+        assert StoreError.user_message in notice
+        await parley.until_value("parley_turns_total", 1, bot="team", outcome="failed")
+        lines = [
+            r.getMessage() for r in caplog.records if "database or disk is full" in r.getMessage()
+        ]
+        assert len(lines) == 1 and lines[0].startswith("turn slack:"), lines
+        assert fake_openai.requests == []
+
+        filler.unlink()  # room again: healthy, and the next mention is answered
+        await parley.until_healthy(True)
+        ts = "1700000400.000100"
+        await fake_slack.send_event(mention(fake_slack, "and now?", ts))
+        await parley.until_value("parley_turns_total", 1, bot="team", outcome="complete")
+        assert texts(fake_slack, ts)[-1] == "Hello world"
+
+
+async def test_a_disk_that_fills_while_a_reply_streams_fails_the_turn_not_the_bot(
+    slack_env: None,
+    small_disk: Path,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="core.engine")
+    config = write_slack_config(tmp_path, fake_slack, fake_openai, extra=ANY_PORT)
+    config.write_text(config.read_text().replace("timeout: 2\n", "timeout: 600\n", 1))
+    release = asyncio.Event()
+    fake_openai.enqueue(Script(chunks=("the answer", " is 42"), release=release))
+    async with running(config) as parley:
+        database = parley.runtime.config.current.storage.path
+        ts = "1700000500.000100"
+        await fake_slack.send_event(mention(fake_slack, "what is it?", ts))
+        await wait_until(lambda: len(fake_openai.requests) == 1, message="no model call")
+        filler = fill(small_disk, database)
+        release.set()
+        await parley.until_value("parley_turns_total", 1, bot="team", outcome="failed")
+        assert await parley.value("parley_errors_total", kind="StoreError") == 1
+        reply = texts(fake_slack, ts)[-1]
+        assert reply.startswith("the answer is 42") and StoreError.user_message in reply
+        # One turn line says what happened (the first-words write, beside the stream, may
+        # have warned before it); no traceback.
+        turn_lines = [m for m in logged(caplog) if m.startswith("turn slack:") and "outcome=" in m]
+        assert len(turn_lines) == 1, turn_lines
+        assert "outcome=failed" in turn_lines[0] and "disk is full" in turn_lines[0]
+        assert not [r for r in caplog.records if r.exc_info]
+
+        filler.unlink()
+        # Nothing could be written: the row still says "in progress", which the next start
+        # marks interrupted; a later turn in the thread does not see it as answered text.
+        assert reply_rows(database) == [("partial", "", "")]
+        await parley.until_healthy(True)
