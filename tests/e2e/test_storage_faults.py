@@ -15,17 +15,21 @@ from pathlib import Path
 
 import pytest
 
+from bots.app import Runtime
 from core.commands import GREETING
 from core.errors import StoreError
+from core.types import Author, ConversationKey, IncomingMessage
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
 from tests.e2e.test_monitoring import ANY_PORT, running
 from tests.fakes.fixtures import _PROXY_VARIABLES
 from tests.fakes.openai_server import FakeOpenAI, Script
+from tests.fakes.sinks import RecordingSink
 from tests.fakes.slack_server import FakeSlack, wait_until
 
 __all__ = ["slack_env"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+ALICE = Author("U1", "Alice")
 
 
 @contextlib.asynccontextmanager
@@ -179,6 +183,11 @@ async def test_a_full_disk_at_receive_time_gets_one_short_reply_and_health_says_
 
         filler.unlink()  # room again: healthy, and the next mention is answered
         await parley.until_healthy(True)
+        with contextlib.closing(sqlite3.connect(parley.runtime.config.current.storage.path)) as db:
+            assert (
+                db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%probe%'").fetchall()
+                == []
+            )
         ts = "1700000400.000100"
         await fake_slack.send_event(mention(fake_slack, "and now?", ts))
         await parley.until_value("parley_turns_total", 1, bot="team", outcome="complete")
@@ -221,3 +230,37 @@ async def test_a_disk_that_fills_while_a_reply_streams_fails_the_turn_not_the_bo
         # marks interrupted; a later turn in the thread does not see it as answered text.
         assert reply_rows(database) == [("partial", "", "")]
         await parley.until_healthy(True)
+
+
+async def test_a_database_at_its_size_limit_fails_the_turn_not_the_engine(
+    runtime: Runtime, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same fault without a filesystem to fill: SQLite refuses to grow the file past
+    max_page_count with SQLITE_FULL, exactly as on a full disk."""
+    key = ConversationKey("console", "local", "parley", "full")
+    first = RecordingSink()
+    await runtime.engine.handle(IncomingMessage("parley", key, ALICE, "hello", "m-1"), first)
+    assert first.error is None
+    # Per connection: the engine's own is the one that must hit the limit.
+    conn = runtime.store._db._conn  # no public way to cap the file
+    assert conn is not None
+    async with conn.execute("PRAGMA page_count") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    await conn.execute(f"PRAGMA max_page_count = {row[0]}")
+
+    sink = RecordingSink()
+    long_text = "a question that needs new pages " * 400
+    message = IncomingMessage("parley", key, ALICE, long_text, "m-2")
+    outcome = await runtime.engine.handle(message, sink)
+    assert outcome.status == "failed" and isinstance(outcome.error, StoreError)
+    assert isinstance(sink.error, StoreError) and sink.endings == 1
+    assert [m for m in logged(caplog) if "database or disk is full" in m] == [
+        f"turn {key} failed: {outcome.error}"
+    ]
+    assert len(fake_openai.requests) == 1  # only the first turn's
+
+    await conn.execute("PRAGMA max_page_count = 1073741823")
+    again = RecordingSink()
+    await runtime.engine.handle(IncomingMessage("parley", key, ALICE, "and now?", "m-3"), again)
+    assert again.error is None and again.endings == 1
