@@ -36,8 +36,10 @@ def runner_lock(database: Path) -> Iterator[None]:
                 f"another `parley run` (pid {holder}) is already serving {database}; "
                 "stop it first, or give this one its own storage.path"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(OSError):
+            # Only to name the holder; on a full disk the lock holds without it.
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -129,11 +129,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
 
 
-def fill(disk: Path, database: Path) -> Path:
+def fill(disk: Path, database: Path | None) -> Path:
     """Fills the filesystem to the last byte; the WAL emptied first, so that every write
     SQLite makes from now on needs new space, as on a disk that filled up under it."""
-    with contextlib.closing(sqlite3.connect(database)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if database is not None:
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     filler = disk / "filler"
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
@@ -264,3 +265,20 @@ async def test_a_database_at_its_size_limit_fails_the_turn_not_the_engine(
     again = RecordingSink()
     await runtime.engine.handle(IncomingMessage("parley", key, ALICE, "and now?", "m-3"), again)
     assert again.error is None and again.endings == 1
+
+
+async def test_parley_run_on_a_full_disk_stops_with_one_line(
+    slack_env: None,
+    small_disk: Path,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+) -> None:
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    fill(small_disk, None)
+    async with parley_run(config) as child:
+        assert await child.wait() == 1
+        assert child.stderr is not None
+        lines = (await child.stderr.read()).decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("parley: "), lines
+    assert "database or disk is full" in lines[0]
