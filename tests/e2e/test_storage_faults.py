@@ -19,6 +19,7 @@ from bots.app import Runtime
 from core.commands import GREETING
 from core.errors import StoreError
 from core.types import Author, ConversationKey, IncomingMessage
+from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
 from tests.e2e.test_monitoring import ANY_PORT, running
 from tests.fakes.fixtures import _PROXY_VARIABLES
@@ -26,7 +27,7 @@ from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.sinks import RecordingSink
 from tests.fakes.slack_server import FakeSlack, wait_until
 
-__all__ = ["slack_env"]
+__all__ = ["discord_env", "discord_world", "slack_env"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALICE = Author("U1", "Alice")
@@ -282,3 +283,40 @@ async def test_parley_run_on_a_full_disk_stops_with_one_line(
         lines = (await child.stderr.read()).decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("parley: "), lines
     assert "database or disk is full" in lines[0]
+
+
+async def test_a_full_store_on_discord_gets_one_short_reply_and_the_next_turn_is_served(
+    discord_world: DiscordWorld,
+) -> None:
+    world, fake = discord_world, discord_world.discord
+    conn = world.runtime.store._db._conn  # no public way to cap the file
+    assert conn is not None
+    async with conn.execute("PRAGMA page_count") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    await conn.execute(f"PRAGMA max_page_count = {row[0]}")
+    long_text = "a question that needs new pages " * 400
+    event = fake.message_create(
+        fake.channel_id, fake.user_id, f"<@{fake.bot_user_id}> {long_text}",
+        mentions=[fake.bot_user_id],
+    )  # fmt: skip
+    thread = str(event["id"])
+    await fake.dispatch("MESSAGE_CREATE", event)
+
+    def noticed() -> bool:
+        return any(StoreError.user_message in m.content for m in fake.posted(thread))
+
+    await wait_until(noticed, message="no notice in the thread")
+    await world.turns.ended(1, world.key(thread))
+    (notice,) = [m.content for m in fake.posted(thread)]
+    assert notice.endswith(StoreError.user_message)
+    assert world.openai.requests == []
+
+    await conn.execute("PRAGMA max_page_count = 1073741823")
+    again = fake.message_create(
+        fake.channel_id, fake.user_id, f"<@{fake.bot_user_id}> and now?",
+        mentions=[fake.bot_user_id],
+    )  # fmt: skip
+    await fake.dispatch("MESSAGE_CREATE", again)
+    await world.turns.ended(1, world.key(str(again["id"])))
+    assert [m.content for m in fake.posted(str(again["id"]))] == ["Hello world"]
