@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bots.config_models import load_config
 from core.errors import ParleyError
@@ -99,12 +102,27 @@ async def _export_async(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    # Owner-only, like the database: this is the conversation's full text.
-    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
+    try:
+        _write_owner_only(Path(args.output), text)
+    except OSError as error:
+        raise ParleyError(f"could not write {args.output}: {error.strerror or error}") from error
     print(f"Wrote {len(messages)} message(s) of {key} to {args.output}.")
     return 0
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    """Owner-only, like the database: this is the conversation's full text. A new file
+    (mkstemp makes it 0600) renamed over the old one: an existing file keeps neither its
+    looser mode nor, through a symlink, someone else's file as the target."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def conversations(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from bots.logs import configure_logging
 from bots.platforms import startable_bots
 from core.config import Config
 from core.errors import ParleyError
+from core.store.runner_lock import runner_lock
 from core.types import Author
 
 log = logging.getLogger("parley")
@@ -72,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     # bots.yaml's `logging` for `parley run`; --log-level on the command line wins.
     configure_logging(args.log_level or config.logging.level, config.logging.format)
-    return asyncio.run(_run(args))
+    # Before anything touches the file: the interrupted-reply sweep must never run while
+    # another runner's replies are live.
+    with runner_lock(config.storage.path):
+        return asyncio.run(_run(args))
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ what it is (not Parley's, a redelivery, a refusal, a command or a turn) and answ
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -16,7 +17,7 @@ from core.blank import is_blank
 from core.budgets import BudgetLedger
 from core.commands import Commands, parse_command
 from core.config import BotConfig, Config
-from core.errors import BudgetExhausted, ParleyError
+from core.errors import BudgetExhausted, ParleyError, StoreError
 from core.moderation import Moderation, admin_notice, flag_of
 from core.providers import ModelClients
 from core.store import Store
@@ -90,6 +91,17 @@ class Engine:
     async def handle(self, message: IncomingMessage, reply: ReplySink) -> TurnOutcome:
         """Answer one message, at most once per delivery. Never raises for a failed turn:
         the reply hears about it."""
+        try:
+            return await self._handle(message, reply)
+        except StoreError as error:
+            # A full disk or a locked file: the turn ends here, the bot lives on.
+            log.error("turn %s failed: %s", message.key, error)
+            self._observer.ended(TurnReport(message.bot, "failed", error, 0.0))
+            with contextlib.suppress(ParleyError):
+                await reply.fail(error)
+            return TurnOutcome("failed", "", error=error)
+
+    async def _handle(self, message: IncomingMessage, reply: ReplySink) -> TurnOutcome:
         async with self._order.place(message.key) as place:
             config = self._config.current
             try:

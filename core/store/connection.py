@@ -75,11 +75,18 @@ async def connect(path: Path) -> aiosqlite.Connection:
     return conn
 
 
-def probe_writable(path: Path, timeout: float) -> str | None:
-    """Tries a write on its own connection and rolls it back: None if it could, else why not.
+# About what one turn writes (a message, a long reply, its usage row).
+PROBE_BYTES = 64 * 1024
 
-    Blocking (run it in a thread). `timeout` bounds the wait for another writer's lock, so a
-    stuck writer shows up at once; the engine's connection and data are never touched.
+
+def probe_writable(path: Path, timeout: float) -> str | None:
+    """Commits a write of a turn's size on its own connection, then removes it: None if it
+    could, else why not.
+
+    Committed, not rolled back: a rolled-back write never leaves SQLite's page cache, so it
+    succeeds on a full disk where every real write fails. Blocking (run it in a thread).
+    `timeout` bounds the wait for another writer's lock, so a stuck writer shows up at once;
+    the engine's connection and data are never touched.
     """
     try:
         # mode=rw: a missing database is a failure to report, not a file to create.
@@ -87,11 +94,23 @@ def probe_writable(path: Path, timeout: float) -> str | None:
             f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=timeout, isolation_level=None
         )
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("CREATE TABLE parley_health_probe (written INTEGER)")
-            conn.execute("ROLLBACK")
+            _write_and_remove(conn)
         finally:
             conn.close()
     except sqlite3.Error as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _write_and_remove(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        # One left by a probe whose removal failed is replaced, never added to.
+        conn.execute("DROP TABLE IF EXISTS parley_health_probe")
+        conn.execute("CREATE TABLE parley_health_probe (written BLOB)")
+        conn.execute("INSERT INTO parley_health_probe VALUES (zeroblob(?))", (PROBE_BYTES,))
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    conn.execute("DROP TABLE parley_health_probe")

@@ -12,7 +12,7 @@ from dataclasses import replace
 from core.budgets import BudgetLedger
 from core.config import Config
 from core.context import INTERRUPTED_MARKER
-from core.errors import ContentFlagged, ParleyError, ShutDown
+from core.errors import ContentFlagged, ParleyError, ShutDown, StoreError
 from core.llm import ModelRequest, TextDelta
 from core.moderation import Moderation, flag_of
 from core.providers import ModelClients
@@ -67,7 +67,7 @@ class TurnAnswerer:
         except asyncio.CancelledError:
             # Stopped from outside (a shutdown whose wait ran out): the row and the thread
             # both say so before the cancellation goes on.
-            outcome = await self._finish(turn, ShutDown(SHUT_DOWN))
+            outcome = await self._recorded(turn, ShutDown(SHUT_DOWN))
             with contextlib.suppress(ParleyError, TimeoutError):
                 async with asyncio.timeout(SHUTDOWN_NOTICE_SECONDS):
                     await sink.fail(ShutDown(SHUT_DOWN))
@@ -75,7 +75,7 @@ class TurnAnswerer:
                 outcome = await self._undelivered(turn, outcome, ShutDown(SHUT_DOWN))
             self._report(turn, outcome, started)
             raise
-        outcome = await self._deliver(turn, sink, await self._finish(turn, error))
+        outcome = await self._deliver(turn, sink, await self._recorded(turn, error))
         # Reported once the platform has taken it (or not): the log line, the metrics and
         # the stored row agree on the outcome.
         self._report(turn, outcome, started)
@@ -145,6 +145,14 @@ class TurnAnswerer:
                 else:
                     turn.usage = event
             await gate.finish()
+
+    async def _recorded(self, turn: Turn, error: ParleyError | None) -> TurnOutcome:
+        """The outcome as stored; a store that cannot take it (a full disk) fails the turn,
+        and the user hears so, rather than the error escaping the turn."""
+        try:
+            return await self._finish(turn, error)
+        except StoreError as unsaved:
+            return TurnOutcome("failed", "".join(turn.reply), error=unsaved)
 
     async def _finish(self, turn: Turn, error: ParleyError | None) -> TurnOutcome:
         reply = "".join(turn.reply)
