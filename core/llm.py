@@ -22,7 +22,7 @@ from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMess
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 from openai.types.shared import ReasoningEffort
 
-from core.chunks import DONE, EventReader, MalformedChunk, parse_chunk
+from core.chunks import DONE, EventReader, MalformedChunk, parse_chunk, sse_lines
 from core.errors import (
     BadCredentials,
     ContextTooLong,
@@ -288,7 +288,7 @@ class OpenAICompatibleClient:
         )
         async with request as response:
             reader = EventReader()
-            lines = response.iter_lines()
+            lines = sse_lines(response.iter_text())
             async for line in _with_end(lines):
                 data = reader.feed(line) if line is not None else reader.end()
                 if data is None:
