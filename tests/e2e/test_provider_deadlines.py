@@ -53,12 +53,30 @@ async def stored(runtime: Runtime) -> list[tuple[str, MessageStatus, str, str]]:
 
 
 async def check_thread_goes_on(runtime: Runtime, fake: FakeOpenAI) -> None:
+    await check_thread_goes_on_after(runtime, fake, requests=2)
+
+
+async def check_thread_goes_on_after(runtime: Runtime, fake: FakeOpenAI, requests: int) -> None:
     """The next message in the same thread is stored and answered."""
     sink = await one_turn(runtime, "and now?", "m2")
     assert sink.events[-1] == "finish" and sink.text.endswith(" and now?"), sink.events
     rows = await stored(runtime)
     assert [(r[0], r[1]) for r in rows[-2:]] == [("user", "complete"), ("assistant", "complete")]
-    assert len(fake.requests) == 2
+    assert len(fake.requests) == requests
+
+
+async def test_the_first_text_deadline_covers_retries(
+    runtime: Runtime, fake_openai: FakeOpenAI
+) -> None:
+    # A 503 then keep-alives: the retry's wait and the second attempt share the deadline.
+    fake_openai.enqueue(
+        Script(status=503, headers={"retry-after-ms": "50"}),
+        Script(chunks=(), endless="keepalive", endless_every=EVERY),
+    )
+    sink = await one_turn(runtime, "hello?", "m1")
+    check_one_short_message(sink, ReplyTimedOut)
+    assert len(fake_openai.requests) == 2
+    await check_thread_goes_on_after(runtime, fake_openai, requests=3)
 
 
 def check_one_short_message(sink: RecordingSink, kind: type[ModelError]) -> None:
@@ -68,11 +86,19 @@ def check_one_short_message(sink: RecordingSink, kind: type[ModelError]) -> None
     assert len(notice) < 120 and "\n" not in notice, notice
 
 
-@pytest.mark.parametrize("endless", ["keepalive", "empty"])
+SILENT = {
+    "keepalive": Script(chunks=(), endless="keepalive", endless_every=EVERY),
+    "empty": Script(chunks=(), endless="empty", endless_every=EVERY),
+    # Words the user never sees: a reasoning model that thinks forever.
+    "thinking": Script(chunks=("<think>",), endless="words", endless_every=EVERY),
+}
+
+
+@pytest.mark.parametrize("silent", list(SILENT))
 async def test_a_stream_alive_without_text_ends_at_the_first_text_deadline(
-    runtime: Runtime, fake_openai: FakeOpenAI, endless: str
+    runtime: Runtime, fake_openai: FakeOpenAI, silent: str
 ) -> None:
-    fake_openai.enqueue(Script(chunks=(), endless=endless, endless_every=EVERY))
+    fake_openai.enqueue(SILENT[silent])
     sink = await one_turn(runtime, "hello?", "m1")
     check_one_short_message(sink, ReplyTimedOut)
     assert "first text" in str(sink.error)
