@@ -138,3 +138,7 @@ class LimitsConfig(Frozen):
     # and about as long as anyone waits in a chat thread.
     first_text_seconds: float = Field(default=90.0, gt=0)
     reply_seconds: float = Field(default=300.0, gt=0)
+    # The most characters one reply shows, whatever a persona's max_tokens: 40,000 is about
+    # 10,000 tokens of English, longer than anyone reads in chat, and bounds the platform
+    # messages of one reply (about 20 on Discord's 2,000 a message, 10 on Slack).
+    reply_chars: int = Field(default=40_000, ge=1)

@@ -17,9 +17,9 @@ CHARS_PER_TOKEN = 8
 MIN_REPLY_CHARS = 400
 
 
-def reply_chars(max_tokens: int) -> int:
+def reply_chars(max_tokens: int, limits: LimitsConfig) -> int:
     """The most characters Parley shows for one reply of a persona capped at `max_tokens`."""
-    return max(max_tokens * CHARS_PER_TOKEN, MIN_REPLY_CHARS)
+    return min(max(max_tokens * CHARS_PER_TOKEN, MIN_REPLY_CHARS), limits.reply_chars)
 
 
 async def within_limits(
@@ -36,7 +36,7 @@ async def within_limits(
     started = loop.time()
     first_text_at = started + limits.first_text_seconds
     reply_at = started + limits.reply_seconds
-    cap = reply_chars(max_tokens)
+    cap = reply_chars(max_tokens, limits)
     shown = 0
     while True:
         first = shown == 0 and first_text_at < reply_at
@@ -52,7 +52,10 @@ async def within_limits(
             room = cap - shown
             if room > 0:
                 yield TextDelta(event.text[:room])
-            raise ReplyCut(f"the reply was cut at {cap} characters (max_tokens {max_tokens})")
+            raise ReplyCut(
+                f"the reply was cut at {cap} characters (max_tokens {max_tokens},"
+                f" limits.reply_chars {limits.reply_chars})"
+            )
         if isinstance(event, TextDelta):
             shown += len(event.text)
         yield event

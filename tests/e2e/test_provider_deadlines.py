@@ -159,3 +159,22 @@ async def test_a_single_huge_sse_line_is_refused(
     # Refused once, not retried: the provider said nothing a retry would change.
     assert len(fake_openai.requests) == 1
     await check_thread_goes_on(runtime, fake_openai)
+
+
+async def test_the_global_character_cap_holds_whatever_max_tokens_says(
+    tmp_path: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A persona allowed 256 tokens (2,048 characters), under a global cap of 1,000.
+    monkeypatch.setenv("PARLEY_TEST_KEY", TEST_KEY)
+    path = write_config(tmp_path, fake_openai.base_url)
+    path.write_text(path.read_text() + LIMITS.replace("}", ", reply_chars: 1000}"))
+    fake_openai.default = echo_last_user
+    fake_openai.enqueue(Script(chunks=(), endless="words", endless_every=0, endless_text="y" * 7))
+    async with open_runtime(path) as runtime:
+        sink = await one_turn(runtime, "a short answer please", "m1")
+        check_one_short_message(sink, ReplyCut)
+        assert sink.text == "y" * 1000
+        assert "cut at 1000 characters" in str(sink.error)
+        rows = await stored(runtime)
+        assert rows[1][:3] == ("assistant", "partial", sink.text)
+        await check_thread_goes_on(runtime, fake_openai)

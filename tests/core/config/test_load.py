@@ -94,6 +94,7 @@ def test_minimal_config_gets_defaults(write_config: WriteConfig) -> None:
     assert config.storage.path == path.parent / "data" / "parley.db"
     assert (config.limits.attachment_chars, config.limits.history_messages) == (20000, 200)
     assert (config.limits.first_text_seconds, config.limits.reply_seconds) == (90.0, 300.0)
+    assert config.limits.reply_chars == 40_000
     assert config.source == path
 
 
