@@ -91,6 +91,9 @@ SILENT = {
     "empty": Script(chunks=(), endless="empty", endless_every=EVERY),
     # Words the user never sees: a reasoning model that thinks forever.
     "thinking": Script(chunks=("<think>",), endless="words", endless_every=EVERY),
+    "thinking_flood": Script(
+        chunks=("<think>",), endless="words", endless_every=0, endless_text="x" * 500
+    ),
 }
 
 
