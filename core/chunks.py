@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import ReplyCut
 from core.types import Usage
 
 DONE = "[DONE]"
@@ -25,6 +27,12 @@ _MOST_TOKENS = 100_000_000
 _MOST_DESCRIBED = 4_000
 # `[^<>]`: a page of unclosed tags costs one pass, not one per tag.
 _TAG = re.compile(r"<[^<>]*>")
+# The longest SSE line read: a real chunk is a few hundred characters, a proxy that sends a
+# whole reply as one chunk tens of thousands. Past this the line is refused before it is
+# all in memory (httpx's aiter_lines would hold a line without end whole).
+MAX_LINE_CHARS = 1_000_000
+# SSE's line ends, and only those: JSON strings may hold a raw U+2028, which splitlines cuts.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class MalformedChunk(ValueError):
@@ -81,6 +89,35 @@ class EventReader:
         if room > 0:
             self._stray.append(line[:room])
             self._stray_chars += min(len(line), room) + 1
+
+
+async def sse_lines(
+    text: AsyncIterator[str], limit: int = MAX_LINE_CHARS
+) -> AsyncGenerator[str, None]:
+    """The body's lines without their ends; a line longer than `limit` raises ReplyCut."""
+    parts: list[str] = []  # the line being read, in the pieces it came in
+    size = 0
+    async for piece in text:
+        if "\n" not in piece and "\r" not in piece:
+            parts.append(piece)
+            size += len(piece)
+            if size > limit:
+                raise ReplyCut(f"the provider sent a stream line over {limit} characters")
+            continue
+        buffer = "".join(parts) + piece
+        # A "\r" at the end may be the first half of "\r\n": it waits for the next piece.
+        held = "\r" if buffer.endswith("\r") else ""
+        *lines, rest = _LINE_END.split(buffer[: len(buffer) - len(held)])
+        for line in lines:
+            yield line
+        parts, size = [rest + held], len(rest) + len(held)
+        if size > limit:
+            raise ReplyCut(f"the provider sent a stream line over {limit} characters")
+    *lines, rest = _LINE_END.split("".join(parts))
+    for line in lines:
+        yield line
+    if rest:
+        yield rest
 
 
 def parse_chunk(data: str) -> Chunk:

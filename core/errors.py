@@ -128,3 +128,17 @@ class ShutDown(ParleyError):
 
 class PlatformUnreachable(ParleyError):
     """A chat platform answered a bot's start-up with a server error: worth trying again."""
+
+
+class ReplyTimedOut(ModelError):
+    """The turn's first-text or whole-reply deadline passed, whatever the stream still sent;
+    what was shown is kept, and the stream is not re-run (no duplicates)."""
+
+    user_message = "The model took too long, so I stopped this reply. Please try again."
+
+
+class ReplyCut(ModelError):
+    """The provider sent more than Parley accepts for one reply (its length cap, or one
+    oversized stream line): reading stopped there and the stream was closed."""
+
+    user_message = "The reply was cut: the model sent more than this bot allows for one reply."

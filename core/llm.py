@@ -23,7 +23,7 @@ from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMess
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 from openai.types.shared import ReasoningEffort
 
-from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk
+from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk, sse_lines
 from core.errors import (
     BadCredentials,
     ContextTooLong,
@@ -296,7 +296,8 @@ class OpenAICompatibleClient:
         async with request as response:
             reader = EventReader()
             events = 0
-            async for line in _with_end(response.iter_lines()):
+            lines = sse_lines(response.iter_text())
+            async for line in _with_end(lines):
                 data = reader.feed(line) if line is not None else reader.end()
                 if data is None:
                     continue

@@ -131,3 +131,14 @@ class LimitsConfig(Frozen):
     # A shared file that has not arrived by then is left out, so it cannot hold up the
     # thread (turns in one thread are answered in order).
     download_seconds: float = Field(default=30.0, gt=0)
+    # A turn's deadlines, kept whatever the stream sends (keep-alives and empty chunks reset
+    # the provider's read timeout, so only these end a stream that never finishes). 90 s to
+    # the first visible word leaves room for a hidden <think> phase and one retry; 300 s for
+    # the whole reply is 9,000+ tokens at a slow 30 tokens/s, far past the default max_tokens,
+    # and about as long as anyone waits in a chat thread.
+    first_text_seconds: float = Field(default=90.0, gt=0)
+    reply_seconds: float = Field(default=300.0, gt=0)
+    # The most characters one reply shows, whatever a persona's max_tokens: 40,000 is about
+    # 10,000 tokens of English, longer than anyone reads in chat, and bounds the platform
+    # messages of one reply (about 20 on Discord's 2,000 a message, 10 on Slack).
+    reply_chars: int = Field(default=40_000, ge=1)

@@ -19,6 +19,7 @@ from core.providers import ModelClients
 from core.store import Store
 from core.text import scrub
 from core.tokens import Tokenizers
+from core.turn.limits import within_limits
 from core.turn.rows import SHUT_DOWN
 from core.turn.state import Turn, TurnObserver, log_turn, turn_report, usage_record
 from core.types import MessageStatus, ReplySink, TurnOutcome, TurnSummary, Usage
@@ -132,9 +133,13 @@ class TurnAnswerer:
             reasoning_effort=persona.reasoning_effort,
         )
         show = functools.partial(_show, self._store, turn, sink)
-        # aclosing: if the sink fails mid-stream, the HTTP response is released at once.
+        # aclosing: if the sink fails mid-stream, or a deadline or the cap ends the reply,
+        # the HTTP response is released at once.
         async with (
-            contextlib.aclosing(client.stream(request)) as events,
+            contextlib.aclosing(client.stream(request)) as model_events,
+            contextlib.aclosing(
+                within_limits(model_events, config.limits, persona.max_tokens)
+            ) as events,
             self._moderation.output_gate(config, persona, turn.message.key, show) as gate,
         ):
             async for event in events:

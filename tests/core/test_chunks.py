@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
-from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk
+from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk, sse_lines
+from core.errors import ReplyCut
 from core.types import Usage
 
 
@@ -106,3 +108,34 @@ def test_stray_lines_are_kept_within_a_bound() -> None:
     reader.feed("<html>")
     reader.feed("x" * 3_000_000)
     assert reader.stray.startswith("<html>\nxxx") and len(reader.stray) <= 1_000_001
+
+
+async def _pieces(*pieces: str) -> AsyncIterator[str]:
+    for piece in pieces:
+        yield piece
+
+
+async def _lines(*pieces: str, limit: int = 100) -> list[str]:
+    return [line async for line in sse_lines(_pieces(*pieces), limit)]
+
+
+async def test_sse_lines_split_on_every_sse_line_end_even_across_pieces() -> None:
+    assert await _lines("data: a\r", "\n\r\ndata: b\rdata: c\n", "\n", "data: d") == [
+        "data: a",
+        "",
+        "data: b",
+        "data: c",
+        "",
+        "data: d",
+    ]
+    # JSON may carry a raw U+2028; it is no SSE line end.
+    assert await _lines('data: "x\u2028y"\n') == ['data: "x\u2028y"']
+
+
+async def test_sse_lines_refuse_a_line_past_the_limit_before_it_ends() -> None:
+    endless = ["x" * 30] * 10
+    with pytest.raises(ReplyCut, match="over 100 characters"):
+        await _lines("data: ok\n", *endless)
+    with pytest.raises(ReplyCut):
+        await _lines("x" * 90 + "\n" + "y" * 101)
+    assert await _lines("x" * 100 + "\n") == ["x" * 100]

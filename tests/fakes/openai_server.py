@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import deque
@@ -41,6 +42,13 @@ class Script:
     content_type: str = "application/json"
     ignore_stream: bool = False
     events: Sequence[str] | None = None
+    # After the chunks, never end: every `endless_every` seconds send a keep-alive comment
+    # ("keepalive"), a content-less chunk ("empty") or one more word ("words"); or send one
+    # data line `huge_line` characters long with no newline ("huge_line").
+    endless: str | None = None
+    endless_every: float = 0.5
+    endless_text: str = "word "
+    huge_line: int = 5_000_000
 
 
 def echo_last_user(body: Body) -> Script:
@@ -185,6 +193,7 @@ class FakeOpenAI(Fake):
         self.moderated: list[str] = []  # every text sent to be checked, also when refused
         self.moderation_status = 200
         self.moderation_delay = 0.0
+        self.endless_writes = 0  # writes of endless scripts, to see a stream go on
         self._scripts: deque[Script] = deque()
         self._server = LoopbackServer()
         self._port: int | None = None
@@ -287,6 +296,8 @@ class FakeOpenAI(Fake):
                 await asyncio.sleep(script.delay_between_chunks)
             await response.write(reply.delta({"content": text}))
             first_text = first_text or time.monotonic()
+        if script.endless is not None:
+            return await self._endless(response, script, reply)
         if script.stream_error is not None:
             # What OpenAI sends when a reply fails after the headers: an error event.
             error = {"error": {"message": script.stream_error, "type": "server_error"}}
@@ -304,6 +315,24 @@ class FakeOpenAI(Fake):
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         self.stream_times.append((arrived, first_text, time.monotonic()))
+        return response
+
+    async def _endless(
+        self, response: web.StreamResponse, script: Script, reply: _Reply
+    ) -> web.StreamResponse:
+        """A provider that stays alive without ever finishing, until the client hangs up."""
+        with contextlib.suppress(ConnectionError):
+            if script.endless == "huge_line":
+                await response.write(b"data: " + b"x" * script.huge_line)
+            while True:
+                self.endless_writes += 1
+                if script.endless == "keepalive":
+                    await response.write(b": keep-alive\n\n")
+                elif script.endless == "empty":
+                    await response.write(reply.delta({}))
+                elif script.endless == "words":
+                    await response.write(reply.delta({"content": script.endless_text}))
+                await asyncio.sleep(script.endless_every)
         return response
 
     async def _moderations(self, request: web.Request) -> web.Response:

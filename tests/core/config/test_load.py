@@ -93,6 +93,8 @@ def test_minimal_config_gets_defaults(write_config: WriteConfig) -> None:
     assert isinstance(bot, ConsoleBotConfig) and bot.user_name == "ann"
     assert config.storage.path == path.parent / "data" / "parley.db"
     assert (config.limits.attachment_chars, config.limits.history_messages) == (20000, 200)
+    assert (config.limits.first_text_seconds, config.limits.reply_seconds) == (90.0, 300.0)
+    assert config.limits.reply_chars == 40_000
     assert config.source == path
 
 
@@ -256,3 +258,12 @@ def test_environment_defaults_to_the_process(
 
     key = config.providers["openai"].api_key
     assert key is not None and key.reveal() == "sk-from-process"
+
+
+def test_a_turn_deadline_must_be_positive(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL + "limits: {first_text_seconds: 0, reply_seconds: 5}\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+
+    assert "limits.first_text_seconds" in str(caught.value)
