@@ -276,15 +276,52 @@ class _GatewayErrorRetryHandler(AsyncServerErrorRetryHandler):
         return response is not None and response.status_code in (500, 502, 503, 504)
 
 
+class _NotForPosts(AsyncRetryHandler):
+    """Leaves chat.postMessage alone: after a 5xx or a dropped connection the post may have
+    landed, and a blind retry showed the reply twice. The reply looks for it first
+    (bots/slack/reply.py). Editing a message again is harmless, so other calls retry."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(max_retry_count=inner.max_retry_count)
+        self._inner = inner
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.endswith("/chat.postMessage"):
+            return False
+        return await self._inner.can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        await self._inner.prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def _web_client(
     token: str, base_url: str | None, api_calls: ApiCalls, session: aiohttp.ClientSession
 ) -> AsyncWebClient:
     # Rate-limit and 5xx retries are off by default in slack_sdk; a busy workspace needs them.
+    # A 429 was refused, not carried out, so even a post may be tried again after one.
     handlers = [
         _CountingHandler(api_calls),
-        *async_default_handlers(),
+        *(_NotForPosts(handler) for handler in async_default_handlers()),
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        _GatewayErrorRetryHandler(max_retry_count=2),
+        _NotForPosts(_GatewayErrorRetryHandler(max_retry_count=2)),
     ]
     return AsyncWebClient(
         token=token, base_url=base_url or SLACK_API, retry_handlers=handlers, session=session

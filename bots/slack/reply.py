@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,6 +29,12 @@ WORKSPACE_EDITS = 50
 WORKSPACE_WINDOW_SECONDS = 60.0
 # Streaming edits leave this many to final edits, so the last words rarely wait.
 FINAL_EDITS_RESERVE = 10
+# A post whose answer was lost (a 5xx, a dropped connection) may have landed: before each
+# new try Parley looks for it by its mark. The client never retries posts itself (bot.py).
+POST_RETRY_DELAYS_SECONDS = (0.5, 1.5)
+POST_MARK_EVENT = "parley_reply"
+# How far back a lost post is looked for: it is among a thread's or a DM's newest messages.
+LOOKUP_PAGES = 10
 
 
 def workspace_edit_budget() -> ChannelThrottle:
@@ -77,10 +86,58 @@ class SlackReplyBinding:
         )
 
     async def post(self, text: str, *, first: bool) -> str:
-        response = await self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, markdown_text=text
-        )
-        return str(response["ts"])
+        mark = uuid.uuid4().hex
+        metadata = {"event_type": POST_MARK_EVENT, "event_payload": {"post": mark}}
+        for delay in (*POST_RETRY_DELAYS_SECONDS, None):
+            try:
+                response = await self._client.chat_postMessage(
+                    channel=self._channel,
+                    thread_ts=self._thread_ts,
+                    markdown_text=text,
+                    metadata=metadata,
+                )
+                return str(response["ts"])
+            except POST_ERRORS as error:
+                if delay is None or not answer_lost(error):
+                    raise
+            await asyncio.sleep(delay)
+            found = await self._find_post(mark)
+            if found is not None:
+                return found
+        raise AssertionError("unreachable: the last try raises")
+
+    async def _find_post(self, mark: str) -> str | None:
+        """The ts of the message this reply posted with `mark`, if Slack has it."""
+        try:
+            for message in await self._newest_messages():
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("post") == mark:
+                    return str(message["ts"])
+        except POST_ERRORS:
+            pass  # no way to tell: posting again risks a double, losing the words is worse
+        return None
+
+    async def _newest_messages(self) -> list[dict[str, Any]]:
+        if self._thread_ts is None:
+            response = await self._client.conversations_history(
+                channel=self._channel, limit=50, include_all_metadata=True
+            )
+            return list(response.get("messages") or [])
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            response = await self._client.conversations_replies(
+                channel=self._channel,
+                ts=self._thread_ts,
+                limit=200,
+                cursor=cursor,
+                include_all_metadata=True,
+            )
+            messages.extend(response.get("messages") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+        return messages
 
     async def edit(self, message: str, text: str) -> None:
         await self._client.chat_update(channel=self._channel, ts=message, markdown_text=text)
@@ -101,6 +158,18 @@ class SlackReplyBinding:
         self, detail: str, *, transient: bool, user_message: str | None = None
     ) -> DeliveryError:
         return SlackDeliveryError(detail, transient=transient, user_message=user_message)
+
+
+# Transport failures after which a post may or may not have reached Slack.
+ANSWER_LOST: tuple[type[Exception], ...] = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+POST_ERRORS: tuple[type[Exception], ...] = (SlackApiError, *ANSWER_LOST)
+
+
+def answer_lost(error: Exception) -> bool:
+    """True when Slack may have carried out the call though Parley never saw its answer."""
+    if isinstance(error, SlackApiError):
+        return int(error.response.status_code) >= 500
+    return isinstance(error, ANSWER_LOST)
 
 
 async def _placeholder_later(show: Show) -> None:

@@ -70,6 +70,15 @@ def _content(params: Params) -> tuple[str, str | None, list[Any] | None]:
     return text or markdown or "", markdown, blocks
 
 
+def _metadata(params: Params) -> dict[str, Any] | None:
+    value = params.get("metadata")
+    if isinstance(value, str):
+        value = json.loads(value) if value else None
+    if value is not None and not (isinstance(value, dict) and "event_type" in value):
+        raise SlackError("invalid_metadata_format")
+    return value
+
+
 def _cursor(ts: str) -> str:
     return base64.b64encode(f"next_ts:{ts}".encode()).decode()
 
@@ -106,7 +115,7 @@ class WebApi:
             "assistant.threads.setTitle": self._assistant_only,
         }
 
-    def render(self, message: FakeMessage) -> Body:
+    def render(self, message: FakeMessage, *, metadata: bool = False) -> Body:
         """A message as Slack's Web API shows it, with thread fields from the history."""
         body: Body = {
             "type": "message",
@@ -119,6 +128,8 @@ class WebApi:
             body.update(bot_id=message.bot_id, app_id=self._identity.app_id)
         if message.blocks is not None:
             body["blocks"] = message.blocks
+        if metadata and message.metadata is not None:
+            body["metadata"] = message.metadata
         if message.edits:
             body["edited"] = {"user": message.user, "ts": message.ts}
         thread = self._workspace.thread(message.channel, message.thread_ts or message.ts)
@@ -162,6 +173,7 @@ class WebApi:
             thread_ts=_optional_str(params, "thread_ts"),
             blocks=blocks,
             bot_id=self._identity.bot_id,
+            metadata=_metadata(params),
         )
         self._workspace.store(message)
         return {"ok": True, "channel": channel, "ts": message.ts, "message": self.render(message)}
@@ -227,9 +239,10 @@ class WebApi:
             start = _cursor_ts(cursor)
             thread = [message for message in thread if ts_key(message.ts) >= start]
         page, rest = thread[:limit], thread[limit:]
+        metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
         return {
             "ok": True,
-            "messages": [self.render(message) for message in page],
+            "messages": [self.render(message, metadata=metadata) for message in page],
             "has_more": bool(rest),
             "response_metadata": {"next_cursor": _cursor(rest[0].ts) if rest else ""},
         }
