@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world
 from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
 from tests.fakes.openai_server import Script
 from tests.fakes.slack_server import wait_until
 
-__all__ = ["slack", "slack_env"]
+__all__ = ["discord_env", "discord_world", "slack", "slack_env"]
 
 REPLY = "Rain before seven, fine by eleven."
 
@@ -28,3 +29,30 @@ async def test_a_slack_post_whose_answer_is_lost_shows_once(
     )
     await slack.settled(GENERAL, thread)  # the turn ended: nothing more will come
     assert [r.markdown_text for r in slack.replies(GENERAL, thread)] == [REPLY]
+
+
+# 500 and 502 discord.py retries itself, 503 and a dropped connection the reply's final try.
+@pytest.mark.parametrize(("status", "drop"), [(503, False), (500, False), (200, True)])
+async def test_a_discord_post_whose_answer_is_lost_shows_once(
+    discord_world: DiscordWorld, status: int, drop: bool
+) -> None:
+    world, fake = discord_world, discord_world.discord
+    event = fake.message_create(
+        fake.channel_id,
+        fake.user_id,
+        f"<@{fake.bot_user_id}> weather tomorrow?",
+        mentions=[fake.bot_user_id],
+    )
+    thread = str(event["id"])
+    world.openai.enqueue(Script(chunks=(REPLY,)))
+    fake.fail_next("POST", f"/channels/{thread}/messages", status=status, drop=drop, after=True)
+    await fake.dispatch("MESSAGE_CREATE", event)
+
+    await wait_until(
+        lambda: [m.content for m in fake.posted(thread)] == [REPLY],
+        message="the thread shows the reply",
+    )
+    await world.settled(thread)  # the turn ended: nothing more will come
+    assert [m.content for m in fake.posted(thread)] == [REPLY]
+    calls = fake.calls_to("POST", f"/channels/{thread}/messages")
+    assert len(calls) >= 2, f"it was tried again: {calls}"
