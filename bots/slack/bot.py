@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.app.async_server import AsyncSlackAppServer
@@ -30,6 +29,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.errors import explain
+from bots.slack.http_server import CappedSite, body_deadline, refuse_garbled_requests
 from bots.slack.lookups import BotIdentity
 from bots.slack.reply import workspace_edit_budget
 from bots.slack.router import SlackEventRouter
@@ -164,10 +164,15 @@ class SlackBot:
 
     async def _serve_http(self, app: AsyncApp, config: SlackBotConfig) -> None:
         server = AsyncSlackAppServer(port=config.http.port, path=config.http.path, app=app)
-        server.web_app.middlewares.append(_refuse_garbled_requests)
-        runner = web.AppRunner(server.web_app, access_log=None)
+        server.web_app.middlewares.append(body_deadline(config.http.body_timeout_seconds))
+        server.web_app.middlewares.append(refuse_garbled_requests)
+        # aiohttp's keep-alive timer runs from the moment a connection opens until a request's
+        # headers are in, and again between requests: it is the header timeout.
+        runner = web.AppRunner(
+            server.web_app, access_log=None, keepalive_timeout=config.http.header_timeout_seconds
+        )
         await runner.setup()
-        site = web.TCPSite(runner, config.http.host, config.http.port)
+        site = CappedSite(runner, config.http, bot=self._name)
         await site.start()
         self.http_port = _bound_port(runner)
         log.info(
@@ -214,22 +219,6 @@ def _listen(app: AsyncApp, router: SlackEventRouter) -> None:
     @app.event("assistant_thread_context_changed")
     async def context_changed() -> None:
         pass  # acknowledged; Parley does not use the channel the user is viewing
-
-
-@web.middleware
-async def _refuse_garbled_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """401 for a timestamp that is not a number or a body that is not UTF-8: bolt's signature
-    check would crash on them and answer 500, inviting retries of a request never valid."""
-    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
-    if request.method == "POST":
-        garbled = not (stamp.isascii() and stamp.isdigit())
-        try:
-            (await request.read()).decode("utf-8")  # read once; aiohttp keeps it for bolt
-        except UnicodeDecodeError:
-            garbled = True
-        if garbled:
-            return web.json_response({"error": "invalid request"}, status=401)
-    return await handler(request)
 
 
 def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:
