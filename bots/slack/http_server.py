@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import time
 
 from aiohttp import web
@@ -57,6 +58,22 @@ class ConnectionCap:
         self._told_at, self._closed = now, 0
 
 
+def connection_limit(configured: int) -> int:
+    """The configured cap, or half the process's file descriptors if that is lower: the
+    other half is for the store, the model's and Slack's connections, /healthz and logs."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or configured <= soft // 2:
+        return configured
+    log.warning(
+        "slack: http.max_connections %d is over half the %d file descriptors this process "
+        "may open; using %d",
+        configured,
+        soft,
+        soft // 2,
+    )
+    return max(1, soft // 2)
+
+
 def _busy(handler: RequestHandler) -> bool:
     # aiohttp keeps no public flag for it; a request being answered must not be cut off.
     return bool(handler._request_in_progress)
@@ -72,7 +89,7 @@ class CappedSite(web.TCPSite):
 
     def __init__(self, runner: web.AppRunner, config: SlackHttpConfig, *, bot: str) -> None:
         super().__init__(runner, config.host, config.port)
-        self._cap_limit = config.max_connections
+        self._cap_limit = connection_limit(config.max_connections)
         self._bot = bot
 
     async def start(self) -> None:
