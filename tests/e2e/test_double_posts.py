@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world
-from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
+from tests.e2e.slack_env import DM, GENERAL, SlackWorld, slack, slack_env
 from tests.fakes.openai_server import Script
 from tests.fakes.slack_server import wait_until
 
@@ -29,6 +29,23 @@ async def test_a_slack_post_whose_answer_is_lost_shows_once(
     )
     await slack.settled(GENERAL, thread)  # the turn ended: nothing more will come
     assert [r.markdown_text for r in slack.replies(GENERAL, thread)] == [REPLY]
+
+
+@pytest.mark.parametrize(("status", "drop"), [(503, False), (200, True)])
+async def test_a_slack_dm_post_whose_answer_is_lost_shows_once(
+    slack: SlackWorld, status: int, drop: bool
+) -> None:
+    slack.openai.enqueue(Script(chunks=(REPLY,)))
+    slack.slack.fail_next("chat.postMessage", status=status, drop=drop, after=True)
+    await slack.say("weather tomorrow?", channel=DM)
+
+    await wait_until(
+        lambda: [m.markdown_text for m in slack.slack.posted(DM)] == [REPLY],
+        message="the DM shows the reply",
+    )
+    await slack.turns.ended(1, slack.key(DM, "dm"))  # nothing more will come
+    assert [m.markdown_text for m in slack.slack.posted(DM)] == [REPLY]
+    assert len(slack.slack.calls_to("conversations.history")) == 1, "it looked before posting"
 
 
 # 500 and 502 discord.py retries itself, 503 and a dropped connection the reply's final try.

@@ -109,6 +109,7 @@ class WebApi:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._replies,
+            "conversations.history": self._history,
             "team.info": self._team_info,
             "assistant.threads.setStatus": self._set_status,
             "assistant.threads.setSuggestedPrompts": self._assistant_only,
@@ -245,6 +246,21 @@ class WebApi:
             "messages": [self.render(message, metadata=metadata) for message in page],
             "has_more": bool(rest),
             "response_metadata": {"next_cursor": _cursor(rest[0].ts) if rest else ""},
+        }
+
+    def _history(self, params: Params) -> Body:
+        """Top-level messages, newest first (no paging: the fake's channels are short)."""
+        channel = _required(params, "channel", "channel_not_found")
+        if channel not in self._workspace.channels:
+            raise SlackError("channel_not_found")
+        top = [m for m in self._workspace.history(channel) if m.thread_ts in (None, m.ts)]
+        limit = int(params.get("limit") or _DEFAULT_REPLIES_LIMIT)
+        metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        newest = list(reversed(top))[:limit]
+        return {
+            "ok": True,
+            "messages": [self.render(message, metadata=metadata) for message in newest],
+            "has_more": len(top) > limit,
         }
 
     def _assistant_only(self, params: Params) -> Body:
