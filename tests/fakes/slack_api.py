@@ -21,6 +21,7 @@ SCOPES = {
     "users.info": "users:read",
     "conversations.info": "channels:read",
     "conversations.replies": "channels:history",
+    "conversations.history": "channels:history",
     "team.info": "team:read",
     "assistant.threads.setStatus": "assistant:write",
     "assistant.threads.setSuggestedPrompts": "assistant:write",
