@@ -75,6 +75,10 @@ class SlackReplyBinding:
         self._thread_ts = thread_ts
         self._bot_name = bot_name
         self._token_var = token_var
+        # Each post carries a mark in its metadata, kept until Slack confirms the post: after
+        # a lost answer the mark tells whether it landed, whoever tries again.
+        self._mark = uuid.uuid4().hex
+        self._unsure = False
         self.limit = MESSAGE_LIMIT
         self.style = SlackStyle()
         self.pacing = Pacing(
@@ -86,35 +90,43 @@ class SlackReplyBinding:
         )
 
     async def post(self, text: str, *, first: bool) -> str:
-        mark = uuid.uuid4().hex
-        metadata = {"event_type": POST_MARK_EVENT, "event_payload": {"post": mark}}
+        if self._unsure:
+            # An earlier call lost this post's answer (the reply may be trying it again).
+            found = await self._find_post()
+            if found is not None:
+                return self._posted(found)
         for delay in (*POST_RETRY_DELAYS_SECONDS, None):
             try:
                 response = await self._client.chat_postMessage(
                     channel=self._channel,
                     thread_ts=self._thread_ts,
                     markdown_text=text,
-                    metadata=metadata,
+                    metadata={"event_type": POST_MARK_EVENT, "event_payload": {"post": self._mark}},
                 )
-                return str(response["ts"])
+                return self._posted(str(response["ts"]))
             except POST_ERRORS as error:
-                if delay is None or not answer_lost(error):
+                if not answer_lost(error):
+                    raise
+                self._unsure = True
+                if delay is None:
                     raise
             await asyncio.sleep(delay)
-            found = await self._find_post(mark)
+            found = await self._find_post()
             if found is not None:
-                return found
+                return self._posted(found)
         raise AssertionError("unreachable: the last try raises")
 
-    async def _find_post(self, mark: str) -> str | None:
-        """The ts of the message this reply posted with `mark`, if Slack has it."""
-        try:
-            for message in await self._newest_messages():
-                payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("post") == mark:
-                    return str(message["ts"])
-        except POST_ERRORS:
-            pass  # no way to tell: posting again risks a double, losing the words is worse
+    def _posted(self, ts: str) -> str:
+        self._mark, self._unsure = uuid.uuid4().hex, False
+        return ts
+
+    async def _find_post(self) -> str | None:
+        """The ts of the message posted with the current mark, if Slack has it. A failed
+        look-up raises: posting again without knowing could show the words twice."""
+        for message in await self._newest_messages():
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("post") == self._mark:
+                return str(message["ts"])
         return None
 
     async def _newest_messages(self) -> list[dict[str, Any]]:

@@ -73,3 +73,17 @@ async def test_a_discord_post_whose_answer_is_lost_shows_once(
     assert [m.content for m in fake.posted(thread)] == [REPLY]
     calls = fake.calls_to("POST", f"/channels/{thread}/messages")
     assert len(calls) >= 2, f"it was tried again: {calls}"
+
+
+async def test_a_slack_post_is_not_tried_again_when_its_fate_cannot_be_looked_up(
+    slack: SlackWorld,
+) -> None:
+    slack.openai.enqueue(Script(chunks=(REPLY,)))
+    slack.slack.fail_next("chat.postMessage", drop=True, after=True)
+    slack.slack.fail_next("conversations.replies", status=503, times=3)  # every try of a look
+    event = await slack.mention("weather tomorrow?")
+    thread = event["ts"]
+
+    await slack.turns.ended(1, slack.key(GENERAL, thread))
+    shown = [r.markdown_text for r in slack.replies(GENERAL, thread)]
+    assert len(shown) == 1, shown
