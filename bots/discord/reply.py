@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -25,7 +26,9 @@ STREAM_EDIT_SECONDS = 1.0
 # edit of a reply is the one that must land, so it is tried again briefly on any 5xx.
 FINAL_RETRY_DELAYS_SECONDS = (0.5, 1.5)
 
-Post = Callable[[str], Awaitable[discord.Message]]
+# Posts a part with a nonce: discord.py sends it with enforce_nonce, so Discord answers a
+# repeated send (within minutes) with the message it made the first time.
+Post = Callable[[str, int], Awaitable[discord.Message]]
 
 
 class DiscordDeliveryError(DeliveryError):
@@ -62,6 +65,10 @@ class DiscordReplyBinding:
         self._first = first
         self._more = more
         self._on_posted = on_posted
+        # One nonce per part, kept until that part is posted: discord.py picks a fresh one per
+        # send, so the reply's own retry after a lost answer (a 503, a dropped connection)
+        # would otherwise post the part twice.
+        self._nonce = secrets.randbits(63)
         self.limit = MESSAGE_LIMIT
         self.style = DiscordStyle()
         self.pacing = Pacing(
@@ -74,7 +81,9 @@ class DiscordReplyBinding:
         )
 
     async def post(self, text: str, *, first: bool) -> discord.Message:
-        return await (self._first if first else self._more)(text)
+        message = await (self._first if first else self._more)(text, self._nonce)
+        self._nonce = secrets.randbits(63)
+        return message
 
     async def edit(self, message: discord.Message, text: str) -> None:
         await message.edit(content=text)

@@ -142,8 +142,8 @@ class DiscordEventRouter:
         if reference is None and config.mention_reply == "thread":
             return self._sink_in_new_thread(message, incoming.text)
 
-        async def first(part: str) -> discord.Message:
-            return await message.reply(part, mention_author=False)
+        async def first(part: str, nonce: int) -> discord.Message:
+            return await message.reply(part, mention_author=False, nonce=nonce)
 
         async def link(posted: discord.Message) -> None:
             # At once, not after the turn: people reply while it still streams.
@@ -153,7 +153,7 @@ class DiscordEventRouter:
             DiscordReplyBinding(
                 channel_id=message.channel.id,
                 first=first,
-                more=lambda part: target.send(part),
+                more=lambda part, nonce: target.send(part, nonce=nonce),
                 typing=lambda: _typing(target),
                 throttle=self._throttle,
                 on_posted=link,
@@ -170,11 +170,8 @@ class DiscordEventRouter:
                 made.append(await message.create_thread(name=thread_name(text or "Parley")))
             return made[0]
 
-        async def first(part: str) -> discord.Message:
-            return await (await thread()).send(part)
-
-        async def more(part: str) -> discord.Message:
-            return await (await thread()).send(part)
+        async def send(part: str, nonce: int) -> discord.Message:
+            return await (await thread()).send(part, nonce=nonce)
 
         async def typing() -> None:
             # Typing starts only for a real turn (not for a short answer): the thread is
@@ -184,8 +181,8 @@ class DiscordEventRouter:
         streamed = StreamedReply(
             DiscordReplyBinding(
                 channel_id=message.id,  # the thread's id is its first message's: its own budget
-                first=first,
-                more=more,
+                first=send,
+                more=send,
                 typing=typing,
                 throttle=self._throttle,
             )
@@ -197,8 +194,8 @@ class DiscordEventRouter:
         return StreamedReply(
             DiscordReplyBinding(
                 channel_id=getattr(thread, "id", None) or 0,
-                first=lambda part: thread.send(part),
-                more=lambda part: thread.send(part),
+                first=lambda part, nonce: thread.send(part, nonce=nonce),
+                more=lambda part, nonce: thread.send(part, nonce=nonce),
                 typing=lambda: _typing(thread),
                 throttle=self._throttle,
             )

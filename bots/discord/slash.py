@@ -156,10 +156,12 @@ def _incoming(
 
 
 def _sink(talk: DiscordEventRouter, interaction: discord.Interaction) -> ReplySink:
-    async def first(part: str) -> discord.Message:
+    async def first(part: str, nonce: int) -> discord.Message:
+        # An edit: trying it again shows the same words, never a second message.
         return await interaction.edit_original_response(content=part)
 
-    async def more(part: str) -> discord.Message:
+    async def more(part: str, nonce: int) -> discord.Message:
+        # Webhook sends take no nonce: a follow-up whose answer was lost may show twice.
         return await interaction.followup.send(part, wait=True)
 
     return StreamedReply(

@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.app.async_server import AsyncSlackAppServer
@@ -31,6 +30,7 @@ from bots.connect import keep_connecting
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.errors import error_code, explain
+from bots.slack.http_server import CappedSite, body_deadline, refuse_garbled_requests
 from bots.slack.lookups import BotIdentity
 from bots.slack.reply import workspace_edit_budget
 from bots.slack.router import SlackEventRouter
@@ -180,10 +180,15 @@ class SlackBot:
 
     async def _serve_http(self, app: AsyncApp, config: SlackBotConfig) -> None:
         server = AsyncSlackAppServer(port=config.http.port, path=config.http.path, app=app)
-        server.web_app.middlewares.append(_refuse_garbled_requests)
-        runner = web.AppRunner(server.web_app, access_log=None)
+        server.web_app.middlewares.append(body_deadline(config.http.body_timeout_seconds))
+        server.web_app.middlewares.append(refuse_garbled_requests)
+        # aiohttp's keep-alive timer runs from the moment a connection opens until a request's
+        # headers are in, and again between requests: it is the header timeout.
+        runner = web.AppRunner(
+            server.web_app, access_log=None, keepalive_timeout=config.http.header_timeout_seconds
+        )
         await runner.setup()
-        site = web.TCPSite(runner, config.http.host, config.http.port)
+        site = CappedSite(runner, config.http, bot=self._name)
         await site.start()
         self.http_port = _bound_port(runner)
         log.info(
@@ -230,22 +235,6 @@ def _listen(app: AsyncApp, router: SlackEventRouter) -> None:
     @app.event("assistant_thread_context_changed")
     async def context_changed() -> None:
         pass  # acknowledged; Parley does not use the channel the user is viewing
-
-
-@web.middleware
-async def _refuse_garbled_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """401 for a timestamp that is not a number or a body that is not UTF-8: bolt's signature
-    check would crash on them and answer 500, inviting retries of a request never valid."""
-    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
-    if request.method == "POST":
-        garbled = not (stamp.isascii() and stamp.isdigit())
-        try:
-            (await request.read()).decode("utf-8")  # read once; aiohttp keeps it for bolt
-        except UnicodeDecodeError:
-            garbled = True
-        if garbled:
-            return web.json_response({"error": "invalid request"}, status=401)
-    return await handler(request)
 
 
 def _passing(error: SlackApiError) -> bool:
@@ -298,15 +287,52 @@ class _GatewayErrorRetryHandler(AsyncServerErrorRetryHandler):
         return response is not None and response.status_code in (500, 502, 503, 504)
 
 
+class _NotForPosts(AsyncRetryHandler):
+    """Leaves chat.postMessage alone: after a 5xx or a dropped connection the post may have
+    landed, and a blind retry showed the reply twice. The reply looks for it first
+    (bots/slack/reply.py). Editing a message again is harmless, so other calls retry."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(max_retry_count=inner.max_retry_count)
+        self._inner = inner
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.endswith("/chat.postMessage"):
+            return False
+        return await self._inner.can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        await self._inner.prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def _web_client(
     token: str, base_url: str | None, api_calls: ApiCalls, session: aiohttp.ClientSession
 ) -> AsyncWebClient:
     # Rate-limit and 5xx retries are off by default in slack_sdk; a busy workspace needs them.
+    # A 429 was refused, not carried out, so even a post may be tried again after one.
     handlers = [
         _CountingHandler(api_calls),
-        *async_default_handlers(),
+        *(_NotForPosts(handler) for handler in async_default_handlers()),
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        _GatewayErrorRetryHandler(max_retry_count=2),
+        _NotForPosts(_GatewayErrorRetryHandler(max_retry_count=2)),
     ]
     return AsyncWebClient(
         token=token, base_url=base_url or SLACK_API, retry_handlers=handlers, session=session

@@ -36,6 +36,13 @@ class SlackHttpConfig(Frozen):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
     path: str = Field(default="/slack/events", pattern=r"^/")
+    # A client that opens a connection and stops mid-request is dropped after these; Slack
+    # sends a whole event in well under a second.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Open connections at once: below the common 1,024 file descriptors, so a flood of them
+    # leaves room for the store, the model's connections and /healthz.
+    max_connections: int = Field(default=256, ge=1)
 
 
 class SuggestedPrompt(Frozen):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,6 +29,12 @@ WORKSPACE_EDITS = 50
 WORKSPACE_WINDOW_SECONDS = 60.0
 # Streaming edits leave this many to final edits, so the last words rarely wait.
 FINAL_EDITS_RESERVE = 10
+# A post whose answer was lost (a 5xx, a dropped connection) may have landed: before each
+# new try Parley looks for it by its mark. The client never retries posts itself (bot.py).
+POST_RETRY_DELAYS_SECONDS = (0.5, 1.5)
+POST_MARK_EVENT = "parley_reply"
+# How far back a lost post is looked for: it is among a thread's or a DM's newest messages.
+LOOKUP_PAGES = 10
 
 
 def workspace_edit_budget() -> ChannelThrottle:
@@ -66,6 +75,10 @@ class SlackReplyBinding:
         self._thread_ts = thread_ts
         self._bot_name = bot_name
         self._token_var = token_var
+        # Each post carries a mark in its metadata, kept until Slack confirms the post: after
+        # a lost answer the mark tells whether it landed, whoever tries again.
+        self._mark = uuid.uuid4().hex
+        self._unsure = False
         self.limit = MESSAGE_LIMIT
         self.style = SlackStyle()
         self.pacing = Pacing(
@@ -77,10 +90,66 @@ class SlackReplyBinding:
         )
 
     async def post(self, text: str, *, first: bool) -> str:
-        response = await self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, markdown_text=text
-        )
-        return str(response["ts"])
+        if self._unsure:
+            # An earlier call lost this post's answer (the reply may be trying it again).
+            found = await self._find_post()
+            if found is not None:
+                return self._posted(found)
+        for delay in (*POST_RETRY_DELAYS_SECONDS, None):
+            try:
+                response = await self._client.chat_postMessage(
+                    channel=self._channel,
+                    thread_ts=self._thread_ts,
+                    markdown_text=text,
+                    metadata={"event_type": POST_MARK_EVENT, "event_payload": {"post": self._mark}},
+                )
+                return self._posted(str(response["ts"]))
+            except POST_ERRORS as error:
+                if not answer_lost(error):
+                    raise
+                self._unsure = True
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            found = await self._find_post()
+            if found is not None:
+                return self._posted(found)
+        raise AssertionError("unreachable: the last try raises")
+
+    def _posted(self, ts: str) -> str:
+        self._mark, self._unsure = uuid.uuid4().hex, False
+        return ts
+
+    async def _find_post(self) -> str | None:
+        """The ts of the message posted with the current mark, if Slack has it. A failed
+        look-up raises: posting again without knowing could show the words twice."""
+        for message in await self._newest_messages():
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("post") == self._mark:
+                return str(message["ts"])
+        return None
+
+    async def _newest_messages(self) -> list[dict[str, Any]]:
+        if self._thread_ts is None:
+            response = await self._client.conversations_history(
+                channel=self._channel, limit=50, include_all_metadata=True
+            )
+            return list(response.get("messages") or [])
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            response = await self._client.conversations_replies(
+                channel=self._channel,
+                ts=self._thread_ts,
+                limit=200,
+                cursor=cursor,
+                include_all_metadata=True,
+            )
+            messages.extend(response.get("messages") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+        return messages
 
     async def edit(self, message: str, text: str) -> None:
         await self._client.chat_update(channel=self._channel, ts=message, markdown_text=text)
@@ -101,6 +170,18 @@ class SlackReplyBinding:
         self, detail: str, *, transient: bool, user_message: str | None = None
     ) -> DeliveryError:
         return SlackDeliveryError(detail, transient=transient, user_message=user_message)
+
+
+# Transport failures after which a post may or may not have reached Slack.
+ANSWER_LOST: tuple[type[Exception], ...] = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+POST_ERRORS: tuple[type[Exception], ...] = (SlackApiError, *ANSWER_LOST)
+
+
+def answer_lost(error: Exception) -> bool:
+    """True when Slack may have carried out the call though Parley never saw its answer."""
+    if isinstance(error, SlackApiError):
+        return int(error.response.status_code) >= 500
+    return isinstance(error, ANSWER_LOST)
 
 
 async def _placeholder_later(show: Show) -> None:

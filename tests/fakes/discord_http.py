@@ -64,6 +64,9 @@ class Fault:
     message: str | None
     times: int
     drop: bool = False  # no answer at all: the connection is closed under the request
+    # The request is carried out first and only its answer is lost (a 5xx or a dropped
+    # connection after Discord stored the message): what makes a blind retry post twice.
+    after: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method) and path.startswith(self.path_prefix)

@@ -90,6 +90,9 @@ class ChannelRoutes:
         self.world = world
         self.emit = emit
         self.base_url = base_url
+        # (author, nonce) -> message id, for sends with enforce_nonce: Discord keeps them a
+        # few minutes; a test's run is shorter, so the fake keeps them for good.
+        self._nonces: dict[tuple[str, str], str] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -138,9 +141,17 @@ class ChannelRoutes:
         if channel_id is None:
             return error(404, "Unknown Channel", 10003)
         bot_id = self.world.identity.bot_user_id
+        body = body_of(request)
+        nonce = str(body["nonce"]) if body.get("nonce") and body.get("enforce_nonce") else None
+        if nonce is not None and (bot_id, nonce) in self._nonces:
+            earlier = self.world.find_anywhere(self._nonces[bot_id, nonce])
+            if earlier is not None:
+                return json_response(self.world.render(earlier))
         message = compose(self.world, channel_id, bot_id, request, self.base_url())
         if isinstance(message, web.Response):
             return message
+        if nonce is not None:
+            self._nonces[bot_id, nonce] = message.id
         self.world.store(message)
         await self.emit("MESSAGE_CREATE", self.world.render(message, gateway=True))
         return json_response(self.world.render(message))

@@ -198,16 +198,19 @@ class FakeDiscord(Fake):
         message: str | None = None,
         times: int = 1,
         drop: bool = False,
+        after: bool = False,
     ) -> None:
         """The next `times` requests (method or "*", path relative to /api/v10) fail.
 
         429 carries Retry-After, X-RateLimit-* and (via=True) `Via: 1.1 google`; 403 defaults
         to "Missing Permissions" 50013; 5xx to Discord's plain error bodies. drop=True closes
         the connection under the request, with no answer at all (status is then unused).
+        after=True carries the request out first; only its answer is the fault.
         """
         fault = Fault(
-            method, path_prefix, status, retry_after, via, global_, code, message, times, drop
-        )
+            method, path_prefix, status, retry_after, via, global_, code, message, times, drop,
+            after,
+        )  # fmt: skip
         self._faults.add(fault)
 
     def reset_faults(self) -> None:
@@ -299,14 +302,15 @@ class FakeDiscord(Fake):
         query = dict(request.query)
         self.calls.append(RestCall(request.method, path, body, headers, query, time.monotonic()))
         fault = self._faults.take(request.method, path)
-        if fault is not None:
+        if fault is not None and not fault.after:
             return fault.response(request)
         if (
             not path.startswith(_TOKEN_ROUTES)
             and headers.get("Authorization") != f"Bot {self.token}"
         ):
             return error(401)
-        return await handler(request)
+        response = await handler(request)
+        return fault.response(request) if fault is not None else response
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return error(404)

@@ -21,6 +21,7 @@ SCOPES = {
     "users.info": "users:read",
     "conversations.info": "channels:read",
     "conversations.replies": "channels:history",
+    "conversations.history": "channels:history",
     "team.info": "team:read",
     "assistant.threads.setStatus": "assistant:write",
     "assistant.threads.setSuggestedPrompts": "assistant:write",
@@ -70,6 +71,15 @@ def _content(params: Params) -> tuple[str, str | None, list[Any] | None]:
     return text or markdown or "", markdown, blocks
 
 
+def _metadata(params: Params) -> dict[str, Any] | None:
+    value = params.get("metadata")
+    if isinstance(value, str):
+        value = json.loads(value) if value else None
+    if value is not None and not (isinstance(value, dict) and "event_type" in value):
+        raise SlackError("invalid_metadata_format")
+    return value
+
+
 def _cursor(ts: str) -> str:
     return base64.b64encode(f"next_ts:{ts}".encode()).decode()
 
@@ -100,13 +110,14 @@ class WebApi:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._replies,
+            "conversations.history": self._history,
             "team.info": self._team_info,
             "assistant.threads.setStatus": self._set_status,
             "assistant.threads.setSuggestedPrompts": self._assistant_only,
             "assistant.threads.setTitle": self._assistant_only,
         }
 
-    def render(self, message: FakeMessage) -> Body:
+    def render(self, message: FakeMessage, *, metadata: bool = False) -> Body:
         """A message as Slack's Web API shows it, with thread fields from the history."""
         body: Body = {
             "type": "message",
@@ -119,6 +130,8 @@ class WebApi:
             body.update(bot_id=message.bot_id, app_id=self._identity.app_id)
         if message.blocks is not None:
             body["blocks"] = message.blocks
+        if metadata and message.metadata is not None:
+            body["metadata"] = message.metadata
         if message.edits:
             body["edited"] = {"user": message.user, "ts": message.ts}
         thread = self._workspace.thread(message.channel, message.thread_ts or message.ts)
@@ -162,6 +175,7 @@ class WebApi:
             thread_ts=_optional_str(params, "thread_ts"),
             blocks=blocks,
             bot_id=self._identity.bot_id,
+            metadata=_metadata(params),
         )
         self._workspace.store(message)
         return {"ok": True, "channel": channel, "ts": message.ts, "message": self.render(message)}
@@ -227,11 +241,27 @@ class WebApi:
             start = _cursor_ts(cursor)
             thread = [message for message in thread if ts_key(message.ts) >= start]
         page, rest = thread[:limit], thread[limit:]
+        metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
         return {
             "ok": True,
-            "messages": [self.render(message) for message in page],
+            "messages": [self.render(message, metadata=metadata) for message in page],
             "has_more": bool(rest),
             "response_metadata": {"next_cursor": _cursor(rest[0].ts) if rest else ""},
+        }
+
+    def _history(self, params: Params) -> Body:
+        """Top-level messages, newest first (no paging: the fake's channels are short)."""
+        channel = _required(params, "channel", "channel_not_found")
+        if channel not in self._workspace.channels:
+            raise SlackError("channel_not_found")
+        top = [m for m in self._workspace.history(channel) if m.thread_ts in (None, m.ts)]
+        limit = int(params.get("limit") or _DEFAULT_REPLIES_LIMIT)
+        metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        newest = list(reversed(top))[:limit]
+        return {
+            "ok": True,
+            "messages": [self.render(message, metadata=metadata) for message in newest],
+            "has_more": len(top) > limit,
         }
 
     def _assistant_only(self, params: Params) -> Body:

@@ -23,6 +23,9 @@ class Fault:
     retry_after: float | None
     times: int
     drop: bool = False  # no answer at all: the connection is closed under the request
+    # The call is carried out first and only its answer is lost (a 5xx or a dropped
+    # connection after Slack stored the message): what makes a blind retry post twice.
+    after: bool = False
 
 
 class Faults:

@@ -184,12 +184,14 @@ class FakeSlack(Fake):
         retry_after: float | None = None,
         times: int = 1,
         drop: bool = False,
+        after: bool = False,
     ) -> None:
         """The next `times` calls of `method` fail; status 429 defaults to error "ratelimited".
 
         drop=True: the connection is closed under the call, with no answer at all.
+        after=True: the call takes effect first; only its answer is the fault.
         """
-        self._faults.add(method, Fault(error, status, retry_after, times, drop))
+        self._faults.add(method, Fault(error, status, retry_after, times, drop, after))
 
     def reset_faults(self) -> None:
         """Drops every fault still queued ("Slack is back")."""
@@ -275,7 +277,7 @@ class FakeSlack(Fake):
         token = bearer(request) or form_token
         self.calls.append(ApiCall(method, params, token, time.monotonic()))
         fault = self._faults.take(method)
-        if fault is not None:
+        if fault is not None and not fault.after:
             return fault_response(request, method, fault)
         limited = self._rate_limit(method)
         if limited is not None:
@@ -290,6 +292,8 @@ class FakeSlack(Fake):
             body = handler(params)
         except SlackError as error:
             body = error.body
+        if fault is not None:
+            return fault_response(request, method, fault)
         return web.json_response(body)
 
     def _rate_limit(self, method: str) -> web.Response | None:

@@ -66,6 +66,7 @@ class FakeMessage:
     blocks: list[Any] | None = None
     bot_id: str | None = None
     edits: int = 0
+    metadata: dict[str, Any] | None = None  # Slack shows it only to include_all_metadata
 
 
 class Workspace:
