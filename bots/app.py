@@ -163,7 +163,8 @@ def _stop_on_sigterm_off() -> None:
 
 def _reload_on_sighup(holder: ConfigHolder) -> None:
     with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload)
+        # The watcher reloads in a thread; parsing here would stall every bot meanwhile.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.request_reload)
 
 
 def _stop_reloading_on_sighup() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ class ConfigHolder:
         self._current = initial
         self._env = env
         self._platforms = platforms
+        self._requested = asyncio.Event()
 
     @property
     def current(self) -> Config:
@@ -50,15 +52,33 @@ class ConfigHolder:
         logger.info("config reloaded from %s (%d bots)", self._path, len(config.bots))
         return True
 
+    def request_reload(self) -> None:
+        """Ask the watcher to reload now (SIGHUP); safe to call on the event loop."""
+        self._requested.set()
+
     async def watch(self, interval: float = 2.0) -> None:
-        """Reload whenever the file's mtime or size changes; runs until cancelled."""
+        """Reload when the file's mtime or size changes, or on request; runs until cancelled.
+
+        Every reload runs in a thread, one at a time: parsing a large or hostile file must
+        not stall the bots, and two reloads must not race to swap the config.
+        """
         seen = await asyncio.to_thread(self._signature)
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._requested.wait(), interval)
+            requested = self._requested.is_set()
+            self._requested.clear()
             now = await asyncio.to_thread(self._signature)
-            if now != seen:
+            if now != seen or requested:
                 seen = now
-                await asyncio.to_thread(self.reload)
+                await asyncio.to_thread(self._reload_surviving)
+
+    def _reload_surviving(self) -> None:
+        try:
+            self.reload()
+        except Exception as error:  # the watcher must outlive any one edit
+            # One line, no traceback: the watcher goes on and the next edit gets its turn.
+            logger.error("config reload failed, keeping the previous config: %r", error)
 
     def _signature(self) -> _Signature:
         try:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+
+from bots.app import open_runtime
+from core.config import reload
+from core.config.loader import load_config
+from tests.e2e.conftest import write_config
+from tests.fakes.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # The child may not grow past this; an alias bomb expanded in full needs gigabytes.
@@ -72,3 +81,27 @@ def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"{config}: " in done.stderr and "too large" in done.stderr
+
+
+async def test_sighup_with_a_bomb_parses_off_the_event_loop_and_keeps_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("PARLEY_TEST_KEY", "sk-test")
+    config = write_config(tmp_path, "http://127.0.0.1:9/v1")
+    parsed_on: list[int] = []
+
+    def load_noting_the_thread(*args: object, **kwargs: object) -> object:
+        parsed_on.append(threading.get_ident())
+        return load_config(*args, **kwargs)  # type: ignore[arg-type]  # passed through as given
+
+    monkeypatch.setattr(reload, "load_config", load_noting_the_thread)
+    async with open_runtime(config) as runtime:
+        before = runtime.config.current
+        config.write_text(alias_bomb())
+        with caplog.at_level(logging.WARNING, logger="core.config.reload"):
+            os.kill(os.getpid(), signal.SIGHUP)
+            await wait_until(lambda: bool(caplog.records), message="SIGHUP did not reload")
+        assert runtime.config.current is before
+    assert parsed_on and threading.get_ident() not in parsed_on
+    [record] = caplog.records
+    assert f"{config}:" in record.getMessage() and "expands to more than" in record.getMessage()
