@@ -99,6 +99,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
         for bot in bots
     ]
     await mark_interrupted(runtime, [bot.name for bot in bots])
+    runtime.config.hold_running({bot.name: bot.platform for bot in bots})
     runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
     monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
     stop = asyncio.Event()
@@ -118,6 +119,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> None:
         if stop.is_set():
             log.info("SIGTERM: stopping; running replies get a moment to finish")
     finally:
+        runtime.config.hold_running({})
         _stop_on_sigterm_off()
         # Each bot drains its own turns as it stops, before the store closes behind it.
         for task in (*serving, stopping, monitor):

@@ -35,10 +35,19 @@ class ConfigHolder:
         self._env = env
         self._platforms = platforms
         self._requested = asyncio.Event()
+        self._running: dict[str, str] = {}  # bot name -> platform, of the bots serving now
 
     @property
     def current(self) -> Config:
         return self._current
+
+    def hold_running(self, bots: Mapping[str, str]) -> None:
+        """Name the bots (name -> platform) serving now; a reload must keep each of them.
+
+        Their adapters were built from the old config and look themselves up by name, so a
+        config without them would leave them answering nothing until a restart.
+        """
+        self._running = dict(bots)
 
     def reload(self) -> bool:
         """Re-read the file; True if the new config replaced the old one."""
@@ -48,9 +57,30 @@ class ConfigHolder:
             problems = "; ".join(str(issue) for issue in exc.issues)
             logger.warning("config reload failed, keeping the previous config: %s", problems)
             return False
+        dropped = self._dropped(config)
+        if dropped:
+            logger.warning("config reload refused, keeping the previous config: %s", dropped)
+            return False
         self._current = config
         logger.info("config reloaded from %s (%d bots)", self._path, len(config.bots))
         return True
+
+    def _dropped(self, config: Config) -> str:
+        """Why `config` cannot replace the running one, or "" if it can."""
+        platforms = {bot.name: bot.platform for bot in config.bots}
+        running = dict(self._running)  # set on the event loop; this may run in a thread
+        gone = [
+            f"bot '{name}' ({kind})"
+            for name, kind in running.items()
+            if platforms.get(name) != kind
+        ]
+        if not gone:
+            return ""
+        verb, them = ("is", "it") if len(gone) == 1 else ("are", "them")
+        return (
+            f"{', '.join(gone)} {verb} running; renaming {them}, removing {them} "
+            f"or moving {them} to another platform needs a restart"
+        )
 
     def request_reload(self) -> None:
         """Ask the watcher to reload now (SIGHUP); safe to call on the event loop."""

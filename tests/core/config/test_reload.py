@@ -209,3 +209,55 @@ async def test_a_requested_reload_parses_off_the_event_loop(
     finally:
         await _stop(watcher)
     assert parsed_on == [parsed_on[0]] and parsed_on[0] != threading.get_ident()
+
+
+TWO_BOTS = (
+    GOOD
+    + """\
+  - name: {second}
+    platform: console
+    persona: helper
+"""
+)
+
+
+def test_a_reload_may_rename_a_bot_that_is_not_running(config_path: Path) -> None:
+    config_path.write_text(TWO_BOTS.format(model="m", second="spare"))
+    holder = _holder(config_path)
+    holder.hold_running({"console": "console"})
+    config_path.write_text(TWO_BOTS.format(model="m", second="renamed-spare"))
+
+    assert holder.reload() is True
+    assert [bot.name for bot in holder.current.bots] == ["console", "renamed-spare"]
+
+
+def test_a_reload_that_drops_several_running_bots_names_them_all(
+    config_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config_path.write_text(TWO_BOTS.format(model="m", second="spare"))
+    holder = _holder(config_path)
+    before = holder.current
+    holder.hold_running({"console": "console", "spare": "console", "team": "slack"})
+    config_path.write_text(
+        TWO_BOTS.format(model="m", second="team").replace("name: console", "name: solo")
+    )
+
+    with caplog.at_level(logging.INFO, logger="core.config.reload"):
+        assert holder.reload() is False
+
+    assert holder.current is before
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().endswith(
+        "bot 'console' (console), bot 'spare' (console), bot 'team' (slack) are running; "
+        "renaming them, removing them or moving them to another platform needs a restart"
+    )
+
+
+def test_once_no_bot_runs_any_rename_is_taken(config_path: Path) -> None:
+    holder = _holder(config_path)
+    holder.hold_running({"console": "console"})
+    holder.hold_running({})
+    config_path.write_text(GOOD.format(model="m").replace("name: console", "name: other"))
+
+    assert holder.reload() is True
