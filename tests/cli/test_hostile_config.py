@@ -105,3 +105,23 @@ async def test_sighup_with_a_bomb_parses_off_the_event_loop_and_keeps_the_config
     assert parsed_on and threading.get_ident() not in parsed_on
     [record] = caplog.records
     assert f"{config}:" in record.getMessage() and "expands to more than" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://parley:hunter2-secret@models.internal/v1",
+        "https://hunter2-secret@models.internal/v1",
+        "https://models.internal/v1?key=hunter2-secret",
+        "https://models.internal/v1?api-version=1&access_token=hunter2-secret",
+        "ftp://parley:hunter2-secret@models.internal/v1",
+    ],
+)
+def test_a_secret_in_base_url_is_refused_and_never_printed(tmp_path: Path, url: str) -> None:
+    config = write_config(tmp_path, url)
+
+    done = check(config)
+
+    assert done.returncode == 2, done.stdout
+    assert "providers.fake.base_url: must" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
