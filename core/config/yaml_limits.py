@@ -10,10 +10,10 @@ from yaml.nodes import Node
 
 # A real config is a few KB with a handful of aliases and six levels of nesting; these leave
 # room for ten times that while keeping a hostile file to milliseconds and megabytes.
-MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024
 MAX_ALIASES = 100
 MAX_DEPTH = 50
-MAX_VALUES = 100_000
+MAX_VALUES = 10_000
 
 _NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x1B: "ESC", 0x7F: "DEL"}
 
@@ -28,7 +28,8 @@ class LimitExceeded(Exception):
 
 
 class BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that stops composing past MAX_ALIASES aliases or MAX_DEPTH levels.
+    """SafeLoader that stops composing past MAX_ALIASES aliases, MAX_DEPTH levels or
+    MAX_VALUES nodes.
 
     Composition recurses once per level, so depth must be bounded here, before Python's own
     recursion limit turns a merely deep file into a RecursionError.
@@ -38,6 +39,7 @@ class BoundedLoader(yaml.SafeLoader):
         super().__init__(text)
         self._aliases = 0
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]  # untyped in the stubs
@@ -45,6 +47,14 @@ class BoundedLoader(yaml.SafeLoader):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 raise LimitExceeded(line, f"more than {MAX_ALIASES} aliases (*name)")
+        else:
+            # Each node costs far more than its bytes; stop before a flat list of tiny
+            # values fills memory on the way to the builder's own count.
+            self._nodes += 1
+            if self._nodes > MAX_VALUES:
+                raise LimitExceeded(
+                    line, f"more than {MAX_VALUES:,} values; a config needs hundreds"
+                )
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:

@@ -58,3 +58,10 @@ def test_a_control_character_is_a_config_error(tmp_path: Path) -> None:
         load_config(path, {})
     [issue] = caught.value.issues
     assert issue.line == 2 and "NUL" in issue.message
+
+
+def test_a_long_flat_list_is_refused_while_composing_and_blames_no_alias() -> None:
+    text = "a: [" + ", ".join(["1"] * 20_000) + "]\n"
+    [issue] = parse_yaml(text, "bots.yaml").issues
+    assert issue.message.startswith("more than 10,000 values")
+    assert "alias" not in issue.message and issue.line == 1
