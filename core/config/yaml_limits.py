@@ -8,8 +8,9 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import Node
 
-# A real config is a few KB with a handful of aliases and six levels of nesting; these leave
-# room for ten times that while keeping a hostile file to milliseconds and megabytes.
+# A real config is a few KB with a handful of aliases, a few hundred values and six levels of
+# nesting; these leave ample room while a hostile file stays under ~2 s and ~45 MB for
+# `parley check` (measured, interpreter start included).
 MAX_FILE_BYTES = 256 * 1024
 MAX_ALIASES = 100
 MAX_DEPTH = 50
