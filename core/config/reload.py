@@ -63,6 +63,16 @@ class ConfigHolder:
             return False
         self._current = config
         logger.info("config reloaded from %s (%d bots)", self._path, len(config.bots))
+        waiting = [
+            bot.name for bot in config.bots if self._running and bot.name not in self._running
+        ]
+        if waiting:
+            # Nothing starts them until a restart; say so rather than leave them silently idle.
+            names = ", ".join(f"bot '{name}'" for name in waiting)
+            verb, they = ("is", "it starts") if len(waiting) == 1 else ("are", "they start")
+            logger.warning(
+                "%s %s in the config but not running: %s on a restart", names, verb, they
+            )
         return True
 
     def _dropped(self, config: Config) -> str:

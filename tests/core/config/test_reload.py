@@ -261,3 +261,19 @@ def test_once_no_bot_runs_any_rename_is_taken(config_path: Path) -> None:
     config_path.write_text(GOOD.format(model="m").replace("name: console", "name: other"))
 
     assert holder.reload() is True
+
+
+def test_a_bot_added_by_a_reload_is_named_as_not_running(
+    config_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    holder = _holder(config_path)
+    holder.hold_running({"console": "console"})
+    config_path.write_text(TWO_BOTS.format(model="m", second="newcomer"))
+
+    with caplog.at_level(logging.INFO, logger="core.config.reload"):
+        assert holder.reload() is True
+
+    assert [bot.name for bot in holder.current.bots] == ["console", "newcomer"]
+    assert caplog.records[-1].getMessage() == (
+        "bot 'newcomer' is in the config but not running: it starts on a restart"
+    )
