@@ -103,6 +103,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
         for bot in bots
     ]
     await mark_interrupted(runtime, [bot.name for bot in bots])
+    runtime.config.hold_running({bot.name: bot.platform for bot in bots})
     runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
     monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
     stop = asyncio.Event()
@@ -124,6 +125,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
         else:
             log.error("no bot is running any more; stopping")
     finally:
+        runtime.config.hold_running({})
         _stop_on_sigterm_off()
         # Each bot drains its own turns as it stops, before the store closes behind it.
         for task in (*serving, stopping, monitor):
@@ -170,7 +172,8 @@ def _stop_on_sigterm_off() -> None:
 
 def _reload_on_sighup(holder: ConfigHolder) -> None:
     with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload)
+        # The watcher reloads in a thread; parsing here would stall every bot meanwhile.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.request_reload)
 
 
 def _stop_reloading_on_sighup() -> None:

@@ -11,6 +11,9 @@ from typing import Any, Literal, TextIO
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "parley"
+# The model SDK's HTTP client logs every request at info, full URL included: a line per call
+# that says nothing our turn line does not, and a leak if a URL ever carried a secret.
+_QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2")
 # What every LogRecord carries; anything else on a record came in through `extra=`.
 _STANDARD_FIELDS = frozenset(
     [*logging.LogRecord("", 0, "", 0, "", (), None).__dict__, "message", "asctime"]
@@ -42,6 +45,10 @@ def configure_logging(level: str, fmt: LogFormat = "text", stream: TextIO | None
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in _QUIET_AT_INFO:
+        # At debug they speak again, for whoever is chasing a connection problem.
+        quiet = logging.WARNING if root.level > logging.DEBUG else logging.NOTSET
+        logging.getLogger(name).setLevel(quiet)
 
 
 def unconfigure_logging() -> None:

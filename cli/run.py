@@ -35,6 +35,7 @@ async def _chat(args: argparse.Namespace) -> int:
     async with open_runtime(args.config) as runtime:
         bot_name = _chat_bot(runtime.config.current, args.bot)
         await mark_interrupted(runtime, [bot_name])
+        runtime.config.hold_running({bot_name: runtime.config.current.bot(bot_name).platform})
         thread = args.thread or datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
         user = _console_user(runtime.config.current, bot_name)
         others = [bot.name for bot in runtime.config.current.bots if bot.name != bot_name]

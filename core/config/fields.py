@@ -47,11 +47,25 @@ def pattern_check(kind: str, pattern: str, message: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+# Query parameters that carry a credential: ?key=, ?api_key=, ?access_token=, ?sig=...
+_SECRET_PARAMETER = re.compile(r"key|token|secret|pass|pwd|auth|sig|credential", re.IGNORECASE)
+
+
 def url_check(schemes: tuple[str, ...], label: str) -> AfterValidator:
-    """A validator for a URL with one of `schemes` and a host; `label` reads 'an http(s)'."""
+    """A validator for a URL with one of `schemes` and a host; `label` reads 'an http(s)'.
+
+    A URL is printed by `parley check` and logged by HTTP clients, so a credential inside
+    one (user:password@ or ?key=) is refused like any literal secret, and never echoed.
+    """
 
     def check(value: str) -> str:
         parts = urlsplit(value)
+        if _carries_credentials(value):
+            raise PydanticCustomError(
+                "url_credentials",
+                "must not carry credentials (user:password@ or ?key=); secrets must come "
+                "from the environment: put the key in api_key: ${SOME_VAR}",
+            )
         if parts.scheme not in schemes or not parts.netloc:
             raise PydanticCustomError(
                 "url", "must be {label} URL, got '{value}'", {"label": label, "value": value}
@@ -59,6 +73,14 @@ def url_check(schemes: tuple[str, ...], label: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _carries_credentials(url: str) -> bool:
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        return True
+    names = (pair.partition("=")[0] for pair in re.split(r"[&;]", parts.query) if pair)
+    return any(_SECRET_PARAMETER.search(name) for name in names)
 
 
 HttpUrl = Annotated[str, url_check(("http", "https"), "an http(s)")]

@@ -16,6 +16,7 @@ from core.config.document import Config, ConfigFile, file_model
 from core.config.interpolate import interpolate
 from core.config.messages import shown, translate
 from core.config.paths import LineMap
+from core.config.yaml_limits import MAX_FILE_BYTES
 from core.config.yaml_source import parse_yaml
 from core.errors import ConfigError, ConfigIssue
 
@@ -75,7 +76,15 @@ def _validate(
 
 def _read(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        # Read one byte past the cap rather than trusting a size that may change under us.
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            message = (
+                f"the file is too large (over {MAX_FILE_BYTES // 1024} KB); a config is a few KB"
+            )
+        else:
+            return raw.decode("utf-8-sig")
     except FileNotFoundError:
         message = "file not found"
     except UnicodeDecodeError as exc:

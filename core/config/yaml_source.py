@@ -8,6 +8,15 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from core.config.paths import LineMap, Loc, format_path
+from core.config.yaml_limits import (
+    MAX_DEPTH,
+    MAX_VALUES,
+    BoundedLoader,
+    LimitExceeded,
+    control_character,
+    nested_too_deep,
+    too_many_values,
+)
 from core.errors import ConfigIssue
 
 
@@ -22,7 +31,12 @@ class ParsedYaml:
 
 def parse_yaml(text: str, file: str) -> ParsedYaml:
     """Parse one YAML document; a syntax error or an empty file leaves `data` as None."""
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks every character as it is made, so this can raise already.
+        loader = BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        limit = control_character(exc, text)
+        return _failure(file, limit.line, limit.message)
     try:
         root = loader.get_single_node()
         if root is None:
@@ -32,8 +46,16 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         return _failure(file, mark.line + 1 if mark else None, _syntax_message(exc))
+    except LimitExceeded as exc:
+        return _failure(file, exc.line, exc.message)
+    except yaml.reader.ReaderError as exc:
+        limit = control_character(exc, text)
+        return _failure(file, limit.line, limit.message)
+    except yaml.YAMLError as exc:
+        return _failure(file, None, f"unreadable YAML: {exc}")
     except RecursionError:
-        return _failure(file, None, "the document refers to itself through an alias")
+        # The limits above should make this unreachable; say the likelier cause if not.
+        return _failure(file, None, nested_too_deep())
     finally:
         loader.dispose()
     return ParsedYaml(data, LineMap(builder.lines), tuple(builder.issues))
@@ -59,23 +81,50 @@ def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
 
 
 class _Builder:
-    """Turns composed nodes into data, recording lines and catching duplicate keys."""
+    """Turns composed nodes into data, recording lines and catching duplicate keys.
+
+    An alias is the same node met again, so the builder is where aliases expand: it counts
+    what it builds, and refuses a node that contains itself.
+    """
 
     def __init__(self, loader: yaml.SafeLoader, file: str) -> None:
         self._loader = loader
         self._file = file
+        self._built = 0
+        self._open: set[int] = set()  # ids of the collections being built, root to here
         self.lines: dict[Loc, int] = {}
         self.issues: list[ConfigIssue] = []
 
     def build(self, node: Node, loc: Loc) -> object:
-        if isinstance(node, MappingNode):
-            return self._mapping(node, loc)
-        if isinstance(node, SequenceNode):
-            items: list[object] = []
-            for index, item in enumerate(node.value):
-                self.lines[(*loc, index)] = item.start_mark.line + 1
-                items.append(self.build(item, (*loc, index)))
-            return items
+        line = node.start_mark.line + 1
+        self._built += 1
+        if self._built > MAX_VALUES:
+            raise LimitExceeded(line, too_many_values())
+        if len(loc) > MAX_DEPTH:
+            raise LimitExceeded(line, nested_too_deep())
+        if not isinstance(node, MappingNode | SequenceNode):
+            return self._scalar(node, loc)
+        if id(node) in self._open:
+            # The node's own mark is its anchor; the line of the alias is where it was met again.
+            raise LimitExceeded(
+                self.lines.get(loc, line), "the document refers to itself through an alias"
+            )
+        self._open.add(id(node))
+        try:
+            return (
+                self._mapping(node, loc) if isinstance(node, MappingNode) else self._list(node, loc)
+            )
+        finally:
+            self._open.discard(id(node))
+
+    def _list(self, node: SequenceNode, loc: Loc) -> list[object]:
+        items: list[object] = []
+        for index, item in enumerate(node.value):
+            self.lines[(*loc, index)] = item.start_mark.line + 1
+            items.append(self.build(item, (*loc, index)))
+        return items
+
+    def _scalar(self, node: Node, loc: Loc) -> object:
         try:
             return self._loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
