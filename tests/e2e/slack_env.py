@@ -137,7 +137,9 @@ class SlackWorld:
                 return False
             history = await self.runtime.store.recent_messages(key, 1)
             last = history.messages[-1] if history.messages else None
-            final = last is not None and last.role == "assistant" and last.status != "partial"
+            # A reply in progress is partial with no error; a cut one says why it stopped.
+            done = last is not None and (last.status != "partial" or bool(last.error))
+            final = done and last is not None and last.role == "assistant"
             return final and not self.turns.running(key)
 
         await wait_for_state(over, message=f"{count} replies in {key}, every turn ended")

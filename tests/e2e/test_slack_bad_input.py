@@ -5,13 +5,23 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from core.commands import GREETING
 from core.types import ConversationKey
-from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
-from tests.fakes.openai_server import Script, echo_last_user
+from tests.e2e.slack_env import (
+    GENERAL,
+    SlackWorld,
+    running_slack,
+    slack,
+    slack_env,
+    write_slack_config,
+)
+from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
+from tests.fakes.slack_server import FakeSlack
 from tests.fakes.waiting import wait_until
 
 __all__ = ["slack", "slack_env"]
@@ -24,6 +34,10 @@ ODD_TEXTS = {
     "unbalanced_fence": "look:\n```python\nprint('never closed')\n",
     "lone_surrogate": "half a pair: \ud83d here",
 }
+
+
+# A reply is cut at eight characters per max_tokens; the test persona has max_tokens: 256.
+ECHO_CAP = 256 * 8
 
 
 def _fences_balanced(text: str) -> bool:
@@ -51,7 +65,11 @@ async def test_an_odd_message_gets_a_reply_and_the_bot_lives_on(
     key = ConversationKey("slack", slack.slack.team_id, GENERAL, event["ts"])
     stored = (await slack.runtime.store.recent_messages(key, 10)).messages
     assert [m.role for m in stored] == ["user", "assistant"]
-    assert stored[-1].status == "complete"
+    if len(text) > ECHO_CAP:
+        # The echo is far past the persona's max_tokens: Parley cuts it and says so.
+        assert stored[-1].status == "partial" and "cut at" in stored[-1].error
+    else:
+        assert stored[-1].status == "complete"
     await _still_serving(slack)
 
 
@@ -63,7 +81,19 @@ async def test_an_empty_mention_gets_a_hint_and_no_model_call(slack: SlackWorld,
     assert slack.openai.requests == []
 
 
-async def test_a_reply_with_an_unclosed_fence_is_split_balanced(slack: SlackWorld) -> None:
+@pytest.fixture
+async def long_replies(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> AsyncIterator[SlackWorld]:
+    """A persona allowed long replies: Parley cuts a reply far past `max_tokens`."""
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    config.write_text(config.read_text().replace("max_tokens: 256", "max_tokens: 4000"))
+    async with running_slack(config, fake_slack, fake_openai) as world:
+        yield world
+
+
+async def test_a_reply_with_an_unclosed_fence_is_split_balanced(long_replies: SlackWorld) -> None:
+    slack = long_replies
     code = "\n".join(f"line_{n} = {n}  # {'x' * 60}" for n in range(120))
     slack.openai.enqueue(Script(chunks=("Here:\n```python\n", code, "\n\nno closing fence")))
     event = await slack.mention("show me code")
