@@ -159,3 +159,14 @@ async def discord_world(
     config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai)
     async with running(config, fake_discord, fake_openai) as world:
         yield world
+
+
+@pytest.fixture
+async def discord_long_replies(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, discord_env: None
+) -> AsyncIterator[DiscordWorld]:
+    """A persona allowed long replies: Parley cuts a reply far past `max_tokens`."""
+    config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai)
+    config.write_text(config.read_text().replace("max_tokens: 256", "max_tokens: 4000"))
+    async with running(config, fake_discord, fake_openai) as world:
+        yield world

@@ -219,3 +219,14 @@ async def slack(
     config = write_slack_config(tmp_path, fake_slack, fake_openai)
     async with running_slack(config, fake_slack, fake_openai) as world:
         yield world
+
+
+@pytest.fixture
+async def slack_long_replies(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> AsyncIterator[SlackWorld]:
+    """A persona allowed long replies: Parley cuts a reply far past `max_tokens`."""
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    config.write_text(config.read_text().replace("max_tokens: 256", "max_tokens: 4000"))
+    async with running_slack(config, fake_slack, fake_openai) as world:
+        yield world

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from core.commands import GREETING as HINT
-from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world, running, write_config
+from tests.e2e.discord_env import (
+    DiscordWorld,
+    discord_env,
+    discord_long_replies,
+    discord_world,
+    running,
+    write_config,
+)
 from tests.e2e.test_slack_bad_input import BINARIES, ODD_TEXTS
 from tests.fakes.discord_server import FakeDiscord, wait_until
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
 
-__all__ = ["discord_env", "discord_world"]
+__all__ = ["discord_env", "discord_long_replies", "discord_world"]
 
 LIMIT = 2000
 
@@ -69,21 +75,10 @@ async def test_an_empty_mention_gets_a_hint_and_no_model_call(
     assert world.discord.posted(message) == []  # no thread was opened for it
 
 
-@pytest.fixture
-async def long_replies(
-    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, discord_env: None
-) -> AsyncIterator[DiscordWorld]:
-    """A persona allowed long replies: Parley cuts a reply far past `max_tokens`."""
-    config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai)
-    config.write_text(config.read_text().replace("max_tokens: 256", "max_tokens: 4000"))
-    async with running(config, fake_discord, fake_openai) as world:
-        yield world
-
-
 async def test_a_reply_with_an_unclosed_fence_is_split_balanced(
-    long_replies: DiscordWorld,
+    discord_long_replies: DiscordWorld,
 ) -> None:
-    world = long_replies
+    world = discord_long_replies
     code = "\n".join(f"value_{n} = {n}  # {'y' * 50}" for n in range(60))
     world.openai.enqueue(Script(chunks=("Code:\n```py\n", code, "\nand I never close it")))
     thread = await _mention(world, "code please")

@@ -16,6 +16,7 @@ from core.types import ConversationKey
 from tests.e2e.discord_env import (
     DiscordWorld,
     discord_env,
+    discord_long_replies,
     discord_world,
     running,
     sent,
@@ -24,7 +25,7 @@ from tests.e2e.discord_env import (
 from tests.fakes.discord_server import FakeDiscord, wait_until
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
 
-__all__ = ["discord_env", "discord_world"]
+__all__ = ["discord_env", "discord_long_replies", "discord_world"]
 
 BOB = "1200000000000000301"
 STRANGER = "1200000000000000999"
@@ -78,8 +79,10 @@ LONG_REPLY = (
 ).strip()
 
 
-async def test_a_long_reply_is_split_with_balanced_code_fences(discord_world: DiscordWorld) -> None:
-    world = discord_world
+async def test_a_long_reply_is_split_with_balanced_code_fences(
+    discord_long_replies: DiscordWorld,
+) -> None:
+    world = discord_long_replies
     assert len(LONG_REPLY) > 5000 and len("\n".join(CODE_LINES)) > LIMIT
     chunks = tuple(LONG_REPLY[i : i + 250] for i in range(0, len(LONG_REPLY), 250))
     world.openai.enqueue(Script(chunks=chunks, delay_between_chunks=0.01))

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.e2e.slack_env import BOB, DM, GENERAL, PIRATES, SlackWorld, slack, slack_env
+from tests.e2e.slack_env import (
+    BOB,
+    DM,
+    GENERAL,
+    PIRATES,
+    SlackWorld,
+    slack,
+    slack_env,
+    slack_long_replies,
+)
 from tests.fakes.openai_server import Script, echo_last_user
 from tests.fakes.slack_server import wait_until
 
-__all__ = ["slack", "slack_env"]
+__all__ = ["slack", "slack_env", "slack_long_replies"]
 
 
 async def test_a_mention_is_answered_in_its_thread_streaming(slack: SlackWorld) -> None:
@@ -102,7 +111,10 @@ async def test_direct_messages_are_one_conversation_answered_at_the_top(slack: S
     assert users == ["[Alice] hello there", "[Alice] and again"]
 
 
-async def test_a_long_reply_is_split_without_breaking_code_blocks(slack: SlackWorld) -> None:
+async def test_a_long_reply_is_split_without_breaking_code_blocks(
+    slack_long_replies: SlackWorld,
+) -> None:
+    slack = slack_long_replies
     block = "```python\n" + "".join(f"print('line {n}')\n" for n in range(150)) + "```\n"
     prose = "Here is a paragraph of explanation that goes on for a while. " * 12 + "\n\n"
     reply = (prose + block) * 3

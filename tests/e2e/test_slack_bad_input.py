@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,16 +13,14 @@ from core.types import ConversationKey
 from tests.e2e.slack_env import (
     GENERAL,
     SlackWorld,
-    running_slack,
     slack,
     slack_env,
-    write_slack_config,
+    slack_long_replies,
 )
-from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
-from tests.fakes.slack_server import FakeSlack
+from tests.fakes.openai_server import Script, echo_last_user
 from tests.fakes.waiting import wait_until
 
-__all__ = ["slack", "slack_env"]
+__all__ = ["slack", "slack_env", "slack_long_replies"]
 
 ODD_TEXTS = {
     "100k_chars": "word " * 20_000,
@@ -81,19 +77,10 @@ async def test_an_empty_mention_gets_a_hint_and_no_model_call(slack: SlackWorld,
     assert slack.openai.requests == []
 
 
-@pytest.fixture
-async def long_replies(
-    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
-) -> AsyncIterator[SlackWorld]:
-    """A persona allowed long replies: Parley cuts a reply far past `max_tokens`."""
-    config = write_slack_config(tmp_path, fake_slack, fake_openai)
-    config.write_text(config.read_text().replace("max_tokens: 256", "max_tokens: 4000"))
-    async with running_slack(config, fake_slack, fake_openai) as world:
-        yield world
-
-
-async def test_a_reply_with_an_unclosed_fence_is_split_balanced(long_replies: SlackWorld) -> None:
-    slack = long_replies
+async def test_a_reply_with_an_unclosed_fence_is_split_balanced(
+    slack_long_replies: SlackWorld,
+) -> None:
+    slack = slack_long_replies
     code = "\n".join(f"line_{n} = {n}  # {'x' * 60}" for n in range(120))
     slack.openai.enqueue(Script(chunks=("Here:\n```python\n", code, "\n\nno closing fence")))
     event = await slack.mention("show me code")
