@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from core.turn.rows import SHUT_DOWN
+from tests.e2e.processes import parley_run
 from tests.e2e.slack_env import (
     ALICE,
     BOB,
@@ -25,7 +26,7 @@ from tests.e2e.slack_env import (
     slack_env,
     write_slack_config,
 )
-from tests.e2e.test_crash import SLOW_REPLY, database_rows, parley_run
+from tests.e2e.test_crash import SLOW_REPLY, database_rows
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
 from tests.fakes.slack_server import FakeSlack, wait_until
 
@@ -66,7 +67,7 @@ async def test_a_message_sent_while_a_reply_streams_survives_a_restart(
     }
     second = {**first, "type": "message", "text": "and then?", "ts": "1700000101.000100"}
     second.update(event_ts=second["ts"], thread_ts=root)
-    async with parley_run(config) as child:
+    async with parley_run(config) as parley:
         await fake_slack.wait_connected()
         await fake_slack.send_event(first, event_id="Ev0FIRST")
         await wait_until(
@@ -77,8 +78,8 @@ async def test_a_message_sent_while_a_reply_streams_survives_a_restart(
         await fake_slack.send_event(second, event_id="Ev0SECOND")
         # Stored at once, though the first reply holds the thread.
         await wait_until(lambda: _stored(database, "and then?"))
-        child.send_signal(stop)
-        await child.wait()
+        parley.child.send_signal(stop)
+        await parley.exit_code()
     verdict, rows = database_rows(database)
     assert verdict == "ok"
     assert ("user", "complete", "and then?", "") in rows

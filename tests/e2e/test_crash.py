@@ -2,53 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import signal
 import sqlite3
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from core.commands import GREETING
 from core.turn.rows import INTERRUPTED
+from tests.e2e.processes import parley_run
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
-from tests.fakes.fixtures import _PROXY_VARIABLES
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack, wait_until
 
 __all__ = ["slack_env"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # Slow enough that the kill lands mid-stream: 40 chunks, 0.2 s apart.
 SLOW_REPLY = Script(chunks=tuple(f"word{n} " for n in range(40)), delay_between_chunks=0.2)
 EVENT_ID = "Ev0CRASH0001"
-
-
-@contextlib.asynccontextmanager
-async def parley_run(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m cli run` in a child process; killed on the way out if still alive."""
-    env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARIABLES}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        "run",
-        "--config",
-        str(config),
-        cwd=config.parent,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        yield child
-    finally:
-        if child.returncode is None:
-            child.kill()
-        await child.wait()
 
 
 def database_rows(path: Path) -> tuple[str, list[tuple[str, str, str, str]]]:
@@ -84,14 +54,14 @@ async def test_a_reply_killed_mid_stream_is_marked_and_not_answered_again(
         rows = database_rows(database)[1] if database.exists() else []
         return len(rows) >= 2 and "word0" in rows[1][2]
 
-    async with parley_run(config) as child:
+    async with parley_run(config) as parley:
         await fake_slack.wait_connected()
         await fake_slack.send_event(event, event_id=EVENT_ID)
         await wait_until(posted_words)
         # The words are shown before the row records them: kill once it does.
         await wait_until(words_recorded, message="the row never held the words")
-        child.send_signal(signal.SIGKILL)
-        await child.wait()
+        parley.child.send_signal(signal.SIGKILL)
+        await parley.exit_code()
     verdict, rows = database_rows(database)
     assert verdict == "ok"
     assert rows[0] == ("user", "complete", "tell me a long story", "")

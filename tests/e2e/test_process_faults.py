@@ -2,73 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import signal
 import socket
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.discord_env import write_config
+from tests.e2e.processes import parley_run
 from tests.e2e.slack_env import slack_env, write_slack_config
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.fixtures import _PROXY_VARIABLES
 from tests.fakes.openai_server import FakeOpenAI, echo_last_user
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.waiting import wait_until
 
 __all__ = ["slack_env"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 RETRYING = "cannot connect (attempt"
-
-
-@dataclass
-class Parley:
-    """A `parley run` child and the log lines it has written so far."""
-
-    child: asyncio.subprocess.Process
-    lines: list[str] = field(default_factory=list)
-
-    def said(self, words: str) -> list[str]:
-        return [line for line in self.lines if words in line]
-
-    async def exit_code(self) -> int:
-        return await self.child.wait()
-
-
-@contextlib.asynccontextmanager
-async def parley_run(config: Path, **variables: str) -> AsyncIterator[Parley]:
-    """`python -m cli run`; its stderr is read line by line; killed on the way out."""
-    env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARIABLES}
-    env.update(variables, PYTHONPATH=str(REPO_ROOT))
-    child = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "cli", "run", "--config", str(config)),
-        cwd=config.parent,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    parley = Parley(child)
-
-    async def read() -> None:
-        assert child.stderr is not None
-        async for line in child.stderr:
-            parley.lines.append(line.decode(errors="replace").rstrip())
-
-    reader = asyncio.create_task(read())
-    try:
-        yield parley
-    finally:
-        if child.returncode is None:
-            child.kill()
-        await child.wait()
-        await reader
 
 
 def free_port() -> int:

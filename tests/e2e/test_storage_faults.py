@@ -9,8 +9,7 @@ import logging
 import os
 import sqlite3
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,35 +19,16 @@ from core.commands import GREETING
 from core.errors import StoreError
 from core.types import Author, ConversationKey, IncomingMessage
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world
+from tests.e2e.processes import parley_run
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
 from tests.e2e.test_monitoring import ANY_PORT, running
-from tests.fakes.fixtures import _PROXY_VARIABLES
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.sinks import RecordingSink
 from tests.fakes.slack_server import FakeSlack, wait_until
 
 __all__ = ["discord_env", "discord_world", "slack_env"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ALICE = Author("U1", "Alice")
-
-
-@contextlib.asynccontextmanager
-async def parley_run(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m cli run` in a child process, stderr kept; killed on the way out."""
-    env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARIABLES}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli", "run", "--config", str(config),
-        cwd=config.parent, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        yield child
-    finally:
-        if child.returncode is None:
-            child.kill()
-        await child.wait()
 
 
 def reply_rows(path: Path) -> list[tuple[str, str, str]]:
@@ -88,20 +68,19 @@ async def test_a_second_runner_on_the_same_file_is_refused_and_leaves_live_repli
         async with parley_run(config) as second:
             # Refused at once; without the lock it would serve, and sweep the live reply.
             await wait_until(
-                lambda: second.returncode is not None or reply_rows(database)[0][2] != "",
+                lambda: second.child.returncode is not None or reply_rows(database)[0][2] != "",
                 message="the second runner neither stopped nor swept",
             )
             assert reply_rows(database) == [("partial", "", "")]
-            assert await second.wait() == 1
-            assert second.stderr is not None
-            lines = (await second.stderr.read()).decode().splitlines()
+            assert await second.exit_code() == 1
+            lines = second.lines
             assert len(lines) == 1, lines
-            assert lines[0].startswith(f"parley: another `parley run` (pid {first.pid})")
+            assert lines[0].startswith(f"parley: another `parley run` (pid {first.child.pid})")
             assert str(database) in lines[0]
 
         release.set()
         await wait_until(lambda: reply_rows(database) == [("complete", "all done", "")])
-        assert first.returncode is None
+        assert first.child.returncode is None
 
         # A blank mention answered: the first runner still serves, alone.
         ts = "1700000200.000100"
@@ -277,10 +256,9 @@ async def test_parley_run_on_a_full_disk_stops_with_one_line(
 ) -> None:
     config = write_slack_config(tmp_path, fake_slack, fake_openai)
     fill(small_disk, None)
-    async with parley_run(config) as child:
-        assert await child.wait() == 1
-        assert child.stderr is not None
-        lines = (await child.stderr.read()).decode().splitlines()
+    async with parley_run(config) as parley:
+        assert await parley.exit_code() == 1
+        lines = parley.lines
     assert len(lines) == 1 and lines[0].startswith("parley: "), lines
     assert "database or disk is full" in lines[0]
 
