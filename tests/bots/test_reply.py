@@ -210,8 +210,16 @@ async def test_cancelling_the_turn_while_the_final_edit_awaits_a_pending_edit_pr
     platform.editing.clear()
     await reply.append(" words")
     await platform.editing.wait()  # a streaming edit is under way: the final must await it
-    turn = asyncio.create_task(reply.finish(TurnSummary()))
-    await asyncio.sleep(0)  # one loop step: the turn runs until it awaits the pending edit
+    finishing = asyncio.Event()
+
+    async def finish() -> None:
+        finishing.set()
+        await reply.finish(TurnSummary())
+
+    turn = asyncio.create_task(finish())
+    # Once this wakes, the turn has run on from `set` to its first real wait: the pending
+    # edit, which the gate holds.
+    await finishing.wait()
     turn.cancel()
     platform.edit_gate.set()  # a reply that swallowed the cancellation would edit and finish
     with pytest.raises(asyncio.CancelledError):
