@@ -72,8 +72,7 @@ class TurnAnswerer:
             with contextlib.suppress(ParleyError, TimeoutError):
                 async with asyncio.timeout(SHUTDOWN_NOTICE_SECONDS):
                     await sink.fail(ShutDown(SHUT_DOWN))
-            if outcome.status == "partial" and not sink.shown:
-                outcome = await self._undelivered(turn, outcome, ShutDown(SHUT_DOWN))
+            outcome = await self._unless_unseen(turn, outcome, sink)
             self._report(turn, outcome, started)
             raise
         outcome = await self._deliver(turn, sink, await self._recorded(turn, error))
@@ -97,9 +96,15 @@ class TurnAnswerer:
                 return await self._undelivered(turn, outcome, undelivered)
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
-        if outcome.status == "partial" and not sink.shown:
-            # The platform refused the reply from its first word: it is no one's history.
-            return await self._undelivered(turn, outcome, outcome.error or ParleyError("unseen"))
+        return await self._unless_unseen(turn, outcome, sink)
+
+    async def _unless_unseen(
+        self, turn: Turn, outcome: TurnOutcome, sink: ReplySink
+    ) -> TurnOutcome:
+        """A partial reply the platform never showed (refused from its first word, or cut
+        before it) is no one's history: stored failed instead."""
+        if outcome.status == "partial" and outcome.error is not None and not sink.shown:
+            return await self._undelivered(turn, outcome, outcome.error)
         return outcome
 
     def _report(self, turn: Turn, outcome: TurnOutcome, started: float) -> None:
