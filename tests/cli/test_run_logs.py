@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bots.logs import configure_logging, unconfigure_logging
+from bots.logs import actionable, configure_logging, unconfigure_logging
 from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
 from tests.fakes.openai_server import Script
 
@@ -42,3 +42,30 @@ async def test_a_model_call_leaves_no_http_request_line(
     # The fakes' own server logs (aiohttp.access) are the test's, not Parley's.
     assert "HTTP Request:" not in text
     assert not [line for line in text.splitlines() if " INFO httpx" in line]
+
+
+async def test_a_slack_bot_starts_without_a_warning(
+    info_logs: io.StringIO, slack: SlackWorld
+) -> None:
+    """slack_bolt warned twice on every start about a token it does not use."""
+    slack.openai.enqueue(Script(chunks=("fine",)))
+    event = await slack.mention("hello")
+    await slack.settled(GENERAL, event["ts"])
+
+    lines = info_logs.getvalue().splitlines()
+    assert any("listening over Socket Mode" in line for line in lines)
+    assert [line for line in lines if " WARNING " in line or " ERROR " in line] == []
+
+
+def test_the_dropped_lines_are_bolts_own_texts() -> None:
+    """If bolt rewords them, its warnings come back rather than being silently kept out."""
+    from slack_bolt.logger import messages
+
+    for text in (
+        messages.warning_client_prioritized_and_token_skipped(),
+        messages.warning_token_skipped(),
+    ):
+        record = logging.LogRecord("slack_bolt.AsyncApp", logging.WARNING, "", 0, text, (), None)
+        assert not actionable(record)
+    other = logging.LogRecord("slack_bolt.AsyncApp", logging.WARNING, "", 0, "other", (), None)
+    assert actionable(other)
