@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,11 @@ from bots.config_models import load_config
 from core.store import Store
 from core.usage import UsageLine, parse_moment, summarize
 
+# Costs are written fixed-point to this many decimals (a billionth: a few tokens of the
+# cheapest models), never as 7.4e-05, which spreadsheets and people misread.
+COST_DECIMALS = 9
+# A cost in the JSON rows before it becomes a bare number (see _json_text).
+_FIXED_MARK = "\x00"
 COLUMNS = ("group", "turns", "prompt_tokens", "cached_tokens", "cached_share",
            "completion_tokens", "cost")  # fmt: skip
 
@@ -44,8 +50,7 @@ def write_report(
     rows = [_row(line) for line in lines]
     if fmt == "json":
         payload = {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": rows}
-        json.dump(payload, out, indent=2)
-        out.write("\n")
+        out.write(_json_text(payload) + "\n")
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
@@ -62,8 +67,31 @@ def _row(line: UsageLine) -> dict[str, object]:
         "cached_tokens": line.cached_tokens,
         "cached_share": round(line.cached_share, 4),
         "completion_tokens": line.completion_tokens,
-        "cost": None if line.cost is None else round(line.cost, 6),
+        "cost": None if line.cost is None else decimal_text(line.cost),
     }
+
+
+def decimal_text(cost: float) -> str:
+    """0.000074, not 7.4e-05: fixed-point, trailing zeros trimmed."""
+    text = f"{cost:.{COST_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _json_text(payload: dict[str, object]) -> str:
+    """The payload with each cost a JSON number written in decimals.
+
+    json writes floats as repr() does (7.4e-05) and has no hook for it, so costs go in as
+    marked strings and come out unquoted. Only the `"cost": ` key is touched: a marked
+    string inside a group name has its quotes escaped and cannot match.
+    """
+    rows = payload["rows"]
+    assert isinstance(rows, list)
+    marked = [
+        {**row, "cost": None if row["cost"] is None else f"{_FIXED_MARK}{row['cost']}"}
+        for row in rows
+    ]
+    text = json.dumps({**payload, "rows": marked}, indent=2)
+    return re.sub(r'"cost": "\\u0000(-?[0-9.]+)"', r'"cost": \1', text)
 
 
 def _table(

@@ -96,3 +96,24 @@ async def test_a_provider_that_reports_no_usage_is_counted_by_parley(
     # The prompt as Parley counted it for the window; the reply counted by the tokenizer.
     assert rows[0].prompt_tokens > 10 and rows[0].completion_tokens == 4
     assert rows[0].cached_tokens == 0
+
+
+async def test_small_costs_are_written_in_decimals(
+    runtime: Runtime, fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """400 prompt tokens at 0.15 and 10 out at 0.60 per million: 0.000066, not 6.6e-05."""
+    fake_openai.enqueue(Script(usage=(400, 10, 0)))
+    await talk(runtime, HELPER_THREAD, "parley", 1)
+    config = str(runtime.config.current.source)
+
+    def report(fmt: str) -> str:
+        argv = ["usage", "--config", config, "--by", "persona", "--format", fmt]
+        assert main(argv) == 0
+        return capsys.readouterr().out
+
+    csv_text = await asyncio.to_thread(report, "csv")
+    assert csv_text.splitlines()[1].endswith(",0.000066")
+    assert "e-" not in csv_text
+    json_text = await asyncio.to_thread(report, "json")
+    assert '"cost": 0.000066\n' in json_text and "e-" not in json_text
+    assert json.loads(json_text)["rows"][0]["cost"] == pytest.approx(6.6e-05)
