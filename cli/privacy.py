@@ -36,7 +36,8 @@ def forget(args: argparse.Namespace) -> int:
 
 async def _forget_async(args: argparse.Namespace) -> int:
     place, user = _forget_target(args)
-    described = f"user {user}" if user is not None else str(place)
+    by_user = user is not None
+    described = f"user {user}" if by_user else str(place)
     async with await _open_store(args) as store:
 
         async def erase(dry_run: bool) -> Erased:
@@ -47,13 +48,13 @@ async def _forget_async(args: argparse.Namespace) -> int:
 
         planned = await erase(dry_run=True)
         if planned == Erased():
-            print(f"Nothing is stored for {described}.")
+            print(_nothing_matched(described, by_user=by_user))
             return 0
-        print(f"Stored for {described}: {_counts(planned)}.")
+        print(f"To delete for {described}: {_counts(planned, by_user=by_user)}.")
         if not args.yes and not _confirmed():
             return NOT_CONFIRMED
         done = await erase(dry_run=False)
-    print(f"Deleted: {_counts(done)}.")
+    print(f"Deleted for {described}: {_counts(done, by_user=by_user)}.")
     return 0
 
 
@@ -67,11 +68,35 @@ def _forget_target(args: argparse.Namespace) -> tuple[Place | None, str | None]:
     return parse_place(args.workspace, 2), None
 
 
-def _counts(erased: Erased) -> str:
-    text = f"{erased.messages} message(s) in {erased.conversations} conversation(s) to delete"
+def _counts(erased: Erased, *, by_user: bool) -> str:
+    """ "2 messages in 1 conversation", as a person would write it.
+
+    For a user, `conversations` counts only those their messages leave empty (deleted too):
+    the others go on without their lines.
+    """
+    messages, conversations = erased.messages, erased.conversations
+    if by_user:
+        text = plural(messages, "message")
+        if conversations:
+            text += f", leaving {plural(conversations, 'conversation')} empty (deleted too)"
+    elif messages:
+        text = f"{plural(messages, 'message')} in {plural(conversations, 'conversation')}"
+    else:
+        text = plural(conversations, "empty conversation")
     if erased.usage_rows:
-        text += f", {erased.usage_rows} usage row(s) to keep without the user id"
+        text += f"; {plural(erased.usage_rows, 'usage row')} kept without the user id"
     return text
+
+
+def _nothing_matched(described: str, *, by_user: bool) -> str:
+    if by_user:
+        return f"Nothing matched: no message or usage row is stored for {described}."
+    return f"Nothing matched: no conversation is stored for {described}; {WHERE_KEYS_ARE}."
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 message`, `2 messages`, `0 messages`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _confirmed() -> bool:

@@ -91,13 +91,18 @@ async def test_export_then_forget_round_trip(
     assert await runtime.store.knows(THREAD)
 
     assert await cli("forget", "--conversation", key, "--yes", "--config", config) == 0
-    assert "Deleted: 2 message(s) in 1 conversation(s)" in capsys.readouterr().out
+    assert capsys.readouterr().out == (
+        f"To delete for {key}: 2 messages in 1 conversation.\n"
+        f"Deleted for {key}: 2 messages in 1 conversation.\n"
+    )
 
     assert await cli("export", "--conversation", key, "--config", config) == 1
     err = capsys.readouterr().err
     assert f"no conversation {key} is stored" in err and "parley conversations" in err
     assert await cli("forget", "--conversation", key, "--yes", "--config", config) == 0
-    assert "Nothing is stored" in capsys.readouterr().out
+    nothing = capsys.readouterr().out
+    assert nothing.startswith(f"Nothing matched: no conversation is stored for {key}; ")
+    assert "parley conversations" in nothing
     await seen_by_the_engine(runtime, MARKER)
 
     # The running engine had the thread's tail cached; it must not answer from it.
@@ -113,7 +118,10 @@ async def test_forget_a_user_keeps_others_and_usage_totals(
     await say(runtime, "Bob says hello", Author("U2", "Bob"))
 
     assert await cli("forget", "--user", "U1", "--yes", "--config", config) == 0
-    assert "1 usage row(s) to keep without the user id" in capsys.readouterr().out
+    # Bob's lines keep the conversation: no "in 0 conversations".
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Deleted for user U1: 1 message; 1 usage row kept without the user id."
+    )
     await seen_by_the_engine(runtime, MARKER)
 
     await say(runtime, "Bob again", Author("U2", "Bob"))
@@ -122,6 +130,23 @@ async def test_forget_a_user_keeps_others_and_usage_totals(
     assert await cli("usage", "--by", "user", "--format", "json", "--config", config) == 0
     rows = {row["group"]: row["turns"] for row in json.loads(capsys.readouterr().out)["rows"]}
     assert rows == {"console:forgotten": 1, "console:U2": 2}
+
+
+async def test_forget_counts_in_words_and_says_when_nothing_matched(
+    runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(runtime.config.current.source)
+    await say(runtime, "first")
+    await say(runtime, "second")
+
+    assert await cli("forget", "--user", "U1", "--yes", "--config", config) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Deleted for user U1: 2 messages; 2 usage rows kept without the user id."
+    )
+    assert await cli("forget", "--user", "U9", "--yes", "--config", config) == 0
+    assert capsys.readouterr().out == (
+        "Nothing matched: no message or usage row is stored for user U9.\n"
+    )
 
 
 def test_bad_keys_are_refused_with_the_expected_form(
