@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bots.config_models import load_config
@@ -25,9 +24,7 @@ OPENAI_ENDPOINT = "https://api.openai.com/v1 (OpenAI)"
 
 
 def check(args: argparse.Namespace) -> int:
-    path: Path = args.path or args.config
-    args.config = path  # cli.main names it if the file has problems
-    config = load_config(path)
+    config = load_config(args.config)  # the positional path too (cli.parser)
     probed = None
     if args.probe:
         # Only --probe talks to providers, so only it loads the openai client.

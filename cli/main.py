@@ -9,7 +9,7 @@ import sys
 from typing import Protocol
 
 from bots.logs import configure_logging, unconfigure_logging
-from cli.parser import build_parser
+from cli.parser import parse_arguments
 from core.errors import ConfigError, ParleyError
 
 
@@ -18,7 +18,7 @@ class Handler(Protocol):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     root_level = logging.getLogger().level
     configure_logging(args.log_level or ("warning" if args.command == "chat" else "info"))
     try:

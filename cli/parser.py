@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONFIG = "bots.yaml"
 # Copies of core.usage.GROUPS and core.transcripts.KEY_FORM (a test keeps them equal):
@@ -13,10 +15,54 @@ USAGE_GROUPS = ("bot", "channel", "day", "model", "persona", "user", "workspace"
 KEY_FORM = "platform:workspace/channel/thread, as in the `turn ...` log lines"
 
 
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, with `config` the one file it names (or $PARLEY_CONFIG, ./bots.yaml).
+
+    `--config` may come before the command or after it (and `check` takes the path as an
+    argument too); naming two different files is refused rather than one silently winning.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    named: list[Path] = []
+    for given in (args.config_before, args.config, getattr(args, "path", None)):
+        if given is not None and given not in named:
+            named.append(given)
+    if len(named) > 1:
+        parser.error(f"two config files named ({named[0]} and {named[1]}); give one")
+    args.config = named[0] if named else Path(os.environ.get("PARLEY_CONFIG") or DEFAULT_CONFIG)
+    return args
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed package's version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print Parley's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        # importlib.metadata reads the installed package's METADATA: tens of milliseconds
+        # that `parley health` and `--help` do not pay.
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = f"parley {version('parley')}"
+        except PackageNotFoundError:
+            text = "parley (version unknown: run from source, not installed)"
+        parser.exit(message=text + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
         description="Parley: a self-hosted AI assistant for Slack, Discord and the terminal.",
+    )
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument(
+        "--config",
+        dest="config_before",
+        type=Path,
+        metavar="CONFIG",
+        help="path to bots.yaml, for any command (default: $PARLEY_CONFIG or ./bots.yaml)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -91,11 +137,9 @@ def _command(
 ) -> argparse.ArgumentParser:
     """`handler` is "module:function", imported by cli.main only once this command is chosen."""
     command = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:])
+    # Resolved by parse_arguments with a --config given before the command.
     command.add_argument(
-        "--config",
-        type=Path,
-        default=Path(os.environ.get("PARLEY_CONFIG", DEFAULT_CONFIG)),
-        help="path to bots.yaml (default: $PARLEY_CONFIG or ./bots.yaml)",
+        "--config", type=Path, help="path to bots.yaml (default: $PARLEY_CONFIG or ./bots.yaml)"
     )
     command.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], help="how much to log"

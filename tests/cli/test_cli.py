@@ -215,3 +215,32 @@ def test_chat_marks_what_a_killed_chat_left_unfinished(
     capsys.readouterr()
     status, error = asyncio.run(reply_row(reply))
     assert status == "partial" and error.startswith("interrupted")
+
+
+def test_config_may_come_before_the_command(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "check"]) == 0
+    assert f"{config} is valid." in capsys.readouterr().out
+    # Named twice, the same file: fine.
+    assert main(["--config", str(config), "check", "--config", str(config)]) == 0
+    assert f"{config} is valid." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--config", "CONFIG", "check", "--config", "other.yaml"],
+        ["--config", "CONFIG", "check", "other.yaml"],
+        ["check", "other.yaml", "--config", "CONFIG"],
+        ["--config", "other.yaml", "run", "--config", "CONFIG"],
+    ],
+)
+def test_two_different_config_files_are_refused(
+    config: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(config) if word == "CONFIG" else word for word in argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "two config files named" in err and "other.yaml" in err and str(config) in err

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,11 @@ def test_check_of_slack_and_discord_bots_loads_no_sdk(tmp_path: Path, config: Pa
     assert "moderation of input with omni-moderation-latest via remote" in out
     assert not roots(modules) & set(HEAVY)
     assert not modules & set(OURS_FOR_RUN)
+
+
+def test_version_is_the_packages_and_loads_nothing_heavy(tmp_path: Path) -> None:
+    code, modules, out = run_cli(tmp_path, "--version")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert (code, out) == (0, f"parley {project['version']}\n")
+    assert not roots(modules) & {*HEAVY, "pydantic", "yaml", "aiosqlite"}
+    assert not modules & {*OURS_FOR_RUN, "core.config"}
