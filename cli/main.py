@@ -9,8 +9,9 @@ import sys
 from typing import Protocol
 
 from bots.logs import configure_logging, unconfigure_logging
+from cli.missing import explain_missing
 from cli.parser import parse_arguments
-from core.errors import ConfigError, ParleyError
+from core.errors import ConfigError, ConfigFileMissing, ParleyError
 
 
 class Handler(Protocol):
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level or ("warning" if args.command == "chat" else "info"))
     try:
         return handler_of(args.handler)(args)
+    except ConfigFileMissing as missing:
+        print(explain_missing(missing, args.config_source), file=sys.stderr)
+        return 2
     except ConfigError as error:
         print(f"parley: {args.config} has problems:", file=sys.stderr)
         for issue in error.issues:

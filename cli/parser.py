@@ -29,7 +29,13 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
             named.append(given)
     if len(named) > 1:
         parser.error(f"two config files named ({named[0]} and {named[1]}); give one")
-    args.config = named[0] if named else Path(os.environ.get("PARLEY_CONFIG") or DEFAULT_CONFIG)
+    if named:
+        args.config, args.config_source = named[0], "named on the command line"
+    elif os.environ.get("PARLEY_CONFIG"):
+        args.config, args.config_source = Path(os.environ["PARLEY_CONFIG"]), "from $PARLEY_CONFIG"
+    else:
+        args.config = Path(DEFAULT_CONFIG)
+        args.config_source = "the default: bots.yaml in the current folder"
     return args
 
 

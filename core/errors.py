@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ParleyError(Exception):
@@ -41,6 +42,14 @@ class ConfigError(ParleyError):
     def __init__(self, issues: list[ConfigIssue] | tuple[ConfigIssue, ...]) -> None:
         self.issues = tuple(issues)
         super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class ConfigFileMissing(ConfigError):
+    """No file where the config was looked for; `looked_at` is that place, absolute."""
+
+    def __init__(self, given: Path) -> None:
+        self.looked_at = given.absolute()
+        super().__init__([ConfigIssue(str(given), None, "", f"no file at {self.looked_at}")])
 
 
 class StoreError(ParleyError):

@@ -18,7 +18,7 @@ from core.config.messages import shown, translate
 from core.config.paths import LineMap
 from core.config.yaml_limits import MAX_FILE_BYTES
 from core.config.yaml_source import parse_yaml
-from core.errors import ConfigError, ConfigIssue
+from core.errors import ConfigError, ConfigFileMissing, ConfigIssue
 
 
 def load_config(
@@ -86,7 +86,7 @@ def _read(path: Path) -> str:
         else:
             return raw.decode("utf-8-sig")
     except FileNotFoundError:
-        message = "file not found"
+        raise ConfigFileMissing(path) from None
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
     except OSError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import shlex
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -244,3 +246,42 @@ def test_two_different_config_files_are_refused(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "two config files named" in err and "other.yaml" in err and str(config) in err
+
+
+def test_a_missing_config_names_where_it_looked_and_how_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "a new folder"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("PARLEY_CONFIG", raising=False)
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    first, *rest = err.splitlines()
+    assert first == (
+        f"parley: no config file at {folder / 'bots.yaml'} "
+        "(the default: bots.yaml in the current folder)"
+    )
+    # The user runs the command it suggests; the example then checks as valid.
+    [command] = [line.strip() for line in rest if line.strip().startswith("cp ")]
+    source, target = shlex.split(command)[1:]
+    assert Path(source) == Path(__file__).parents[2] / "bots.yaml"
+    assert Path(target) == folder / "bots.yaml"
+    shutil.copy(source, target)
+    assert main(["check"]) == 0
+    assert f"{Path('bots.yaml')} is valid." in capsys.readouterr().out
+
+
+def test_a_missing_config_says_who_named_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARLEY_CONFIG", str(tmp_path / "from-env.yaml"))
+    assert main(["chat"]) == 2
+    assert f"no config file at {tmp_path / 'from-env.yaml'} (from $PARLEY_CONFIG)" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["usage", "--config", "relative.yaml"]) == 2
+    assert f"no config file at {tmp_path / 'relative.yaml'} (named on the command line)" in (
+        capsys.readouterr().err
+    )

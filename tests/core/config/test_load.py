@@ -13,7 +13,7 @@ from bots.console_config import ConsoleBotConfig
 from bots.discord.config import DiscordBotConfig
 from bots.slack.config import SlackBotConfig
 from core.config import Config, Override, SecretRef
-from core.errors import ConfigError
+from core.errors import ConfigError, ConfigFileMissing
 
 VALID = Path(__file__).parents[2] / "configs" / "valid"
 FULL_ENV = {"OPENAI_API_KEY": "sk-openai-value", "SLACK_BOT_TOKEN": "xoxb-value", "USER": "ann"}
@@ -237,8 +237,10 @@ def test_missing_file_is_one_issue_without_a_line(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml", {})
 
     [issue] = caught.value.issues
-    assert (issue.line, issue.path, issue.message) == (None, "", "file not found")
+    message = f"no file at {tmp_path / 'nope.yaml'}"
+    assert (issue.line, issue.path, issue.message) == (None, "", message)
     assert issue.file == str(tmp_path / "nope.yaml")
+    assert isinstance(caught.value, ConfigFileMissing)
 
 
 def test_directory_is_an_unreadable_file(tmp_path: Path) -> None:
