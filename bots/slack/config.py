@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from bots.slack.tokens import check_token, token_kind
 from core.config import BotConfig, Override, SecretRef
 from core.config.fields import Frozen, FrozenMap, HttpUrl, empty_map, pattern_check
 
@@ -70,6 +71,23 @@ class SlackBotConfig(BotConfig):
     admins: tuple[SlackUserId, ...] = ()
     moderation_channel: SlackChannelId | None = None  # where admins hear of flagged messages
     suggested_prompts: tuple[SuggestedPrompt, ...] = ()
+
+    @field_validator("bot_token", "app_token")
+    @classmethod
+    def _token_of_its_kind(cls, ref: SecretRef | None, info: ValidationInfo) -> SecretRef | None:
+        return None if ref is None else check_token(str(info.field_name), ref)
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _secret_not_a_token(cls, ref: SecretRef | None) -> SecretRef | None:
+        # A signing secret is 32 hex characters; a token there is a clear mix-up.
+        if ref is not None and ref.is_set and (kind := token_kind(ref.reveal())):
+            raise PydanticCustomError(
+                "slack_token",
+                f"${{{ref.variable}}} is {kind}, not a signing secret; signing_secret takes "
+                "the Signing Secret (Basic Information > App Credentials)",
+            )
+        return ref
 
     @model_validator(mode="after")
     def _has_a_mode(self) -> SlackBotConfig:

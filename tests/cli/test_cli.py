@@ -285,3 +285,18 @@ def test_a_missing_config_says_who_named_it(
     assert f"no config file at {tmp_path / 'relative.yaml'} (named on the command line)" in (
         capsys.readouterr().err
     )
+
+
+def test_check_finds_swapped_slack_tokens(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xapp-1-A0-app-level-secret")
+    monkeypatch.setenv("SLACK_APP_TOKEN", SLACK_SECRET)
+    assert main(["check", str(config)]) == 2
+    err = capsys.readouterr().err
+    lines = config.read_text().splitlines()
+    for key in ("bot_token", "app_token"):
+        line = next(n for n, text in enumerate(lines, 1) if text.strip().startswith(f"{key}:"))
+        assert f"{config}:{line} bots[1].{key}: " in err
+    assert "look swapped" in err
+    assert "app-level-secret" not in err and SLACK_SECRET not in err
