@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,8 +45,11 @@ class Monitor:
         self.port: int | None = None  # the bound port while serving (port 0 picks one)
 
     def watch(self, bots: Mapping[str, Connectable]) -> None:
-        """The bots whose connection /healthz reports, by name."""
+        """The bots whose connection /healthz and `parley_bot_connected` report, by name."""
         self._bots = dict(bots)
+        self._metrics.watch_connections(
+            {name: _connected_now(bot) for name, bot in self._bots.items()}
+        )
 
     async def checks(self) -> list[Check]:
         config = self._config.current
@@ -100,6 +103,10 @@ class Monitor:
         response = web.Response(body=self._metrics.exposition())
         response.headers["Content-Type"] = self._metrics.content_type
         return response
+
+
+def _connected_now(bot: Connectable) -> Callable[[], bool]:
+    return lambda: bot.connected
 
 
 def _provider_checks(config: Config, outcomes: Mapping[str, str]) -> list[Check]:

@@ -46,15 +46,12 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="print Parley's version and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        # importlib.metadata reads the installed package's METADATA: tens of milliseconds
-        # that `parley health` and `--help` do not pay.
-        from importlib.metadata import PackageNotFoundError, version
+        from core.version import UNKNOWN_VERSION, parley_version
 
-        try:
-            text = f"parley {version('parley')}"
-        except PackageNotFoundError:
-            text = "parley (version unknown: run from source, not installed)"
-        parser.exit(message=text + "\n")
+        found = parley_version()
+        if found == UNKNOWN_VERSION:
+            found = "(version unknown: run from source, not installed)"
+        parser.exit(message=f"parley {found}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

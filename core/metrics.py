@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+import platform
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -11,11 +12,15 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 
 from core.errors import ContextTooLong, ModelError
 from core.turn import TurnReport
+from core.version import parley_version
 
 # Records one HTTP response a platform's API sent, by status code.
 ApiCalls = Callable[[int], None]
@@ -42,13 +47,26 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        # RSS, CPU seconds, start time and open fds (from /proc, so Linux only), and python_info.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        build = Gauge(
+            "parley_build_info", "Always 1; the labels say which Parley and Python run.",
+            ["version", "python"], registry=registry,
+        )  # fmt: skip
+        build.labels(parley_version(), platform.python_version()).set(1)
+        self._connected = Gauge(
+            "parley_bot_connected", "1 while the bot's platform connection is up, else 0.",
+            ["bot"], registry=registry,
+        )  # fmt: skip
         self._turns = Counter(
             "parley_turns", "Turns by bot and outcome (complete, partial, failed).",
             ["bot", "outcome"], registry=registry,
         )  # fmt: skip
         self._errors = Counter(
-            "parley_errors", "Failed turns by error kind.", ["kind"], registry=registry
-        )
+            "parley_errors", "Failed turns by bot, provider (empty: failed before one was "
+            "chosen) and error kind.", ["bot", "provider", "kind"], registry=registry,
+        )  # fmt: skip
         self._first_token = Histogram(
             "parley_model_first_token_seconds", "From the message to the reply's first text.",
             ["provider", "model"], buckets=LATENCY_BUCKETS, registry=registry,
@@ -83,7 +101,8 @@ class Metrics:
     def ended(self, report: TurnReport) -> None:
         self._turns.labels(report.bot, report.status).inc()
         if report.error is not None:
-            self._errors.labels(type(report.error).__name__).inc()
+            kind = type(report.error).__name__
+            self._errors.labels(report.bot, report.provider or "", kind).inc()
         if report.provider is None or report.model is None:
             return
         self._remember_provider(report.provider, report.error)
@@ -108,6 +127,12 @@ class Metrics:
         """Provider name to "ok" or the ModelError kind of its most recent call."""
         return dict(self._providers)
 
+    def watch_connections(self, connected: Mapping[str, Callable[[], bool]]) -> None:
+        """`parley_bot_connected` for these bots (replacing any before), read at each scrape."""
+        self._connected.clear()
+        for bot, is_up in connected.items():
+            self._connected.labels(bot).set_function(_as_number(is_up))
+
     def api_calls(self, platform: str) -> ApiCalls:
         calls, limited = self._api_calls.labels(platform), self._rate_limited.labels(platform)
 
@@ -120,4 +145,24 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""
-        return generate_latest(self.registry)
+        return generate_latest(_WithoutCreated(self.registry))
+
+
+def _as_number(is_up: Callable[[], bool]) -> Callable[[], float]:
+    return lambda: float(is_up())
+
+
+class _WithoutCreated:
+    """A registry's metrics without the `_created` samples prometheus_client adds to each
+    counter and histogram: a timestamp series per label set that doubles what Prometheus
+    stores and that nothing here uses. Dropped at scrape time rather than with
+    disable_created_metrics(), which switches them off for the whole process."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            created = f"{family.name}_created"
+            family.samples = [sample for sample in family.samples if sample.name != created]
+            yield family

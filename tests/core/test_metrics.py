@@ -42,7 +42,8 @@ def test_a_turn_failing_before_the_model_counts_but_measures_no_model() -> None:
     metrics.ended(report(ParleyError("no such bot"), provider=None))
     found = samples(metrics)
     assert found[("parley_turns_total", frozenset({("bot", "team"), ("outcome", "failed")}))] == 1
-    assert found[("parley_errors_total", frozenset({("kind", "ParleyError")}))] == 1
+    errors = frozenset({("bot", "team"), ("provider", ""), ("kind", "ParleyError")})
+    assert found[("parley_errors_total", errors)] == 1
     assert not [key for key in found if key[0].startswith("parley_model_")]
     assert metrics.provider_outcomes() == {}
 
@@ -53,3 +54,38 @@ def test_two_runtimes_keep_separate_counts() -> None:
     turns = ("parley_turns_total", frozenset({("bot", "team"), ("outcome", "complete")}))
     assert samples(first)[turns] == 1
     assert turns not in samples(second)
+
+
+def test_errors_are_counted_by_bot_provider_and_kind() -> None:
+    metrics = Metrics()
+    metrics.ended(report(RateLimited("429")))
+    metrics.ended(report(RateLimited("429")))
+    metrics.ended(report(ContextTooLong("too long")))
+    found = samples(metrics)
+    team_openai = frozenset({("bot", "team"), ("provider", "openai")})
+    assert found[("parley_errors_total", team_openai | {("kind", "RateLimited")})] == 2
+    assert found[("parley_errors_total", team_openai | {("kind", "ContextTooLong")})] == 1
+
+
+def test_no_created_series_and_the_build_and_process_figures() -> None:
+    metrics = Metrics()
+    metrics.ended(report(RateLimited("429")))
+    text = metrics.exposition().decode()
+    assert "_created" not in text
+    found = samples(metrics)
+    build = [labels for name, labels in found if name == "parley_build_info"]
+    assert len(build) == 1 and dict(build[0])["python"].startswith("3.")
+    assert found[("process_resident_memory_bytes", frozenset())] > 0
+    assert any(name == "python_info" for name, _ in found)
+
+
+def test_connections_are_read_at_each_scrape() -> None:
+    metrics = Metrics()
+    up = {"team": True}
+    metrics.watch_connections({"team": lambda: up["team"]})
+    connected = ("parley_bot_connected", frozenset({("bot", "team")}))
+    assert samples(metrics)[connected] == 1
+    up["team"] = False
+    assert samples(metrics)[connected] == 0
+    metrics.watch_connections({})
+    assert connected not in samples(metrics)

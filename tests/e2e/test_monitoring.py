@@ -7,6 +7,7 @@ import contextlib
 import logging
 import socket
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bots.app import Runtime, open_runtime, run_bots
 from bots.platforms import startable_bots
 from cli.main import main
+from core.version import parley_version
 from tests.e2e.discord_env import discord_env, write_config
 from tests.e2e.slack_env import GENERAL, slack_env, write_slack_config
 from tests.fakes.discord_server import FakeDiscord
@@ -150,6 +152,31 @@ async def test_slack_turns_move_the_counters_and_health_reads_ok(
         assert body["checks"]["provider:fake"] == "ok"
 
 
+async def test_process_build_and_connection_figures_and_no_created_series(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    async with running(slack_config(tmp_path, fake_slack, fake_openai)) as parley:
+        fake_openai.enqueue(Script(chunks=("Hi",)))
+        await mention(fake_slack, "hello")
+        await parley.until_value("parley_turns_total", 1, bot="team", outcome="complete")
+        async with parley.http.get(f"{parley.url}/metrics") as response:
+            text = await response.text()
+        assert "_created" not in text
+        metrics = await parley.metrics()
+        for name in ("process_resident_memory_bytes", "process_start_time_seconds"):
+            assert metrics[(name, frozenset())] > 0, name
+        assert metrics[("process_cpu_seconds_total", frozenset())] > 0
+        assert metrics[("process_open_fds", frozenset())] > 0
+        assert any(name == "python_info" for name, _ in metrics)
+        python = ".".join(str(part) for part in sys.version_info[:3])
+        build = {"version": parley_version(), "python": python}
+        assert await parley.value("parley_build_info", **build) == 1
+        assert await parley.value("parley_bot_connected", bot="team") == 1
+
+        await fake_slack.stop()
+        await parley.until_value("parley_bot_connected", 0, bot="team")
+
+
 async def test_a_turn_in_progress_is_an_active_turn(
     slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
@@ -188,7 +215,8 @@ async def test_health_names_a_locked_database_a_failing_provider_and_a_lost_slac
         body = await parley.until_healthy(False)
         assert body["failing"] == ["provider:fake"]
         assert body["checks"]["provider:fake"] == "ProviderUnavailable"
-        assert await parley.value("parley_errors_total", kind="ProviderUnavailable") == 1
+        errors = {"bot": "team", "provider": "fake", "kind": "ProviderUnavailable"}
+        assert await parley.value("parley_errors_total", **errors) == 1
         assert await parley.value("parley_turns_total", bot="team", outcome="failed") == 1
         await mention(fake_slack, "and now?")
         assert (await parley.until_healthy(True))["checks"]["provider:fake"] == "ok"
