@@ -49,8 +49,8 @@ def write_report(
 ) -> None:
     rows = [_row(line) for line in lines]
     if fmt == "json":
-        payload = {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": rows}
-        out.write(_json_text(payload) + "\n")
+        period = {"by": by, "since": since.isoformat(), "until": until.isoformat()}
+        out.write(_json_text(period, rows) + "\n")
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
@@ -77,20 +77,18 @@ def decimal_text(cost: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def _json_text(payload: dict[str, object]) -> str:
-    """The payload with each cost a JSON number written in decimals.
+def _json_text(period: dict[str, str], rows: list[dict[str, object]]) -> str:
+    """The report with each row's cost a JSON number written in decimals.
 
     json writes floats as repr() does (7.4e-05) and has no hook for it, so costs go in as
     marked strings and come out unquoted. Only the `"cost": ` key is touched: a marked
     string inside a group name has its quotes escaped and cannot match.
     """
-    rows = payload["rows"]
-    assert isinstance(rows, list)
     marked = [
         {**row, "cost": None if row["cost"] is None else f"{_FIXED_MARK}{row['cost']}"}
         for row in rows
     ]
-    text = json.dumps({**payload, "rows": marked}, indent=2)
+    text = json.dumps({**period, "rows": marked}, indent=2)
     return re.sub(r'"cost": "\\u0000(-?[0-9.]+)"', r'"cost": \1', text)
 
 
