@@ -14,11 +14,12 @@ _HANDLER_NAME = "parley"
 # The model SDK's HTTP client logs every request at info, full URL included: a line per call
 # that says nothing our turn line does not, and a leak if a URL ever carried a secret.
 _QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2")
-# slack_bolt warns on every start that the token it was given is unused: Parley hands it a
-# client that carries the token (and SLACK_BOT_TOKEN, if set, is read by bolt all the same)
-# and an authorize function that answers from the start-up auth.test. Nothing for an admin
-# to fix, so these two exact lines are dropped (tests/cli/test_run_logs.py keeps the texts
-# equal to bolt's; they are copied so that logging set-up does not import slack_bolt).
+# Library warnings on every start that nobody can act on, dropped by exact text (copied so
+# that logging set-up imports neither SDK; tests/cli/test_run_logs.py keeps them equal):
+# slack_bolt says the token it was given is unused (Parley hands it a client that carries
+# the token, and an authorize function answering from the start-up auth.test; bolt reads
+# SLACK_BOT_TOKEN from the environment all the same); discord.py says voice is not supported
+# without its optional libraries, and Parley has no voice.
 _UNACTIONABLE = frozenset(
     {
         ("slack_bolt.AsyncApp", "As you gave `client` as well, `token` will be unused."),
@@ -27,6 +28,8 @@ _UNACTIONABLE = frozenset(
             "As `installation_store` or `authorize` has been used, "
             "`token` (or SLACK_BOT_TOKEN env variable) will be ignored.",
         ),
+        ("discord.client", "PyNaCl is not installed, voice will NOT be supported"),
+        ("discord.client", "davey is not installed, voice will NOT be supported"),
     }
 )
 # What every LogRecord carries; anything else on a record came in through `extra=`.

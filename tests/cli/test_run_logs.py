@@ -1,4 +1,4 @@
-"""What `parley run` logs at info level around a model call: our lines, not the HTTP client's."""
+"""What `parley run` logs at info level: our lines, no HTTP client lines, no start-up noise."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import io
 import logging
 from collections.abc import Iterator
 
+import discord
 import pytest
+from slack_bolt.logger import messages
 
 from bots.logs import actionable, configure_logging, unconfigure_logging
+from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world
 from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
 from tests.fakes.openai_server import Script
 
-__all__ = ["slack", "slack_env"]
+__all__ = ["discord_env", "discord_world", "slack", "slack_env"]
 
 
 @pytest.fixture
@@ -57,9 +60,29 @@ async def test_a_slack_bot_starts_without_a_warning(
     assert [line for line in lines if " WARNING " in line or " ERROR " in line] == []
 
 
-def test_the_dropped_lines_are_bolts_own_texts() -> None:
-    """If bolt rewords them, its warnings come back rather than being silently kept out."""
-    from slack_bolt.logger import messages
+@pytest.fixture
+def voice_warnings_armed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """discord.py warns once per process; armed again, whichever test ran before."""
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True)
+    monkeypatch.setattr(discord.VoiceClient, "warn_dave", True)
+
+
+async def test_a_discord_bot_starts_without_a_warning(
+    info_logs: io.StringIO, voice_warnings_armed: None, discord_world: DiscordWorld
+) -> None:
+    lines = info_logs.getvalue().splitlines()
+    assert any("has connected to Gateway" in line for line in lines)
+    assert [line for line in lines if " WARNING " in line or " ERROR " in line] == []
+
+
+def test_the_dropped_lines_are_the_libraries_own_texts(
+    voice_warnings_armed: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If a library rewords them, its warnings come back rather than being silently kept."""
+    discord.Client(intents=discord.Intents.none())
+    voice = [r for r in caplog.records if r.name == "discord.client" and "voice" in r.getMessage()]
+    assert len(voice) == 2
+    assert not any(actionable(record) for record in voice)
 
     for text in (
         messages.warning_client_prioritized_and_token_skipped(),
