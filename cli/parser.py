@@ -25,7 +25,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     named: list[Path] = []
     for given in (args.config_before, args.config, getattr(args, "path", None)):
-        if given is not None and given not in named:
+        # bots.yaml and ./bots.yaml and its absolute path are one file.
+        if given is not None and given.absolute() not in {n.absolute() for n in named}:
             named.append(given)
     if len(named) > 1:
         parser.error(f"two config files named ({named[0]} and {named[1]}); give one")

@@ -220,12 +220,13 @@ def test_chat_marks_what_a_killed_chat_left_unfinished(
 
 
 def test_config_may_come_before_the_command(
-    config: Path, capsys: pytest.CaptureFixture[str]
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--config", str(config), "check"]) == 0
     assert f"{config} is valid." in capsys.readouterr().out
-    # Named twice, the same file: fine.
-    assert main(["--config", str(config), "check", "--config", str(config)]) == 0
+    # Named twice, the same file (relative once): fine.
+    monkeypatch.chdir(config.parent)
+    assert main(["--config", str(config), "check", "--config", f"./{config.name}"]) == 0
     assert f"{config} is valid." in capsys.readouterr().out
 
 
