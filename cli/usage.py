@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import csv
 import json
-import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,8 +18,6 @@ from core.usage import UsageLine, parse_moment, summarize
 # Costs are written fixed-point to this many decimals (a billionth: a few tokens of the
 # cheapest models), never as 7.4e-05, which spreadsheets and people misread.
 COST_DECIMALS = 9
-# A cost in the JSON rows before it becomes a bare number (see _json_text).
-_FIXED_MARK = "\x00"
 COLUMNS = ("group", "turns", "prompt_tokens", "cached_tokens", "cached_share",
            "completion_tokens", "cost")  # fmt: skip
 
@@ -49,8 +46,13 @@ def write_report(
 ) -> None:
     rows = [_row(line) for line in lines]
     if fmt == "json":
-        period = {"by": by, "since": since.isoformat(), "until": until.isoformat()}
-        out.write(_json_text(period, rows) + "\n")
+        # JSON keeps costs as numbers: a parser reads 7.4e-05 as well as 0.000074.
+        payload = {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": [
+            {**row, "cost": None if row["cost"] is None else float(str(row["cost"]))}
+            for row in rows
+        ]}  # fmt: skip
+        json.dump(payload, out, indent=2)
+        out.write("\n")
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
@@ -75,21 +77,6 @@ def decimal_text(cost: float) -> str:
     """0.000074, not 7.4e-05: fixed-point, trailing zeros trimmed."""
     text = f"{cost:.{COST_DECIMALS}f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
-
-
-def _json_text(period: dict[str, str], rows: list[dict[str, object]]) -> str:
-    """The report with each row's cost a JSON number written in decimals.
-
-    json writes floats as repr() does (7.4e-05) and has no hook for it, so costs go in as
-    marked strings and come out unquoted. Only the `"cost": ` key is touched: a marked
-    string inside a group name has its quotes escaped and cannot match.
-    """
-    marked = [
-        {**row, "cost": None if row["cost"] is None else f"{_FIXED_MARK}{row['cost']}"}
-        for row in rows
-    ]
-    text = json.dumps({**period, "rows": marked}, indent=2)
-    return re.sub(r'"cost": "\\u0000(-?[0-9.]+)"', r'"cost": \1', text)
 
 
 def _table(
