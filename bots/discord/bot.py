@@ -20,6 +20,7 @@ from discord.state import ConnectionState
 from bots.connect import keep_connecting
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
+from bots.discord.reply import NO_PINGS
 from bots.discord.router import DiscordEventRouter
 from bots.discord.slash import command_failed
 from bots.platforms import DISCORD_COMMAND_SYNC_SCOPE
@@ -131,6 +132,7 @@ class ParleyDiscordClient(discord.Client):
             intents=intents,
             guild_ready_timeout=GUILD_READY_TIMEOUT,
             http_trace=counting_trace(api_calls),
+            allowed_mentions=NO_PINGS,
         )
         self.tree: app_commands.CommandTree[ParleyDiscordClient] = app_commands.CommandTree(self)
         self.tree.error(command_failed)
