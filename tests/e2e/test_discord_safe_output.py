@@ -30,6 +30,16 @@ def assert_pings_nobody(fake: FakeDiscord, messages: list[FakeDiscordMessage]) -
     for message in messages:
         assert fake.pinged(message) == set(), message.content
         assert message.allowed_mentions == {"parse": []}
+    # Every post and edit on the way, streamed ones included, carried the same rules.
+    writes = [
+        call
+        for call in fake.calls
+        if call.method in ("POST", "PATCH")
+        and isinstance(call.json, dict)
+        and "content" in call.json
+    ]
+    assert writes
+    assert all(call.json.get("allowed_mentions") == {"parse": []} for call in writes), writes
 
 
 async def test_a_reply_in_a_new_thread_pings_nobody(discord_world: DiscordWorld) -> None:
