@@ -31,16 +31,33 @@ async def sync_if_changed(tree: Tree, config: DiscordBotConfig, engine: Conversa
     log.log(level, "discord bot %s: %s", config.name, describe_command_places(config))
     markers = Markers(engine, config.name)
     for place in places:
-        if not await markers.synced(place, digest):
-            scope = None if place == GLOBAL else discord.Object(int(place))
-            if scope is not None:
-                tree.copy_global_to(guild=scope)
-            await tree.sync(guild=scope)
-            log.info("discord bot %s: slash commands synced (%s)", config.name, place)
+        if not await markers.synced(place, digest) and not await _sync(tree, config.name, place):
+            continue
         # Also when nothing was synced: a set synced by a Parley before removals existed
         # gets its presence marked, so a later move can still take it away.
         await markers.placed(place, digest)
     await _clear_stale(tree.client, config.name, places, markers)
+
+
+async def _sync(tree: Tree, name: str, place: str) -> bool:
+    """False when Discord refuses the place: the bot still serves, and the log says why."""
+    scope = None if place == GLOBAL else discord.Object(int(place))
+    if scope is not None:
+        tree.copy_global_to(guild=scope)
+    try:
+        await tree.sync(guild=scope)
+    except discord.Forbidden as refused:
+        log.warning(
+            "discord bot %s: Discord refused its slash commands in guild %s (%s): the bot is "
+            "not in that server, or was invited without the applications.commands scope; "
+            "invite it with that scope, or take the guild out of workspaces/allowed_guilds",
+            name,
+            place,
+            refused.text or refused.status,
+        )
+        return False
+    log.info("discord bot %s: slash commands synced (%s)", name, place)
+    return True
 
 
 async def _clear_stale(

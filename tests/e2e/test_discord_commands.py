@@ -13,7 +13,7 @@ from bots.config_models import load_config
 from cli.check import print_check
 from tests.e2e.discord_env import discord_env, running, write_config
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, Script
 
 __all__ = ["discord_env"]
 
@@ -128,3 +128,23 @@ def test_check_says_where_the_commands_will_be_registered(
     out = io.StringIO()
     assert print_check(load_config(path, env={}), out) == 0
     assert said in out.getvalue()
+
+
+async def test_a_listed_guild_that_refuses_commands_is_named_and_the_bot_serves(
+    tmp_path: Path,
+    fake_discord: FakeDiscord,
+    fake_openai: FakeOpenAI,
+    discord_env: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bots.discord")
+    elsewhere = "1999999999999999999"  # a server the bot was never invited to
+    extra = f'    allowed_guilds: ["{fake_discord.guild_id}", "{elsewhere}"]\n'
+    config = configure(tmp_path / "bots.yaml", fake_discord, fake_openai, guild=True, extra=extra)
+    async with running(config, fake_discord, fake_openai) as world:
+        world.openai.enqueue(Script(chunks=("Still here.",)))
+        thread = await world.say("are you up?", mention=True)
+        await world.bot_says(thread, "Still here.")
+    assert names(fake_discord, fake_discord.guild_id) == NAMES
+    warned = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"refused its slash commands in guild {elsewhere}" in warned
