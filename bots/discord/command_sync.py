@@ -95,33 +95,38 @@ async def _clear_stale(
 class Markers:
     """Per place: the command set synced there, whether Parley's commands are there, and
     how many times they were removed (an epoch: a place emptied and wanted again syncs
-    anew, though the ledger only ever adds rows)."""
+    anew, though the ledger only ever adds rows). Markers are never pruned (KEPT_SCOPES)."""
 
     def __init__(self, engine: Conversations, bot: str) -> None:
         self._engine = engine
         self._prefix = f"{DISCORD_COMMAND_SYNC_SCOPE}{bot}:"
+        self._epochs: dict[str, int] = {}
 
     async def synced(self, place: str, digest: str) -> bool:
         return await self._engine.seen(self._prefix + place, await self._set(place, digest))
 
     async def placed(self, place: str, digest: str) -> None:
-        epoch = await self._epoch(place)
-        await self._engine.record(self._prefix + place, await self._set(place, digest))
-        await self._engine.record(f"{self._prefix}{place}:placed", str(epoch))
+        await self._note(self._prefix + place, await self._set(place, digest))
+        await self._note(f"{self._prefix}{place}:placed", str(await self._epoch(place)))
         if place != GLOBAL:
-            await self._engine.record(f"{self._prefix}guilds", "used")
+            await self._note(f"{self._prefix}guilds", "used")
 
     async def live(self, place: str) -> bool:
-        return await self._engine.seen(
-            f"{self._prefix}{place}:placed", str(await self._epoch(place))
-        )
+        epoch = str(await self._epoch(place))
+        return await self._engine.seen(f"{self._prefix}{place}:placed", epoch)
 
     async def cleared(self, place: str) -> None:
-        epoch = await self._epoch(place)
-        await self._engine.record(f"{self._prefix}{place}:cleared", str(epoch + 1))
+        epoch = await self._epoch(place) + 1
+        await self._engine.record(f"{self._prefix}{place}:cleared", str(epoch))
+        self._epochs[place] = epoch
 
     async def used_guilds(self) -> bool:
         return await self._engine.seen(f"{self._prefix}guilds", "used")
+
+    async def _note(self, scope: str, value: str) -> None:
+        # Every start marks every place: a look-up spares the store a write each time.
+        if not await self._engine.seen(scope, value):
+            await self._engine.record(scope, value)
 
     async def _set(self, place: str, digest: str) -> str:
         # Epoch 0 keeps the marker of Parley versions before removals existed.
@@ -129,7 +134,9 @@ class Markers:
         return digest if epoch == 0 else f"{digest}#{epoch}"
 
     async def _epoch(self, place: str) -> int:
-        epoch = 0
-        while await self._engine.seen(f"{self._prefix}{place}:cleared", str(epoch + 1)):
-            epoch += 1
-        return epoch
+        if place not in self._epochs:
+            epoch = 0
+            while await self._engine.seen(f"{self._prefix}{place}:cleared", str(epoch + 1)):
+                epoch += 1
+            self._epochs[place] = epoch
+        return self._epochs[place]
