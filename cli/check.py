@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from bots.config_models import load_config
+from bots.platform_notes import platform_notes
 from bots.platforms import ADAPTERS, NOT_YET_BUILT, missing_secrets
 from core.config import BotConfig, BudgetConfig, Config, PersonaConfig, ProviderConfig
 from core.model_files import BUNDLED_NAME, LocalModelError, bundled_model_path, local_model_problem
@@ -52,6 +53,8 @@ def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> in
     write("\nBots\n")
     for bot in config.bots:
         write(f"  {bot.name:<14} {bot.platform:<8} {_describe_bot(bot)}\n")
+        for note in platform_notes(bot):
+            write(f"  {'':<23} → {note}\n")
     write("\nSecrets (from the environment)\n")
     for use in config.secrets:
         state = "set" if use.is_set else "MISSING"

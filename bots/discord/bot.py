@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -18,11 +16,12 @@ from discord import app_commands
 from discord.state import ConnectionState
 
 from bots.connect import keep_connecting
+from bots.discord.command_sync import sync_if_changed
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
+from bots.discord.reply import NO_PINGS
 from bots.discord.router import DiscordEventRouter
 from bots.discord.slash import command_failed
-from bots.platforms import DISCORD_COMMAND_SYNC_SCOPE
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.config import BotConfig
@@ -131,6 +130,7 @@ class ParleyDiscordClient(discord.Client):
             intents=intents,
             guild_ready_timeout=GUILD_READY_TIMEOUT,
             http_trace=counting_trace(api_calls),
+            allowed_mentions=NO_PINGS,
         )
         self.tree: app_commands.CommandTree[ParleyDiscordClient] = app_commands.CommandTree(self)
         self.tree.error(command_failed)
@@ -201,30 +201,6 @@ def counting_trace(record: ApiCalls) -> aiohttp.TraceConfig:
     trace = aiohttp.TraceConfig()
     trace.on_request_end.append(on_request_end)
     return trace
-
-
-async def sync_if_changed(
-    tree: app_commands.CommandTree[ParleyDiscordClient],
-    config: DiscordBotConfig,
-    engine: Conversations,
-) -> None:
-    """Syncs only a command set Discord has not seen: creates are limited to 200 a day."""
-    shape = json.dumps([command.to_dict(tree) for command in tree.get_commands()], sort_keys=True)
-    digest = hashlib.sha256(shape.encode()).hexdigest()[:16]
-    scopes: list[discord.Object | None] = [None]
-    if config.command_sync == "guilds":
-        guilds = sorted({*config.workspaces, *config.allowed_guilds})
-        scopes = [discord.Object(int(guild)) for guild in guilds]
-    for scope in scopes:
-        place = "global" if scope is None else str(scope.id)
-        record = f"{DISCORD_COMMAND_SYNC_SCOPE}{config.name}:{place}"
-        if await engine.seen(record, digest):
-            continue
-        if scope is not None:
-            tree.copy_global_to(guild=scope)
-        await tree.sync(guild=scope)
-        await engine.record(record, digest)
-        log.info("discord bot %s: slash commands synced (%s)", config.name, place)
 
 
 @contextlib.contextmanager

@@ -39,9 +39,10 @@ class DiscordBotConfig(BotConfig):
     # continues whenever someone replies to one of Parley's messages).
     mention_reply: Literal["thread", "reply"] = "thread"
     allow_dms: bool = True
-    # Slash commands: "guilds" syncs to each guild in `workspaces`/`allowed_guilds` (instant);
-    # "global" syncs once for every server (Discord takes up to an hour to show them).
-    command_sync: Literal["guilds", "global"] = "guilds"
+    # Slash commands: "guilds" registers them in each guild of `workspaces`/`allowed_guilds`
+    # (shown at once); "global" once for every server and DMs (Discord may take up to an
+    # hour); "auto" is "guilds" when a guild is listed, else "global".
+    command_sync: Literal["auto", "guilds", "global"] = "auto"
     allowed_guilds: tuple[DiscordGuildId, ...] = ()  # empty: every server
     allowed_channels: tuple[DiscordChannelId, ...] = ()  # a thread counts as its parent
     allowed_roles: tuple[DiscordRoleId, ...] = ()

@@ -26,6 +26,12 @@ STREAM_EDIT_SECONDS = 1.0
 # edit of a reply is the one that must land, so it is tried again briefly on any 5xx.
 FINAL_RETRY_DELAYS_SECONDS = (0.5, 1.5)
 
+# Every message Parley sends notifies nobody: a model that writes "@everyone", "<@id>" or
+# "<@&role>" must not ping a server. Set on the client (its default for every send and
+# edit) and passed on each send too, so a send that sets other mention options (a reply's
+# mention_author) cannot merge the client default back open.
+NO_PINGS = discord.AllowedMentions.none()
+
 # Posts a part with a nonce: discord.py sends it with enforce_nonce, so Discord answers a
 # repeated send (within minutes) with the message it made the first time.
 Post = Callable[[str, int], Awaitable[discord.Message]]
@@ -86,7 +92,7 @@ class DiscordReplyBinding:
         return message
 
     async def edit(self, message: discord.Message, text: str) -> None:
-        await message.edit(content=text)
+        await message.edit(content=text, allowed_mentions=NO_PINGS)
 
     async def posted(self, message: discord.Message) -> None:
         if self._on_posted is not None:

@@ -12,7 +12,7 @@ import discord
 
 from bots.discord.access import is_admin, is_allowed
 from bots.discord.config import DiscordBotConfig
-from bots.discord.reply import DiscordDeliveryError, DiscordReplyBinding
+from bots.discord.reply import NO_PINGS, DiscordDeliveryError, DiscordReplyBinding
 from bots.reply import StreamedReply
 from bots.tasks import OnError, TurnTasks
 from bots.throttle import ChannelThrottle
@@ -80,7 +80,7 @@ class DiscordEventRouter:
         sink = self._reply_to(config, incoming, message, reference)
 
         async def report_failure() -> None:
-            await message.channel.send(FAILED)
+            await message.channel.send(FAILED, allowed_mentions=NO_PINGS)
 
         self.start(incoming, sink, report_failure)
 
@@ -143,7 +143,7 @@ class DiscordEventRouter:
             return self._sink_in_new_thread(message, incoming.text)
 
         async def first(part: str, nonce: int) -> discord.Message:
-            return await message.reply(part, mention_author=False, nonce=nonce)
+            return await message.reply(part, allowed_mentions=NO_PINGS, nonce=nonce)
 
         async def link(posted: discord.Message) -> None:
             # At once, not after the turn: people reply while it still streams.
@@ -153,7 +153,7 @@ class DiscordEventRouter:
             DiscordReplyBinding(
                 channel_id=message.channel.id,
                 first=first,
-                more=lambda part, nonce: target.send(part, nonce=nonce),
+                more=lambda part, nonce: _send(target, part, nonce),
                 typing=lambda: _typing(target),
                 throttle=self._throttle,
                 on_posted=link,
@@ -171,7 +171,7 @@ class DiscordEventRouter:
             return made[0]
 
         async def send(part: str, nonce: int) -> discord.Message:
-            return await (await thread()).send(part, nonce=nonce)
+            return await _send(await thread(), part, nonce)
 
         async def typing() -> None:
             # Typing starts only for a real turn (not for a short answer): the thread is
@@ -194,8 +194,8 @@ class DiscordEventRouter:
         return StreamedReply(
             DiscordReplyBinding(
                 channel_id=getattr(thread, "id", None) or 0,
-                first=lambda part, nonce: thread.send(part, nonce=nonce),
-                more=lambda part, nonce: thread.send(part, nonce=nonce),
+                first=lambda part, nonce: _send(thread, part, nonce),
+                more=lambda part, nonce: _send(thread, part, nonce),
                 typing=lambda: _typing(thread),
                 throttle=self._throttle,
             )
@@ -225,7 +225,7 @@ class DiscordEventRouter:
             channel = self._client.get_channel(to) or await self._client.fetch_channel(to)
             if not isinstance(channel, discord.abc.Messageable):
                 raise TypeError(f"channel {to} cannot take messages")
-            await channel.send(notice, allowed_mentions=discord.AllowedMentions.none())
+            await channel.send(notice, allowed_mentions=NO_PINGS)
         except (discord.HTTPException, TypeError) as error:
             log.warning("could not post to moderation channel %s: %s", to, error)
 
@@ -253,7 +253,7 @@ class ThreadedReply:
 
     async def say(self, text: str) -> None:
         try:
-            await self._message.reply(text, mention_author=False)
+            await self._message.reply(text, allowed_mentions=NO_PINGS)
         except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
             raise DiscordDeliveryError(str(error)) from error
         self._said = text
@@ -321,6 +321,10 @@ def channel_name(channel: object) -> str:
         return f"#{channel.parent.name}"
     name = getattr(channel, "name", None)
     return f"#{name}" if name else "a direct message"
+
+
+async def _send(target: discord.abc.Messageable, part: str, nonce: int) -> discord.Message:
+    return await target.send(part, nonce=nonce, allowed_mentions=NO_PINGS)
 
 
 async def _typing(target: discord.abc.Messageable) -> None:

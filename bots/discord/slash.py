@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from bots.discord.access import is_admin, is_allowed
-from bots.discord.reply import DiscordReplyBinding
+from bots.discord.reply import NO_PINGS, DiscordReplyBinding
 from bots.discord.router import DiscordEventRouter, channel_name, conversation_in, thread_name
 from bots.reply import StreamedReply
 from core.types import Author, Command, ConversationKey, IncomingMessage, ReplySink
@@ -31,7 +31,9 @@ async def chat(talk: DiscordEventRouter, interaction: discord.Interaction, promp
     channel = interaction.channel
     if not isinstance(channel, discord.TextChannel):
         await interaction.response.send_message(
-            "Use /chat in a server text channel; here, just use /ask.", ephemeral=True
+            "Use /chat in a server text channel; here, just use /ask.",
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
         )
         return
     if not await _defer(interaction, ephemeral=False):
@@ -47,8 +49,12 @@ async def chat(talk: DiscordEventRouter, interaction: discord.Interaction, promp
         thread = await channel.create_thread(
             name=thread_name(prompt), type=discord.ChannelType.public_thread
         )
-        await interaction.edit_original_response(content=f"Let's talk in {thread.mention}.")
-        await thread.send(f"**{interaction.user.display_name}:** {prompt}"[:2000])
+        await interaction.edit_original_response(
+            content=f"Let's talk in {thread.mention}.", allowed_mentions=NO_PINGS
+        )
+        # The user's own words, posted by the bot: "@everyone" in them must not ping either.
+        opening = f"**{interaction.user.display_name}:** {prompt}"[:2000]
+        await thread.send(opening, allowed_mentions=NO_PINGS)
         key = ConversationKey("discord", str(interaction.guild_id), str(channel.id), str(thread.id))
         await talk.engine.handle(_incoming(talk, interaction, key, prompt), talk.sink_in(thread))
 
@@ -65,7 +71,8 @@ async def reset(talk: DiscordEventRouter, interaction: discord.Interaction) -> N
     key = _here(interaction)
     if key.thread.startswith("ask-"):
         await interaction.edit_original_response(
-            content="Use /reset inside a thread with me (or in our DM)."
+            content="Use /reset inside a thread with me (or in our DM).",
+            allowed_mentions=NO_PINGS,
         )
         return
     message = _incoming(talk, interaction, key, "", Command("reset"))
@@ -109,16 +116,18 @@ async def command_failed(
     )
     try:
         if interaction.response.is_done():
-            await interaction.edit_original_response(content=FAILED)
+            await interaction.edit_original_response(content=FAILED, allowed_mentions=NO_PINGS)
         else:
-            await interaction.response.send_message(FAILED, ephemeral=True)
+            await interaction.response.send_message(
+                FAILED, ephemeral=True, allowed_mentions=NO_PINGS
+            )
     except discord.HTTPException as unanswered:
         log.debug("discord: the failure notice did not get through: %s", unanswered)
 
 
 async def _failed(interaction: discord.Interaction) -> None:
     # The deferred "thinking…" must not hang until the token expires.
-    await interaction.edit_original_response(content=FAILED)
+    await interaction.edit_original_response(content=FAILED, allowed_mentions=NO_PINGS)
 
 
 def _here(interaction: discord.Interaction) -> ConversationKey:
@@ -158,11 +167,11 @@ def _incoming(
 def _sink(talk: DiscordEventRouter, interaction: discord.Interaction) -> ReplySink:
     async def first(part: str, nonce: int) -> discord.Message:
         # An edit: trying it again shows the same words, never a second message.
-        return await interaction.edit_original_response(content=part)
+        return await interaction.edit_original_response(content=part, allowed_mentions=NO_PINGS)
 
     async def more(part: str, nonce: int) -> discord.Message:
         # Webhook sends take no nonce: a follow-up whose answer was lost may show twice.
-        return await interaction.followup.send(part, wait=True)
+        return await interaction.followup.send(part, wait=True, allowed_mentions=NO_PINGS)
 
     return StreamedReply(
         DiscordReplyBinding(

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.reply import DeliveryError, Pacing, Refusal
 from bots.reply.binding import Show
 from bots.slack.errors import SlackDeliveryError, explain
+from bots.slack.mentions import without_pings
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
 
@@ -55,7 +56,10 @@ class SlackStyle:
 
 
 class SlackReplyBinding:
-    """One reply in one thread (or a DM's top level); a posted message is known by its ts."""
+    """One reply in one thread (or a DM's top level); a posted message is known by its ts.
+
+    Every post and edit passes through `without_pings`: a model's "<!channel>" or "<@U…>"
+    shows as plain words, in streamed edits, split parts and final edits alike."""
 
     def __init__(
         self,
@@ -100,7 +104,7 @@ class SlackReplyBinding:
                 response = await self._client.chat_postMessage(
                     channel=self._channel,
                     thread_ts=self._thread_ts,
-                    markdown_text=text,
+                    markdown_text=without_pings(text),
                     metadata={"event_type": POST_MARK_EVENT, "event_payload": {"post": self._mark}},
                 )
                 return self._posted(str(response["ts"]))
@@ -152,7 +156,9 @@ class SlackReplyBinding:
         return messages
 
     async def edit(self, message: str, text: str) -> None:
-        await self._client.chat_update(channel=self._channel, ts=message, markdown_text=text)
+        await self._client.chat_update(
+            channel=self._channel, ts=message, markdown_text=without_pings(text)
+        )
 
     async def posted(self, message: str) -> None:
         pass  # a Slack thread is the conversation already: nothing to link

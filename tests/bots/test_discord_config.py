@@ -32,7 +32,7 @@ def load_bot(tmp_path: Path, extra: str) -> DiscordBotConfig:
 def test_defaults_suit_a_new_server(tmp_path: Path) -> None:
     bot = load_bot(tmp_path, "")
     assert (bot.allow_dms, bot.answer_bots) == (True, False)
-    assert (bot.command_sync, bot.on_denied) == ("guilds", "silent")
+    assert (bot.command_sync, bot.on_denied) == ("auto", "silent")
     assert bot.allowed_guilds == bot.allowed_roles == bot.admins == ()
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from tests.fakes.discord_http import BODY, error, json_response
-from tests.fakes.discord_payloads import application_payload
+from tests.fakes.discord_payloads import Payload, application_payload
 from tests.fakes.discord_world import World
 
 # GATEWAY_MESSAGE_CONTENT_LIMITED: an unverified bot with the message content intent enabled.
@@ -26,6 +26,7 @@ class ApplicationRoutes:
         guild_commands = "/applications/{app}/guilds/{guild}/commands"
         return [
             web.get("/users/@me", self.me),
+            web.get("/users/@me/guilds", self.my_guilds),
             web.get("/oauth2/applications/@me", self.application),
             web.get("/applications/@me", self.application),
             web.get("/gateway", self.gateway),
@@ -40,6 +41,18 @@ class ApplicationRoutes:
         user = dict(self.world.users[self.world.identity.bot_user_id])
         user.update(verified=True, mfa_enabled=False, locale="en-US", email=None)
         return json_response(user)
+
+    async def my_guilds(self, request: web.Request) -> web.Response:
+        """The bot's servers as partial guilds, by id after `after`, at most `limit`."""
+        after = int(request.query.get("after") or 0)
+        limit = min(int(request.query.get("limit") or 200), 200)
+        guilds = sorted(self.world.guilds.values(), key=lambda guild: int(guild.id))
+        partial: list[Payload] = [
+            {"id": g.id, "name": g.name, "icon": None, "owner": False, "permissions": "0"}
+            for g in guilds
+            if int(g.id) > after
+        ]
+        return json_response([{**guild, "features": []} for guild in partial[:limit]])
 
     async def application(self, request: web.Request) -> web.Response:
         identity = self.world.identity

@@ -76,8 +76,9 @@ def apply_edit(world: World, message: FakeDiscordMessage, body: Payload) -> web.
     for key in ("embeds", "components"):
         if key in body:
             setattr(message, key, list(body[key] or []))
-    if "allowed_mentions" in body:
-        message.allowed_mentions = body["allowed_mentions"]
+    if "allowed_mentions" in body or "content" in body:
+        # Discord reads new content's mentions by the edit's own rules, by default all.
+        message.allowed_mentions = body.get("allowed_mentions")
     message.edits += 1
     message.edited_timestamp = iso_now()
     return None

@@ -13,6 +13,7 @@ from tests.fakes.discord_application import APPLICATION_FLAGS, ApplicationRoutes
 from tests.fakes.discord_gateway import GatewayServer
 from tests.fakes.discord_http import BODY, UPLOADS, Fault, Faults, error, read_body
 from tests.fakes.discord_interactions import InteractionRoutes
+from tests.fakes.discord_mentions import pings
 from tests.fakes.discord_payloads import Payload
 from tests.fakes.discord_rest import AttachmentRoutes, ChannelRoutes
 from tests.fakes.discord_state import (
@@ -171,6 +172,12 @@ class FakeDiscord(Fake):
 
     def posted(self, channel_id: str) -> list[FakeDiscordMessage]:
         return [m for m in self.messages(channel_id) if m.author_id == self.bot_user_id]
+
+    def pinged(self, message: FakeDiscordMessage) -> set[str]:
+        """Who Discord would notify for the message as it stands (after its edits)."""
+        reference = message.message_reference or {}
+        replied = self.world.find_anywhere(str(reference.get("message_id", "")))
+        return pings(message, replied.author_id if replied is not None else None)
 
     def interaction(self, interaction_id: str) -> FakeInteraction:
         return self.world.interactions[interaction_id]
