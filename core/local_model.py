@@ -12,7 +12,12 @@ from typing import Any
 from core.llm import ModelClient, ModelEvent, ModelRequest, OpenAICompatibleClient
 
 # The checks that need no server (and no openai) live in core.model_files, for `parley check`.
-from core.model_files import LOCAL_INSTALL, LocalModelError, bundled_model_path, check_model_file
+from core.model_files import (
+    LocalModelError,
+    bundled_model_path,
+    check_model_file,
+    load_xllamacpp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +41,7 @@ class LlamaCppServer:
     def start(self) -> str:
         """Loads the model (blocking, ~1 s for the bundled one); returns the base URL."""
         path = check_model_file(self.model_path)
-        try:
-            import xllamacpp
-        except ImportError as missing:
-            raise LocalModelError(
-                f"the local provider needs xllamacpp: {LOCAL_INSTALL}"
-            ) from missing
+        xllamacpp = load_xllamacpp()
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
         # llama.cpp divides n_ctx among the slots; each conversation gets context_size.

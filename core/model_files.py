@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
-import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from core.errors import ModelError
 
@@ -17,6 +18,24 @@ GGUF_MAGIC = b"GGUF"
 
 class LocalModelError(ModelError):
     user_message = "The local model could not start; an admin should check Parley's log."
+
+
+def load_xllamacpp() -> ModuleType:
+    """The llama.cpp extension, loaded: being installed is not enough, as its shared library
+    needs others (libgomp.so.1, OpenMP's runtime) that slim images leave out."""
+    try:
+        return importlib.import_module("xllamacpp")
+    except ModuleNotFoundError as missing:
+        if missing.name != "xllamacpp":
+            raise LocalModelError(f"xllamacpp cannot load: {missing}") from missing
+        raise LocalModelError(f"xllamacpp is not installed: {LOCAL_INSTALL}") from missing
+    except ImportError as unloadable:
+        # Its own message names the missing library; "not installed" would send an admin
+        # to reinstall a package that is there.
+        raise LocalModelError(
+            f"xllamacpp is installed but cannot load: {unloadable}"
+            " (on Debian or Ubuntu: apt-get install libgomp1)"
+        ) from unloadable
 
 
 def bundled_model_path() -> Path:
@@ -49,10 +68,10 @@ def check_model_file(path: Path) -> Path:
 
 
 def local_model_problem(model_path: Path | None) -> str | None:
-    """Why a llamacpp provider could not start here, or None when it can (checked offline)."""
-    if importlib.util.find_spec("xllamacpp") is None:
-        return f"xllamacpp is not installed: {LOCAL_INSTALL}"
+    """Why a llamacpp provider could not start here, or None when it can (checked offline,
+    loading the extension but no model)."""
     try:
+        load_xllamacpp()
         check_model_file(model_path or bundled_model_path())
     except LocalModelError as problem:
         return str(problem)
