@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 from bots.config_models import config_models, load_config
 from bots.monitoring import Monitor
 from bots.platforms import KEPT_SCOPES, BotRunner, adapter_factory
+from bots.tasks import Shutdown
 from core.config import BotConfig, ConfigHolder
 from core.engine import Engine
 from core.errors import ParleyError, StoreError
@@ -93,12 +95,16 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
     """Serves every bot in one process, and /healthz and /metrics beside them (until the
     last bot stops); one adapter failing does not stop the others.
 
-    True when asked to stop (SIGTERM); False when no bot was left running, which a service
-    manager must see as a failure (Restart=on-failure).
+    True when asked to stop (SIGTERM or SIGINT); False when no bot was left running, which a
+    service manager must see as a failure (Restart=on-failure).
     """
+    shutdown = Shutdown(grace=runtime.config.current.limits.shutdown_seconds)
     runners = [
         adapter_factory(bot.platform)(
-            bot, runtime.engine, api_calls=runtime.metrics.api_calls(bot.platform)
+            bot,
+            runtime.engine,
+            api_calls=runtime.metrics.api_calls(bot.platform),
+            shutdown=shutdown,
         )
         for bot in bots
     ]
@@ -106,32 +112,59 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
     runtime.config.hold_running({bot.name: bot.platform for bot in bots})
     runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
     monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
-    stop = asyncio.Event()
-    _on_sigterm(stop.set)
+    stop = StopRequest()
+    _on_stop_signals(stop)
     serving = [
         asyncio.create_task(_supervise(bot, runner), name=f"bot:{bot.name}")
         for bot, runner in zip(bots, runners, strict=True)
     ]
-    stopping = asyncio.create_task(stop.wait(), name="sigterm")
+    stopping = asyncio.create_task(stop.requested.wait(), name="stop-signal")
     try:
         pending: set[asyncio.Task[object]] = {*serving, stopping}
-        # Until every bot has stopped (each on its own), or SIGTERM.
-        while pending and not stop.is_set():
+        # Until every bot has stopped (each on its own), or a stop signal.
+        while pending and not stop.requested.is_set():
             _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             if not any(task in pending for task in serving):
                 break
-        if stop.is_set():
-            log.info("SIGTERM: stopping; running replies get a moment to finish")
-        else:
+        if not stop.requested.is_set():
             log.error("no bot is running any more; stopping")
     finally:
         runtime.config.hold_running({})
-        _stop_on_sigterm_off()
-        # Each bot drains its own turns as it stops, before the store closes behind it.
+        # A second signal while the replies finish changes nothing: the wait is bounded.
+        # Each bot stops listening, drains its own turns (shutdown.grace) and closes its
+        # connections, before the store closes behind it.
         for task in (*serving, stopping, monitor):
             task.cancel()
         await asyncio.gather(*serving, stopping, monitor, return_exceptions=True)
-    return stop.is_set()
+        _stop_signals_off()
+    if stop.signal is not None:
+        log.info("%s", stop.summary(shutdown))
+    return stop.requested.is_set()
+
+
+class StopRequest:
+    """`docker stop` and systemd send SIGTERM, a terminal's Ctrl-C SIGINT: either asks for
+    the same stop, never mid-write; the first one is remembered for the log line."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.signal: signal.Signals | None = None
+        self._at = 0.0
+
+    def __call__(self, received: signal.Signals) -> None:
+        if self.signal is None:
+            self.signal = received
+            self._at = time.monotonic()
+        self.requested.set()
+
+    def summary(self, shutdown: Shutdown) -> str:
+        name = self.signal.name if self.signal is not None else "stop"
+        took = time.monotonic() - self._at
+        return (
+            f"{name}: stopped in {took:.1f}s; replies in flight: {shutdown.finished} finished, "
+            f"{shutdown.cut} cut and marked interrupted "
+            f"(limits.shutdown_seconds {shutdown.grace:g})"
+        )
 
 
 async def mark_interrupted(runtime: Runtime, names: list[str]) -> None:
@@ -159,15 +192,21 @@ async def _supervise(bot: BotConfig, runner: BotRunner) -> None:
         log.exception("bot %s stopped with an error", bot.name)
 
 
-def _on_sigterm(stop: Callable[[], None]) -> None:
-    # `docker stop` and systemd send SIGTERM: stop like Ctrl-C, not mid-write.
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _stop_on_sigterm_off() -> None:
+def _on_stop_signals(stop: Callable[[signal.Signals], None]) -> None:
     with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        for stop_signal in STOP_SIGNALS:
+            loop.add_signal_handler(stop_signal, stop, stop_signal)
+
+
+def _stop_signals_off() -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop = asyncio.get_running_loop()
+        for stop_signal in STOP_SIGNALS:
+            loop.remove_signal_handler(stop_signal)
 
 
 def _reload_on_sighup(holder: ConfigHolder) -> None:

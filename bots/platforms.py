@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 from core.config import BotConfig, Config, SecretRef
 
 if TYPE_CHECKING:
+    from bots.tasks import Shutdown
     from core.engine import Engine
     from core.metrics import ApiCalls
 
@@ -23,9 +24,12 @@ class BotRunner(Protocol):
 
 
 class AdapterFactory(Protocol):
-    """Builds a bot's adapter; `api_calls` counts the HTTP responses of its platform's API."""
+    """Builds a bot's adapter; `api_calls` counts the HTTP responses of its platform's API;
+    `shutdown` bounds the wait for its running replies when it is stopped, and hears of them."""
 
-    def __call__(self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls) -> BotRunner: ...
+    def __call__(
+        self, config: BotConfig, engine: Engine, *, api_calls: ApiCalls, shutdown: Shutdown
+    ) -> BotRunner: ...
 
 
 # "module:class" rather than the classes: importing an adapter loads its SDK (slack_bolt,

@@ -5,24 +5,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-# A stopping process gives running replies this long to finish (Docker waits 10 s before
-# it kills); what is still running then is cut, and says so in its thread and its row.
+# limits.shutdown_seconds's default, for adapters built without `parley run` (tests, benches).
 SHUTDOWN_GRACE_SECONDS = 8.0
 
 OnError = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Shutdown:
+    """One stop of `parley run`, shared by its bots: how long replies in flight may take to
+    finish, and what became of them (for the one line the stop logs)."""
+
+    grace: float = SHUTDOWN_GRACE_SECONDS
+    finished: int = 0
+    cut: int = 0
 
 
 class TurnTasks:
     """A failure stays inside its task and becomes one log line naming the conversation and,
     where the platform still answers, one short reply (`on_error`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shutdown: Shutdown | None = None) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._shutdown = shutdown or Shutdown()
 
     def start(
         self, work: Coroutine[Any, Any, object], *, key: str, on_error: OnError | None = None
@@ -39,20 +50,20 @@ class TurnTasks:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def drain(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> int:
-        """Waits up to `grace` seconds for running turns, then cuts the rest; returns how
-        many were cut. New turns are refused from the start of the wait."""
+    async def drain(self) -> int:
+        """Waits up to the shutdown's grace for running turns, then cuts the rest; returns
+        how many were cut. New turns are refused from the start of the wait."""
         self._closed = True
         running = set(self._tasks)
         if not running:
             return 0
-        _, late = await asyncio.wait(running, timeout=grace)
+        _, late = await asyncio.wait(running, timeout=self._shutdown.grace)
         for task in late:
             task.cancel()
         # Each cut turn records itself and tells its thread before it ends.
         await asyncio.gather(*late, return_exceptions=True)
-        if late:
-            log.warning("%d replies were still running at shutdown; cut and marked", len(late))
+        self._shutdown.finished += len(running) - len(late)
+        self._shutdown.cut += len(late)
         return len(late)
 
 

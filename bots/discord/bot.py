@@ -22,7 +22,7 @@ from bots.discord.config import DiscordBotConfig
 from bots.discord.reply import NO_PINGS
 from bots.discord.router import DiscordEventRouter
 from bots.discord.slash import command_failed
-from bots.tasks import TurnTasks
+from bots.tasks import Shutdown, TurnTasks
 from bots.throttle import ChannelThrottle
 from core.config import BotConfig
 from core.errors import ConfigError, ConfigIssue, ParleyError
@@ -50,13 +50,19 @@ class DiscordBot:
     """Serves one Discord bot until cancelled; `parley run` runs one per bot entry."""
 
     def __init__(
-        self, config: BotConfig, engine: Conversations, *, api_calls: ApiCalls = ignore_api_calls
+        self,
+        config: BotConfig,
+        engine: Conversations,
+        *,
+        api_calls: ApiCalls = ignore_api_calls,
+        shutdown: Shutdown | None = None,
     ) -> None:
         if not isinstance(config, DiscordBotConfig):
             raise TypeError(f"{config.name} is not a Discord bot")
         self._name = config.name
         self._engine = engine
         self._api_calls = api_calls
+        self._shutdown = shutdown
         self.client: ParleyDiscordClient | None = None  # for tests and health checks
 
     @property
@@ -82,7 +88,9 @@ class DiscordBot:
     async def _serve(self) -> None:
         config = self._config()
         with pointed_at(config):
-            self.client = ParleyDiscordClient(self._config, self._engine, self._api_calls)
+            self.client = ParleyDiscordClient(
+                self._config, self._engine, self._api_calls, self._shutdown
+            )
             try:
                 async with self.client:
                     try:
@@ -123,6 +131,7 @@ class ParleyDiscordClient(discord.Client):
         config: Callable[[], DiscordBotConfig],
         engine: Conversations,
         api_calls: ApiCalls = ignore_api_calls,
+        shutdown: Shutdown | None = None,
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # follow-ups in threads carry no mention
@@ -140,7 +149,7 @@ class ParleyDiscordClient(discord.Client):
             engine=engine,
             client=self,
             throttle=ChannelThrottle(),
-            tasks=TurnTasks(),
+            tasks=TurnTasks(shutdown),
         )
 
     def _current(self) -> DiscordBotConfig:

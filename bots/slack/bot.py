@@ -34,7 +34,7 @@ from bots.slack.http_server import CappedSite, body_deadline, refuse_garbled_req
 from bots.slack.lookups import BotIdentity
 from bots.slack.reply import workspace_edit_budget
 from bots.slack.router import SlackEventRouter
-from bots.tasks import TurnTasks
+from bots.tasks import Shutdown, TurnTasks
 from core.config import BotConfig
 from core.errors import ParleyError, PlatformUnreachable
 from core.metrics import ApiCalls, ignore_api_calls
@@ -53,13 +53,18 @@ class SlackBot:
     """Serves one Slack bot until cancelled; `parley run` runs one per bot entry."""
 
     def __init__(
-        self, config: BotConfig, engine: Conversations, *, api_calls: ApiCalls = ignore_api_calls
+        self,
+        config: BotConfig,
+        engine: Conversations,
+        *,
+        api_calls: ApiCalls = ignore_api_calls,
+        shutdown: Shutdown | None = None,
     ) -> None:
         if not isinstance(config, SlackBotConfig):
             raise TypeError(f"{config.name} is not a Slack bot")
         self._name = config.name
         self._engine = engine
-        self._tasks = TurnTasks()
+        self._tasks = TurnTasks(shutdown)
         # The bot's own: one app's replies share each workspace's chat.update limit.
         self._edits = workspace_edit_budget()
         self._api_calls = api_calls

@@ -142,3 +142,7 @@ class LimitsConfig(Frozen):
     # 10,000 tokens of English, longer than anyone reads in chat, and bounds the platform
     # messages of one reply (about 20 on Discord's 2,000 a message, 10 on Slack).
     reply_chars: int = Field(default=40_000, ge=1)
+    # How long `parley run`, asked to stop, lets replies in flight finish before it cuts them.
+    # 8 s leaves 2 s of `docker stop`'s default 10 s to close the connections; raise it
+    # together with `docker stop -t` or compose's stop_grace_period.
+    shutdown_seconds: float = Field(default=8.0, ge=0)

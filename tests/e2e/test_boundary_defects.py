@@ -49,10 +49,12 @@ async def test_a_message_sent_while_a_reply_streams_survives_a_restart(
     fake_slack: FakeSlack,
     fake_openai: FakeOpenAI,
 ) -> None:
-    # Slower than a shutdown's grace: SIGTERM cuts the first reply, and the second message,
-    # waiting its turn behind it, is never started.
+    # Slower than the shutdown's short wait: SIGTERM cuts the first reply, and the second
+    # message, waiting its turn behind it, is never started.
     fake_openai.default = replace(SLOW_REPLY, delay_between_chunks=0.5)
-    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    config = write_slack_config(
+        tmp_path, fake_slack, fake_openai, extra="limits: {shutdown_seconds: 0.2}\n"
+    )
     database = tmp_path / "data" / "parley.db"
     root = "1700000100.000100"
     first = {
@@ -79,7 +81,7 @@ async def test_a_message_sent_while_a_reply_streams_survives_a_restart(
         # Stored at once, though the first reply holds the thread.
         await wait_until(lambda: _stored(database, "and then?"))
         parley.child.send_signal(stop)
-        await parley.exit_code()
+        assert await parley.exit_code() == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
     verdict, rows = database_rows(database)
     assert verdict == "ok"
     assert ("user", "complete", "and then?", "") in rows
