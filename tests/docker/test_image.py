@@ -143,9 +143,9 @@ async def test_a_slack_bot_in_the_image_is_healthy_and_stops_with_exit_zero(
     slack_container: str, fake_slack: FakeSlack
 ) -> None:
     await fake_slack.wait_connected()
+    await asyncio.wait_for(_until_healthy(slack_container), timeout=120)
     code, said = await _docker_async("exec", slack_container, "parley", "health")
     assert (code, said.split(":")[0]) == (0, "ok"), said
-    await asyncio.wait_for(_until_healthy(slack_container), timeout=120)
     code, out = await _docker_async("stop", slack_container)
     assert code == 0, out
     _, exit_code = await _docker_async(
