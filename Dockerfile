@@ -30,7 +30,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # xllamacpp's extension loads OpenMP's runtime (libgomp.so.1), which slim images leave out.
 RUN if [ "$WITH_LOCAL_MODEL" = "true" ]; then \
         apt-get update && apt-get install -y --no-install-recommends libgomp1 \
-        && rm -rf /var/lib/apt/lists/*; \
+        && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin; \
     fi \
     && groupadd --gid 10001 parley \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app parley
