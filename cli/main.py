@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import Protocol
 
@@ -12,6 +13,8 @@ from bots.logs import configure_logging, unconfigure_logging
 from cli.missing import explain_missing
 from cli.parser import parse_arguments
 from core.errors import ConfigError, ConfigFileMissing, ParleyError
+
+BROKEN_PIPE = 141
 
 
 class Handler(Protocol):
@@ -37,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `parley check | head`: the reader left, so the rest has nowhere to go. Python would
+        # print a traceback (and another when it flushes stdout at exit); a shell pipeline
+        # expects the quiet 128 + SIGPIPE instead.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
     finally:
         # Leaves the process's logging as found: tests call main() many times.
         unconfigure_logging()

@@ -129,3 +129,20 @@ def test_version_is_the_packages_and_loads_nothing_heavy(tmp_path: Path) -> None
     assert (code, out) == (0, f"parley {project['version']}\n")
     assert not roots(modules) & {*HEAVY, "pydantic", "yaml", "aiosqlite"}
     assert not modules & {*OURS_FOR_RUN, "core.config"}
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(config: Path) -> None:
+    """`parley check | head -1`: the pipe closes under the summary; the shell's quiet 141."""
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before the first line is written: every write breaks the pipe
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "check", "--config", str(config)],
+            stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+            env={**os.environ, "PYTHONPATH": path}, cwd=config.parent,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
