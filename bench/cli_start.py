@@ -74,7 +74,7 @@ def _time_to_prompt(command: list[str], root: Path, env: dict[str, str]) -> floa
     assert child.stdout is not None and child.stdin is not None
     seen = b""
     while not seen.endswith(b"bench> "):
-        chunk = child.stdout.read1(4096)
+        chunk = os.read(child.stdout.fileno(), 4096)
         if not chunk:
             sys.exit(f"{' '.join(command)} ended before its prompt:\n{seen.decode()}")
         seen += chunk
