@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from bots.notes import summary_notes
 from core.errors import ParleyError
@@ -28,6 +28,12 @@ HELP = (
 STOPPED = "[stopped]"
 EARLIER_CHARS = 200  # an earlier message longer than this is shown shortened
 LineReader = Callable[[], Awaitable[str]]
+
+
+class TurnWaitView(Protocol):
+    """A line the console shows while a turn waits (bots.console_progress.ModelStartView)."""
+
+    def leave(self) -> None: ...
 
 
 def console_key(bot_name: str, thread: str) -> ConversationKey:
@@ -144,8 +150,10 @@ class ConsoleChat:
         user: Author,
         read_line: LineReader = read_stdin_line,
         out: TextIO | None = None,  # None: sys.stdout as it is when the chat starts
+        waits: TurnWaitView | None = None,
     ) -> None:
         self._engine = engine
+        self._waits = waits
         self._bot_name = bot_name
         self._key = console_key(bot_name, thread)
         self._user = user
@@ -236,6 +244,8 @@ class ConsoleChat:
         reply, sink = self._replying
         if not sink.stopped_by_user:  # a second Ctrl-C while it stops changes nothing
             sink.stopped_by_user = True
+            if self._waits is not None:
+                self._waits.leave()  # its line ends before the reply's mark is written
             reply.cancel()
 
     @contextlib.contextmanager

@@ -24,10 +24,12 @@ class ModelStartView:
         self._line = ""
         self._began = 0.0
         self._ticker: asyncio.Task[None] | None = None
+        self._shown = False  # a line is open: started, not yet ended
 
     def starting(self, model: str) -> None:
         self._line = f"Starting the local model ({model})…"
         self._began = time.monotonic()
+        self._shown = True
         self._write(self._line)
         if self._live:
             self._ticker = asyncio.create_task(self._tick(), name="model-start-ticker")
@@ -37,6 +39,12 @@ class ModelStartView:
 
     def failed(self, model: str, error: Exception) -> None:
         self._end(f"failed after {time.monotonic() - self._began:.1f} s")
+
+    def leave(self) -> None:
+        """The turn that waited was stopped (Ctrl-C): the load goes on unseen, and the
+        prompt that comes next must not be written over."""
+        if self._shown:
+            self._end("(it goes on loading in the background)")
 
     async def close(self) -> None:
         """Stops the ticker of a load the chat did not wait for (it was left mid-way)."""
@@ -48,6 +56,9 @@ class ModelStartView:
             self._write(f"\r{self._line} {time.monotonic() - self._began:.0f} s")
 
     def _end(self, how: str) -> None:
+        if not self._shown:
+            return  # left already
+        self._shown = False
         if self._ticker is not None:
             self._ticker.cancel()  # awaited by close(); it holds nothing
         # "\r" and the same words: the elapsed count written last is covered by the longer end.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -25,7 +27,22 @@ EARLIER_MESSAGES = 6  # the last three exchanges of a thread being continued
 
 
 def chat(args: argparse.Namespace) -> int:
-    return asyncio.run(_chat(args))
+    with _turn_lines_left_to_the_console(args.log_level is None):
+        return asyncio.run(_chat(args))
+
+
+@contextlib.contextmanager
+def _turn_lines_left_to_the_console(quiet: bool) -> Iterator[None]:
+    """The console shows each failed turn with its reason; the engine's warning line about
+    the same turn would only repeat it between the prompts (--log-level brings it back)."""
+    engine_log = logging.getLogger("core.engine")
+    level = engine_log.level
+    if quiet:
+        engine_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        engine_log.setLevel(level)
 
 
 async def _chat(args: argparse.Namespace) -> int:
@@ -45,6 +62,7 @@ async def _chat(args: argparse.Namespace) -> int:
             thread=thread,
             user=_console_user(config, bot_name),
             out=out,
+            waits=view,
         )
         if args.thread:
             earlier = await runtime.store.recent_messages(

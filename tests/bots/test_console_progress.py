@@ -140,3 +140,26 @@ async def test_a_turn_stopped_while_the_model_loads_leaves_the_load_to_the_next(
 )
 def test_the_model_is_named_without_its_quantization(file: str, label: str) -> None:
     assert model_label(Path("/models") / file) == label
+
+
+async def test_a_turn_left_while_loading_ends_the_line_and_says_nothing_more(
+    server: GatedServer,
+) -> None:
+    screen = Terminal()
+    view = ModelStartView(screen, tick_seconds=0.01)
+    client = LocalModelClient(server, timeout=30, max_retries=0)
+    client.start_watcher = view
+    waiting = asyncio.create_task(reply(client))
+    await wait_until(lambda: "\r" in screen.getvalue(), message="no update in place")
+    view.leave()  # Ctrl-C: the chat goes back to its prompt
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    left = screen.getvalue()
+    assert left.endswith("… (it goes on loading in the background)\n")
+    screen.write("alice> ")  # the prompt, which nothing may write over now
+    server.gate.set()
+    assert await reply(client) == "Hello world"
+    await view.close()
+    await client.close()
+    assert screen.getvalue() == left + "alice> "
