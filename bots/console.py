@@ -26,6 +26,7 @@ HELP = (
     "as do /quit and Ctrl-D. /reset forgets this thread, /help shows this."
 )
 STOPPED = "[stopped]"
+NO_REPLY = "[no reply]"  # a failed turn, shown again when its thread is continued
 EARLIER_CHARS = 200  # an earlier message longer than this is shown shortened
 LineReader = Callable[[], Awaitable[str]]
 
@@ -175,8 +176,11 @@ class ConsoleChat:
             text = " ".join(message.content.split())
             if len(text) > EARLIER_CHARS:
                 text = text[: EARLIER_CHARS - 1].rstrip() + "…"
-            mark = f" {STOPPED}" if message.status == "partial" else ""
-            self._out.write(f"  {name}> {text}{mark}\n")
+            if message.status == "partial":
+                text += f" {STOPPED}"
+            elif message.status == "failed" and not text:
+                text = NO_REPLY
+            self._out.write(f"  {name}> {text}\n")
         self._out.write("\n")
 
     async def run(self) -> None:

@@ -124,8 +124,13 @@ async def test_a_failed_turn_shows_its_reason_in_the_terminal(
     """In the terminal the admin the short note points to is the user: the reason is there
     too (here a missing key, which at the chat's log level is logged nowhere)."""
     env_free = {"PARLEY_TEST_KEY": ""}
-    code, out, err = await parley_chat(config_path, "hello\n", **env_free)
+    thread = "keyless"
+    code, out, err = await parley_chat(config_path, "hello\n", "--thread", thread, **env_free)
     assert code == 0, err
     assert "  [Parley's configuration has a problem; an admin needs to look at the logs.]\n" in out
     assert "providers.fake.api_key: environment variable PARLEY_TEST_KEY is not set" in out
     assert fake_openai.requests == []
+    # Continued later, the thread shows that this message got no reply.
+    code, out, err = await parley_chat(config_path, "", "--thread", thread)
+    assert code == 0, err
+    assert before_the_prompt(out)[1:] == ["  alice> hello", "  parley> [no reply]", ""]
