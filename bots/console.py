@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import termios
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Protocol, TextIO
@@ -64,9 +65,27 @@ def _read_line() -> str:
     try:
         if not sys.stdin.isatty():
             return sys.stdin.readline()
+        import readline  # noqa: F401  (imported for its side effect: line editing in input())
+
         return input() + "\n"
     except (EOFError, OSError, ValueError):  # Ctrl-D, or stdin closed under us
         return ""
+
+
+@contextlib.contextmanager
+def _terminal_kept() -> Iterator[None]:
+    """Puts the terminal's settings back on the way out: Ctrl-C at the prompt ends the chat
+    while line editing (readline, in the reading thread) has the terminal in its own mode."""
+    try:
+        settings = termios.tcgetattr(sys.stdin.fileno())
+    except (termios.error, OSError, ValueError):  # not a terminal
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, settings)
 
 
 class ConsoleReplySink:
@@ -184,7 +203,7 @@ class ConsoleChat:
         self._out.write("\n")
 
     async def run(self) -> None:
-        with self._ctrl_c_handled():
+        with _terminal_kept(), self._ctrl_c_handled():
             while True:
                 self._prompt()
                 line = await self._next_line()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import pty
 import sys
+import termios
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ from tests.cli.chat_child import GUARD, ROOT, stored_replies
 from tests.e2e.conftest import TEST_KEY, write_config
 from tests.fakes.fixtures import _PROXY_VARIABLES
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
+from tests.fakes.waiting import wait_until
 
 CTRL_C, CTRL_D = b"\x03", b"\x04"
 
@@ -25,6 +28,7 @@ class Terminal:
     """The controlling side of the child's terminal: what it wrote, and keys to press."""
 
     master: int
+    slave: int  # kept open here too, to read the terminal's settings after the child
     screen: bytearray = field(default_factory=bytearray)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     seen_up_to: int = 0
@@ -53,6 +57,16 @@ class Terminal:
         self.seen_up_to = found + len(wanted)
         return between
 
+    async def editing(self) -> None:
+        """Waits until line editing has the terminal (readline turns canonical mode off):
+        keys pressed before that reach the kernel's line discipline instead, where a Ctrl-D
+        at an empty line would be spent before anyone reads."""
+
+        def in_editing_mode() -> bool:
+            return not termios.tcgetattr(self.slave)[3] & termios.ICANON
+
+        await wait_until(in_editing_mode, timeout=GUARD, message="line editing never began")
+
     def press(self, keys: bytes) -> None:
         os.write(self.master, keys)
 
@@ -70,8 +84,7 @@ async def chat_on_a_terminal(
         start_new_session=True,  # its own session, so the pty can be its controlling terminal
         preexec_fn=lambda: _take_terminal(slave),
     )  # fmt: skip
-    os.close(slave)
-    terminal = Terminal(master)
+    terminal = Terminal(master, slave)
     asyncio.get_running_loop().add_reader(master, terminal.readable)
     try:
         yield terminal, process
@@ -81,12 +94,10 @@ async def chat_on_a_terminal(
             process.kill()
             await process.wait()
         os.close(master)
+        os.close(slave)
 
 
 def _take_terminal(slave: int) -> None:
-    import fcntl
-    import termios
-
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
 
 
@@ -107,6 +118,7 @@ async def test_on_a_terminal_ctrl_c_stops_the_reply_and_ctrl_d_leaves(
         terminal.press(b"and now?\r")
         await terminal.shows("parley> echo: [alice] and now?\r\n")
         await terminal.shows("alice> ")
+        await terminal.editing()
         terminal.press(CTRL_D)
         assert await asyncio.wait_for(process.wait(), GUARD) == 0
 
@@ -114,3 +126,20 @@ async def test_on_a_terminal_ctrl_c_stops_the_reply_and_ctrl_d_leaves(
     (cut, answered) = stored_replies(config)
     assert cut[0] == "partial" and cut[1].startswith("Once upon a time")
     assert answered[0] == "complete"
+
+
+async def test_ctrl_c_at_the_prompt_leaves_the_terminal_as_it_found_it(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    config = write_config(tmp_path, fake_openai.base_url)
+    async with chat_on_a_terminal(config) as (terminal, process):
+        settings = termios.tcgetattr(terminal.slave)
+        await terminal.shows("alice> ")
+        await terminal.editing()
+        editing = termios.tcgetattr(terminal.slave)
+        terminal.press(b"half a line")  # typed, never entered
+        await terminal.shows("half a line")
+        terminal.press(CTRL_C)
+        assert await asyncio.wait_for(process.wait(), GUARD) == 0
+        assert termios.tcgetattr(terminal.slave) == settings != editing
+    assert fake_openai.requests == []
