@@ -16,7 +16,7 @@ from tests.e2e.conftest import TEST_KEY
 from tests.fakes.fixtures import _PROXY_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
-GUARD = 60.0  # against a hung test; a loaded machine never gets near it
+GUARD = 120.0  # against a hung test; a loaded machine never gets near it
 
 
 @dataclass

@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.cli.chat_child import ROOT, chat_child
+from tests.cli.chat_child import chat_child
 
 pytestmark = pytest.mark.local_model
+
+# The example's local persona, with replies kept short: this test is about the load line.
+CONFIG = """\
+providers:
+  local:
+    type: llamacpp
+    context_size: 2048
+personas:
+  tiny:
+    system_prompt: "You are {bot_name}. Answer in one short sentence."
+    model: smollm2
+    provider: local
+    temperature: 0
+    max_tokens: 16
+    context_tokens: 1024
+bots:
+  - name: parley
+    platform: console
+    persona: tiny
+storage:
+  path: data/parley.db
+"""
 
 
 async def test_the_first_message_says_the_local_model_is_starting_in_one_line(
     tmp_path: Path,
 ) -> None:
-    shutil.copy(ROOT / "bots.yaml", tmp_path / "bots.yaml")
-    async with chat_child(tmp_path / "bots.yaml") as chat:
+    config = tmp_path / "bots.yaml"
+    config.write_text(CONFIG)
+    async with chat_child(config) as chat:
         await chat.shows("alice> ")
         await chat.type("Hello!")
         before_reply = await chat.shows("parley> ")
