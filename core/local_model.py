@@ -15,13 +15,7 @@ from typing import Any, Protocol
 from core.llm import ModelClient, ModelEvent, ModelRequest, OpenAICompatibleClient
 
 # The checks that need no server (and no openai) live in core.model_files, for `parley check`.
-from core.model_files import (
-    BUNDLED_NAME,
-    LOCAL_INSTALL,
-    LocalModelError,
-    bundled_model_path,
-    check_model_file,
-)
+from core.model_files import LOCAL_INSTALL, LocalModelError, bundled_model_path, check_model_file
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +73,7 @@ class LlamaCppServer:
         try:
             return model_label(self.model_path)
         except LocalModelError:
-            return BUNDLED_NAME  # not installed: start() says so in full
+            return "the bundled model"  # not installed: start() says so in full
 
     def start(self) -> str:
         """Loads the model (blocking, ~1 s for the bundled one); returns the base URL."""
