@@ -6,6 +6,8 @@ Each command runs as `python -m <module> ...` with a checkout (this one unless -
 on the path, the way the Docker HEALTHCHECK starts `parley health` every 30 s; `--module
 bots.cli` measures a checkout from before the command line left bots/. Health asks port 9,
 where nothing listens, so it measures start-up and a refused connection, not a server.
+`chat` is timed until its prompt is on the screen (stdin a pipe; the local model is only
+started by a first message, so it is not part of this figure), then its input is closed.
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ def main() -> None:
         }
         env = {**os.environ, "PYTHONPATH": str(root)}
         seconds: dict[str, list[float]] = {name: [] for name in commands}
+        seconds["chat"] = []
+        chat = [sys.executable, "-m", args.module, "chat", "--config", str(config)]
         for _ in range(args.runs):
             for name, (command, code) in commands.items():
                 full = [sys.executable, "-m", args.module, *command]
                 seconds[name].append(_wall_time(full, code, root, env))
+            seconds["chat"].append(_time_to_prompt(chat, root, {**env, "USER": "bench"}))
     print(f"python -m {args.module} in {root}, {args.runs} runs each, interleaved")
     for name, times in seconds.items():
         runs = " ".join(f"{t:.2f}" for t in times)
@@ -56,6 +61,27 @@ def _wall_time(command: list[str], code: int, root: Path, env: dict[str, str]) -
     elapsed = time.perf_counter() - started
     if done.returncode != code:
         sys.exit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr.decode()}")
+    return elapsed
+
+
+def _time_to_prompt(command: list[str], root: Path, env: dict[str, str]) -> float:
+    """Seconds until the chat's prompt ("bench> ", no newline after it) has been written."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdin is not None
+    seen = b""
+    while not seen.endswith(b"bench> "):
+        chunk = os.read(child.stdout.fileno(), 4096)
+        if not chunk:
+            sys.exit(f"{' '.join(command)} ended before its prompt:\n{seen.decode()}")
+        seen += chunk
+    elapsed = time.perf_counter() - started
+    _, err = child.communicate(b"")
+    if child.returncode != 0:
+        sys.exit(f"{' '.join(command)} exited {child.returncode}:\n{err.decode()}")
     return elapsed
 
 

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TextIO
+import termios
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Protocol, TextIO
 
 from bots.notes import summary_notes
 from core.errors import ParleyError
-from core.types import Author, ConversationKey, Conversations, IncomingMessage, TurnSummary
+from core.types import (
+    Author,
+    ConversationKey,
+    Conversations,
+    IncomingMessage,
+    StoredMessage,
+    TurnSummary,
+)
 
-HELP = "Type a message and press Enter. /reset forgets this thread, /help shows this, /quit ends."
+HELP = (
+    "Type a message and press Enter. Ctrl-C stops a reply; at the prompt it ends the chat, "
+    "as do /quit and Ctrl-D. /reset forgets this thread, /help shows this."
+)
+STOPPED = "[stopped]"
+NO_REPLY = "[no reply]"  # a failed turn, shown again when its thread is continued
+EARLIER_CHARS = 200  # an earlier message longer than this is shown shortened
 LineReader = Callable[[], Awaitable[str]]
+
+
+class TurnWaitView(Protocol):
+    """A line the console shows while a turn waits (bots.console_progress.ModelStartView)."""
+
+    def leave(self) -> None: ...
 
 
 def console_key(bot_name: str, thread: str) -> ConversationKey:
@@ -20,50 +43,111 @@ def console_key(bot_name: str, thread: str) -> ConversationKey:
 
 
 async def read_stdin_line() -> str:
-    # A thread, because a plain blocking read works the same for terminals and pipes.
-    return await asyncio.to_thread(_read_line)
+    """The next line typed or piped in ("" at the end). Read in a daemon thread: a blocked
+    read must not keep the process alive once the chat has ended (Ctrl-C at the prompt)."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def deliver(text: str) -> None:
+        if not line.done():
+            line.set_result(text)
+
+    def read() -> None:
+        text = _read_line()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody wants it
+            loop.call_soon_threadsafe(deliver, text)
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return await line
 
 
 def _read_line() -> str:
-    if not sys.stdin.isatty():
-        return sys.stdin.readline()
-    import readline  # noqa: F401  (imported for its side effect: line editing in input())
-
     try:
+        if not sys.stdin.isatty():
+            return sys.stdin.readline()
+        import readline  # noqa: F401  (imported for its side effect: line editing in input())
+
         return input() + "\n"
-    except EOFError:
+    except (EOFError, OSError, ValueError):  # Ctrl-D, or stdin closed under us
         return ""
 
 
+@contextlib.contextmanager
+def _terminal_kept() -> Iterator[None]:
+    """Puts the terminal's settings back on the way out: Ctrl-C at the prompt ends the chat
+    while line editing (readline, in the reading thread) has the terminal in its own mode."""
+    try:
+        settings = termios.tcgetattr(sys.stdin.fileno())
+    except (termios.error, OSError, ValueError):  # not a terminal
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, settings)
+
+
 class ConsoleReplySink:
-    """Writes the reply as it streams; notes about trimming go on their own line."""
+    """Writes the reply as it streams; notes about trimming go on their own line.
+
+    The bot's name is written with the first words, not at the start: a local model that is
+    still loading has its own line to write first.
+    """
 
     def __init__(self, out: TextIO, bot_name: str) -> None:
         self._out = out
         self._bot_name = bot_name
         self._text = ""
+        self._named = False
+        self.stopped_by_user = False  # Ctrl-C: the failure that follows is the user's doing
+        self.ended = False
 
     async def start(self) -> None:
-        self._write(f"{self._bot_name}> ")
+        pass
 
     async def append(self, text: str) -> None:
+        self._name()
         self._text += text
         self._write(text)
 
     async def finish(self, summary: TurnSummary) -> None:
+        self._name()
         self._write("\n")
         for note in summary_notes(summary):
             self._write(f"  ({note})\n")
+        self.ended = True
 
     async def fail(self, error: ParleyError) -> None:
+        self._name()
+        if self.stopped_by_user:
+            self.mark_stopped()
+            return
         self._write(f"\n  [{error.user_message}]\n")
+        # In the terminal the admin the short message points to is the person reading it.
+        detail = str(error)
+        if detail and detail != error.user_message:
+            for line in detail.splitlines():
+                self._write(f"  {line}\n")
+        self.ended = True
+
+    def mark_stopped(self) -> None:
+        self._name()
+        self._write(f"{' ' if self._text else ''}{STOPPED}\n")
+        self.ended = True
 
     async def say(self, text: str) -> None:
         self._write(f"  ({text})\n")
+        self.ended = True
 
     @property
     def shown(self) -> str:
         return self._text  # a terminal shows every word the moment it is written
+
+    def _name(self) -> None:
+        if not self._named:
+            self._named = True
+            self._write(f"{self._bot_name}> ")
 
     def _write(self, text: str) -> None:
         self._out.write(text)
@@ -71,7 +155,11 @@ class ConsoleReplySink:
 
 
 class ConsoleChat:
-    """One terminal conversation, driven through the same entry point as every platform."""
+    """One terminal conversation, driven through the same entry point as every platform.
+
+    Ctrl-C stops the reply being written (the engine keeps what was shown, as partial) and
+    returns to the prompt; at the prompt it ends the chat, like Ctrl-D and /quit.
+    """
 
     def __init__(
         self,
@@ -82,25 +170,61 @@ class ConsoleChat:
         user: Author,
         read_line: LineReader = read_stdin_line,
         out: TextIO | None = None,  # None: sys.stdout as it is when the chat starts
+        waits: TurnWaitView | None = None,
     ) -> None:
         self._engine = engine
+        self._waits = waits
         self._bot_name = bot_name
         self._key = console_key(bot_name, thread)
         self._user = user
         self._read_line = read_line
         self._out = out or sys.stdout
         self._turns = 0
+        self._replying: tuple[asyncio.Task[object], ConsoleReplySink] | None = None
+        self._leave = asyncio.Event()
+
+    def show_earlier(self, messages: Sequence[StoredMessage], more_before: bool) -> None:
+        """The end of a thread being continued, so the person knows where they left off."""
+        if not messages:
+            return
+        self._out.write(
+            "Earlier in this thread" + (" (the last exchanges):\n" if more_before else ":\n")
+        )
+        for message in messages:
+            name = self._bot_name if message.role == "assistant" else message.author_name
+            text = " ".join(message.content.split())
+            if len(text) > EARLIER_CHARS:
+                text = text[: EARLIER_CHARS - 1].rstrip() + "…"
+            if message.status == "partial":
+                text += f" {STOPPED}"
+            elif message.status == "failed" and not text:
+                text = NO_REPLY
+            self._out.write(f"  {name}> {text}\n")
+        self._out.write("\n")
 
     async def run(self) -> None:
-        while True:
-            self._prompt()
-            line = await self._read_line()
-            if not line:  # end of input: a pipe ran dry or the user pressed Ctrl-D
-                self._out.write("\n")
-                return
-            text = line.rstrip("\n")
-            if not await self._command(text.strip()):
-                return
+        with _terminal_kept(), self._ctrl_c_handled():
+            while True:
+                self._prompt()
+                line = await self._next_line()
+                if not line:  # end of input (a pipe ran dry, Ctrl-D) or Ctrl-C at the prompt
+                    self._out.write("\n")
+                    return
+                text = line.rstrip("\n")
+                if not await self._command(text.strip()):
+                    return
+
+    async def _next_line(self) -> str:
+        reading = asyncio.ensure_future(self._read_line())
+        leaving = asyncio.ensure_future(self._leave.wait())
+        try:
+            await asyncio.wait({reading, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+        if not reading.done():
+            reading.cancel()
+            return ""
+        return reading.result()
 
     async def _command(self, text: str) -> bool:
         """Runs one input line; returns False when the user asked to leave."""
@@ -123,8 +247,50 @@ class ConsoleChat:
             workspace_name="terminal",
             channel_name=self._key.thread,
         )
-        await self._engine.handle(message, ConsoleReplySink(self._out, self._bot_name))
+        sink = ConsoleReplySink(self._out, self._bot_name)
+        reply = asyncio.create_task(self._engine.handle(message, sink), name="console-turn")
+        self._replying = (reply, sink)
+        try:
+            await reply
+        except asyncio.CancelledError:
+            if not sink.stopped_by_user or _being_cancelled():
+                raise
+        finally:
+            self._replying = None
+        if sink.stopped_by_user and not sink.ended:
+            sink.mark_stopped()  # stopped before the engine had a reply to fail
+
+    def _interrupted(self) -> None:
+        if self._replying is None:
+            self._leave.set()
+            return
+        reply, sink = self._replying
+        if not sink.stopped_by_user:  # a second Ctrl-C while it stops changes nothing
+            sink.stopped_by_user = True
+            if self._waits is not None:
+                self._waits.leave()  # its line ends before the reply's mark is written
+            reply.cancel()
+
+    @contextlib.contextmanager
+    def _ctrl_c_handled(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._interrupted)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Not the main thread (tests driving the chat in-process), or no signals here:
+            # Ctrl-C keeps its default meaning.
+            yield
+            return
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
 
     def _prompt(self) -> None:
         self._out.write(f"{self._user.display_name}> ")
         self._out.flush()
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

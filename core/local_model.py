@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import re
+import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.llm import ModelClient, ModelEvent, ModelRequest, OpenAICompatibleClient
 
@@ -20,6 +23,38 @@ from core.model_files import (
 )
 
 log = logging.getLogger(__name__)
+
+# "qwen2.5-3b-instruct-q4_k_m.gguf" → "qwen2.5-3b-instruct": the quantization says nothing
+# to a person waiting for the model.
+_QUANTIZATION = re.compile(r"[.-](i?q\d\w*|bf16|f16|f32)$", re.IGNORECASE)
+
+
+def model_label(path: Path) -> str:
+    """What a person calls the model in this file."""
+    stem = path.name.removesuffix(".gguf")
+    return _QUANTIZATION.sub("", stem) or stem
+
+
+class StartWatcher(Protocol):
+    """Hears when a local model starts loading and how that ended, to tell a person who
+    waits for it (core prints nothing; the console renders these)."""
+
+    def starting(self, model: str) -> None: ...
+
+    def ready(self, model: str, seconds: float) -> None: ...
+
+    def failed(self, model: str, error: Exception) -> None: ...
+
+
+class NoStartWatcher:
+    def starting(self, model: str) -> None:
+        pass
+
+    def ready(self, model: str, seconds: float) -> None:
+        pass
+
+    def failed(self, model: str, error: Exception) -> None:
+        pass
 
 
 class LlamaCppServer:
@@ -37,6 +72,13 @@ class LlamaCppServer:
     @property
     def model_path(self) -> Path:
         return self._model_path or bundled_model_path()
+
+    @property
+    def label(self) -> str:
+        try:
+            return model_label(self.model_path)
+        except LocalModelError:
+            return "the bundled model"  # not installed: start() says so in full
 
     def start(self) -> str:
         """Loads the model (blocking, ~1 s for the bundled one); returns the base URL."""
@@ -76,7 +118,9 @@ class LocalModelClient:
         self._timeout = timeout
         self._max_retries = max_retries
         self._client: ModelClient | None = None
-        self._starting = asyncio.Lock()
+        self._start: asyncio.Task[ModelClient] | None = None
+        # Set by whoever shows progress (the terminal chat); nobody by default.
+        self.start_watcher: StartWatcher = NoStartWatcher()
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         client = await self._started()
@@ -84,19 +128,51 @@ class LocalModelClient:
             yield event
 
     async def close(self) -> None:
+        if self._start is not None and not self._start.done():
+            # The load runs in a thread that cannot be stopped: let it end, then stop it.
+            with contextlib.suppress(Exception):
+                await self._start
         if self._client is not None:
             await self._client.close()
             self._client = None
         await asyncio.to_thread(self._server.stop)
 
     async def _started(self) -> ModelClient:
-        async with self._starting:
-            if self._client is None:
-                base_url = await asyncio.to_thread(self._server.start)
-                self._client = OpenAICompatibleClient(
-                    base_url=base_url,
-                    api_key=None,
-                    timeout=self._timeout,
-                    max_retries=self._max_retries,
-                )
+        if self._client is not None:
             return self._client
+        if self._start is None or _failed(self._start):
+            # One start at a time, owned by this client: a turn stopped while it waits
+            # (Ctrl-C in the chat) leaves the load running for the next turn, instead of
+            # abandoning a half-loaded server and starting another.
+            self._start = asyncio.create_task(self._started_now(), name="local-model-start")
+            self._start.add_done_callback(_retrieved)
+        return await asyncio.shield(self._start)
+
+    async def _started_now(self) -> ModelClient:
+        label = self._server.label
+        self.start_watcher.starting(label)
+        began = time.monotonic()
+        try:
+            base_url = await asyncio.to_thread(self._server.start)
+        except Exception as error:
+            self.start_watcher.failed(label, error)
+            raise
+        self.start_watcher.ready(label, time.monotonic() - began)
+        self._client = OpenAICompatibleClient(
+            base_url=base_url,
+            api_key=None,
+            timeout=self._timeout,
+            max_retries=self._max_retries,
+        )
+        return self._client
+
+
+def _failed(task: asyncio.Task[ModelClient]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
+
+
+def _retrieved(task: asyncio.Task[ModelClient]) -> None:
+    # A failed start whose waiting turn was stopped is reported to the next turn, which
+    # starts again; asyncio must not also log it as never retrieved.
+    if not task.cancelled():
+        task.exception()

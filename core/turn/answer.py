@@ -88,11 +88,17 @@ class TurnAnswerer:
             else:
                 await sink.finish(outcome.summary)
         except ParleyError as undelivered:
-            # The adapter has said why in its own words; a traceback would add nothing.
-            log.warning(
-                "turn %s: the reply could not be finished: %s", turn.message.key, undelivered
+            # The adapter has said why in its own words; a traceback would add nothing. A
+            # reply that fails here becomes the turn's error, which the turn's own warning
+            # line carries: this line is a warning only when nothing else will say it.
+            unsaid = outcome.status == "failed"
+            log.log(
+                logging.WARNING if unsaid else logging.INFO,
+                "turn %s: the reply could not be finished: %s",
+                turn.message.key,
+                undelivered,
             )
-            if outcome.status != "failed":
+            if not unsaid:
                 return await self._undelivered(turn, outcome, undelivered)
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)

@@ -70,10 +70,15 @@ def usage_record(turn: Turn, usage: Usage) -> UsageRecord:
 
 
 def log_turn(turn: Turn, status: str, started: float, error: ParleyError | None) -> None:
-    """One line per turn: who, which model, tokens, latency, outcome; never content."""
+    """One line per turn: who, which model, tokens, latency, outcome; never content.
+
+    A turn that ended on an error (failed, or partial because it was cut) is a warning: an
+    admin running at the default level must see why a user got a failure note.
+    """
     usage = turn.usage or Usage(0, 0)
     first = f"{turn.first_token_at:.2f}s" if turn.first_token_at is not None else "-"
-    log.info(
+    log.log(
+        logging.WARNING if error is not None else logging.INFO,
         "turn %s bot=%s persona=%s model=%s outcome=%s tokens=%d+%d first_token=%s total=%.2fs%s",
         turn.message.key,
         turn.bot.name,

@@ -11,9 +11,16 @@ from tests.e2e.conftest import TEST_KEY
 from tests.fakes.openai_server import FakeOpenAI, echo_last_user
 
 
-async def parley_chat(config: Path, typed: str, *args: str) -> tuple[int, str, str]:
+async def parley_chat(
+    config: Path, typed: str, *args: str, **variables: str
+) -> tuple[int, str, str]:
     env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
     env.update(PARLEY_TEST_KEY=TEST_KEY, USER="alice")
+    for name, value in variables.items():
+        if value:
+            env[name] = value
+        else:
+            env.pop(name, None)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -72,3 +79,58 @@ async def test_a_broken_config_is_explained_with_line_and_key(tmp_path: Path) ->
     assert code == 2
     assert f"{config}:5 personas.p.temprature: unknown key 'temprature'" in err
     assert "did you mean 'temperature'" in err
+
+
+def before_the_prompt(out: str) -> list[str]:
+    """The lines between the greeting and the first prompt."""
+    greeting, _, rest = out.partition("(pick with --bot).\n")
+    assert greeting, out
+    lines = rest.splitlines()
+    # Earlier messages are indented; the prompt starts its line.
+    prompt = next(i for i, line in enumerate(lines) if line.startswith("alice> "))
+    return lines[:prompt]
+
+
+async def test_continuing_a_thread_shows_its_last_exchanges(
+    config_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default = echo_last_user
+    long = "tell me everything about " + "cats and dogs " * 30
+    typed = f"first question\nsecond question\n{long}\nfourth question\n"
+    code, out, err = await parley_chat(config_path, typed, "--thread", "pets")
+    assert code == 0, err
+    assert before_the_prompt(out) == []  # a new thread has nothing to show
+
+    code, out, err = await parley_chat(config_path, "", "--thread", "pets")
+    assert code == 0, err
+    shown = before_the_prompt(out)
+    assert shown[0] == "Earlier in this thread (the last exchanges):"
+    assert shown[1:3] == [
+        "  alice> second question",
+        "  parley> echo: [alice] second question",
+    ]
+    assert shown[3].startswith("  alice> tell me everything about cats and dogs")
+    assert shown[3].endswith("…") and len(shown[3]) < len(long)
+    assert shown[5:] == [
+        "  alice> fourth question",
+        "  parley> echo: [alice] fourth question",
+        "",
+    ]
+
+
+async def test_a_failed_turn_shows_its_reason_in_the_terminal(
+    config_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """In the terminal the admin the short note points to is the user: the reason is there
+    too (here a missing key, which at the chat's log level is logged nowhere)."""
+    env_free = {"PARLEY_TEST_KEY": ""}
+    thread = "keyless"
+    code, out, err = await parley_chat(config_path, "hello\n", "--thread", thread, **env_free)
+    assert code == 0, err
+    assert "  [Parley's configuration has a problem; an admin needs to look at the logs.]\n" in out
+    assert "providers.fake.api_key: environment variable PARLEY_TEST_KEY is not set" in out
+    assert fake_openai.requests == []
+    # Continued later, the thread shows that this message got no reply.
+    code, out, err = await parley_chat(config_path, "", "--thread", thread)
+    assert code == 0, err
+    assert before_the_prompt(out)[1:] == ["  alice> hello", "  parley> [no reply]", ""]
