@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.config.paths import LineMap, Loc, did_you_mean, format_path
+from core.config.sampling import local_sampling_problems
 from core.config.schema import LOCAL_ONLY_KEYS, REMOTE_ONLY_KEYS
 from core.config.templates import template_problems
 from core.errors import ConfigIssue
@@ -72,8 +73,10 @@ def _persona_problems(data: dict[str, object]) -> Iterator[Problem]:
         checker = moderation.get("provider")
         if isinstance(checker, str) and isinstance(providers, dict) and checker not in providers:
             yield (*loc, "moderation", "provider"), _unknown("provider", checker, providers)
-        if isinstance(provider, str) and isinstance(providers, dict):
-            yield from _local_context_problems(persona, _mapping(providers.get(provider)), loc)
+        if isinstance(provider, str) and isinstance(providers, dict) and provider in providers:
+            settings = _mapping(providers[provider])
+            yield from _local_context_problems(persona, settings, loc)
+            yield from local_sampling_problems(persona, settings.get("type", "openai"), loc)
 
 
 def _budget_problems(persona: dict[str, object], loc: Loc) -> Iterator[Problem]:
