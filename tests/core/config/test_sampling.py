@@ -28,7 +28,7 @@ bots:
     platform: console
     persona: helper
 """
-ENV = {"OPENAI_API_KEY": "sk-test", "USER": "tester"}
+ENV = {"OPENAI_API_KEY": "sk-test", "USER": "tester", "SEED": "4294967295"}
 
 
 def persona(tmp_path: Path, settings: str, provider: str = "local") -> PersonaConfig:
@@ -66,6 +66,10 @@ def test_one_stop_string_may_be_written_bare(tmp_path: Path) -> None:
     assert persona(tmp_path, '    stop: "###"').stop == ("###",)
 
 
+def test_null_stop_means_none_like_other_optional_keys(tmp_path: Path) -> None:
+    assert persona(tmp_path, "    stop: null").stop == ()
+
+
 def test_openai_personas_take_the_standard_settings_and_any_whole_seed(tmp_path: Path) -> None:
     settings = "    frequency_penalty: 0.5\n    seed: 12345678901\n    stop: END"
     loaded = persona(tmp_path, settings, provider="openai")
@@ -92,3 +96,10 @@ def test_repeat_penalty_needs_a_llamacpp_provider(tmp_path: Path) -> None:
     [problem] = problems(tmp_path, "    repeat_penalty: 1.1", provider="openai")
     assert problem.startswith("12 personas.helper.repeat_penalty: ")
     assert "provider 'openai' is not a llamacpp provider" in problem
+
+
+def test_a_seed_llama_cpp_would_read_as_random_is_refused_even_from_a_variable(
+    tmp_path: Path,
+) -> None:
+    [problem] = problems(tmp_path, "    seed: ${SEED}")
+    assert problem.startswith("12 personas.helper.seed: must be at most 4294967294")
