@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import email.utils
 import json
@@ -14,14 +13,11 @@ import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMessageParam
-from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
-from openai.types.shared import ReasoningEffort
 
 from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk, sse_lines
 from core.errors import (
@@ -34,8 +30,10 @@ from core.errors import (
     RateLimited,
     StreamInterrupted,
 )
+from core.model_request import JsonValue, request_body
+from core.model_request import ModelRequest as ModelRequest  # the port's type, re-exported
 from core.think import ThinkFilter, ends_reasoning_bare
-from core.types import PromptMessage, Usage
+from core.types import Usage
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +46,6 @@ _TRANSLATABLE = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, Mal
 # Models whose chat template opens the reasoning block itself, so served raw they print
 # reasoning, then a bare </think>: their replies are held until that tag from the first.
 _REASONS_FIRST = re.compile(r"deepseek-r1|(?:^|[-_/:])r1(?:$|[-_/:.])|qwq|thinking", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRequest:
-    model: str
-    messages: tuple[PromptMessage, ...]
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    reasoning_effort: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,53 +66,6 @@ class ModelClient(Protocol):
 
 class _EndedEarlyError(Exception):
     """The body ended cleanly but before the model said it had finished."""
-
-
-def _wire_content(message: PromptMessage) -> str | list[ChatCompletionContentPartParam]:
-    if not message.images:
-        return message.content
-    parts: list[ChatCompletionContentPartParam] = [{"type": "text", "text": message.content}]
-    for image in message.images:
-        encoded = base64.b64encode(image.data).decode("ascii")
-        url = f"data:{image.media_type};base64,{encoded}"
-        parts.append({"type": "image_url", "image_url": {"url": url}})
-    return parts
-
-
-def wire_message(message: PromptMessage) -> ChatCompletionMessageParam:
-    """One PromptMessage in Chat Completions form; images ride only on user turns."""
-    if message.role == "user":
-        return {"role": "user", "content": _wire_content(message)}
-    # The API accepts image parts on user messages only, so other roles stay text.
-    if message.role == "system":
-        return {"role": "system", "content": message.content}
-    return {"role": "assistant", "content": message.content}
-
-
-def build_params(
-    request: ModelRequest, *, openai_endpoint: bool
-) -> CompletionCreateParamsStreaming:
-    """The create() arguments for `request`; unset options are left out, not sent as null."""
-    params: CompletionCreateParamsStreaming = {
-        "model": request.model,
-        "messages": [wire_message(message) for message in request.messages],
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
-    if request.temperature is not None:
-        params["temperature"] = request.temperature
-    if request.top_p is not None:
-        params["top_p"] = request.top_p
-    if request.max_tokens is not None:
-        # OpenAI's newer models reject max_tokens; local servers only know max_tokens.
-        if openai_endpoint:
-            params["max_completion_tokens"] = request.max_tokens
-        else:
-            params["max_tokens"] = request.max_tokens
-    if request.reasoning_effort is not None:
-        # Passed through unchecked: other servers accept values OpenAI's list lacks.
-        params["reasoning_effort"] = cast(ReasoningEffort, request.reasoning_effort)
-    return params
 
 
 def _detail(exc: BaseException, secret: str | None) -> str:
@@ -241,11 +182,11 @@ class OpenAICompatibleClient:
         _ = self._client.chat.completions
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
-        params = build_params(request, openai_endpoint=self._openai_endpoint)
+        body = request_body(request, openai_endpoint=self._openai_endpoint)
         for attempt in range(self._max_retries + 1):
             shown_text = False
             try:
-                async with contextlib.aclosing(self._attempt(params)) as events:
+                async with contextlib.aclosing(self._attempt(request.model, body)) as events:
                     async for event in events:
                         shown_text = shown_text or isinstance(event, TextDelta)
                         yield event
@@ -278,20 +219,22 @@ class OpenAICompatibleClient:
         return min(backoff, self._max_retry_wait)
 
     async def _attempt(
-        self, params: CompletionCreateParamsStreaming
+        self, model: str, body: dict[str, JsonValue]
     ) -> AsyncGenerator[ModelEvent, None]:
         """One request; a fresh filter each time, as a retry starts the reply over."""
-        model = params["model"]
         first = self._reasons_first.get(model, _REASONS_FIRST.search(model) is not None)
         reply = _Reply(ThinkFilter(reasoning_first=first))
-        # The SDK walks every message through its TypedDict transform: ~9 ms of CPU for a
-        # 20-message thread, growing with history, blocking every other conversation. The
-        # wire dicts are already final, and extra_body is merged into the JSON untouched.
-        typed = params.copy()
-        typed["messages"] = []
-        # The raw body: chunks are read by core.chunks, not built into SDK objects.
+        # The body goes whole as extra_body, which the SDK merges into the JSON untouched:
+        # its typed arguments would walk every message through a TypedDict transform (~9 ms
+        # of CPU for a 20-message thread, growing with history, blocking every other
+        # conversation), and they do not know llama.cpp's own settings. The raw body is
+        # read by core.chunks, not built into SDK objects.
         request = self._client.chat.completions.with_streaming_response.create(
-            **typed, extra_body={"messages": params["messages"]}
+            model=model,
+            messages=[],
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body=body,
         )
         async with request as response:
             reader = EventReader()

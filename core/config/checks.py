@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.config.paths import LineMap, Loc, did_you_mean, format_path
+from core.config.sampling import LLAMACPP_MAX_SEED
 from core.config.schema import LOCAL_ONLY_KEYS, REMOTE_ONLY_KEYS
 from core.config.templates import template_problems
 from core.errors import ConfigIssue
@@ -72,8 +73,10 @@ def _persona_problems(data: dict[str, object]) -> Iterator[Problem]:
         checker = moderation.get("provider")
         if isinstance(checker, str) and isinstance(providers, dict) and checker not in providers:
             yield (*loc, "moderation", "provider"), _unknown("provider", checker, providers)
-        if isinstance(provider, str) and isinstance(providers, dict):
-            yield from _local_context_problems(persona, _mapping(providers.get(provider)), loc)
+        if isinstance(provider, str) and isinstance(providers, dict) and provider in providers:
+            settings = _mapping(providers[provider])
+            yield from _local_context_problems(persona, settings, loc)
+            yield from _local_sampling_problems(persona, settings.get("type", "openai"), loc)
 
 
 def _budget_problems(persona: dict[str, object], loc: Loc) -> Iterator[Problem]:
@@ -102,6 +105,28 @@ def _local_context_problems(
             (*loc, key),
             f"context_tokens ({whole}) is more than the local server's context_size "
             f"({window}) for provider '{persona.get('provider')}'",
+        )
+
+
+def _local_sampling_problems(
+    persona: dict[str, object], provider_type: object, loc: Loc
+) -> Iterator[Problem]:
+    """Settings that only a llamacpp provider takes, or takes within a narrower range."""
+    local = provider_type == "llamacpp"
+    provider = persona.get("provider", "openai")
+    if "repeat_penalty" in persona and not local:
+        yield (
+            (*loc, "repeat_penalty"),
+            f"repeat_penalty is llama.cpp's own setting and provider '{provider}' is not a "
+            "llamacpp provider (OpenAI-compatible endpoints refuse it); use "
+            "frequency_penalty or presence_penalty instead",
+        )
+    seed = _whole_number(persona.get("seed"))
+    if local and seed is not None and seed > LLAMACPP_MAX_SEED:
+        yield (
+            (*loc, "seed"),
+            f"must be at most {LLAMACPP_MAX_SEED} for a llamacpp provider: llama.cpp keeps "
+            "32 bits of a seed and reads 4294967295 as 'random'",
         )
 
 

@@ -124,6 +124,11 @@ def _too_short(detail: ErrorDetails) -> str:
     return f"needs at least {least} {'entry' if least == 1 else 'entries'}"
 
 
+def _too_long(detail: ErrorDetails) -> str:
+    most = detail.get("ctx", {}).get("max_length", 1)
+    return f"may have at most {most} {'entry' if most == 1 else 'entries'}"
+
+
 _MAPPING = "a mapping (key: value lines)"
 _PHRASES: dict[str, Callable[[ErrorDetails], str]] = {
     "float_parsing": _expected("a number"),
@@ -147,6 +152,7 @@ _PHRASES: dict[str, Callable[[ErrorDetails], str]] = {
     "less_than": _bound("less than", "lt"),
     "string_too_short": lambda detail: "must not be empty",
     "too_short": _too_short,
+    "too_long": _too_long,
     "literal_error": _one_of,
     "is_instance_of": lambda detail: "secrets must come from the environment: write ${SOME_VAR}",
 }

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from core.config.fields import Frozen, HttpUrl
 from core.config.operations import ModerationConfig
+from core.config.sampling import StopStrings
 from core.config.secrets import SecretRef
 
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
@@ -62,6 +63,12 @@ class PersonaConfig(Frozen):
     provider: str = "openai"
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
+    # Unset sampling settings are not sent, so the provider's own defaults apply.
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    stop: StopStrings = ()
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    repeat_penalty: float | None = Field(default=None, gt=0, le=2)  # llamacpp providers only
     max_tokens: int = Field(default=1024, ge=1)
     context_tokens: int = Field(default=16000, ge=2)
     reasoning_effort: ReasoningEffort | None = None

@@ -13,7 +13,8 @@ from core.budgets import BudgetLedger
 from core.config import Config
 from core.context import INTERRUPTED_MARKER
 from core.errors import ContentFlagged, ParleyError, ShutDown, StoreError
-from core.llm import ModelRequest, TextDelta
+from core.llm import TextDelta
+from core.model_request import request_for
 from core.moderation import Moderation, flag_of
 from core.providers import ModelClients
 from core.store import Store
@@ -135,14 +136,7 @@ class TurnAnswerer:
     async def _stream(self, config: Config, turn: Turn, sink: ReplySink, started: float) -> None:
         persona = turn.resolved.persona
         client = self._models.get(config.providers[persona.provider])
-        request = ModelRequest(
-            model=persona.model,
-            messages=turn.window.messages,
-            temperature=persona.temperature,
-            top_p=persona.top_p,
-            max_tokens=persona.max_tokens,
-            reasoning_effort=persona.reasoning_effort,
-        )
+        request = request_for(persona, turn.window.messages)
         show = functools.partial(_show, self._store, turn, sink)
         # aclosing: if the sink fails mid-stream, or a deadline or the cap ends the reply,
         # the HTTP response is released at once.

@@ -31,9 +31,9 @@ from core.llm import (
     ModelRequest,
     OpenAICompatibleClient,
     TextDelta,
-    build_params,
     retry_after,
 )
+from core.model_request import request_body
 from core.types import ImagePart, PromptMessage, Usage
 from tests.fakes.openai_server import FakeOpenAI, Script
 
@@ -100,6 +100,11 @@ async def test_request_body_carries_the_options_that_are_set(bench: Bench) -> No
         top_p=0.9,
         max_tokens=256,
         reasoning_effort="low",
+        frequency_penalty=0.5,
+        presence_penalty=-0.25,
+        stop=("###", "\nUser:"),
+        seed=42,
+        repeat_penalty=1.15,
     )
     await collect(bench.client(), request)
     body = bench.fake.requests[0]
@@ -108,21 +113,39 @@ async def test_request_body_carries_the_options_that_are_set(bench: Bench) -> No
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"},
     ]
-    assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.2, 0.9, 256)
-    assert body["reasoning_effort"] == "low"
-    assert "max_completion_tokens" not in body
+    options = {key: value for key, value in body.items() if key not in ("model", "messages")}
+    assert options == {
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "max_tokens": 256,
+        "reasoning_effort": "low",
+        "frequency_penalty": 0.5,
+        "presence_penalty": -0.25,
+        "stop": ["###", "\nUser:"],
+        "seed": 42,
+        "repeat_penalty": 1.15,
+    }
 
 
 async def test_unset_options_are_left_out(bench: Bench) -> None:
     await collect(bench.client())
-    absent = {"temperature", "top_p", "max_tokens", "max_completion_tokens", "reasoning_effort"}
-    assert absent.isdisjoint(bench.fake.requests[0])
+    assert set(bench.fake.requests[0]) == {"model", "messages", "stream", "stream_options"}
+
+
+async def test_zero_valued_options_are_sent_not_dropped(bench: Bench) -> None:
+    # 0 is a setting (greedy sampling, no penalty, seed 0), not the absence of one.
+    request = ModelRequest("m", HELLO.messages, temperature=0, frequency_penalty=0, seed=0)
+    await collect(bench.client(), request)
+    body = bench.fake.requests[0]
+    assert (body["temperature"], body["frequency_penalty"], body["seed"]) == (0, 0, 0)
 
 
 def test_openai_endpoint_gets_max_completion_tokens() -> None:
-    params = build_params(ModelRequest("gpt-5", (), max_tokens=99), openai_endpoint=True)
-    assert params.get("max_completion_tokens") == 99
-    assert "max_tokens" not in params
+    body = request_body(ModelRequest("gpt-5", (), max_tokens=99), openai_endpoint=True)
+    assert body.get("max_completion_tokens") == 99
+    assert "max_tokens" not in body
 
 
 async def test_images_go_as_data_urls_after_the_text(bench: Bench) -> None:
