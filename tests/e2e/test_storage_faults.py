@@ -196,7 +196,8 @@ async def test_a_disk_that_fills_while_a_reply_streams_fails_the_turn_not_the_bo
         filler = fill(small_disk, database)
         release.set()
         await parley.until_value("parley_turns_total", 1, bot="team", outcome="failed")
-        assert await parley.value("parley_errors_total", kind="StoreError") == 1
+        errors = {"bot": "team", "provider": "fake", "kind": "StoreError"}
+        assert await parley.value("parley_errors_total", **errors) == 1
         reply = texts(fake_slack, ts)[-1]
         assert reply.startswith("the answer is 42") and StoreError.user_message in reply
         # One turn line says what happened (the first-words write, beside the stream, may
