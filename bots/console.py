@@ -14,6 +14,7 @@ from typing import Protocol, TextIO
 from bots.notes import summary_notes
 from core.errors import ParleyError
 from core.types import (
+    STOPPED_BY_USER,
     Author,
     ConversationKey,
     Conversations,
@@ -269,7 +270,7 @@ class ConsoleChat:
             sink.stopped_by_user = True
             if self._waits is not None:
                 self._waits.leave()  # its line ends before the reply's mark is written
-            reply.cancel()
+            reply.cancel(STOPPED_BY_USER)
 
     @contextlib.contextmanager
     def _ctrl_c_handled(self) -> Iterator[None]:

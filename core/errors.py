@@ -135,6 +135,12 @@ class ShutDown(ParleyError):
     user_message = "Parley is restarting; this reply was cut short. Ask again in a moment."
 
 
+class StoppedByUser(ParleyError):
+    """The person asked to stop this reply (Ctrl-C in the terminal): what was shown is kept."""
+
+    user_message = "Stopped."
+
+
 class PlatformUnreachable(ParleyError):
     """A chat platform answered a bot's start-up with a server error: worth trying again."""
 

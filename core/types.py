@@ -13,6 +13,10 @@ Role = Literal["system", "user", "assistant"]
 MessageStatus = Literal["complete", "partial", "failed"]
 Direction = Literal["input", "output"]
 
+# What an adapter cancels a turn's task with when its user asked to stop that reply (Ctrl-C
+# in the terminal): the row then says so. Any other cancellation is a shutdown.
+STOPPED_BY_USER = "stopped by the user"
+
 
 @dataclass(frozen=True, slots=True)
 class ConversationKey:

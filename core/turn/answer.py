@@ -12,7 +12,7 @@ from dataclasses import replace
 from core.budgets import BudgetLedger
 from core.config import Config
 from core.context import INTERRUPTED_MARKER
-from core.errors import ContentFlagged, ParleyError, ShutDown, StoreError
+from core.errors import ContentFlagged, ParleyError, ShutDown, StoppedByUser, StoreError
 from core.llm import TextDelta
 from core.model_request import request_for
 from core.moderation import Moderation, flag_of
@@ -23,7 +23,14 @@ from core.tokens import Tokenizers
 from core.turn.limits import within_limits
 from core.turn.rows import SHUT_DOWN
 from core.turn.state import Turn, TurnObserver, log_turn, turn_report, usage_record
-from core.types import MessageStatus, ReplySink, TurnOutcome, TurnSummary, Usage
+from core.types import (
+    STOPPED_BY_USER,
+    MessageStatus,
+    ReplySink,
+    TurnOutcome,
+    TurnSummary,
+    Usage,
+)
 
 # Long enough for one post or edit; a shutdown must not wait on a platform that is down.
 SHUTDOWN_NOTICE_SECONDS = 2.0
@@ -66,13 +73,14 @@ class TurnAnswerer:
             # A bug or an adapter that failed to post: the turn ends, the bot lives on.
             log.exception("turn %s crashed while streaming", turn.message.key)
             error = ParleyError(f"{type(crash).__name__}: {crash}")
-        except asyncio.CancelledError:
-            # Stopped from outside (a shutdown whose wait ran out): the row and the thread
-            # both say so before the cancellation goes on.
-            outcome = await self._recorded(turn, ShutDown(SHUT_DOWN))
+        except asyncio.CancelledError as cancelled:
+            # Stopped from outside (the user, or a shutdown whose wait ran out): the row and
+            # the thread both say so before the cancellation goes on.
+            cut = _cut_by(cancelled)
+            outcome = await self._recorded(turn, cut)
             with contextlib.suppress(ParleyError, TimeoutError):
                 async with asyncio.timeout(SHUTDOWN_NOTICE_SECONDS):
-                    await sink.fail(ShutDown(SHUT_DOWN))
+                    await sink.fail(cut)
             outcome = await self._unless_unseen(turn, outcome, sink)
             self._report(turn, outcome, started)
             raise
@@ -224,3 +232,11 @@ async def _first_words_written(turn: Turn) -> None:
     except ParleyError as error:
         # The final write carries the same text; only a kill in between would miss it.
         log.warning("turn %s: the first words were not recorded: %s", turn.message.key, error)
+
+
+def _cut_by(cancelled: asyncio.CancelledError) -> ParleyError:
+    """Who stopped the turn. A user's stop does not start "interrupted": a redelivery of the
+    message must not answer what the user chose to stop."""
+    if cancelled.args == (STOPPED_BY_USER,):
+        return StoppedByUser(STOPPED_BY_USER)
+    return ShutDown(SHUT_DOWN)

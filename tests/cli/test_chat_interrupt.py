@@ -32,6 +32,7 @@ async def test_ctrl_c_stops_the_reply_keeps_it_as_partial_and_the_chat_goes_on(
     assert "\n" not in stopped  # the mark ends the line the reply was on
     (cut, answered) = stored_replies(config)
     assert cut[0] == "partial" and cut[1].startswith("Once upon a time")
+    assert cut[2] == "stopped by the user"  # not a shutdown: a redelivery must not re-answer
     assert answered[:2] == ("complete", "echo: [alice] and now?")
     # The next turn told the model the story was cut, not that it was finished.
     sent = fake_openai.requests[-1]["messages"]
@@ -71,5 +72,5 @@ async def test_ctrl_c_before_the_first_words_stops_the_turn_too(
         assert await chat.exit_code() == 0
 
     (nothing, answered) = stored_replies(config)
-    assert nothing[:2] == ("failed", "")  # nothing was shown: no one's history
+    assert nothing == ("failed", "", "stopped by the user")  # nothing shown: no one's history
     assert answered[0] == "complete"
