@@ -157,6 +157,11 @@ def _describe_persona(persona: PersonaConfig) -> str:
         parts.append(f"temperature {persona.temperature:g}")
     if persona.top_p is not None:
         parts.append(f"top_p {persona.top_p:g}")
+    for name in ("frequency_penalty", "presence_penalty", "repeat_penalty", "seed"):
+        if (value := getattr(persona, name)) is not None:
+            parts.append(f"{name} {value:g}")
+    if persona.stop:
+        parts.append(f"stop {', '.join(repr(word) for word in persona.stop)}")
     if persona.reasoning_effort:
         parts.append(f"reasoning {persona.reasoning_effort}")
     if persona.examples:

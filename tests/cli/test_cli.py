@@ -64,6 +64,16 @@ def test_check_warns_of_placeholders_that_defeat_prompt_caching(
     assert "prompt cache misses" not in capsys.readouterr().out
 
 
+def test_check_shows_a_personas_sampling_settings(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = "    temperature: 0.3\n    presence_penalty: 0.5\n    seed: 7\n    stop: [END]\n"
+    config.write_text(config.read_text().replace("    temperature: 0.3\n", settings, 1))
+    assert main(["check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "top_p 0.9, presence_penalty 0.5, seed 7, stop 'END'" in out
+
+
 def test_check_lists_budgets_one_line_each(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
