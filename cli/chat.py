@@ -83,7 +83,26 @@ def _greet(out: TextIO, config: Config, bot_name: str, thread: str) -> None:
         f"Parley: chatting with {bot_name} in thread '{thread}' "
         f"(continue later with --thread {thread}). /help for commands.{choose}\n"
     )
+    if missing := _missing_key(config, bot_name):
+        out.write(f"  (every reply will fail until {missing}{_local_hint(config, bot_name)})\n")
     out.flush()
+
+
+def _missing_key(config: Config, bot_name: str) -> str | None:
+    """Said before the first message, not after it: the bot's provider key is not set."""
+    persona = config.personas[config.bot(bot_name).persona]
+    key = config.providers[persona.provider].api_key
+    if key is None or key.is_set:
+        return None
+    return f"{key.variable} is set: {persona.provider}, which {bot_name} answers with, needs it"
+
+
+def _local_hint(config: Config, bot_name: str) -> str:
+    for bot in config.bots:
+        provider = config.providers[config.personas[bot.persona].provider]
+        if bot.name != bot_name and bot.platform == "console" and provider.type == "llamacpp":
+            return f"; `parley chat --bot {bot.name}` needs no key"
+    return ""
 
 
 def _showing_starts(view: StartWatcher) -> Callable[[ProviderConfig], ModelClient]:

@@ -127,6 +127,11 @@ async def test_a_failed_turn_shows_its_reason_in_the_terminal(
     thread = "keyless"
     code, out, err = await parley_chat(config_path, "hello\n", "--thread", thread, **env_free)
     assert code == 0, err
+    # Said once at the start, before anyone types into a chat that cannot answer.
+    assert out.splitlines()[1] == (
+        "  (every reply will fail until PARLEY_TEST_KEY is set: fake, which parley answers"
+        " with, needs it)"
+    )
     assert "  [Parley's configuration has a problem; an admin needs to look at the logs.]\n" in out
     assert "providers.fake.api_key: environment variable PARLEY_TEST_KEY is not set" in out
     assert fake_openai.requests == []
