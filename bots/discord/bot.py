@@ -19,6 +19,7 @@ from bots.connect import keep_connecting
 from bots.discord.command_sync import sync_if_changed
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
+from bots.discord.ready import ready_when_servers_arrived
 from bots.discord.reply import NO_PINGS
 from bots.discord.router import DiscordEventRouter
 from bots.discord.slash import command_failed
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
-GUILD_READY_TIMEOUT = 2.0  # discord.py's default wait for servers after READY
+GUILD_READY_TIMEOUT = 2.0  # discord.py's default wait for a server READY listed that has not come
 # What reaching Discord at start-up raises while the network or Discord is down; once
 # connected, discord.py reconnects by itself. LoginFailure and a gateway close for a bad
 # token or intents (ConnectionClosed 4004, 4014) are not here: retrying cannot fix them.
@@ -166,6 +167,7 @@ class ParleyDiscordClient(discord.Client):
         for event, parse in state.parsers.items():
             if event != "READY":
                 state.parsers[event] = skipping_malformed(event, parse)
+        ready_when_servers_arrived(state, GUILD_READY_TIMEOUT)
         return state
 
     async def setup_hook(self) -> None:
