@@ -12,8 +12,6 @@ import random
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx2
@@ -30,6 +28,9 @@ from core.errors import (
     RateLimited,
     StreamInterrupted,
 )
+from core.model_events import ModelClient as ModelClient  # re-exported: the port
+from core.model_events import ModelEvent as ModelEvent
+from core.model_events import TextDelta as TextDelta
 from core.model_request import JsonValue, request_body
 from core.model_request import ModelRequest as ModelRequest  # the port's type, re-exported
 from core.think import ThinkFilter, ends_reasoning_bare
@@ -46,22 +47,6 @@ _TRANSLATABLE = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, Mal
 # Models whose chat template opens the reasoning block itself, so served raw they print
 # reasoning, then a bare </think>: their replies are held until that tag from the first.
 _REASONS_FIRST = re.compile(r"deepseek-r1|(?:^|[-_/:])r1(?:$|[-_/:.])|qwq|thinking", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    text: str
-
-
-ModelEvent = TextDelta | Usage
-
-
-class ModelClient(Protocol):
-    """Streams one reply: TextDeltas, then one Usage when the server reports it."""
-
-    def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]: ...
-
-    async def close(self) -> None: ...
 
 
 class _EndedEarlyError(Exception):

@@ -13,7 +13,7 @@ from core.budgets import BudgetLedger
 from core.config import Config
 from core.context import INTERRUPTED_MARKER
 from core.errors import ContentFlagged, ParleyError, ShutDown, StoppedByUser, StoreError
-from core.llm import TextDelta
+from core.model_events import TextDelta
 from core.model_request import request_for
 from core.moderation import Moderation, flag_of
 from core.providers import ModelClients

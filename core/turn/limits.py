@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 from core.config.schema import LimitsConfig
 from core.errors import ReplyCut, ReplyTimedOut
-from core.llm import ModelEvent, TextDelta
+from core.model_events import ModelEvent, TextDelta
 
 # The cap on one reply's characters, per token of the persona's max_tokens. English runs
 # about 4 characters a token, code about 3, CJK 1 to 2: an honest reply within max_tokens

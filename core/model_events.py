@@ -1,0 +1,30 @@
+"""What a model client yields while it streams a reply, and the port every client implements.
+
+Apart from core.llm so that the turn can name them without loading the openai SDK, which
+a process imports only once a conversation needs a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.model_request import ModelRequest
+from core.types import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+ModelEvent = TextDelta | Usage
+
+
+class ModelClient(Protocol):
+    """Streams one reply: TextDeltas, then one Usage when the server reports it."""
+
+    def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]: ...
+
+    async def close(self) -> None: ...
