@@ -49,17 +49,12 @@ async def open_runtime(
     """
     config = load_config(config_path)
     holder = ConfigHolder(config_path, config, platforms=config_models())
-    # Tokenizers load before the first message so the first turn is as fast as the rest.
-    models_in_use = {persona.model for persona in config.personas.values()}
-    tokenizers = await asyncio.to_thread(Tokenizers.for_models, models_in_use)
     store = await Store.open(config.storage.path)
+    # A tokenizer, and a provider's client with the openai SDK under it, load when the first
+    # conversation needs them: a connected process that has answered nothing stays small,
+    # and nothing between start and connected waits for them.
+    tokenizers = Tokenizers()
     models = models or ModelClients()
-    in_use = {
-        config.providers[persona.provider].name: config.providers[persona.provider]
-        for persona in config.personas.values()
-    }
-    for problem in models.prepare(in_use.values()):
-        log.debug("model client not prepared: %s", problem)
     for note in skipped_moderation(config):
         log.warning("%s", note)
     moderation = Moderation()

@@ -1,13 +1,15 @@
-"""Keeps one model client per provider, shared by every conversation that uses it."""
+"""Keeps one model client per provider, shared by every conversation that uses it.
+
+A client's module (and the openai SDK under it) is imported when the first conversation
+needs that provider, not at start: a process that is connected and idle does not hold it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from core.config import ProviderConfig
-from core.errors import ConfigError
-from core.llm import ModelClient, OpenAICompatibleClient
-from core.local_model import LlamaCppServer, LocalModelClient
+from core.model_events import ModelClient
 
 ClientFactory = Callable[[ProviderConfig], ModelClient]
 
@@ -15,6 +17,8 @@ ClientFactory = Callable[[ProviderConfig], ModelClient]
 def client_for(provider: ProviderConfig) -> ModelClient:
     """The client for a provider of either type; both speak the same protocol."""
     if provider.type == "llamacpp":
+        from core.local_model import LlamaCppServer, LocalModelClient
+
         server = LlamaCppServer(
             provider.model_path,
             context_size=provider.context_size,
@@ -26,6 +30,8 @@ def client_for(provider: ProviderConfig) -> ModelClient:
 
 
 def openai_compatible_client(provider: ProviderConfig) -> ModelClient:
+    from core.llm import OpenAICompatibleClient
+
     return OpenAICompatibleClient(
         base_url=provider.base_url,
         # reveal() raises a ConfigError naming the variable when it is not set.
@@ -61,17 +67,6 @@ class ModelClients:
         if client is None:
             client = self._clients[identity] = self._factory(provider)
         return client
-
-    def prepare(self, providers: Iterable[ProviderConfig]) -> list[str]:
-        """Builds the clients now (TLS context, SDK imports) so the first turn is not slower;
-        returns why any could not be built (a missing key), which the first turn will report."""
-        problems = []
-        for provider in providers:
-            try:
-                self.get(provider)
-            except ConfigError as error:
-                problems.append(str(error))
-        return problems
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

@@ -174,6 +174,15 @@ class ParleyDiscordClient(discord.Client):
         install(self.tree, self.talk)
         await sync_if_changed(self.tree, self._current(), self.talk.engine)
 
+    async def on_ready(self) -> None:
+        # Also after a session had to start afresh (a resumed one is not READY again).
+        log.info(
+            "discord bot %s connected as %s in %d servers",
+            self._current().name,
+            self.user,
+            len(self.guilds),
+        )
+
     async def on_message(self, message: discord.Message) -> None:
         self.talk.on_message(message)
 
