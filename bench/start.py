@@ -8,7 +8,10 @@ and `python -m cli run` as a child with one bot, its checkout first on the path.
 the seconds from spawn until the fake sees the platform connection (Slack: the Socket Mode
 WebSocket is open; Discord: IDENTIFY answered with READY), until Parley itself says the bot is
 connected (its /healthz, asked every 10 ms), the child's CPU seconds until then, and, after
-`--idle` seconds with nothing to do, its RSS and peak RSS (VmRSS, VmHWM). Each (checkout,
+`--idle` seconds with nothing to do, its RSS and peak RSS (VmRSS, VmHWM). Then one mention:
+the seconds from the event leaving the fake to the request reaching the fake model (what
+the first turn loads on the way shows here), and the RSS `--idle` seconds after the reply
+was shown. Each (checkout,
 platform) first runs once unmeasured, so a fresh checkout compiles its .pyc files outside
 the figures; the database is kept between runs, as a restart would find it. Runs are
 interleaved across checkouts so a noisy neighbour hits each alike; medians are printed.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import signal
@@ -33,17 +37,19 @@ from pathlib import Path
 import aiohttp
 
 from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack
+from tests.fakes.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = "bench"
 COMMON = """\
 providers:
-  fake: {base_url: "http://127.0.0.1:9/v1", api_key: "${PARLEY_TEST_KEY}"}
+  fake: {{base_url: "{model}", api_key: "${{PARLEY_TEST_KEY}}"}}
 personas:
-  helper: {system_prompt: "You are a helper.", model: gpt-4o-mini, provider: fake}
-storage: {path: data/parley.db}
-monitoring: {port: 0}
+  helper: {{system_prompt: "You are a helper.", model: gpt-4o-mini, provider: fake}}
+storage: {{path: data/parley.db}}
+monitoring: {{port: 0}}
 """
 SLACK_BOT = """\
 bots:
@@ -64,6 +70,10 @@ bots:
     gateway_url: "{gateway}"
     workspaces: {{"{guild}": {{persona: helper}}}}
 """
+CHANNEL, USER = "C0BENCH", "U0BENCH"
+REPLY = "Hello world"  # what the fake model streams by default
+# Each run's mention is new: the database (and its dedupe records) outlives the runs.
+MENTIONS = itertools.count(1)
 HEALTH_LINE = re.compile(r"health and metrics on (http://\S+/healthz)")
 POLL = 0.01
 GUARD = 60.0  # seconds: a start that takes longer is reported as failed, not waited for
@@ -76,23 +86,49 @@ class Start:
     cpu_s: float  # the child's user + system CPU until ready
     rss_mb: float  # idle, after --idle seconds
     peak_mb: float  # VmHWM at that moment
+    first_turn_s: float  # a mention leaving the fake → the model request arriving
+    turned_rss_mb: float  # idle again after that turn
 
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """The fake's side of one run: the config that points at it, the environment, and a
-    wait for the connection it sees."""
+    """The fake's side of one run: the config that points at it, the environment, a wait
+    for the connection it sees, a mention it sends and whether the reply is shown."""
 
     config: str
     variables: dict[str, str]
     seen: Callable[[], Awaitable[None]]
+    mention: Callable[[], Awaitable[None]]
+    answered: Callable[[], bool]
 
 
 @contextlib.asynccontextmanager
 async def slack_fake() -> AsyncIterator[Connection]:
     async with FakeSlack() as slack:
+        slack.add_user(USER, "Bench User")
+        slack.add_channel(CHANNEL, "bench")
+        ts = f"{1_700_000_000 + next(MENTIONS)}.000100"
+        event = {
+            "type": "app_mention",
+            "user": USER,
+            "text": f"<@{slack.bot_user_id}> hello",
+            "ts": ts,
+            "event_ts": ts,
+            "channel": CHANNEL,
+            "channel_type": "channel",
+            "team": slack.team_id,
+        }
+
+        async def mention() -> None:
+            await slack.send_event(event)
+
+        def answered() -> bool:
+            mine = [m for m in slack.thread(CHANNEL, ts) if m.user == slack.bot_user_id]
+            return bool(mine) and REPLY in (mine[-1].markdown_text or "")
+
         variables = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
-        yield Connection(SLACK_BOT.format(api=slack.api_url), variables, slack.wait_connected)
+        config = SLACK_BOT.format(api=slack.api_url)
+        yield Connection(config, variables, slack.wait_connected, mention, answered)
 
 
 @contextlib.asynccontextmanager
@@ -101,16 +137,35 @@ async def discord_fake() -> AsyncIterator[Connection]:
         config = DISCORD_BOT.format(
             api=discord.api_url, gateway=discord.gateway_url, guild=discord.guild_id
         )
-        yield Connection(config, {"DISCORD_TOKEN": discord.token}, discord.wait_ready)
+        event = discord.message_create(
+            discord.channel_id,
+            discord.user_id,
+            f"<@{discord.bot_user_id}> hello",
+            mentions=[discord.bot_user_id],
+            message_id=str(1_300_000_000_000_000_000 + next(MENTIONS)),
+        )
+
+        async def mention() -> None:
+            await discord.dispatch("MESSAGE_CREATE", event)
+
+        def answered() -> bool:
+            with contextlib.suppress(KeyError):  # no thread yet
+                return any(REPLY in m.content for m in discord.posted(str(event["id"])))
+            return False
+
+        variables = {"DISCORD_TOKEN": discord.token}
+        yield Connection(config, variables, discord.wait_ready, mention, answered)
 
 
 FAKES = {"slack": slack_fake, "discord": discord_fake}
 
 
-async def one_start(root: Path, platform: str, scratch: Path, idle: float) -> Start:
+async def one_start(
+    root: Path, platform: str, scratch: Path, idle: float, model: FakeOpenAI
+) -> Start:
     async with FAKES[platform]() as fake:
         config = scratch / "bots.yaml"
-        config.write_text(COMMON + fake.config)
+        config.write_text(COMMON.format(model=model.base_url) + fake.config)
         env = {
             **os.environ,
             **fake.variables,
@@ -139,6 +194,9 @@ async def one_start(root: Path, platform: str, scratch: Path, idle: float) -> St
                 cpu_s = _cpu_seconds(child.pid)
             await asyncio.sleep(idle)
             rss, peak = _memory_mb(child.pid, "VmRSS"), _memory_mb(child.pid, "VmHWM")
+            first_turn_s = await _first_turn(fake, model)
+            await asyncio.sleep(idle)
+            turned_rss = _memory_mb(child.pid, "VmRSS")
         except TimeoutError:
             log = "\n".join(lines)
             sys.exit(f"{platform} via {root}: not connected within {GUARD:g} s:\n{log}")
@@ -147,7 +205,20 @@ async def one_start(root: Path, platform: str, scratch: Path, idle: float) -> St
                 child.send_signal(signal.SIGTERM)
             await child.wait()
             await reader
-    return Start(socket_s, ready_s, cpu_s, rss, peak)
+    return Start(socket_s, ready_s, cpu_s, rss, peak, first_turn_s, turned_rss)
+
+
+async def _first_turn(fake: Connection, model: FakeOpenAI) -> float:
+    streams = len(model.stream_times)
+    sent = time.monotonic()
+    await fake.mention()
+    await wait_until(
+        lambda: fake.answered() and len(model.stream_times) > streams,
+        timeout=GUARD,
+        message="the first mention answered",
+    )
+    arrived = model.stream_times[streams][0]
+    return arrived - sent
 
 
 async def _read_log(
@@ -205,24 +276,27 @@ async def main() -> None:
     roots = _checkouts(args.root)
     results: dict[tuple[str, str], list[Start]] = {}
     with tempfile.TemporaryDirectory() as scratch_dir:
-        scratch = Path(scratch_dir)
-        for name in roots:
-            for platform in platforms:
-                (scratch / name / platform).mkdir(parents=True)
-                await one_start(roots[name], platform, scratch / name / platform, 0)
-        for _ in range(args.runs):
-            for platform in platforms:
-                for name, root in roots.items():
-                    start = await one_start(root, platform, scratch / name / platform, args.idle)
-                    results.setdefault((platform, name), []).append(start)
+        async with FakeOpenAI() as model:
+            scratch = Path(scratch_dir)
+            for name in roots:
+                for platform in platforms:
+                    (scratch / name / platform).mkdir(parents=True)
+                    await one_start(roots[name], platform, scratch / name / platform, 0, model)
+            for _ in range(args.runs):
+                for platform in platforms:
+                    for name, root in roots.items():
+                        where = scratch / name / platform
+                        start = await one_start(root, platform, where, args.idle, model)
+                        results.setdefault((platform, name), []).append(start)
     _print(results, args.runs, args.idle)
 
 
 def _print(results: dict[tuple[str, str], list[Start]], runs: int, idle: float) -> None:
     print(f"parley run, one bot, median of {runs} runs (interleaved); RSS after {idle:g} s idle")
+    print("RSS after: idle again once the first turn (a mention) was answered")
     print(
         f"{'platform':<9}{'checkout':<10}{'socket s':>9}{'ready s':>9}{'cpu s':>8}"
-        f"{'RSS MB':>8}{'peak MB':>9}   ready s per run"
+        f"{'RSS MB':>8}{'peak MB':>9}{'1st turn s':>11}{'RSS after':>10}   ready s per run"
     )
     for (platform, name), starts in results.items():
 
@@ -233,7 +307,9 @@ def _print(results: dict[tuple[str, str], list[Start]], runs: int, idle: float) 
         print(
             f"{platform:<9}{name:<10}{median(lambda s: s.socket_s):>9.2f}"
             f"{median(lambda s: s.ready_s):>9.2f}{median(lambda s: s.cpu_s):>8.2f}"
-            f"{median(lambda s: s.rss_mb):>8.1f}{median(lambda s: s.peak_mb):>9.1f}   {runs_text}"
+            f"{median(lambda s: s.rss_mb):>8.1f}{median(lambda s: s.peak_mb):>9.1f}"
+            f"{median(lambda s: s.first_turn_s):>11.2f}{median(lambda s: s.turned_rss_mb):>10.1f}"
+            f"   {runs_text}"
         )
 
 

@@ -16,6 +16,7 @@ from bots.config_models import config_models, load_config
 from bots.monitoring import Monitor
 from bots.platforms import KEPT_SCOPES, BotRunner, adapter_factory
 from bots.tasks import Shutdown
+from bots.warm_up import warm_up, warm_up_once_connected
 from core.config import BotConfig, ConfigHolder
 from core.engine import Engine
 from core.errors import ParleyError, StoreError
@@ -37,24 +38,28 @@ class Runtime:
     engine: Engine
     metrics: Metrics
     monitor: Monitor
+    tokenizers: Tokenizers
+    models: ModelClients
 
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    config_path: Path, *, models: ModelClients | None = None
+    config_path: Path, *, models: ModelClients | None = None, model_side_now: bool = True
 ) -> AsyncIterator[Runtime]:
     """Everything a command needs to hold conversations; closed in reverse on the way out.
 
     `models` lets a benchmark wrap the real clients; everything else is always real.
+    `model_side_now=False` leaves the tokenizers and model clients to be loaded later:
+    `parley run` loads them once its bots are connected (run_bots), not before.
     """
     config = load_config(config_path)
     holder = ConfigHolder(config_path, config, platforms=config_models())
     store = await Store.open(config.storage.path)
-    # A tokenizer, and a provider's client with the openai SDK under it, load when the first
-    # conversation needs them: a connected process that has answered nothing stays small,
-    # and nothing between start and connected waits for them.
     tokenizers = Tokenizers()
     models = models or ModelClients()
+    if model_side_now:
+        # Before the first message, so the first turn is as fast as the rest.
+        await asyncio.to_thread(warm_up, config, tokenizers, models)
     for note in skipped_moderation(config):
         log.warning("%s", note)
     moderation = Moderation()
@@ -74,7 +79,8 @@ async def open_runtime(
     )
     _reload_on_sighup(holder)
     try:
-        yield Runtime(holder, store, engine, metrics, Monitor(holder, metrics))
+        monitor = Monitor(holder, metrics)
+        yield Runtime(holder, store, engine, metrics, monitor, tokenizers, models)
     finally:
         _stop_reloading_on_sighup()
         for task in (watcher, pruner):
@@ -107,6 +113,11 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
     runtime.config.hold_running({bot.name: bot.platform for bot in bots})
     runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
     monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
+    # The model side, if open_runtime left it for later; otherwise there is nothing to load.
+    warming = asyncio.create_task(
+        warm_up_once_connected(runners, runtime.config.current, runtime.tokenizers, runtime.models),
+        name="warm-up",
+    )
     stop = StopRequest()
     _on_stop_signals(stop)
     serving = [
@@ -128,9 +139,9 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
         # A second signal while the replies finish changes nothing: the wait is bounded.
         # Each bot stops listening, drains its own turns (shutdown.grace) and closes its
         # connections, before the store closes behind it.
-        for task in (*serving, stopping, monitor):
+        for task in (*serving, stopping, monitor, warming):
             task.cancel()
-        await asyncio.gather(*serving, stopping, monitor, return_exceptions=True)
+        await asyncio.gather(*serving, stopping, monitor, warming, return_exceptions=True)
         _stop_signals_off()
     if stop.signal is not None:
         log.info("%s", stop.summary(shutdown))

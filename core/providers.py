@@ -1,14 +1,16 @@
 """Keeps one model client per provider, shared by every conversation that uses it.
 
-A client's module (and the openai SDK under it) is imported when the first conversation
-needs that provider, not at start: a process that is connected and idle does not hold it.
+A client's module (and the openai SDK under it) is imported when a client is first built,
+not with this module: `parley run` builds them once its bots are connected (bots/warm_up.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 
 from core.config import ProviderConfig
+from core.errors import ConfigError
 from core.model_events import ModelClient
 
 ClientFactory = Callable[[ProviderConfig], ModelClient]
@@ -48,6 +50,8 @@ class ModelClients:
     def __init__(self, factory: ClientFactory = client_for) -> None:
         self._factory = factory
         self._clients: dict[tuple[object, ...], ModelClient] = {}
+        # prepare() runs in a worker thread while a first turn may ask for the same client.
+        self._building = threading.Lock()
 
     def get(self, provider: ProviderConfig) -> ModelClient:
         key = provider.api_key
@@ -65,8 +69,22 @@ class ModelClients:
         )
         client = self._clients.get(identity)
         if client is None:
-            client = self._clients[identity] = self._factory(provider)
+            with self._building:
+                client = self._clients.get(identity)
+                if client is None:
+                    client = self._clients[identity] = self._factory(provider)
         return client
+
+    def prepare(self, providers: Iterable[ProviderConfig]) -> list[str]:
+        """Builds the clients now (SDK imports, TLS context) so the first turn is not slower;
+        returns why any could not be built (a missing key), which the first turn will report."""
+        problems = []
+        for provider in providers:
+            try:
+                self.get(provider)
+            except ConfigError as error:
+                problems.append(str(error))
+        return problems
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
