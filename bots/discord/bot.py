@@ -139,6 +139,10 @@ class ParleyDiscordClient(discord.Client):
         super().__init__(
             intents=intents,
             guild_ready_timeout=GUILD_READY_TIMEOUT,
+            # discord.py keeps the last 1,000 messages by default, each a full Message, and
+            # scans them for every edit, reaction and delete: Parley reads a message once,
+            # as it arrives, and its own streamed edits come back as MESSAGE_UPDATEs.
+            max_messages=None,
             http_trace=counting_trace(api_calls),
             allowed_mentions=NO_PINGS,
         )
