@@ -82,7 +82,9 @@ async def test_a_message_is_tokenized_once_per_turn(
     assert counts_of(tokenizers, PASTE) == 1, tokenizers.counted
     # The count it kept is the one the model was sent: the prompt's tokens are exact.
     (request,) = fake_openai.requests
-    assert request["messages"][-1]["content"] == f"[Alice] {PASTE}"
+    messages = request["messages"]
+    assert isinstance(messages, list)
+    assert messages[-1]["content"] == f"[Alice] {PASTE}"
 
 
 async def test_a_file_read_after_storing_is_counted_again_only_once(
