@@ -44,17 +44,21 @@ class ConversationIds:
         rows = list(await conn.execute_fetchall(q.FIND_CONVERSATION_SQL, key_params(key)))
         return int(rows[0][0]) if rows else None
 
-    async def ensure(self, conn: aiosqlite.Connection, key: ConversationKey, now: str) -> int:
-        """The conversation's id, creating its row (inside the caller's transaction)."""
-        found = await self.find(conn, key)
-        if found is not None:
-            return found
+    async def ensure(
+        self, conn: aiosqlite.Connection, key: ConversationKey, now: str
+    ) -> tuple[int, bool]:
+        """The conversation's id, and whether this call created its row (inside the
+        caller's transaction, if any)."""
+        cached = self.cached(key)
+        if cached is not None:
+            return cached, False
+        # The insert goes first: a conversation not cached is most often a new one (a new
+        # thread), and then one trip both makes and finds it.
         params = (*key_params(key), now)
         created = list(await conn.execute_fetchall(q.CREATE_CONVERSATION_SQL, params))
         if created:
-            return int(created[0][0])
-        # Another connection created it between the look and the insert.
+            return int(created[0][0]), True
         found = await self.find(conn, key)
         if found is None:  # the conflict above makes this unreachable
             raise StoreError(f"conversation {key} vanished while being created")
-        return found
+        return found, False

@@ -126,7 +126,7 @@ class Store:
                         return inserted
         ids: list[int] = []
         async with self._db.writing(f"saving messages in {key}") as conn:
-            conversation_id = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
+            conversation_id, _ = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
             for start in range(0, len(messages), q.INSERT_MESSAGES_BATCH):
                 batch = messages[start : start + q.INSERT_MESSAGES_BATCH]
                 ids += await insert_messages(conn, conversation_id, batch, now)
@@ -151,16 +151,19 @@ class Store:
         connection = self._db.writing if claim is not None else self._db.single_statements
         async with connection(action) as conn:
             await self._sync_caches(conn)
-            conversation_id = await self._ids.ensure(conn, key, now)
+            conversation_id, created = await self._ids.ensure(conn, key, now)
             if claim is not None and not await arrivals.claim(conn, claim, now):
                 return await arrivals.stored_delivery(
                     conn, conversation_id, rows[0].platform_message_id
                 )
             arrival = await arrivals.store_rows(conn, conversation_id, rows, now)
         self._ids.remember(key, conversation_id)
-        self._tails.append(
-            conversation_id, stored_messages([arrival.user_id, arrival.reply_id], rows, now)
-        )
+        stored = stored_messages([arrival.user_id, arrival.reply_id], rows, now)
+        if created:
+            # These rows are the whole conversation: its history is known without a query.
+            self._tails.put(conversation_id, History(tuple(stored), more_before=False))
+        else:
+            self._tails.append(conversation_id, stored)
         return arrival
 
     async def update_message(
