@@ -1,6 +1,7 @@
-"""Deliveries received together share one transaction: a burst of first messages pays one
-BEGIN and one COMMIT, not a pair each, and each delivery is still marked seen only together
-with its rows."""
+"""Deliveries received together, written in one transaction: one BEGIN and COMMIT a burst.
+
+Each delivery is still marked seen only together with its rows.
+"""
 
 from __future__ import annotations
 
