@@ -36,6 +36,9 @@ class ContextRequest:
     new_turn: str  # already attributed to its author (see user_turn)
     new_images: tuple[ImagePart, ...]
     budget: int  # context_tokens - max_tokens
+    # new_turn's count when the caller has it (taken when the message was stored): a
+    # long paste is then tokenized once per turn, not once per step.
+    new_turn_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +70,6 @@ def history_turn(message: StoredMessage) -> PromptMessage | None:
 
 
 def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWindow:
-    def cost(text: str) -> int:
-        return tokenizers.count(request.model, text) + TOKENS_PER_MESSAGE
-
     head = [PromptMessage("system", request.system_prompt)]
     for example in request.examples:
         head += [PromptMessage("user", example.user), PromptMessage("assistant", example.assistant)]
@@ -84,8 +84,10 @@ def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWin
             user_message="This persona's instructions leave no room for a message; "
             "an admin should raise context_tokens.",
         )
-    turn_text, truncated = _fit_turn(request, tokenizers, room_for_turn - TOKENS_PER_MESSAGE)
-    used += cost(turn_text) + image_cost
+    turn_text, truncated, turn_tokens = _fit_turn(
+        request, tokenizers, room_for_turn - TOKENS_PER_MESSAGE
+    )
+    used += turn_tokens + TOKENS_PER_MESSAGE + image_cost
 
     usable = [(stored, turn) for stored in request.history if (turn := history_turn(stored))]
     # token_count was taken of exactly this rendering when the message was stored.
@@ -129,14 +131,19 @@ def _first_kept(costs: list[int], room: int, step: int) -> int:
     return boundary if boundary < len(costs) else start
 
 
-def _fit_turn(request: ContextRequest, tokenizers: Tokenizers, room: int) -> tuple[str, bool]:
+def _fit_turn(request: ContextRequest, tokenizers: Tokenizers, room: int) -> tuple[str, bool, int]:
+    """The new turn's text, cut to `room` tokens if it must be; whether it was; its count."""
     model, text = request.model, request.new_turn
-    if tokenizers.count(model, text) <= room:
-        return text, False
+    tokens = request.new_turn_tokens
+    if tokens is None:
+        tokens = tokenizers.count(model, text)
+    if tokens <= room:
+        return text, False, tokens
     keep = max(room - tokenizers.count(model, CUT_MARKER), 0)
     while True:
         # Counted after joining: the tokenizer may merge across the seam (CRLF does).
         cut = tokenizers.truncate(model, text, keep) + CUT_MARKER
-        if keep == 0 or tokenizers.count(model, cut) <= room:
-            return cut, True
+        tokens = tokenizers.count(model, cut)
+        if keep == 0 or tokens <= room:
+            return cut, True, tokens
         keep -= 1

@@ -14,7 +14,7 @@ from core.types import MessageStatus
 
 # The user's row of a delivery already stored, and the reply row that follows it.
 _STORED_DELIVERY_SQL: Final = (
-    "SELECT id, role, status, content, error FROM messages"
+    "SELECT id, role, status, content, error, token_count FROM messages"
     " WHERE conversation_id = ? AND id >= ("
     "  SELECT id FROM messages WHERE conversation_id = ? AND role = 'user'"
     "  AND platform_message_id = ? ORDER BY id DESC LIMIT 1"
@@ -36,6 +36,7 @@ class Arrival:
 
     user_id: int
     reply_id: int
+    user_tokens: int  # the user row's token_count, so the turn need not count it again
     first: bool = True
     reply_status: MessageStatus = "partial"
     reply_content: str = ""
@@ -52,7 +53,7 @@ async def store_rows(
     conn: aiosqlite.Connection, conversation_id: int, rows: list[NewMessage], now: str
 ) -> Arrival:
     user_id, reply_id = await insert_messages(conn, conversation_id, rows, now)
-    return Arrival(user_id, reply_id)
+    return Arrival(user_id, reply_id, rows[0].token_count)
 
 
 async def stored_delivery(
@@ -63,5 +64,7 @@ async def stored_delivery(
     rows = list(await conn.execute_fetchall(_STORED_DELIVERY_SQL, params))
     if len(rows) < 2 or rows[0][1] != "user" or rows[1][1] != "assistant":
         return None
-    (user_id, *_), (reply_id, _, status, content, error) = rows
-    return Arrival(int(user_id), int(reply_id), False, status, str(content), str(error))
+    (user_id, *_, user_tokens), (reply_id, _, status, content, error, _) = rows
+    return Arrival(
+        int(user_id), int(reply_id), int(user_tokens), False, status, str(content), str(error)
+    )

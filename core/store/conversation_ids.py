@@ -9,7 +9,6 @@ import aiosqlite
 from core.errors import StoreError
 from core.store import queries as q
 from core.store.records import key_params
-from core.store.statements import run
 from core.types import ConversationKey
 
 # Enough for every conversation active at once on a busy install; a miss costs one query.
@@ -41,17 +40,25 @@ class ConversationIds:
         cached = self.cached(key)
         if cached is not None:
             return cached
-        async with conn.execute(q.FIND_CONVERSATION_SQL, key_params(key)) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else int(row[0])
+        # One trip to SQLite's thread; a cursor's execute, fetchone and close are three.
+        rows = list(await conn.execute_fetchall(q.FIND_CONVERSATION_SQL, key_params(key)))
+        return int(rows[0][0]) if rows else None
 
-    async def ensure(self, conn: aiosqlite.Connection, key: ConversationKey, now: str) -> int:
-        """The conversation's id, creating its row (inside the caller's transaction)."""
+    async def ensure(
+        self, conn: aiosqlite.Connection, key: ConversationKey, now: str
+    ) -> tuple[int, bool]:
+        """The conversation's id, and whether this call created its row (inside the
+        caller's transaction, if any)."""
+        cached = self.cached(key)
+        if cached is not None:
+            return cached, False
+        # The insert goes first: a conversation not cached is most often a new one (a new
+        # thread), and then one trip both makes and finds it.
+        params = (*key_params(key), now)
+        created = list(await conn.execute_fetchall(q.CREATE_CONVERSATION_SQL, params))
+        if created:
+            return int(created[0][0]), True
         found = await self.find(conn, key)
-        if found is not None:
-            return found
-        await run(conn, q.CREATE_CONVERSATION_SQL, (*key_params(key), now))
-        created = await self.find(conn, key)
-        if created is None:  # the insert above makes this unreachable
+        if found is None:  # the conflict above makes this unreachable
             raise StoreError(f"conversation {key} vanished while being created")
-        return created
+        return found, False

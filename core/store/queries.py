@@ -12,7 +12,7 @@ FIND_CONVERSATION_SQL: Final = (
 CREATE_CONVERSATION_SQL: Final = (
     "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
     " VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (platform, workspace, channel, thread) DO NOTHING"
+    " ON CONFLICT (platform, workspace, channel, thread) DO NOTHING RETURNING id"
 )
 
 _INSERT_MESSAGES_HEAD: Final = (

@@ -23,6 +23,7 @@ from core.store.conversation_ids import ConversationIds
 from core.store.database import Database
 from core.store.erasure import Erased, Place
 from core.store.ledger import Ledger
+from core.store.receiving import Receipt, ReceiveBatches, Written
 from core.store.records import (
     ConversationSummary,
     ExportedMessage,
@@ -61,6 +62,9 @@ class Store:
         self._tails = TailCache()
         self._choices = PersonaChoices()
         self._ids = ConversationIds()
+        self._receipts = ReceiveBatches(
+            self._db, self._sync_caches, self._write_receipt, self._receipt_committed
+        )
         self._version: int | None = None  # PRAGMA data_version when the caches were last valid
         self._synced_at = -math.inf  # time.monotonic() of that look
 
@@ -126,7 +130,7 @@ class Store:
                         return inserted
         ids: list[int] = []
         async with self._db.writing(f"saving messages in {key}") as conn:
-            conversation_id = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
+            conversation_id, _ = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
             for start in range(0, len(messages), q.INSERT_MESSAGES_BATCH):
                 batch = messages[start : start + q.INSERT_MESSAGES_BATCH]
                 ids += await insert_messages(conn, conversation_id, batch, now)
@@ -142,26 +146,49 @@ class Store:
         in one transaction: a crash never leaves a delivery seen but its message lost.
 
         A delivery seen before returns the rows it left (`first` False), or None when it
-        left none (it was refused, or was a command).
+        left none (it was refused, or was a command). Deliveries received together share
+        their transaction (see ReceiveBatches).
         """
         now = to_timestamp(self._clock())
-        action = f"receiving a message in {key}"
+        if claim is not None:
+            return await self._receipts.receive(key, claim, rows, now)
         # Without a claim the rows go in as one INSERT, atomic alone: the BEGIN and COMMIT of
         # a transaction would be two more round trips on every turn.
-        connection = self._db.writing if claim is not None else self._db.single_statements
-        async with connection(action) as conn:
+        async with self._db.single_statements(f"receiving a message in {key}") as conn:
             await self._sync_caches(conn)
-            conversation_id = await self._ids.ensure(conn, key, now)
-            if claim is not None and not await arrivals.claim(conn, claim, now):
-                return await arrivals.stored_delivery(
-                    conn, conversation_id, rows[0].platform_message_id
-                )
+            conversation_id, created = await self._ids.ensure(conn, key, now)
             arrival = await arrivals.store_rows(conn, conversation_id, rows, now)
-        self._ids.remember(key, conversation_id)
-        self._tails.append(
-            conversation_id, stored_messages([arrival.user_id, arrival.reply_id], rows, now)
-        )
+        self._received_rows(key, Written(arrival, conversation_id, created, True), rows, now)
         return arrival
+
+    async def _write_receipt(self, conn: aiosqlite.Connection, receipt: Receipt) -> Written:
+        """One receipt's statements, inside its batch's transaction."""
+        key, claim, now = receipt.key, receipt.claim, receipt.now
+        conversation_id, created = await self._ids.ensure(conn, key, now)
+        if not await arrivals.claim(conn, claim, now):
+            message_id = receipt.rows[0].platform_message_id
+            found = await arrivals.stored_delivery(conn, conversation_id, message_id)
+            return Written(found, conversation_id, created, stored=False)
+        arrival = await arrivals.store_rows(conn, conversation_id, receipt.rows, now)
+        return Written(arrival, conversation_id, created, stored=True)
+
+    def _receipt_committed(self, receipt: Receipt, written: Written) -> None:
+        self._received_rows(receipt.key, written, receipt.rows, receipt.now)
+
+    def _received_rows(
+        self, key: ConversationKey, written: Written, rows: list[NewMessage], now: str
+    ) -> None:
+        """The caches learn of committed rows."""
+        arrival = written.arrival
+        if not written.stored or arrival is None:
+            return
+        self._ids.remember(key, written.conversation_id)
+        stored = stored_messages([arrival.user_id, arrival.reply_id], rows, now)
+        if written.created:
+            # These rows are the whole conversation: its history is known without a query.
+            self._tails.put(written.conversation_id, History(tuple(stored), more_before=False))
+        else:
+            self._tails.append(written.conversation_id, stored)
 
     async def update_message(
         self,
@@ -370,4 +397,5 @@ class Store:
         return await self._db.integrity_ok()
 
     async def close(self) -> None:
+        await self._receipts.wait()
         await self._db.close()

@@ -7,17 +7,17 @@ import functools
 from collections.abc import Callable
 from datetime import datetime
 
-from core.attachments import render_input
+from core.attachments import RenderedInput, render_input
 from core.budgets import BudgetLedger
 from core.config import BotConfig, Config, PersonaConfig
 from core.context import ContextRequest, ContextWindow, build_context, user_turn
 from core.errors import ContentFlagged, ParleyError
 from core.moderation import Moderation
 from core.personas import ResolvedPersona, resolve_persona
-from core.store import NewMessage, Store
+from core.store import Store
 from core.store.arrivals import Arrival
 from core.tokens import Tokenizers
-from core.turn.rows import user_row
+from core.turn.rows import TokenCounter, user_row
 from core.turn.state import Turn, system_prompt
 from core.types import ConversationKey, IncomingMessage
 
@@ -67,8 +67,7 @@ class TurnPreparer:
             vision=persona.vision,
         )
         count = functools.partial(self._tokenizers.count, persona.model)
-        user = user_row(message, rendered, count)
-        await self._revise(arrival, message, user, stored_name)
+        stored_tokens = await self._revise(arrival, message, rendered, stored_name, count)
         history = await self._store.recent_messages(message.key, config.limits.history_messages)
         # Messages that came after this one are stored already; they wait their turn.
         earlier = tuple(m for m in history.messages if m.id < arrival.user_id)
@@ -81,14 +80,25 @@ class TurnPreparer:
             new_turn=user_turn(message.author.display_name, rendered.text),
             new_images=rendered.images,
             budget=persona.context_tokens - persona.max_tokens,
+            # The stored row names images the model is sent; otherwise it is the same text.
+            new_turn_tokens=stored_tokens if rendered.text == rendered.stored_text else None,
         )
         window = await self._admit(config, persona, message, arrival, request, rendered.text)
         return Turn(message, bot, resolved, window, rendered.unread, arrival.reply_id)
 
     async def _revise(
-        self, arrival: Arrival, message: IncomingMessage, user: NewMessage, stored_name: str
-    ) -> None:
-        """The stored row, written before the names and files came in, brought up to date."""
+        self,
+        arrival: Arrival,
+        message: IncomingMessage,
+        rendered: RenderedInput,
+        stored_name: str,
+        count: TokenCounter,
+    ) -> int:
+        """The stored row, written before the names and files came in, brought up to date;
+        returns its token count."""
+        if arrival.first and not message.attachments and message.author.display_name == stored_name:
+            return arrival.user_tokens  # stored as it stands, and counted then
+        user = user_row(message, rendered, count)
         if message.attachments or user.author_name != stored_name:
             await self._store.revise_message(
                 arrival.user_id,
@@ -96,6 +106,7 @@ class TurnPreparer:
                 content=user.content,
                 token_count=user.token_count,
             )
+        return user.token_count
 
     async def _admit(
         self,

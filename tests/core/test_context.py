@@ -512,3 +512,17 @@ def test_images_that_leave_no_room_raise_context_too_long(tokenizers: Tokenizers
     budget = head_cost(tokenizers, req) + TOKENS_PER_IMAGE  # room for the image, not the text
     with pytest.raises(ContextTooLong):
         build_context(request(budget=budget, new_images=(PNG,)), tokenizers)
+
+
+def test_a_count_taken_when_the_message_was_stored_gives_the_same_window(
+    tokenizers: Tokenizers,
+) -> None:
+    req = request(thread(tokenizers))
+    exact = tokenizers.count(MODEL, NEW_TURN)
+    counted = dataclasses.replace(req, new_turn_tokens=exact)
+    assert build_context(counted, tokenizers) == build_context(req, tokenizers)
+    # The given count is the one used: the turn is not tokenized again to fit it.
+    off_by_one = dataclasses.replace(req, new_turn_tokens=exact + 1)
+    assert build_context(off_by_one, tokenizers).prompt_tokens == (
+        build_context(req, tokenizers).prompt_tokens + 1
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.store import NewMessage, Store
+from core.store.arrivals import Claim
 from core.types import Role
-from tests.core.store.conftest import KEY
+from tests.core.store.conftest import KEY, raw_rows
 
 
 def row(text: str, role: Role = "user") -> NewMessage:
@@ -58,3 +59,40 @@ async def test_forget_empties_the_cached_tail(db_path: Path) -> None:
         assert [m.content for m in (await store.recent_messages(KEY, 10)).messages] == [
             "fresh start"
         ]
+
+
+async def test_a_new_conversations_first_message_is_its_history_without_a_query(
+    db_path: Path,
+) -> None:
+    claim = Claim("slack:parley", "Ev1")
+    async with await Store.open(db_path) as store:
+        statements: list[str] = []
+        assert store._db._conn is not None  # counting SQL needs the connection itself
+        await store._db._conn.set_trace_callback(statements.append)
+        arrival = await store.receive(KEY, claim, [row("hello"), row("", "assistant")])
+        assert arrival is not None
+        cached = await store.recent_messages(KEY, 10)
+        # The look at other connections' commits runs at most every SYNC_INTERVAL.
+        trips = [s for s in statements if s != "PRAGMA data_version"]
+    async with await Store.open(db_path) as fresh:
+        from_file = await fresh.recent_messages(KEY, 10)
+    assert not any(s.lstrip().upper().startswith("SELECT ID, ROLE") for s in statements)
+    # BEGIN, the conversation (made and found at once), the claim, the rows, COMMIT.
+    assert len(trips) == 5, statements
+    assert cached == from_file
+    assert [m.id for m in cached.messages] == [arrival.user_id, arrival.reply_id]
+
+
+async def test_a_stored_conversation_not_in_memory_is_found_not_made_again(
+    db_path: Path,
+) -> None:
+    async with await Store.open(db_path) as store:
+        await store.add_messages(KEY, [row("one")])
+    async with await Store.open(db_path) as reopened:
+        arrival = await reopened.receive(KEY, None, [row("two"), row("", "assistant")])
+        assert arrival is not None
+        history = await reopened.recent_messages(KEY, 10)
+    async with await Store.open(db_path) as fresh:
+        assert history == await fresh.recent_messages(KEY, 10)
+    assert [m.content for m in history.messages] == ["one", "two", ""]
+    assert raw_rows(db_path, "SELECT count(*) FROM conversations") == [(1,)]
