@@ -212,7 +212,7 @@ class GrowingSplit:
         _check(limit)
         self._limit = limit
         self._fixed: list[str] = []
-        self._rest = ""  # the text after the fixed parts, "\r\n" already made "\n"
+        self._rest = ""  # the text after the fixed parts, as split_message sees it
         self._resume = _Resume()
         self._added: list[str] = []  # joined at the next split, not per piece
 
@@ -222,10 +222,14 @@ class GrowingSplit:
     def parts(self) -> list[str]:
         """split_message of all the text added so far."""
         if self._added:
-            # A "\r" that ended the rest may meet its "\n" only now; a fixed part never
-            # holds the text's last character, so the pair is always here whole.
-            self._rest = (self._rest + "".join(self._added)).replace("\r\n", "\n")
+            added = "".join(self._added)
             self._added.clear()
+            if self._rest.endswith("\r") and added.startswith("\n"):
+                # A "\r\n" cut between pieces (a fixed part never holds the text's last
+                # character, so its "\r" is here). Only new text is made "\n": the rest's
+                # own "\r" of a "\r\r\n" must stay, as it does in split_message.
+                self._rest, added = self._rest[:-1], "\r" + added
+            self._rest += added.replace("\r\n", "\n")
         split = _split(self._rest, self._limit, self._resume)
         if split.fixed:
             self._fixed += split.fixed

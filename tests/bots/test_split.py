@@ -369,6 +369,25 @@ def test_a_growing_split_gives_what_split_message_gives_at_every_step() -> None:
     assert steps > 2_000
 
 
+def test_a_growing_split_of_odd_pieces_gives_what_split_message_gives() -> None:
+    """Stray carriage returns, fences, blanks and empty pieces, called again and again."""
+    rng = random.Random(3)
+    bits = ["\n", "\n\n", " ", "\r", "\r\n", "```", "~~~", "abc", "x" * 30, "```py\n", "   ", ""]
+    for _ in range(1_500):
+        limit = rng.choice([MIN_LIMIT, 21, 25, 40])
+        growing, text = GrowingSplit(limit), ""
+        assert growing.parts() == []
+        for _ in range(rng.randint(0, 40)):
+            piece = "".join(rng.choice(bits) for _ in range(rng.randint(0, 4)))
+            growing.add(piece)
+            text += piece
+            if rng.random() < 0.6:
+                assert growing.parts() == growing.parts() == split_message(text, limit), (
+                    text,
+                    limit,
+                )
+
+
 def test_a_growing_split_joins_a_line_ending_cut_between_pieces() -> None:
     growing = GrowingSplit(MIN_LIMIT)
     for piece in ["one two three four five\r", "\nsix seven eight\r", "\r", "\nnine"]:
