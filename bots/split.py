@@ -195,32 +195,98 @@ def split_message(text: str, limit: int) -> list[str]:
     endings become "\n"; blank text gives no parts. A fence the text leaves open is closed at
     its end when the closing line fits, so the last part shows as a code block too.
     """
+    _check(limit)
+    split = _split(text.replace("\r\n", "\n"), limit, _Resume())
+    return split.fixed + split.last
+
+
+class GrowingSplit:
+    """split_message for a text that only grows, as a streamed reply does.
+
+    Parts cut before the last never change as the text grows, so they are kept and each
+    call splits only what follows them: an edit of a long reply costs its last part, not
+    the whole reply again.
+    """
+
+    def __init__(self, limit: int) -> None:
+        _check(limit)
+        self._limit = limit
+        self._fixed: list[str] = []
+        self._rest = ""  # the text after the fixed parts, as split_message sees it
+        self._resume = _Resume()
+        self._added: list[str] = []  # joined at the next split, not per piece
+
+    def add(self, text: str) -> None:
+        self._added.append(text)
+
+    def parts(self) -> list[str]:
+        """split_message of all the text added so far."""
+        if self._added:
+            added = "".join(self._added)
+            self._added.clear()
+            if self._rest.endswith("\r") and added.startswith("\n"):
+                # A "\r\n" cut between pieces (a fixed part never holds the text's last
+                # character, so its "\r" is here). Only new text is made "\n": the rest's
+                # own "\r" of a "\r\r\n" must stay, as it does in split_message.
+                self._rest, added = self._rest[:-1], "\r" + added
+            self._rest += added.replace("\r\n", "\n")
+        split = _split(self._rest, self._limit, self._resume)
+        if split.fixed:
+            self._fixed += split.fixed
+            self._rest = self._rest[split.consumed :]
+            self._resume = split.resume
+        return self._fixed + split.last
+
+
+def _check(limit: int) -> None:
     if limit < MIN_LIMIT:
         raise ValueError(f"limit must be at least {MIN_LIMIT} characters, got {limit}")
-    text = text.replace("\r\n", "\n")
-    parts: list[str] = []
-    fence: _Fence | None = None
-    start = 0
+
+
+@dataclass(frozen=True)
+class _Resume:
+    """How the text after a cut goes on: what a part that starts there depends on."""
+
+    fence: _Fence | None = None  # the fence open at the cut, reopened by the next part
+    after_newline: bool = True  # the character before it ends a line (or there is none)
+    cut: bool = False  # False at the very start of the text
+
+
+@dataclass(frozen=True)
+class _Split:
+    fixed: list[str]  # parts no later text can change
+    last: list[str]  # the part after them, if any: it changes as the text grows
+    consumed: int  # where the text after the fixed parts begins
+    resume: _Resume  # and how it goes on there
+
+
+def _split(text: str, limit: int, resume: _Resume) -> _Split:
+    """Splits `text`, which goes on from `resume`; see split_message."""
+    fixed: list[str] = []
+    consumed = start = 0
     while True:
-        # Newlines at a cut separated what is now two messages, so they carry nothing.
-        while start and start < len(text) and text[start] == "\n":
-            start += 1
+        if resume.cut:
+            # Newlines at a cut separated what is now two messages, so they carry nothing.
+            while start < len(text) and text[start] == "\n":
+                start += 1
+        fence = resume.fence
         prefix = f"{fence.reopen}\n" if fence else ""
-        at_line_start = start == 0 or text[start - 1] == "\n"
+        at_line_start = text[start - 1] == "\n" if start else resume.after_newline
         tail = prefix + text[start:]
         if len(tail) <= limit:
-            closed = tail + _closing(fence, text[start:], at_line_start, limit)
+            last: list[str] = []
             if text[start:].strip():
+                closed = tail + _closing(fence, text[start:], at_line_start, limit)
                 # Closing only when it fits keeps every earlier part as it was while streaming.
-                parts.append(closed if len(closed) <= limit else tail)
-            return parts
+                last.append(closed if len(closed) <= limit else tail)
+            return _Split(fixed, last, consumed, resume)
         window = text[start : start + limit - len(prefix)]
         cut = _best_cut(window, fence, at_line_start, limit)
         body = prefix + window[: cut.end]
         if body.strip():
-            parts.append(body + (f"\n{cut.fence.marker}" if cut.fence else ""))
-        start += cut.resume
-        fence = cut.fence
+            fixed.append(body + (f"\n{cut.fence.marker}" if cut.fence else ""))
+        consumed = start = start + cut.resume
+        resume = _Resume(cut.fence, text[start - 1] == "\n", cut=True)
 
 
 def _closing(fence: _Fence | None, tail: str, at_line_start: bool, limit: int) -> str:

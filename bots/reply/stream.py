@@ -10,7 +10,7 @@ from typing import Generic
 from bots.notes import summary_notes
 from bots.reply.binding import Message, ReplyBinding, Show
 from bots.reply.errors import CONNECTION_LOST, TRANSPORT_ERRORS, DeliveryError
-from bots.split import split_message
+from bots.split import GrowingSplit, split_message
 from core.errors import ParleyError
 from core.types import TurnSummary
 
@@ -29,7 +29,8 @@ class StreamedReply(Generic[Message]):
     def __init__(self, binding: ReplyBinding[Message]) -> None:
         self._binding = binding
         self._pacing = binding.pacing
-        self._text = ""
+        self._said: list[str] = []  # the text so far, joined only when it is all needed
+        self._split = GrowingSplit(binding.limit)
         self._visible = False  # any non-blank text yet
         self._messages: list[Message] = []
         self._shown: list[str] = []  # what each posted message shows now
@@ -49,12 +50,15 @@ class StreamedReply(Generic[Message]):
             self._waiting = asyncio.create_task(self._wait_for_words(self._pacing.waiting))
 
     async def append(self, text: str) -> None:
-        self._text += text
-        # Only the new piece is looked at: stripping the whole reply per token is quadratic.
+        # Per piece, only the piece is looked at: anything over the whole reply per token
+        # would make a long reply's cost grow with the square of its length.
+        self._said.append(text)
+        self._split.add(text)
         self._visible = self._visible or bool(text.strip())
         if not self._visible:
             return
-        await self._stop_waiting()
+        if self._waiting is not None:
+            await self._stop_waiting()
         if self._pending is not None or self._stalled:
             return
         if not self._messages and not self._retrying:
@@ -72,12 +76,12 @@ class StreamedReply(Generic[Message]):
     async def finish(self, summary: TurnSummary) -> None:
         notes = summary_notes(summary)
         rendered = self._binding.style.notes(notes) if notes else ""
-        body = "\n\n".join(part for part in (self._text.strip(), rendered) if part)
+        body = "\n\n".join(part for part in ("".join(self._said).strip(), rendered) if part)
         await self._final(body or self._binding.style.empty)
 
     async def fail(self, error: ParleyError) -> None:
         notice = self._binding.style.notice(error)
-        text = self._text.strip()
+        text = "".join(self._said).strip()
         try:
             await self._final(f"{text}\n\n{notice}" if text else notice)
         except DeliveryError:
@@ -152,7 +156,7 @@ class StreamedReply(Generic[Message]):
         try again."""
         self._synced_at = self._pacing.clock()
         try:
-            await self._sync(split_message(self._text, self._binding.limit))
+            await self._sync(self._split.parts())
         except DeliveryError as error:
             self._retrying = True
             self._stalled = not error.transient

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bots.split import MIN_LIMIT, split_message
+from bots.split import MIN_LIMIT, GrowingSplit, split_message
 
 SLACK = 3_900
 DISCORD = 2_000
@@ -344,3 +344,70 @@ def test_long_reply_streams_stably(limit: int) -> None:
     for cut in range(0, len(text), 37):
         prefix = split_message(text[:cut], limit)
         assert prefix[:-1] == full[: max(len(prefix) - 1, 0)], cut
+
+
+def pieces(rng: random.Random, text: str) -> list[str]:
+    """`text` cut at random places, as a model streams it (a "\r\n" may fall apart)."""
+    cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(0, 60))))
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+
+
+def test_a_growing_split_gives_what_split_message_gives_at_every_step() -> None:
+    rng = random.Random(16)
+    steps = 0
+    for _ in range(200):
+        text = random_markdown(rng, rng.randint(1, 2_500))
+        limit = rng.choice([MIN_LIMIT, 27, 60, 150, 400])
+        growing, so_far = GrowingSplit(limit), ""
+        for piece in pieces(rng, text):
+            growing.add(piece)
+            so_far += piece
+            if rng.random() < 0.5:  # an edit does not follow every piece
+                assert growing.parts() == split_message(so_far, limit), (text, so_far, limit)
+                steps += 1
+        assert growing.parts() == split_message(text, limit), (text, limit)
+    assert steps > 2_000
+
+
+def test_a_growing_split_of_odd_pieces_gives_what_split_message_gives() -> None:
+    """Stray carriage returns, fences, blanks and empty pieces, called again and again."""
+    rng = random.Random(3)
+    bits = ["\n", "\n\n", " ", "\r", "\r\n", "```", "~~~", "abc", "x" * 30, "```py\n", "   ", ""]
+    for _ in range(1_500):
+        limit = rng.choice([MIN_LIMIT, 21, 25, 40])
+        growing, text = GrowingSplit(limit), ""
+        assert growing.parts() == []
+        for _ in range(rng.randint(0, 40)):
+            piece = "".join(rng.choice(bits) for _ in range(rng.randint(0, 4)))
+            growing.add(piece)
+            text += piece
+            if rng.random() < 0.6:
+                assert growing.parts() == growing.parts() == split_message(text, limit), (
+                    text,
+                    limit,
+                )
+
+
+def test_a_growing_split_joins_a_line_ending_cut_between_pieces() -> None:
+    growing = GrowingSplit(MIN_LIMIT)
+    for piece in ["one two three four five\r", "\nsix seven eight\r", "\r", "\nnine"]:
+        growing.add(piece)
+        growing.parts()
+    assert growing.parts() == split_message(
+        "one two three four five\r\nsix seven eight\r\r\nnine", MIN_LIMIT
+    )
+    assert not any("\r\n" in part for part in growing.parts())
+
+
+@pytest.mark.parametrize("limit", [SLACK, DISCORD])
+def test_a_long_reply_streamed_into_a_growing_split_ends_as_split_message(limit: int) -> None:
+    text, _ = long_reply()
+    growing = GrowingSplit(limit)
+    for start in range(0, len(text), 37):
+        growing.add(text[start : start + 37])
+        assert growing.parts() == split_message(text[: start + 37], limit)
+
+
+def test_a_growing_split_rejects_a_limit_too_small_for_fences() -> None:
+    with pytest.raises(ValueError, match="at least"):
+        GrowingSplit(MIN_LIMIT - 1)
