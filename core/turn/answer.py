@@ -7,13 +7,14 @@ import contextlib
 import functools
 import logging
 import time
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 
 from core.budgets import BudgetLedger
 from core.config import Config
 from core.context import INTERRUPTED_MARKER
 from core.errors import ContentFlagged, ParleyError, ShutDown, StoppedByUser, StoreError
-from core.model_events import TextDelta
+from core.model_events import ModelEvent, ReplyEnded, TextDelta
 from core.model_request import request_for
 from core.moderation import Moderation, flag_of
 from core.providers import ModelClients
@@ -34,9 +35,21 @@ from core.types import (
 
 # Long enough for one post or edit; a shutdown must not wait on a platform that is down.
 SHUTDOWN_NOTICE_SECONDS = 2.0
+# After the model has finished its reply (shown final by then), how long the usage figures
+# and the stream's end are waited for; Parley counts the tokens itself when they do not come.
+USAGE_WAIT_SECONDS = 2.0
 
 # The turn's lines are the engine's: admins filter on that logger name.
 log = logging.getLogger("core.engine")
+
+
+@dataclass
+class _Ending:
+    """The reply was finished on the platform as soon as the model ended it, before its
+    usage figures came and before it was stored; `undelivered`: the platform refused it."""
+
+    sink_finished: bool = False
+    undelivered: ParleyError | None = None
 
 
 class TurnAnswerer:
@@ -64,9 +77,10 @@ class TurnAnswerer:
     ) -> TurnOutcome:
         """Streams the reply into the sink and stores it; never raises for a failed turn."""
         error: ParleyError | None = None
+        ending = _Ending()
         try:
             await sink.start()
-            await self._stream(config, turn, sink, started)
+            await self._stream(config, turn, sink, started, ending)
         except ParleyError as failure:
             error = failure
         except Exception as crash:
@@ -74,6 +88,10 @@ class TurnAnswerer:
             log.exception("turn %s crashed while streaming", turn.message.key)
             error = ParleyError(f"{type(crash).__name__}: {crash}")
         except asyncio.CancelledError as cancelled:
+            if ending.sink_finished:
+                # The user has the whole reply; only its usage figures were still coming.
+                self._report(turn, await self._after_early_finish(turn, ending), started)
+                raise
             # Stopped from outside (the user, or a shutdown whose wait ran out): the row and
             # the thread both say so before the cancellation goes on.
             cut = _cut_by(cancelled)
@@ -84,7 +102,10 @@ class TurnAnswerer:
             outcome = await self._unless_unseen(turn, outcome, sink)
             self._report(turn, outcome, started)
             raise
-        outcome = await self._deliver(turn, sink, await self._recorded(turn, error))
+        if ending.sink_finished:
+            outcome = await self._after_early_finish(turn, ending)
+        else:
+            outcome = await self._deliver(turn, sink, await self._recorded(turn, error))
         # Reported once the platform has taken it (or not): the log line, the metrics and
         # the stored row agree on the outcome.
         self._report(turn, outcome, started)
@@ -97,21 +118,50 @@ class TurnAnswerer:
             else:
                 await sink.finish(outcome.summary)
         except ParleyError as undelivered:
-            # The adapter has said why in its own words; a traceback would add nothing. A
-            # reply that fails here becomes the turn's error, which the turn's own warning
-            # line carries: this line is a warning only when nothing else will say it.
-            unsaid = outcome.status == "failed"
-            log.log(
-                logging.WARNING if unsaid else logging.INFO,
-                "turn %s: the reply could not be finished: %s",
-                turn.message.key,
-                undelivered,
-            )
-            if not unsaid:
-                return await self._undelivered(turn, outcome, undelivered)
+            return await self._refused(turn, outcome, undelivered)
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
         return await self._unless_unseen(turn, outcome, sink)
+
+    async def _refused(
+        self, turn: Turn, outcome: TurnOutcome, undelivered: ParleyError
+    ) -> TurnOutcome:
+        # The adapter has said why in its own words; a traceback would add nothing. A
+        # reply that fails here becomes the turn's error, which the turn's own warning
+        # line carries: this line is a warning only when nothing else will say it.
+        unsaid = outcome.status == "failed"
+        log.log(
+            logging.WARNING if unsaid else logging.INFO,
+            "turn %s: the reply could not be finished: %s",
+            turn.message.key,
+            undelivered,
+        )
+        if unsaid:
+            return outcome
+        return await self._undelivered(turn, outcome, undelivered)
+
+    async def _finish_early(self, turn: Turn, sink: ReplySink, ending: _Ending) -> None:
+        """The final edit as soon as the model has ended the reply: before its usage figures
+        and before it is stored. Not when the store has refused this turn's first words: a
+        store that cannot take the reply fails the turn, and the user hears so."""
+        if not await _first_words_kept(turn):
+            return
+        ending.sink_finished = True
+        try:
+            await sink.finish(_summary(turn))
+        except ParleyError as undelivered:
+            ending.undelivered = undelivered
+        except Exception:
+            log.exception("turn %s: the reply could not be finished", turn.message.key)
+
+    async def _after_early_finish(self, turn: Turn, ending: _Ending) -> TurnOutcome:
+        """Stores a reply finished early: whole, as the model ended it, unless the platform
+        refused it. A store that fails now can no longer be told to the user; the turn's
+        log line says it."""
+        outcome = await self._recorded(turn, None)
+        if ending.undelivered is None:
+            return outcome
+        return await self._refused(turn, outcome, ending.undelivered)
 
     async def _unless_unseen(
         self, turn: Turn, outcome: TurnOutcome, sink: ReplySink
@@ -141,7 +191,9 @@ class TurnAnswerer:
         )
         return replace(outcome, status="failed", error=outcome.error or undelivered)
 
-    async def _stream(self, config: Config, turn: Turn, sink: ReplySink, started: float) -> None:
+    async def _stream(
+        self, config: Config, turn: Turn, sink: ReplySink, started: float, ending: _Ending
+    ) -> None:
         persona = turn.resolved.persona
         client = self._models.get(config.providers[persona.provider])
         request = request_for(persona, turn.window.messages)
@@ -155,14 +207,21 @@ class TurnAnswerer:
             ) as events,
             self._moderation.output_gate(config, persona, turn.message.key, show) as gate,
         ):
+            ended = False
             async for event in events:
                 if isinstance(event, TextDelta):
                     if turn.first_token_at is None:
                         turn.first_token_at = time.monotonic() - started
                     await gate.feed(event.text)
+                elif isinstance(event, ReplyEnded):
+                    ended = True
+                    break
                 else:
                     turn.usage = event
             await gate.finish()
+            if ended:
+                await self._finish_early(turn, sink, ending)
+                await _usage_after_end(events, turn)
 
     async def _recorded(self, turn: Turn, error: ParleyError | None) -> TurnOutcome:
         """The outcome as stored; a store that cannot take it (a full disk) fails the turn,
@@ -198,14 +257,31 @@ class TurnAnswerer:
         )
         if usage is not None:
             self._budgets.spent(usage)
-        summary = TurnSummary(
-            dropped_messages=turn.window.dropped_messages,
-            older_omitted=turn.window.older_omitted or turn.older_unread,
-            input_truncated=turn.window.input_truncated,
-            unread_attachments=turn.unread,
-            usage=turn.usage,
+        return TurnOutcome(status, reply, _summary(turn), error, flag_of(error))
+
+
+def _summary(turn: Turn) -> TurnSummary:
+    return TurnSummary(
+        dropped_messages=turn.window.dropped_messages,
+        older_omitted=turn.window.older_omitted or turn.older_unread,
+        input_truncated=turn.window.input_truncated,
+        unread_attachments=turn.unread,
+        usage=turn.usage,
+    )
+
+
+async def _usage_after_end(events: AsyncIterator[ModelEvent], turn: Turn) -> None:
+    """The usage figures that follow the reply's end, waited for a little: the reply is whole
+    without them, so a stream that stalls or breaks now costs only Parley's own count."""
+    try:
+        async with asyncio.timeout(USAGE_WAIT_SECONDS):
+            async for event in events:
+                if not isinstance(event, TextDelta | ReplyEnded):
+                    turn.usage = event
+    except (ParleyError, TimeoutError) as late:
+        log.info(
+            "turn %s: the stream did not end cleanly after the reply: %s", turn.message.key, late
         )
-        return TurnOutcome(status, reply, summary, error, flag_of(error))
 
 
 async def _show(store: Store, turn: Turn, sink: ReplySink, text: str) -> None:
@@ -222,6 +298,17 @@ async def _show(store: Store, turn: Turn, sink: ReplySink, text: str) -> None:
             turn.assistant_id, content="".join(turn.reply), status="partial", token_count=0
         )
         turn.shown_write = asyncio.create_task(write)
+
+
+async def _first_words_kept(turn: Turn) -> bool:
+    """Whether the store took the turn's first words (or there were none to write)."""
+    if turn.shown_write is None:
+        return True
+    try:
+        await asyncio.shield(turn.shown_write)
+    except ParleyError:
+        return False
+    return True
 
 
 async def _first_words_written(turn: Turn) -> None:
