@@ -7,49 +7,36 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from core.budgets import BudgetLedger
 from core.config import Config
 from core.context import INTERRUPTED_MARKER
 from core.errors import ContentFlagged, ParleyError, ShutDown, StoppedByUser, StoreError
-from core.model_events import ModelEvent, ReplyEnded, TextDelta
+from core.model_events import ReplyEnded, TextDelta
 from core.model_request import request_for
 from core.moderation import Moderation, flag_of
 from core.providers import ModelClients
 from core.store import Store
-from core.text import scrub
 from core.tokens import Tokenizers
+from core.turn.ending import Ending, summary_of, usage_after_end
 from core.turn.limits import within_limits
 from core.turn.rows import SHUT_DOWN
+from core.turn.shown import first_words_kept, first_words_written, show_text
 from core.turn.state import Turn, TurnObserver, log_turn, turn_report, usage_record
 from core.types import (
     STOPPED_BY_USER,
     MessageStatus,
     ReplySink,
     TurnOutcome,
-    TurnSummary,
     Usage,
 )
 
 # Long enough for one post or edit; a shutdown must not wait on a platform that is down.
 SHUTDOWN_NOTICE_SECONDS = 2.0
-# After the model has finished its reply (shown final by then), how long the usage figures
-# and the stream's end are waited for; Parley counts the tokens itself when they do not come.
-USAGE_WAIT_SECONDS = 2.0
 
 # The turn's lines are the engine's: admins filter on that logger name.
 log = logging.getLogger("core.engine")
-
-
-@dataclass
-class _Ending:
-    """The reply was finished on the platform as soon as the model ended it, before its
-    usage figures came and before it was stored; `undelivered`: the platform refused it."""
-
-    sink_finished: bool = False
-    undelivered: ParleyError | None = None
 
 
 class TurnAnswerer:
@@ -77,7 +64,7 @@ class TurnAnswerer:
     ) -> TurnOutcome:
         """Streams the reply into the sink and stores it; never raises for a failed turn."""
         error: ParleyError | None = None
-        ending = _Ending()
+        ending = Ending()
         try:
             await sink.start()
             await self._stream(config, turn, sink, started, ending)
@@ -140,21 +127,21 @@ class TurnAnswerer:
             return outcome
         return await self._undelivered(turn, outcome, undelivered)
 
-    async def _finish_early(self, turn: Turn, sink: ReplySink, ending: _Ending) -> None:
+    async def _finish_early(self, turn: Turn, sink: ReplySink, ending: Ending) -> None:
         """The final edit as soon as the model has ended the reply: before its usage figures
         and before it is stored. Not when the store has refused this turn's first words: a
         store that cannot take the reply fails the turn, and the user hears so."""
-        if not await _first_words_kept(turn):
+        if not await first_words_kept(turn):
             return
         ending.sink_finished = True
         try:
-            await sink.finish(_summary(turn))
+            await sink.finish(summary_of(turn))
         except ParleyError as undelivered:
             ending.undelivered = undelivered
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
 
-    async def _after_early_finish(self, turn: Turn, ending: _Ending) -> TurnOutcome:
+    async def _after_early_finish(self, turn: Turn, ending: Ending) -> TurnOutcome:
         """Stores a reply finished early: whole, as the model ended it, unless the platform
         refused it. A store that fails now can no longer be told to the user; the turn's
         log line says it."""
@@ -192,12 +179,12 @@ class TurnAnswerer:
         return replace(outcome, status="failed", error=outcome.error or undelivered)
 
     async def _stream(
-        self, config: Config, turn: Turn, sink: ReplySink, started: float, ending: _Ending
+        self, config: Config, turn: Turn, sink: ReplySink, started: float, ending: Ending
     ) -> None:
         persona = turn.resolved.persona
         client = self._models.get(config.providers[persona.provider])
         request = request_for(persona, turn.window.messages)
-        show = functools.partial(_show, self._store, turn, sink)
+        show = functools.partial(show_text, self._store, turn, sink)
         # aclosing: if the sink fails mid-stream, or a deadline or the cap ends the reply,
         # the HTTP response is released at once.
         async with (
@@ -221,7 +208,7 @@ class TurnAnswerer:
             await gate.finish()
             if ended:
                 await self._finish_early(turn, sink, ending)
-                await _usage_after_end(events, turn)
+                await usage_after_end(events, turn)
 
     async def _recorded(self, turn: Turn, error: ParleyError | None) -> TurnOutcome:
         """The outcome as stored; a store that cannot take it (a full disk) fails the turn,
@@ -243,7 +230,7 @@ class TurnAnswerer:
             # budgets from seeing the turn as free.
             turn.usage = Usage(turn.window.prompt_tokens, reply_tokens, 0)
         usage = usage_record(turn, turn.usage) if turn.usage else None
-        await _first_words_written(turn)
+        await first_words_written(turn)
         if status == "partial":
             # Counted as it will be replayed, marker included.
             reply_tokens = self._tokenizers.count(model, reply + INTERRUPTED_MARKER)
@@ -257,68 +244,7 @@ class TurnAnswerer:
         )
         if usage is not None:
             self._budgets.spent(usage)
-        return TurnOutcome(status, reply, _summary(turn), error, flag_of(error))
-
-
-def _summary(turn: Turn) -> TurnSummary:
-    return TurnSummary(
-        dropped_messages=turn.window.dropped_messages,
-        older_omitted=turn.window.older_omitted or turn.older_unread,
-        input_truncated=turn.window.input_truncated,
-        unread_attachments=turn.unread,
-        usage=turn.usage,
-    )
-
-
-async def _usage_after_end(events: AsyncIterator[ModelEvent], turn: Turn) -> None:
-    """The usage figures that follow the reply's end, waited for a little: the reply is whole
-    without them, so a stream that stalls or breaks now costs only Parley's own count."""
-    try:
-        async with asyncio.timeout(USAGE_WAIT_SECONDS):
-            async for event in events:
-                if not isinstance(event, TextDelta | ReplyEnded):
-                    turn.usage = event
-    except (ParleyError, TimeoutError) as late:
-        log.info(
-            "turn %s: the stream did not end cleanly after the reply: %s", turn.message.key, late
-        )
-
-
-async def _show(store: Store, turn: Turn, sink: ReplySink, text: str) -> None:
-    """Text reaches the user and the stored reply together: the record is what was shown."""
-    text = scrub(text)
-    turn.reply.append(text)
-    await sink.append(text)
-    if turn.shown_write is None and sink.shown:
-        # Once per turn: the row holds the first words the user saw, so a process killed
-        # mid-reply leaves a row that says "answered, in part" and a redelivery of the
-        # message is not answered twice. Written beside the stream, not in its way; the
-        # final write waits for it.
-        write = store.update_message(
-            turn.assistant_id, content="".join(turn.reply), status="partial", token_count=0
-        )
-        turn.shown_write = asyncio.create_task(write)
-
-
-async def _first_words_kept(turn: Turn) -> bool:
-    """Whether the store took the turn's first words (or there were none to write)."""
-    if turn.shown_write is None:
-        return True
-    try:
-        await asyncio.shield(turn.shown_write)
-    except ParleyError:
-        return False
-    return True
-
-
-async def _first_words_written(turn: Turn) -> None:
-    if turn.shown_write is None:
-        return
-    try:
-        await asyncio.shield(turn.shown_write)
-    except ParleyError as error:
-        # The final write carries the same text; only a kill in between would miss it.
-        log.warning("turn %s: the first words were not recorded: %s", turn.message.key, error)
+        return TurnOutcome(status, reply, summary_of(turn), error, flag_of(error))
 
 
 def _cut_by(cancelled: asyncio.CancelledError) -> ParleyError:

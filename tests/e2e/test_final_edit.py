@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import core.turn.answer
+import core.turn.ending
 from bots.app import Runtime
 from core.types import Author, ConversationKey, IncomingMessage, TurnOutcome, Usage
 from tests.fakes.openai_server import FakeOpenAI, Script
@@ -81,7 +81,7 @@ async def test_a_stream_that_stalls_after_the_finish_is_let_go(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="core.engine")
-    monkeypatch.setattr(core.turn.answer, "USAGE_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(core.turn.ending, "USAGE_WAIT_SECONDS", 0.2)
     never = asyncio.Event()
     fake_openai.enqueue(Script(chunks=("Hello", " world"), release_usage=never))
     sink = RecordingSink()
