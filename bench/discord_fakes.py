@@ -14,19 +14,14 @@ import time
 from collections import Counter
 from typing import Any
 
+from bench.streamed_reply import chunks_from_argv, reply
 from tests.fakes.discord_server import FakeDiscord, wait_until
-from tests.fakes.openai_server import FakeOpenAI, Script
-
-# ~400 tokens over ~4 seconds: 100 chunks of about four tokens, 40 ms apart.
-REPLY = Script(
-    chunks=tuple(f"word{n} is here. " for n in range(100)),
-    usage=(500, 400, 0),
-    delay_between_chunks=0.04,
-)
-FINAL = "".join(REPLY.chunks).strip()
+from tests.fakes.openai_server import FakeOpenAI
 
 
-async def turn(discord: FakeDiscord, model: FakeOpenAI, thread: str | None) -> dict[str, Any]:
+async def turn(
+    discord: FakeDiscord, model: FakeOpenAI, final_text: str, thread: str | None
+) -> dict[str, Any]:
     channel = thread or discord.channel_id
     mention = f"<@{discord.bot_user_id}> " if thread is None else ""
     event = discord.message_create(
@@ -39,7 +34,7 @@ async def turn(discord: FakeDiscord, model: FakeOpenAI, thread: str | None) -> d
     sent = time.monotonic()
     await discord.dispatch("MESSAGE_CREATE", event)
     where = thread or str(event["id"])  # a mention's thread takes the message's id
-    await wait_until(lambda: _shown(discord, where) == FINAL, timeout=30)
+    await wait_until(lambda: _shown(discord, where) == final_text, timeout=30)
     await wait_until(lambda: len(model.stream_times) > streams_before)
     await asyncio.sleep(0.2)  # any straggling call lands in the count
     calls = discord.calls[calls_before:]
@@ -70,8 +65,10 @@ def _route(path: str) -> str:
     return re.sub(r"\d{15,}", "{id}", path)
 
 
-async def main() -> None:
-    async with FakeDiscord() as discord, FakeOpenAI(default=REPLY) as model:
+async def main(chunks: int) -> None:
+    script = reply(chunks)
+    final_text = "".join(script.chunks).strip()
+    async with FakeDiscord() as discord, FakeOpenAI(default=script) as model:
         _send(
             {
                 "api_url": discord.api_url,
@@ -86,7 +83,7 @@ async def main() -> None:
         loop = asyncio.get_running_loop()
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command = json.loads(line)
-            _send(await turn(discord, model, command.get("thread")))
+            _send(await turn(discord, model, final_text, command.get("thread")))
 
 
 def _send(message: dict[str, Any]) -> None:
@@ -95,4 +92,4 @@ def _send(message: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(chunks_from_argv(sys.argv)))

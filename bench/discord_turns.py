@@ -1,23 +1,22 @@
 """Parley's Discord bot per turn, on the fakes: REST calls, latencies and CPU seconds.
 
-Run: .venv/bin/python -m bench.discord_turns [--follow-ups 5]
+Run: .venv/bin/python -m bench.discord_turns [--follow-ups 5] [--chunks 352]
 
 The fake Discord and the fake model run in another process (bench/discord_fakes.py); the model
-streams a ~400-token reply over ~4 s. For each turn it prints the REST calls by route,
-the time from the event leaving the gateway to the model request, from the model's first
-token to the first visible text, from the end of the stream to the final text, and the CPU
-seconds the Parley process spent on the turn.
+streams a 396-token reply over ~4 s in 352 chunks (`--chunks`). For each turn it prints the
+REST calls by route, the time from the event leaving the gateway to the model request, from the
+model's first token to the first visible text, from the end of the stream to the final text,
+and the CPU seconds the Parley process spent on the turn.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import bots.discord.bot as discord_bot
-from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, benchmark
+from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, arguments, benchmark
 from bots.app import Runtime
 from bots.discord.bot import DiscordBot
 
@@ -47,7 +46,8 @@ def make_bot(runtime: Runtime) -> Bot:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--follow-ups", type=int, default=5)
-    follow_ups = parser.parse_args().follow_ups
-    asyncio.run(benchmark("bench.discord_fakes", CONFIG, environment, make_bot, follow_ups))
+    options = arguments(__doc__.splitlines()[0])
+    turns = benchmark(
+        "bench.discord_fakes", CONFIG, environment, make_bot, options.follow_ups, options.chunks
+    )
+    asyncio.run(turns)

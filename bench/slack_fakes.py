@@ -13,21 +13,18 @@ import time
 from collections import Counter
 from typing import Any
 
-from tests.fakes.openai_server import FakeOpenAI, Script
+from bench.streamed_reply import chunks_from_argv, reply
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack, wait_until
 
 CHANNEL = "C0BENCH"
 USER = "U0BENCH"
-# ~400 tokens over ~4 seconds: 100 chunks of about four tokens, 40 ms apart.
-REPLY = Script(
-    chunks=tuple(f"word{n} is here. " for n in range(100)),
-    usage=(500, 400, 0),
-    delay_between_chunks=0.04,
-)
 PLACEHOLDER = "_Thinking…_"
 
 
-async def turn(slack: FakeSlack, model: FakeOpenAI, thread: str | None, n: int) -> dict[str, Any]:
+async def turn(
+    slack: FakeSlack, model: FakeOpenAI, final_text: str, thread: str | None, n: int
+) -> dict[str, Any]:
     ts = f"1700001{n:03d}.000100"
     event: dict[str, Any] = {
         "type": "app_mention" if thread is None else "message",
@@ -46,7 +43,6 @@ async def turn(slack: FakeSlack, model: FakeOpenAI, thread: str | None, n: int) 
     sent = time.monotonic()
     await slack.send_event(event)
     root = thread or ts
-    final_text = "".join(REPLY.chunks).strip()
     await wait_until(lambda: _shown(slack, root) == final_text, timeout=30)
     await wait_until(lambda: len(model.stream_times) > streams_before)
     await asyncio.sleep(0.2)  # any straggling call lands in the count
@@ -77,8 +73,10 @@ def _last_write(slack: FakeSlack) -> float:
     return float(_writes(slack)[-1].at)
 
 
-async def main() -> None:
-    async with FakeSlack() as slack, FakeOpenAI(default=REPLY) as model:
+async def main(chunks: int) -> None:
+    script = reply(chunks)
+    final_text = "".join(script.chunks).strip()
+    async with FakeSlack() as slack, FakeOpenAI(default=script) as model:
         slack.add_user(USER, "Bench User")
         slack.add_channel(CHANNEL, "bench")
         _send(
@@ -96,7 +94,7 @@ async def main() -> None:
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command = json.loads(line)
             n += 1
-            _send(await turn(slack, model, command.get("thread"), n))
+            _send(await turn(slack, model, final_text, command.get("thread"), n))
 
 
 def _send(message: dict[str, Any]) -> None:
@@ -105,4 +103,4 @@ def _send(message: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(chunks_from_argv(sys.argv)))

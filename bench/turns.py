@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench.streamed_reply import DEFAULT_CHUNKS
 from bots.app import Runtime, open_runtime
 
 # The provider and persona every platform benchmark runs: the fake model, a plain prompt.
@@ -30,6 +32,19 @@ personas:
     context_tokens: 16000
 """
 STORAGE = "storage: {{path: data/parley.db}}\n"
+
+
+def arguments(description: str) -> argparse.Namespace:
+    """The options both turn benchmarks take."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--follow-ups", type=int, default=5)
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        default=DEFAULT_CHUNKS,
+        help="how many chunks the ~396-token reply streams in (100: the pre-issue-16 figure)",
+    )
+    return parser.parse_args()
 
 
 class Bot(Protocol):
@@ -66,12 +81,14 @@ async def benchmark(
     environment: Callable[[Mapping[str, Any]], Mapping[str, str]],
     make_bot: Callable[[Runtime], Bot],
     follow_ups: int,
+    chunks: int = DEFAULT_CHUNKS,
 ) -> None:
     """Starts the fakes in their own process, Parley in this one, and runs the turns."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         fakes_module,
+        str(chunks),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )

@@ -77,6 +77,15 @@ class EventReader:
             self._keep_stray(line)
         return None
 
+    def feed_lines(self, lines: list[str]) -> list[str]:
+        """The data of every event these lines finished, in order."""
+        finished = []
+        for line in lines:
+            data = self.feed(line)
+            if data is not None:
+                finished.append(data)
+        return finished
+
     def end(self) -> str | None:
         """Whatever event the stream ended in the middle of."""
         if not self._data:
@@ -95,6 +104,16 @@ async def sse_lines(
     text: AsyncIterator[str], limit: int = MAX_LINE_CHARS
 ) -> AsyncGenerator[str, None]:
     """The body's lines without their ends; a line longer than `limit` raises ReplyCut."""
+    async for lines in sse_batches(text, limit):
+        for line in lines:
+            yield line
+
+
+async def sse_batches(
+    text: AsyncIterator[str], limit: int = MAX_LINE_CHARS
+) -> AsyncGenerator[list[str], None]:
+    """The lines each piece of the body completed, one list per piece that completed any:
+    a reader handles all the chunks of one network read in one go."""
     parts: list[str] = []  # the line being read, in the pieces it came in
     size = 0
     async for piece in text:
@@ -108,16 +127,16 @@ async def sse_lines(
         # A "\r" at the end may be the first half of "\r\n": it waits for the next piece.
         held = "\r" if buffer.endswith("\r") else ""
         *lines, rest = _LINE_END.split(buffer[: len(buffer) - len(held)])
-        for line in lines:
-            yield line
+        if lines:
+            yield lines
         parts, size = [rest + held], len(rest) + len(held)
         if size > limit:
             raise ReplyCut(f"the provider sent a stream line over {limit} characters")
     *lines, rest = _LINE_END.split("".join(parts))
-    for line in lines:
-        yield line
     if rest:
-        yield rest
+        lines.append(rest)
+    if lines:
+        yield lines
 
 
 def parse_chunk(data: str) -> Chunk:

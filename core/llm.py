@@ -5,19 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import math
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx2
 import openai
 
-from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk, sse_lines
+from core.chunks import (
+    DONE,
+    Chunk,
+    EventReader,
+    MalformedChunk,
+    parse_body,
+    parse_chunk,
+    sse_batches,
+)
 from core.errors import (
     BadCredentials,
     ContextTooLong,
@@ -28,8 +37,10 @@ from core.errors import (
     RateLimited,
     StreamInterrupted,
 )
+from core.model_events import REPLY_ENDED as REPLY_ENDED
 from core.model_events import ModelClient as ModelClient  # re-exported: the port
 from core.model_events import ModelEvent as ModelEvent
+from core.model_events import ReplyEnded as ReplyEnded
 from core.model_events import TextDelta as TextDelta
 from core.model_request import JsonValue, request_body
 from core.model_request import ModelRequest as ModelRequest  # the port's type, re-exported
@@ -173,7 +184,8 @@ class OpenAICompatibleClient:
             try:
                 async with contextlib.aclosing(self._attempt(request.model, body)) as events:
                     async for event in events:
-                        shown_text = shown_text or isinstance(event, TextDelta)
+                        # Nothing shown or ended is run again: the user would see it twice.
+                        shown_text = shown_text or isinstance(event, TextDelta | ReplyEnded)
                         yield event
                 return
             except (*_TRANSLATABLE, _EndedEarlyError) as exc:
@@ -208,7 +220,8 @@ class OpenAICompatibleClient:
     ) -> AsyncGenerator[ModelEvent, None]:
         """One request; a fresh filter each time, as a retry starts the reply over."""
         first = self._reasons_first.get(model, _REASONS_FIRST.search(model) is not None)
-        reply = _Reply(ThinkFilter(reasoning_first=first))
+        learn = functools.partial(self._learn, model, first)
+        reply = _Reply(ThinkFilter(reasoning_first=first), learn)
         # The body goes whole as extra_body, which the SDK merges into the JSON untouched:
         # its typed arguments would walk every message through a TypedDict transform (~9 ms
         # of CPU for a 20-message thread, growing with history, blocking every other
@@ -223,52 +236,76 @@ class OpenAICompatibleClient:
         )
         async with request as response:
             reader = EventReader()
-            events = 0
-            lines = sse_lines(response.iter_text())
-            async for line in _with_end(lines):
-                data = reader.feed(line) if line is not None else reader.end()
-                if data is None:
-                    continue
-                if data == DONE:
+            # One pass per network read: the chunks it carried become one TextDelta.
+            async for lines in sse_batches(response.iter_text()):
+                for event in reply.read(reader.feed_lines(lines), response.http_request):
+                    yield event
+                if reply.done:
                     break
-                events += 1
-                visible = reply.take(parse_chunk(data), response.http_request)
-                if visible:
-                    yield TextDelta(visible)
-            if not events and reader.stray:
+            else:
+                last = reader.end()
+                for event in reply.read([last] if last else [], response.http_request):
+                    yield event
+            if not reply.events and reader.stray:
                 # No stream at all: a non-streamed completion is the answer; an error
                 # object or a page says in the provider's words what went wrong.
-                visible = reply.take(parse_body(reader.stray), response.http_request)
-                if visible:
-                    yield TextDelta(visible)
+                for event in reply.read_body(parse_body(reader.stray), response.http_request):
+                    yield event
         if not reply.finished:
             raise _EndedEarlyError(
                 "the stream ended before the model finished its reply"
-                if events or reader.stray
+                if reply.events or reader.stray
                 else "the provider answered with an empty body"
             )
-        self._reasons_first[model] = reply.think.closed_bare or (
-            not first and ends_reasoning_bare("".join(reply.shown))
-        )
-        tail = reply.think.flush()
-        if tail:
-            yield TextDelta(tail)
-        if reply.usage is not None:
+        if reply.usage is not None and reply.usage != reply.usage_said:
             yield reply.usage
+
+    def _learn(self, model: str, first: bool, think: ThinkFilter, shown: str) -> None:
+        """Whether this model starts its replies with bare reasoning, for its next reply."""
+        self._reasons_first[model] = think.closed_bare or (not first and ends_reasoning_bare(shown))
 
 
 class _Reply:
     """What one attempt has gathered from the chunks so far."""
 
-    def __init__(self, think: ThinkFilter) -> None:
+    def __init__(self, think: ThinkFilter, learn: Callable[[ThinkFilter, str], None]) -> None:
         self.think = think
         self.usage: Usage | None = None
-        self.finished = False
-        self.shown: list[str] = []  # to learn whether the model reasons bare
+        self.finished = False  # the model said so: any text after it is not the reply's
+        self.done = False  # [DONE] came
+        self.events = 0
+        self._learn = learn
+        self._shown: list[str] = []  # to learn whether the model reasons bare
+        self.usage_said: Usage | None = None
+        self._ended_said = False
         self._doubted_usage = False
 
-    def take(self, chunk: Chunk, http_request: httpx2.Request) -> str:
-        """The chunk's visible text; an error the server sent raises in its own words."""
+    def read(self, events: list[str], http_request: httpx2.Request) -> Iterator[ModelEvent]:
+        """What the user may see of these events' chunks, as one TextDelta, then ReplyEnded
+        if one of them finished the reply. A bad chunk raises after the text before it, so
+        the error counts as a cut reply, not one to run again."""
+        texts: list[str] = []
+        failure: BaseException | None = None
+        try:
+            for data in events:
+                if data == DONE:
+                    self.done = True
+                    break
+                self.events += 1
+                self._take(parse_chunk(data), texts, http_request)
+        except _TRANSLATABLE as bad:
+            failure = bad
+        yield from self._said("".join(texts))
+        if failure is not None:
+            raise failure
+
+    def read_body(self, chunk: Chunk, http_request: httpx2.Request) -> list[ModelEvent]:
+        texts: list[str] = []
+        self._take(chunk, texts, http_request)
+        return self._said("".join(texts))
+
+    def _take(self, chunk: Chunk, texts: list[str], http_request: httpx2.Request) -> None:
+        """Adds the chunk's visible text; an error the server sent raises in its own words."""
         if chunk.error is not None:
             raise openai.APIError(
                 str(chunk.error.get("message") or chunk.error), http_request, body=chunk.error
@@ -279,14 +316,25 @@ class _Reply:
             self._doubted_usage = True
             log.warning("model usage not believable, counted by Parley: %s", chunk.bad_usage)
         self.usage = chunk.usage or self.usage
-        self.finished = self.finished or chunk.finished
+        if self.finished:
+            return
         visible = self.think.feed(chunk.text)
-        self.shown.append(visible)
-        return visible
+        if chunk.finished:
+            self.finished = True
+            visible += self.think.flush()
+        self._shown.append(visible)
+        texts.append(visible)
+        if self.finished:
+            self._learn(self.think, "".join(self._shown))
 
-
-async def _with_end(lines: AsyncIterator[str]) -> AsyncGenerator[str | None, None]:
-    """The body's lines, then None: a last event need not end with a blank line."""
-    async for line in lines:
-        yield line
-    yield None
+    def _said(self, text: str) -> list[ModelEvent]:
+        events: list[ModelEvent] = [TextDelta(text)] if text else []
+        if self.finished and not self._ended_said:
+            self._ended_said = True
+            if self.usage is not None:
+                # Known already (a non-streamed answer, a server that sends it with the
+                # finish_reason): said with the end, so the finished reply can carry it.
+                self.usage_said = self.usage
+                events.append(self.usage)
+            events.append(REPLY_ENDED)
+        return events

@@ -19,11 +19,19 @@ class TextDelta:
     text: str
 
 
-ModelEvent = TextDelta | Usage
+@dataclass(frozen=True, slots=True)
+class ReplyEnded:
+    """The model said its reply is whole (its finish_reason): no text follows, only the
+    usage figures, so the reply can be shown final without waiting for them."""
+
+
+REPLY_ENDED = ReplyEnded()
+ModelEvent = TextDelta | ReplyEnded | Usage
 
 
 class ModelClient(Protocol):
-    """Streams one reply: TextDeltas, then one Usage when the server reports it."""
+    """Streams one reply: TextDeltas, ReplyEnded when the model has finished it (clients that
+    cannot tell leave it out), then one Usage when the server reports it."""
 
     def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]: ...
 

@@ -13,22 +13,22 @@ from core.budgets import BudgetLedger
 from core.config import Config
 from core.context import INTERRUPTED_MARKER
 from core.errors import ContentFlagged, ParleyError, ShutDown, StoppedByUser, StoreError
-from core.model_events import TextDelta
+from core.model_events import ReplyEnded, TextDelta
 from core.model_request import request_for
 from core.moderation import Moderation, flag_of
 from core.providers import ModelClients
 from core.store import Store
-from core.text import scrub
 from core.tokens import Tokenizers
+from core.turn.ending import Ending, summary_of, usage_after_end
 from core.turn.limits import within_limits
 from core.turn.rows import SHUT_DOWN
+from core.turn.shown import first_words_kept, first_words_written, show_text
 from core.turn.state import Turn, TurnObserver, log_turn, turn_report, usage_record
 from core.types import (
     STOPPED_BY_USER,
     MessageStatus,
     ReplySink,
     TurnOutcome,
-    TurnSummary,
     Usage,
 )
 
@@ -64,9 +64,10 @@ class TurnAnswerer:
     ) -> TurnOutcome:
         """Streams the reply into the sink and stores it; never raises for a failed turn."""
         error: ParleyError | None = None
+        ending = Ending()
         try:
             await sink.start()
-            await self._stream(config, turn, sink, started)
+            await self._stream(config, turn, sink, started, ending)
         except ParleyError as failure:
             error = failure
         except Exception as crash:
@@ -74,6 +75,10 @@ class TurnAnswerer:
             log.exception("turn %s crashed while streaming", turn.message.key)
             error = ParleyError(f"{type(crash).__name__}: {crash}")
         except asyncio.CancelledError as cancelled:
+            if ending.sink_finished:
+                # The user has the whole reply; only its usage figures were still coming.
+                self._report(turn, await self._after_early_finish(turn, ending), started)
+                raise
             # Stopped from outside (the user, or a shutdown whose wait ran out): the row and
             # the thread both say so before the cancellation goes on.
             cut = _cut_by(cancelled)
@@ -84,7 +89,10 @@ class TurnAnswerer:
             outcome = await self._unless_unseen(turn, outcome, sink)
             self._report(turn, outcome, started)
             raise
-        outcome = await self._deliver(turn, sink, await self._recorded(turn, error))
+        if ending.sink_finished:
+            outcome = await self._after_early_finish(turn, ending)
+        else:
+            outcome = await self._deliver(turn, sink, await self._recorded(turn, error))
         # Reported once the platform has taken it (or not): the log line, the metrics and
         # the stored row agree on the outcome.
         self._report(turn, outcome, started)
@@ -97,21 +105,50 @@ class TurnAnswerer:
             else:
                 await sink.finish(outcome.summary)
         except ParleyError as undelivered:
-            # The adapter has said why in its own words; a traceback would add nothing. A
-            # reply that fails here becomes the turn's error, which the turn's own warning
-            # line carries: this line is a warning only when nothing else will say it.
-            unsaid = outcome.status == "failed"
-            log.log(
-                logging.WARNING if unsaid else logging.INFO,
-                "turn %s: the reply could not be finished: %s",
-                turn.message.key,
-                undelivered,
-            )
-            if not unsaid:
-                return await self._undelivered(turn, outcome, undelivered)
+            return await self._refused(turn, outcome, undelivered)
         except Exception:
             log.exception("turn %s: the reply could not be finished", turn.message.key)
         return await self._unless_unseen(turn, outcome, sink)
+
+    async def _refused(
+        self, turn: Turn, outcome: TurnOutcome, undelivered: ParleyError
+    ) -> TurnOutcome:
+        # The adapter has said why in its own words; a traceback would add nothing. A
+        # reply that fails here becomes the turn's error, which the turn's own warning
+        # line carries: this line is a warning only when nothing else will say it.
+        unsaid = outcome.status == "failed"
+        log.log(
+            logging.WARNING if unsaid else logging.INFO,
+            "turn %s: the reply could not be finished: %s",
+            turn.message.key,
+            undelivered,
+        )
+        if unsaid:
+            return outcome
+        return await self._undelivered(turn, outcome, undelivered)
+
+    async def _finish_early(self, turn: Turn, sink: ReplySink, ending: Ending) -> None:
+        """The final edit as soon as the model has ended the reply: before its usage figures
+        and before it is stored. Not when the store has refused this turn's first words: a
+        store that cannot take the reply fails the turn, and the user hears so."""
+        if not await first_words_kept(turn):
+            return
+        ending.sink_finished = True
+        try:
+            await sink.finish(summary_of(turn))
+        except ParleyError as undelivered:
+            ending.undelivered = undelivered
+        except Exception:
+            log.exception("turn %s: the reply could not be finished", turn.message.key)
+
+    async def _after_early_finish(self, turn: Turn, ending: Ending) -> TurnOutcome:
+        """Stores a reply finished early: whole, as the model ended it, unless the platform
+        refused it. A store that fails now can no longer be told to the user; the turn's
+        log line says it."""
+        outcome = await self._recorded(turn, None)
+        if ending.undelivered is None:
+            return outcome
+        return await self._refused(turn, outcome, ending.undelivered)
 
     async def _unless_unseen(
         self, turn: Turn, outcome: TurnOutcome, sink: ReplySink
@@ -141,11 +178,13 @@ class TurnAnswerer:
         )
         return replace(outcome, status="failed", error=outcome.error or undelivered)
 
-    async def _stream(self, config: Config, turn: Turn, sink: ReplySink, started: float) -> None:
+    async def _stream(
+        self, config: Config, turn: Turn, sink: ReplySink, started: float, ending: Ending
+    ) -> None:
         persona = turn.resolved.persona
         client = self._models.get(config.providers[persona.provider])
         request = request_for(persona, turn.window.messages)
-        show = functools.partial(_show, self._store, turn, sink)
+        show = functools.partial(show_text, self._store, turn, sink)
         # aclosing: if the sink fails mid-stream, or a deadline or the cap ends the reply,
         # the HTTP response is released at once.
         async with (
@@ -155,14 +194,21 @@ class TurnAnswerer:
             ) as events,
             self._moderation.output_gate(config, persona, turn.message.key, show) as gate,
         ):
+            ended = False
             async for event in events:
                 if isinstance(event, TextDelta):
                     if turn.first_token_at is None:
                         turn.first_token_at = time.monotonic() - started
                     await gate.feed(event.text)
+                elif isinstance(event, ReplyEnded):
+                    ended = True
+                    break
                 else:
                     turn.usage = event
             await gate.finish()
+            if ended:
+                await self._finish_early(turn, sink, ending)
+                await usage_after_end(events, turn)
 
     async def _recorded(self, turn: Turn, error: ParleyError | None) -> TurnOutcome:
         """The outcome as stored; a store that cannot take it (a full disk) fails the turn,
@@ -184,7 +230,7 @@ class TurnAnswerer:
             # budgets from seeing the turn as free.
             turn.usage = Usage(turn.window.prompt_tokens, reply_tokens, 0)
         usage = usage_record(turn, turn.usage) if turn.usage else None
-        await _first_words_written(turn)
+        await first_words_written(turn)
         if status == "partial":
             # Counted as it will be replayed, marker included.
             reply_tokens = self._tokenizers.count(model, reply + INTERRUPTED_MARKER)
@@ -198,40 +244,7 @@ class TurnAnswerer:
         )
         if usage is not None:
             self._budgets.spent(usage)
-        summary = TurnSummary(
-            dropped_messages=turn.window.dropped_messages,
-            older_omitted=turn.window.older_omitted or turn.older_unread,
-            input_truncated=turn.window.input_truncated,
-            unread_attachments=turn.unread,
-            usage=turn.usage,
-        )
-        return TurnOutcome(status, reply, summary, error, flag_of(error))
-
-
-async def _show(store: Store, turn: Turn, sink: ReplySink, text: str) -> None:
-    """Text reaches the user and the stored reply together: the record is what was shown."""
-    text = scrub(text)
-    turn.reply.append(text)
-    await sink.append(text)
-    if turn.shown_write is None and sink.shown:
-        # Once per turn: the row holds the first words the user saw, so a process killed
-        # mid-reply leaves a row that says "answered, in part" and a redelivery of the
-        # message is not answered twice. Written beside the stream, not in its way; the
-        # final write waits for it.
-        write = store.update_message(
-            turn.assistant_id, content="".join(turn.reply), status="partial", token_count=0
-        )
-        turn.shown_write = asyncio.create_task(write)
-
-
-async def _first_words_written(turn: Turn) -> None:
-    if turn.shown_write is None:
-        return
-    try:
-        await asyncio.shield(turn.shown_write)
-    except ParleyError as error:
-        # The final write carries the same text; only a kill in between would miss it.
-        log.warning("turn %s: the first words were not recorded: %s", turn.message.key, error)
+        return TurnOutcome(status, reply, summary_of(turn), error, flag_of(error))
 
 
 def _cut_by(cancelled: asyncio.CancelledError) -> ParleyError:

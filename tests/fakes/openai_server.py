@@ -35,6 +35,10 @@ class Script:
     cut_after: int | None = None  # abort the TCP connection after this many content chunks
     stream_error: str | None = None  # after the chunks, an error event instead of the end
     release: asyncio.Event | None = None  # answer only once the test sets it
+    # After the finish_reason chunk: wait for the test to set this before the usage chunk
+    # and [DONE], or abort the connection there instead (`cut_after_finish`).
+    release_usage: asyncio.Event | None = None
+    cut_after_finish: bool = False
     # Hostile servers: a 200 with this body instead of a stream (an error object, an HTML
     # page), a non-streamed completion although stream: true was asked, or these exact
     # data payloads (malformed chunks, absurd usage) followed by [DONE].
@@ -309,6 +313,11 @@ class FakeOpenAI(Fake):
                 request.transport.abort()
             return response
         await response.write(reply.delta({}, finish_reason="stop"))
+        if script.cut_after_finish and request.transport is not None:
+            request.transport.abort()
+            return response
+        if script.release_usage is not None:
+            await script.release_usage.wait()
         options = body.get("stream_options")
         if script.usage is not None and isinstance(options, dict) and options.get("include_usage"):
             await response.write(reply.chunk([], _usage_body(script.usage)))
