@@ -1,4 +1,5 @@
-"""Streams replies from OpenAI-compatible servers; the only module in core that imports openai."""
+"""Streams replies from OpenAI-compatible servers over aiohttp (core.model_http), with Parley's
+own retries, error translation and think filtering."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ import math
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
-import httpx2
-import openai
+import aiohttp
 
 from core.chunks import (
     DONE,
@@ -42,6 +42,7 @@ from core.model_events import ModelClient as ModelClient  # re-exported: the por
 from core.model_events import ModelEvent as ModelEvent
 from core.model_events import ReplyEnded as ReplyEnded
 from core.model_events import TextDelta as TextDelta
+from core.model_http import HttpStatusError, ModelHttp, StreamedError, text_pieces
 from core.model_request import JsonValue, request_body
 from core.model_request import ModelRequest as ModelRequest  # the port's type, re-exported
 from core.think import ThinkFilter, ends_reasoning_bare
@@ -49,12 +50,18 @@ from core.types import Usage
 
 log = logging.getLogger(__name__)
 
-# Local servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK insists on one.
-_NO_KEY = "not-needed"
 # OpenAI's code, and llama.cpp's error type, for a prompt longer than the model's window.
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
-# What the SDK, its HTTP layer and a garbled stream can raise; anything else is a bug.
-_TRANSLATABLE = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, MalformedChunk)
+# What the server, the HTTP layer and a garbled stream can raise; anything else is a bug.
+# aiohttp's read and connect timeouts are TimeoutErrors (and ClientErrors).
+_TRANSLATABLE = (
+    HttpStatusError,
+    StreamedError,
+    aiohttp.ClientError,
+    TimeoutError,
+    json.JSONDecodeError,
+    MalformedChunk,
+)
 # Models whose chat template opens the reasoning block itself, so served raw they print
 # reasoning, then a bare </think>: their replies are held until that tag from the first.
 _REASONS_FIRST = re.compile(r"deepseek-r1|(?:^|[-_/:])r1(?:$|[-_/:.])|qwq|thinking", re.IGNORECASE)
@@ -74,16 +81,17 @@ def _detail(exc: BaseException, secret: str | None) -> str:
     return detail.replace(secret, "***") if secret and len(secret) >= 8 else detail
 
 
-def _is_context_error(exc: openai.APIError) -> bool:
+def _is_context_error(error: object, message: str) -> bool:
+    """`error` is the server's error object: its code or type, or its words, say so."""
+    fields = (error.get("code"), error.get("type")) if isinstance(error, dict) else ()
     return (
-        exc.code in _CONTEXT_CODES
-        or exc.type in _CONTEXT_CODES
-        or "maximum context length" in exc.message.lower()
+        any(isinstance(field, str) and field in _CONTEXT_CODES for field in fields)
+        or "maximum context length" in message.lower()
     )
 
 
-def _status_error(exc: openai.APIStatusError, detail: str) -> ModelError:
-    status = exc.status_code
+def _status_error(exc: HttpStatusError, detail: str) -> ModelError:
+    status = exc.status
     if status == 429:
         return RateLimited(detail)
     if status >= 500:
@@ -92,19 +100,19 @@ def _status_error(exc: openai.APIStatusError, detail: str) -> ModelError:
         return ModelTimeout(detail)
     if status in (401, 403):
         return BadCredentials(detail)
-    if _is_context_error(exc):
+    if _is_context_error(exc.error, str(exc)):
         return ContextTooLong(detail)
     return ModelRequestRejected(detail)
 
 
 def translate_error(exc: BaseException, *, secret: str | None = None) -> ModelError:
-    """The Parley error for an SDK, HTTP or stream failure; `secret` is scrubbed from it."""
+    """The Parley error for an HTTP or stream failure; `secret` is scrubbed from it."""
     detail = _detail(exc, secret)
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+    if isinstance(exc, TimeoutError):
         return ModelTimeout(detail)
-    if isinstance(exc, openai.APIStatusError):
+    if isinstance(exc, HttpStatusError):
         return _status_error(exc, detail)
-    if isinstance(exc, openai.APIError) and _is_context_error(exc):
+    if isinstance(exc, StreamedError) and _is_context_error(exc.error, str(exc)):
         return ContextTooLong(detail)
     # Connection failures, cut streams and errors sent inside a stream all mean the
     # provider could not deliver this time; another attempt may well succeed.
@@ -121,9 +129,9 @@ def _seconds(value: str, scale: float) -> float | None:
 
 def retry_after(exc: BaseException) -> float | None:
     """How long the server asked us to wait before retrying, if it said."""
-    if not isinstance(exc, openai.APIStatusError):
+    headers = _response_headers(exc)
+    if headers is None:
         return None
-    headers = exc.response.headers
     millis = _seconds(headers.get("retry-after-ms", ""), 0.001)
     if millis is not None:
         return millis
@@ -138,6 +146,14 @@ def retry_after(exc: BaseException) -> float | None:
     return when.timestamp() - time.time()
 
 
+def _response_headers(exc: BaseException) -> Mapping[str, str] | None:
+    if isinstance(exc, HttpStatusError):
+        return exc.headers
+    # Any other status error that carries its response (the openai SDK's, say).
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return headers if isinstance(headers, Mapping) else None
+
+
 def _is_openai(base_url: str | None) -> bool:
     return base_url is None or urlsplit(base_url).hostname == "api.openai.com"
 
@@ -145,8 +161,8 @@ def _is_openai(base_url: str | None) -> bool:
 class OpenAICompatibleClient:
     """A ModelClient for one provider, with Parley's own retry policy.
 
-    The SDK's retries are off: it cannot tell whether text already reached the
-    user, and re-running a stream after that would show the reply twice.
+    Retries are Parley's own: only it can tell whether text already reached the user,
+    and re-running a stream after that would show the reply twice.
     """
 
     def __init__(
@@ -164,18 +180,10 @@ class OpenAICompatibleClient:
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._max_retry_wait = max_retry_wait
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url,
-            api_key=api_key or _NO_KEY,
-            # One number bounds the connect and every read, so a stall mid-stream is caught.
-            timeout=openai.Timeout(timeout),
-            max_retries=0,
-        )
+        self._http = ModelHttp(base_url=base_url, api_key=api_key, timeout=timeout)
         # Per model: does it start with bare reasoning? Guessed from the name, then learnt
         # from each reply, so a wrong guess costs streaming for one reply only.
         self._reasons_first: dict[str, bool] = {}
-        # The SDK imports its chat resources on first use (~30 ms): pay it at start-up.
-        _ = self._client.chat.completions
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         body = request_body(request, openai_endpoint=self._openai_endpoint)
@@ -201,12 +209,12 @@ class OpenAICompatibleClient:
     async def list_models(self) -> list[str]:
         """The model names the provider offers (GET /models), for `parley check --probe`."""
         try:
-            return [model.id async for model in self._client.models.list()]
+            return _model_ids(await self._http.get_json("models"))
         except _TRANSLATABLE as exc:
             raise translate_error(exc, secret=self._secret) from exc
 
     async def close(self) -> None:
-        await self._client.close()
+        await self._http.close()
 
     def _retry_wait(self, attempt: int, asked: float | None) -> float:
         if asked is not None:
@@ -222,34 +230,27 @@ class OpenAICompatibleClient:
         first = self._reasons_first.get(model, _REASONS_FIRST.search(model) is not None)
         learn = functools.partial(self._learn, model, first)
         reply = _Reply(ThinkFilter(reasoning_first=first), learn)
-        # The body goes whole as extra_body, which the SDK merges into the JSON untouched:
-        # its typed arguments would walk every message through a TypedDict transform (~9 ms
-        # of CPU for a 20-message thread, growing with history, blocking every other
-        # conversation), and they do not know llama.cpp's own settings. The raw body is
-        # read by core.chunks, not built into SDK objects.
-        request = self._client.chat.completions.with_streaming_response.create(
-            model=model,
-            messages=[],
-            stream=True,
-            stream_options={"include_usage": True},
-            extra_body=body,
-        )
-        async with request as response:
+        streamed: dict[str, JsonValue] = {
+            **body,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        async with self._http.post("chat/completions", streamed) as response:
             reader = EventReader()
             # One pass per network read: the chunks it carried become one TextDelta.
-            async for lines in sse_batches(response.iter_text()):
-                for event in reply.read(reader.feed_lines(lines), response.http_request):
+            async for lines in sse_batches(text_pieces(response)):
+                for event in reply.read(reader.feed_lines(lines)):
                     yield event
                 if reply.done:
                     break
             else:
                 last = reader.end()
-                for event in reply.read([last] if last else [], response.http_request):
+                for event in reply.read([last] if last else []):
                     yield event
             if not reply.events and reader.stray:
                 # No stream at all: a non-streamed completion is the answer; an error
                 # object or a page says in the provider's words what went wrong.
-                for event in reply.read_body(parse_body(reader.stray), response.http_request):
+                for event in reply.read_body(parse_body(reader.stray)):
                     yield event
         if not reply.finished:
             raise _EndedEarlyError(
@@ -265,6 +266,14 @@ class OpenAICompatibleClient:
         self._reasons_first[model] = think.closed_bare or (not first and ends_reasoning_bare(shown))
 
 
+def _model_ids(listing: object) -> list[str]:
+    """The ids in a GET /models answer ({"data": [{"id": ...}, ...]})."""
+    data = listing.get("data") if isinstance(listing, dict) else None
+    if not isinstance(data, list):
+        raise MalformedChunk(f"the model list is not an OpenAI one: {str(listing)[:200]}")
+    return [str(model["id"]) for model in data if isinstance(model, dict) and "id" in model]
+
+
 class _Reply:
     """What one attempt has gathered from the chunks so far."""
 
@@ -277,10 +286,13 @@ class _Reply:
         self._learn = learn
         self._shown: list[str] = []  # to learn whether the model reasons bare
         self.usage_said: Usage | None = None
+        # Usage known when the finish came: one network read may also carry the usage
+        # chunk after it, which still comes after ReplyEnded, as if read apart.
+        self._usage_at_finish: Usage | None = None
         self._ended_said = False
         self._doubted_usage = False
 
-    def read(self, events: list[str], http_request: httpx2.Request) -> Iterator[ModelEvent]:
+    def read(self, events: list[str]) -> Iterator[ModelEvent]:
         """What the user may see of these events' chunks, as one TextDelta, then ReplyEnded
         if one of them finished the reply. A bad chunk raises after the text before it, so
         the error counts as a cut reply, not one to run again."""
@@ -292,24 +304,22 @@ class _Reply:
                     self.done = True
                     break
                 self.events += 1
-                self._take(parse_chunk(data), texts, http_request)
+                self._take(parse_chunk(data), texts)
         except _TRANSLATABLE as bad:
             failure = bad
         yield from self._said("".join(texts))
         if failure is not None:
             raise failure
 
-    def read_body(self, chunk: Chunk, http_request: httpx2.Request) -> list[ModelEvent]:
+    def read_body(self, chunk: Chunk) -> list[ModelEvent]:
         texts: list[str] = []
-        self._take(chunk, texts, http_request)
+        self._take(chunk, texts)
         return self._said("".join(texts))
 
-    def _take(self, chunk: Chunk, texts: list[str], http_request: httpx2.Request) -> None:
+    def _take(self, chunk: Chunk, texts: list[str]) -> None:
         """Adds the chunk's visible text; an error the server sent raises in its own words."""
         if chunk.error is not None:
-            raise openai.APIError(
-                str(chunk.error.get("message") or chunk.error), http_request, body=chunk.error
-            )
+            raise StreamedError(chunk.error)
         if chunk.bad_usage and not self._doubted_usage:
             # Once per reply: some servers repeat usage on every chunk. Parley then counts
             # the turn with its own tokenizer, as for a server that reports none.
@@ -321,6 +331,7 @@ class _Reply:
         visible = self.think.feed(chunk.text)
         if chunk.finished:
             self.finished = True
+            self._usage_at_finish = self.usage
             visible += self.think.flush()
         self._shown.append(visible)
         texts.append(visible)
@@ -331,10 +342,10 @@ class _Reply:
         events: list[ModelEvent] = [TextDelta(text)] if text else []
         if self.finished and not self._ended_said:
             self._ended_said = True
-            if self.usage is not None:
+            if self._usage_at_finish is not None:
                 # Known already (a non-streamed answer, a server that sends it with the
                 # finish_reason): said with the end, so the finished reply can carry it.
-                self.usage_said = self.usage
-                events.append(self.usage)
+                self.usage_said = self._usage_at_finish
+                events.append(self._usage_at_finish)
             events.append(REPLY_ENDED)
         return events
