@@ -119,10 +119,16 @@ async def text_pieces(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
     decoder = codecs.getincrementaldecoder(_charset(response))(errors="replace")
     # Per HTTP chunk, not all that is buffered: a reply's text reaches the user piece by
     # piece as the server sent it, however late the reader gets to it.
-    async for data, _ in response.content.iter_chunks():
-        text = decoder.decode(data)
-        if text:
-            yield text
+    try:
+        async for data, _ in response.content.iter_chunks():
+            text = decoder.decode(data)
+            if text:
+                yield text
+    except aiohttp.ClientPayloadError:
+        # A cut connection: what arrived before the cut is still the reply's (shown as a
+        # partial one), but aiohttp raises before handing over bytes it already holds.
+        yield decoder.decode(_received_before_cut(response.content), final=True)
+        raise
     rest = decoder.decode(b"", final=True)
     if rest:
         yield rest
@@ -134,3 +140,13 @@ def _charset(response: aiohttp.ClientResponse) -> str:
         return codecs.lookup(charset).name
     except LookupError:
         return "utf-8"
+
+
+def _received_before_cut(content: aiohttp.StreamReader) -> bytes:
+    """The bytes aiohttp received before the connection broke and the reader failed."""
+    failure = content.exception()
+    content._exception = None  # its only way: every read raises the failure first
+    try:
+        return content.read_nowait()
+    finally:
+        content._exception = failure
