@@ -286,9 +286,6 @@ class _Reply:
         self._learn = learn
         self._shown: list[str] = []  # to learn whether the model reasons bare
         self.usage_said: Usage | None = None
-        # Usage known when the finish came: one network read may also carry the usage
-        # chunk after it, which still comes after ReplyEnded, as if read apart.
-        self._usage_at_finish: Usage | None = None
         self._ended_said = False
         self._doubted_usage = False
 
@@ -331,7 +328,6 @@ class _Reply:
         visible = self.think.feed(chunk.text)
         if chunk.finished:
             self.finished = True
-            self._usage_at_finish = self.usage
             visible += self.think.flush()
         self._shown.append(visible)
         texts.append(visible)
@@ -342,10 +338,10 @@ class _Reply:
         events: list[ModelEvent] = [TextDelta(text)] if text else []
         if self.finished and not self._ended_said:
             self._ended_said = True
-            if self._usage_at_finish is not None:
+            if self.usage is not None:
                 # Known already (a non-streamed answer, a server that sends it with the
                 # finish_reason): said with the end, so the finished reply can carry it.
-                self.usage_said = self._usage_at_finish
-                events.append(self._usage_at_finish)
+                self.usage_said = self.usage
+                events.append(self.usage)
             events.append(REPLY_ENDED)
         return events
