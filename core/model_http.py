@@ -74,6 +74,8 @@ class ModelHttp:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=_MAX_CONNECTIONS),
                 timeout=self._timeout,
+                # As the SDK (httpx) did: HTTPS_PROXY, NO_PROXY and the like are honoured.
+                trust_env=True,
             )
         return self._session
 
