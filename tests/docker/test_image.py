@@ -19,6 +19,7 @@ import pytest
 from tests.e2e.slack_env import slack_env, write_slack_config
 from tests.fakes.openai_server import FakeOpenAI, echo_last_user
 from tests.fakes.slack_server import FakeSlack
+from tests.fakes.waiting import wait_for_state
 
 __all__ = ["slack_env"]
 
@@ -96,11 +97,13 @@ async def _docker_async(*args: str) -> tuple[int, str]:
 
 async def _until_healthy(name: str) -> None:
     """Until Docker's own HEALTHCHECK (`parley health`, every second here) has passed."""
-    while True:
+
+    async def healthy() -> bool:
         _, out = await _docker_async("inspect", "--format", "{{json .State.Health}}", name)
-        if json.loads(out).get("Status") == "healthy":
-            return
-        await asyncio.sleep(0.2)  # a poll of a fact, as wait_until does
+        return bool(json.loads(out).get("Status") == "healthy")
+
+    # The guard is generous: a container's first checks wait for Parley to start.
+    await wait_for_state(healthy, timeout=120, message=f"{name} healthy")
 
 
 @pytest.fixture
