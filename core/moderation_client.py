@@ -9,6 +9,7 @@ import openai
 
 from core.errors import NoModerationEndpoint
 from core.llm import translate_error
+from core.model_http import HttpStatusError
 
 _NO_KEY = "not-needed"
 _TRANSLATABLE = (openai.OpenAIError, httpx2.HTTPError)
@@ -39,12 +40,12 @@ class ModerationEndpoint:
         try:
             response = await self._client.moderations.create(model=model, input=text)
         except openai.NotFoundError as exc:
-            error = translate_error(exc, secret=self._secret)
+            error = translate_error(_as_http(exc), secret=self._secret)
             if exc.code == _UNKNOWN_MODEL:
                 raise error from exc
             raise NoModerationEndpoint(str(error)) from exc
         except _TRANSLATABLE as exc:
-            raise translate_error(exc, secret=self._secret) from exc
+            raise translate_error(_as_http(exc), secret=self._secret) from exc
         flagged = False
         categories: list[str] = []
         for result in response.results:
@@ -55,3 +56,14 @@ class ModerationEndpoint:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _as_http(exc: Exception) -> BaseException:
+    """The SDK's failure in the terms core.llm's translate_error reads (chat calls no longer
+    go through the SDK), so a refused check is named as a refused chat call is."""
+    if isinstance(exc, openai.APITimeoutError):
+        return TimeoutError(str(exc))
+    if isinstance(exc, openai.APIStatusError):
+        response = exc.response
+        return HttpStatusError(response.status_code, dict(response.headers), response.text)
+    return exc
