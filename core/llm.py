@@ -13,7 +13,7 @@ import math
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -129,9 +129,9 @@ def _seconds(value: str, scale: float) -> float | None:
 
 def retry_after(exc: BaseException) -> float | None:
     """How long the server asked us to wait before retrying, if it said."""
-    headers = _response_headers(exc)
-    if headers is None:
+    if not isinstance(exc, HttpStatusError):
         return None
+    headers = exc.headers
     millis = _seconds(headers.get("retry-after-ms", ""), 0.001)
     if millis is not None:
         return millis
@@ -144,14 +144,6 @@ def retry_after(exc: BaseException) -> float | None:
     except (TypeError, ValueError):
         return None
     return when.timestamp() - time.time()
-
-
-def _response_headers(exc: BaseException) -> Mapping[str, str] | None:
-    if isinstance(exc, HttpStatusError):
-        return exc.headers
-    # Any other status error that carries its response (the openai SDK's, say).
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    return headers if isinstance(headers, Mapping) else None
 
 
 def _is_openai(base_url: str | None) -> bool:

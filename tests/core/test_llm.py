@@ -12,9 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2
-import openai
 import pytest
+from multidict import CIMultiDict
 
 from core.errors import (
     BadCredentials,
@@ -34,6 +33,7 @@ from core.llm import (
     TextDelta,
     retry_after,
 )
+from core.model_http import HttpStatusError
 from core.model_request import request_body
 from core.types import ImagePart, PromptMessage, Usage
 from tests.fakes.openai_server import FakeOpenAI, Script
@@ -322,10 +322,9 @@ async def test_abandoned_stream_is_cleaned_up(bench: Bench) -> None:
     assert text_of(await collect(client)) == "Hello world"
 
 
-def rate_limit_error(headers: dict[str, str]) -> openai.RateLimitError:
-    request = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
-    response = httpx2.Response(429, headers=headers, request=request)
-    return openai.RateLimitError("slow down", response=response, body=None)
+def rate_limit_error(headers: dict[str, str]) -> HttpStatusError:
+    # Case-insensitive, as aiohttp hands a response's headers over.
+    return HttpStatusError(429, CIMultiDict(headers), '{"error": {"message": "slow down"}}')
 
 
 @pytest.mark.parametrize(
