@@ -1,4 +1,4 @@
-"""The model side of `parley run` (tokenizers, provider clients, the openai SDK under them),
+"""The model side of `parley run` (tokenizers and provider clients),
 loaded once its bots are connected: earlier it delays the connection, at the first turn it
 delays that reply (and stalls every bot in the process while it loads)."""
 

@@ -47,7 +47,7 @@ async def _run(args: argparse.Namespace) -> int:
     from bots.app import open_runtime, run_bots
     from bots.platforms import startable_bots
 
-    # The model side (tokenizers, the openai SDK) loads once the bots are connected.
+    # The model side (tokenizers, model clients) loads once the bots are connected.
     async with open_runtime(args.config, model_side_now=False) as runtime:
         ready, refused = startable_bots(runtime.config.current)
         for reason in refused:

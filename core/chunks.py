@@ -1,8 +1,8 @@
 """Chat Completions stream chunks, read straight from their Server-Sent Events lines.
 
-The openai SDK builds a pydantic object for every chunk: about 130 µs each on this
-machine, against 5 µs for the plain JSON. For a 300-token reply that is 40 ms of event-loop
-time, during which every other conversation waits; so Parley reads the few fields it uses.
+The openai SDK builds a pydantic object for every chunk, tens of times the cost of the
+plain JSON, and every other conversation waits on the event loop meanwhile; so Parley reads
+the few fields it uses (and, since core/model_http.py, the stream itself).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What a model client yields while it streams a reply, and the port every client implements.
 
-Apart from core.llm so that the turn can name them without loading the openai SDK, which
-a process imports only once a conversation needs a model.
+Apart from core.llm so that the turn can name them without loading the model client, which
+`parley run` imports only once its bots are connected.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Keeps one model client per provider, shared by every conversation that uses it.
 
-A client's module (and the openai SDK under it) is imported when a client is first built,
+A client's module (core.llm, or the local model's) is imported when a client is first built,
 not with this module: `parley run` builds them once its bots are connected (bots/warm_up.py).
 """
 
