@@ -49,7 +49,7 @@ async def open_runtime(
     """Everything a command needs to hold conversations; closed in reverse on the way out.
 
     `models` lets a benchmark wrap the real clients; everything else is always real.
-    `model_side_now=False` leaves the tokenizers and model clients to be loaded later:
+    `model_side_now=False` leaves the model clients to be built later:
     `parley run` loads them once its bots are connected (run_bots), not before.
     """
     config = load_config(config_path)
@@ -59,7 +59,7 @@ async def open_runtime(
     models = models or ModelClients()
     if model_side_now:
         # Before the first message, so the first turn is as fast as the rest.
-        await asyncio.to_thread(warm_up, config, tokenizers, models)
+        await asyncio.to_thread(warm_up, config, models)
     for note in skipped_moderation(config):
         log.warning("%s", note)
     moderation = Moderation()
@@ -115,7 +115,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
     monitor = asyncio.create_task(runtime.monitor.serve(), name="monitoring")
     # The model side, if open_runtime left it for later; otherwise there is nothing to load.
     warming = asyncio.create_task(
-        warm_up_once_connected(runners, runtime.config.current, runtime.tokenizers, runtime.models),
+        warm_up_once_connected(runners, runtime.config.current, runtime.models),
         name="warm-up",
     )
     stop = StopRequest()

@@ -1,6 +1,7 @@
-"""The model side of `parley run` (tokenizers and provider clients),
-loaded once its bots are connected: earlier it delays the connection, at the first turn it
-delays that reply (and stalls every bot in the process while it loads)."""
+"""The model side of `parley run` (the provider clients), built once its bots are connected:
+earlier it delays the connection, at the first turn it delays that reply (and stalls every
+bot in the process while it loads). Tokenizers are not loaded here: a conversation loads
+one only when it comes near its context budget (core/tokens.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 from bots.monitoring import Connectable
 from core.config import Config
 from core.providers import ModelClients
-from core.tokens import Tokenizers
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ LONGEST_WAIT = 30.0
 
 
 async def warm_up_once_connected(
-    bots: Sequence[Connectable], config: Config, tokenizers: Tokenizers, models: ModelClients
+    bots: Sequence[Connectable], config: Config, models: ModelClients
 ) -> None:
     """Waits until every bot is connected (at most LONGEST_WAIT), then loads in a worker
     thread; a turn that starts meanwhile waits for what it needs, as it would have anyway."""
@@ -30,7 +30,7 @@ async def warm_up_once_connected(
     # The adapters report a state, not an event; a look every CHECK_EVERY costs nothing.
     while not all(bot.connected for bot in bots) and time.monotonic() < until:  # noqa: ASYNC110
         await asyncio.sleep(CHECK_EVERY)
-    loading = asyncio.ensure_future(asyncio.to_thread(warm_up, config, tokenizers, models))
+    loading = asyncio.ensure_future(asyncio.to_thread(warm_up, config, models))
     try:
         await asyncio.shield(loading)
     except asyncio.CancelledError:
@@ -39,12 +39,10 @@ async def warm_up_once_connected(
         raise
 
 
-def warm_up(config: Config, tokenizers: Tokenizers, models: ModelClients) -> None:
-    """Loads the tokenizer of each persona's model and builds each used provider's client."""
+def warm_up(config: Config, models: ModelClients) -> None:
+    """Builds each used provider's client."""
     personas = config.personas.values()
     try:
-        for persona in personas:
-            tokenizers.encoding(persona.model)
         in_use = {persona.provider: config.providers[persona.provider] for persona in personas}
         for problem in models.prepare(in_use.values()):
             log.debug("model client not prepared: %s", problem)

@@ -8,7 +8,7 @@ from typing import Final
 
 from core.config import Example
 from core.errors import ContextTooLong
-from core.tokens import Tokenizers
+from core.tokens import Tokenizers, byte_bound
 from core.types import ImagePart, PromptMessage, StoredMessage
 
 # OpenAI's accounting: every message costs a few tokens of framing, and the reply is primed
@@ -69,10 +69,43 @@ def history_turn(message: StoredMessage) -> PromptMessage | None:
     return PromptMessage(message.role, message.content)
 
 
+def fits_uncut(request: ContextRequest, tokenizers: Tokenizers) -> ContextWindow | None:
+    """The window with nothing dropped or cut, when the counts at hand show that it fits;
+    None when only `build_context`'s exact counts can tell.
+
+    Before the model's tokenizer is loaded those counts are upper bounds (`measure`), so a
+    conversation well inside its budget is answered without ever loading it.
+    """
+    head = _head(request)
+    measure = tokenizers.count_repeated if tokenizers.loaded(request.model) else _bound
+    used = TOKENS_FOR_REPLY_PRIMING + sum(
+        measure(request.model, m.content) + TOKENS_PER_MESSAGE for m in head
+    )
+    image_cost = TOKENS_PER_IMAGE * len(request.new_images)
+    if request.budget - used - image_cost < TOKENS_PER_MESSAGE + 16:
+        return None  # build_context says why there is no room
+    turn_tokens = request.new_turn_tokens
+    if turn_tokens is None:
+        turn_tokens = tokenizers.measure(request.model, request.new_turn)
+    used += turn_tokens + TOKENS_PER_MESSAGE + image_cost
+    usable = [(stored, turn) for stored in request.history if (turn := history_turn(stored))]
+    used += sum(stored.token_count + TOKENS_PER_MESSAGE for stored, _ in usable)
+    if used > request.budget:
+        return None
+    new_turn = PromptMessage("user", request.new_turn, request.new_images)
+    return ContextWindow(
+        messages=(*head, *(turn for _, turn in usable), new_turn),
+        prompt_tokens=used,
+        dropped_messages=0,
+        older_omitted=request.history_has_older,
+        input_truncated=False,
+    )
+
+
 def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWindow:
-    head = [PromptMessage("system", request.system_prompt)]
-    for example in request.examples:
-        head += [PromptMessage("user", example.user), PromptMessage("assistant", example.assistant)]
+    """The window in exact counts, loading the model's tokenizer if it must (call it off
+    the event loop when it is not loaded)."""
+    head = _head(request)
     used = TOKENS_FOR_REPLY_PRIMING + sum(
         tokenizers.count_repeated(request.model, m.content) + TOKENS_PER_MESSAGE for m in head
     )
@@ -90,8 +123,13 @@ def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWin
     used += turn_tokens + TOKENS_PER_MESSAGE + image_cost
 
     usable = [(stored, turn) for stored in request.history if (turn := history_turn(stored))]
-    # token_count was taken of exactly this rendering when the message was stored.
-    costs = [stored.token_count + TOKENS_PER_MESSAGE for stored, _ in usable]
+    # token_count was taken of exactly this rendering when the message was stored, as an
+    # upper bound if the tokenizer was not loaded then (count_stored makes it exact).
+    costs = [
+        tokenizers.count_stored(request.model, stored.id, stored.token_count, turn.content)
+        + TOKENS_PER_MESSAGE
+        for stored, turn in usable
+    ]
     start = _first_kept(costs, request.budget - used, request.budget // CACHE_STEPS)
     used += sum(costs[start:])
     kept = [turn for _, turn in usable[start:]]
@@ -104,6 +142,25 @@ def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWin
         older_omitted=request.history_has_older,
         input_truncated=truncated,
     )
+
+
+def prompt_tokens_of(messages: Sequence[PromptMessage], model: str, tokenizers: Tokenizers) -> int:
+    """The exact count of a window's messages, as build_context adds them up."""
+    return TOKENS_FOR_REPLY_PRIMING + sum(
+        tokenizers.count(model, m.content) + TOKENS_PER_MESSAGE + TOKENS_PER_IMAGE * len(m.images)
+        for m in messages
+    )
+
+
+def _bound(_model: str, text: str) -> int:
+    return byte_bound(text)
+
+
+def _head(request: ContextRequest) -> list[PromptMessage]:
+    head = [PromptMessage("system", request.system_prompt)]
+    for example in request.examples:
+        head += [PromptMessage("user", example.user), PromptMessage("assistant", example.assistant)]
+    return head
 
 
 def _first_kept(costs: list[int], room: int, step: int) -> int:
@@ -135,7 +192,7 @@ def _fit_turn(request: ContextRequest, tokenizers: Tokenizers, room: int) -> tup
     """The new turn's text, cut to `room` tokens if it must be; whether it was; its count."""
     model, text = request.model, request.new_turn
     tokens = request.new_turn_tokens
-    if tokens is None:
+    if tokens is None or tokens == byte_bound(text):  # not known, or only as a bound
         tokens = tokenizers.count(model, text)
     if tokens <= room:
         return text, False, tokens

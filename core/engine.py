@@ -148,7 +148,7 @@ class Engine:
         place: Place,
     ) -> TurnOutcome:
         resolved = self._preparer.persona(config, bot, message.key)
-        count = functools.partial(self._tokenizers.count, resolved.persona.model)
+        count = functools.partial(self._tokenizers.measure, resolved.persona.model)
         await place.stored()
         arrival, older_unread = await self._receiver.receive(config, bot, message, count)
         place.mark_stored()

@@ -1,4 +1,9 @@
-"""Exact token counts with OpenAI's tokenizers, loaded offline from bundled encoding files."""
+"""Token counts with OpenAI's tokenizers, loaded offline from bundled encoding files.
+
+A tokenizer costs about 45 MB and a second of CPU to load, and most conversations are far
+inside their context budget: until a conversation needs exact counts, `measure` answers with
+an upper bound (the text's UTF-8 length), and the tokenizer is loaded only when one does.
+"""
 
 from __future__ import annotations
 
@@ -37,10 +42,17 @@ _ENCODINGS: Final = {
 # Parley does not ship; o200k_base counts their text within a few percent.
 FALLBACK_ENCODING: Final = "o200k_base"
 _REPEATED_ENTRIES: Final = 1024
+# Exact counts of stored messages that were measured before the tokenizer was loaded.
+_RECOUNTED_ENTRIES: Final = 20_000
 
 
 class TokenizerError(ParleyError):
     pass
+
+
+def byte_bound(text: str) -> int:
+    """At least `text`'s token count: each token of a byte-level BPE covers one byte or more."""
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def encoding_name_for(model: str) -> str:
@@ -59,6 +71,7 @@ class Tokenizers:
         self._encodings: dict[str, tiktoken.Encoding] = {}
         self._lock = threading.Lock()
         self._repeated: dict[tuple[str, str], int] = {}
+        self._recounted: dict[tuple[str, int, int], int] = {}
 
     @classmethod
     def for_models(cls, models: Iterable[str], cache_dir: Path | None = None) -> Tokenizers:
@@ -70,6 +83,30 @@ class Tokenizers:
     def count(self, model: str, text: str) -> int:
         # encode_ordinary: a user typing "<|endoftext|>" is text, not a control token.
         return len(self.encoding(model).encode_ordinary(text))
+
+    def measure(self, model: str, text: str) -> int:
+        """`count` once the model's tokenizer is loaded; until then `byte_bound`, which never
+        undercounts. Never loads anything, so it is safe on the event loop."""
+        encoding = self._encodings.get(encoding_name_for(model))
+        return len(encoding.encode_ordinary(text)) if encoding else byte_bound(text)
+
+    def loaded(self, model: str) -> bool:
+        return encoding_name_for(model) in self._encodings
+
+    def count_stored(self, model: str, message_id: int, stored_count: int, text: str) -> int:
+        """The exact count of a stored message's replayed `text`, whose stored count may be
+        the bound `measure` gave before the tokenizer was loaded (an exact count equals the
+        bound only for text of one-byte tokens, which costs little to count again)."""
+        if stored_count != byte_bound(text):
+            return stored_count
+        # The text's hash too: a revised row (a file read, a new display name) changes it.
+        key = (encoding_name_for(model), message_id, hash(text))
+        found = self._recounted.get(key)
+        if found is None:
+            if len(self._recounted) >= _RECOUNTED_ENTRIES:
+                self._recounted.clear()
+            found = self._recounted[key] = self.count(model, text)
+        return found
 
     def count_repeated(self, model: str, text: str) -> int:
         """`count` for text that comes back every turn (system prompts, few-shot examples):

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from core.budgets import BudgetLedger
 from core.config import Config
-from core.context import INTERRUPTED_MARKER
+from core.context import INTERRUPTED_MARKER, prompt_tokens_of
 from core.errors import ContentFlagged, ParleyError, ShutDown, StoppedByUser, StoreError
 from core.model_events import ReplyEnded, TextDelta
 from core.model_request import request_for
@@ -224,16 +224,16 @@ class TurnAnswerer:
         if isinstance(error, ContentFlagged):
             status = "failed"  # what was shown stays on record; no later turn replays it
         model = turn.resolved.persona.model
-        reply_tokens = self._tokenizers.count(model, reply) if reply else 0
+        reply_tokens = self._tokenizers.measure(model, reply) if reply else 0
         if turn.usage is None and reply:
-            # Some servers never report usage; Parley's own counts keep accounting and
-            # budgets from seeing the turn as free.
-            turn.usage = Usage(turn.window.prompt_tokens, reply_tokens, 0)
+            # Some servers never report usage; Parley's own exact counts keep accounting
+            # and budgets from seeing the turn as free (the tokenizer may need loading).
+            turn.usage = await asyncio.to_thread(self._counted_usage, model, turn, reply)
         usage = usage_record(turn, turn.usage) if turn.usage else None
         await first_words_written(turn)
         if status == "partial":
             # Counted as it will be replayed, marker included.
-            reply_tokens = self._tokenizers.count(model, reply + INTERRUPTED_MARKER)
+            reply_tokens = self._tokenizers.measure(model, reply + INTERRUPTED_MARKER)
         await self._store.update_message(
             turn.assistant_id,
             content=reply,
@@ -245,6 +245,10 @@ class TurnAnswerer:
         if usage is not None:
             self._budgets.spent(usage)
         return TurnOutcome(status, reply, summary_of(turn), error, flag_of(error))
+
+    def _counted_usage(self, model: str, turn: Turn, reply: str) -> Usage:
+        prompt = prompt_tokens_of(turn.window.messages, model, self._tokenizers)
+        return Usage(prompt, self._tokenizers.count(model, reply), 0)
 
 
 def _cut_by(cancelled: asyncio.CancelledError) -> ParleyError:

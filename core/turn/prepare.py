@@ -10,7 +10,7 @@ from datetime import datetime
 from core.attachments import RenderedInput, render_input
 from core.budgets import BudgetLedger
 from core.config import BotConfig, Config, PersonaConfig
-from core.context import ContextRequest, ContextWindow, build_context, user_turn
+from core.context import ContextRequest, ContextWindow, build_context, fits_uncut, user_turn
 from core.errors import ContentFlagged, ParleyError
 from core.moderation import Moderation
 from core.personas import ResolvedPersona, resolve_persona
@@ -66,7 +66,7 @@ class TurnPreparer:
             text_limit=config.limits.attachment_chars,
             vision=persona.vision,
         )
-        count = functools.partial(self._tokenizers.count, persona.model)
+        count = functools.partial(self._tokenizers.measure, persona.model)
         stored_tokens = await self._revise(arrival, message, rendered, stored_name, count)
         history = await self._store.recent_messages(message.key, config.limits.history_messages)
         # Messages that came after this one are stored already; they wait their turn.
@@ -148,8 +148,13 @@ class TurnPreparer:
         )
 
     async def _fit(self, request: ContextRequest) -> ContextWindow:
-        # Counting a long paste takes milliseconds: off the event loop, so other
-        # conversations keep streaming. Short turns are cheaper than the thread hop.
-        if len(request.new_turn) + len(request.system_prompt) < _INLINE_CONTEXT_CHARS:
+        window = fits_uncut(request, self._tokenizers)
+        if window is not None:
+            return window
+        # Loading a tokenizer takes about a second and counting a long paste milliseconds:
+        # off the event loop, so other conversations keep streaming. Short turns are
+        # cheaper than the thread hop.
+        short = len(request.new_turn) + len(request.system_prompt) < _INLINE_CONTEXT_CHARS
+        if short and self._tokenizers.loaded(request.model):
             return build_context(request, self._tokenizers)
         return await asyncio.to_thread(build_context, request, self._tokenizers)

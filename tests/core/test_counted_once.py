@@ -37,6 +37,11 @@ class NotingTokenizers(Tokenizers):
         self.counted.append(text)
         return super().count(model, text)
 
+    def measure(self, model: str, text: str) -> int:
+        if self.loaded(model):  # only then does measuring tokenize
+            self.counted.append(text)
+        return super().measure(model, text)
+
 
 @pytest.fixture
 async def engine(
@@ -46,6 +51,8 @@ async def engine(
     path = write_config(tmp_path, fake_openai.base_url)
     config = load_config(path)
     tokenizers = NotingTokenizers()
+    for persona in config.personas.values():
+        tokenizers.encoding(persona.model)  # loaded, so every count is exact
     models = ModelClients()
     async with await Store.open(config.storage.path) as store:
         holder = ConfigHolder(path, config, platforms=config_models())
