@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,43 +99,44 @@ class EventReader:
             self._stray_chars += min(len(line), room) + 1
 
 
-async def sse_lines(
-    text: AsyncIterator[str], limit: int = MAX_LINE_CHARS
-) -> AsyncGenerator[str, None]:
-    """The body's lines without their ends; a line longer than `limit` raises ReplyCut."""
-    async for lines in sse_batches(text, limit):
-        for line in lines:
-            yield line
+class LineSplitter:
+    """Cuts the body's text into SSE lines without their ends, as it comes, piece by piece.
 
+    A plain object, not an async generator: the stream is read in one loop that handles all
+    the chunks of one network read in one go, and every generator layer between the socket
+    and the reply costs a pass per read.
+    """
 
-async def sse_batches(
-    text: AsyncIterator[str], limit: int = MAX_LINE_CHARS
-) -> AsyncGenerator[list[str], None]:
-    """The lines each piece of the body completed, one list per piece that completed any:
-    a reader handles all the chunks of one network read in one go."""
-    parts: list[str] = []  # the line being read, in the pieces it came in
-    size = 0
-    async for piece in text:
+    def __init__(self, limit: int = MAX_LINE_CHARS) -> None:
+        self._limit = limit
+        self._parts: list[str] = []  # the line being read, in the pieces it came in
+        self._size = 0
+
+    def feed(self, piece: str) -> list[str]:
+        """The lines this piece completed; a line past the limit raises ReplyCut."""
         if "\n" not in piece and "\r" not in piece:
-            parts.append(piece)
-            size += len(piece)
-            if size > limit:
-                raise ReplyCut(f"the provider sent a stream line over {limit} characters")
-            continue
-        buffer = "".join(parts) + piece
+            self._hold(piece)
+            return []
+        buffer = "".join(self._parts) + piece if self._parts else piece
         # A "\r" at the end may be the first half of "\r\n": it waits for the next piece.
         held = "\r" if buffer.endswith("\r") else ""
         *lines, rest = _LINE_END.split(buffer[: len(buffer) - len(held)])
-        if lines:
-            yield lines
-        parts, size = [rest + held], len(rest) + len(held)
-        if size > limit:
-            raise ReplyCut(f"the provider sent a stream line over {limit} characters")
-    *lines, rest = _LINE_END.split("".join(parts))
-    if rest:
-        lines.append(rest)
-    if lines:
-        yield lines
+        self._parts, self._size = [], 0
+        self._hold(rest + held)
+        return lines
+
+    def end(self) -> list[str]:
+        """The lines left when the body ended, the last one unterminated."""
+        *lines, rest = _LINE_END.split("".join(self._parts))
+        self._parts, self._size = [], 0
+        return [*lines, rest] if rest else lines
+
+    def _hold(self, part: str) -> None:
+        if part:
+            self._parts.append(part)
+            self._size += len(part)
+        if self._size > self._limit:
+            raise ReplyCut(f"the provider sent a stream line over {self._limit} characters")
 
 
 def parse_chunk(data: str) -> Chunk:

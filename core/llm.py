@@ -22,10 +22,10 @@ from core.chunks import (
     DONE,
     Chunk,
     EventReader,
+    LineSplitter,
     MalformedChunk,
     parse_body,
     parse_chunk,
-    sse_batches,
 )
 from core.errors import (
     BadCredentials,
@@ -42,7 +42,7 @@ from core.model_events import ModelClient as ModelClient  # re-exported: the por
 from core.model_events import ModelEvent as ModelEvent
 from core.model_events import ReplyEnded as ReplyEnded
 from core.model_events import TextDelta as TextDelta
-from core.model_http import HttpStatusError, ModelHttp, StreamedError, text_pieces
+from core.model_http import READ_GAP_SECONDS, HttpStatusError, ModelHttp, StreamedError
 from core.model_request import JsonValue, request_body
 from core.model_request import ModelRequest as ModelRequest  # the port's type, re-exported
 from core.think import ThinkFilter, ends_reasoning_bare
@@ -166,13 +166,16 @@ class OpenAICompatibleClient:
         max_retries: int,
         backoff_base: float = 0.5,
         max_retry_wait: float = 20.0,
+        read_gap: float = READ_GAP_SECONDS,
     ) -> None:
         self._openai_endpoint = _is_openai(base_url)
         self._secret = api_key
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._max_retry_wait = max_retry_wait
-        self._http = ModelHttp(base_url=base_url, api_key=api_key, timeout=timeout)
+        self._http = ModelHttp(
+            base_url=base_url, api_key=api_key, timeout=timeout, read_gap=read_gap
+        )
         # Per model: does it start with bare reasoning? Guessed from the name, then learnt
         # from each reply, so a wrong guess costs streaming for one reply only.
         self._reasons_first: dict[str, bool] = {}
@@ -228,16 +231,16 @@ class OpenAICompatibleClient:
             "stream_options": {"include_usage": True},
         }
         async with self._http.post("chat/completions", streamed) as response:
-            reader = EventReader()
+            lines, reader = LineSplitter(), EventReader()
             # One pass per network read: the chunks it carried become one TextDelta.
-            async for lines in sse_batches(text_pieces(response)):
-                for event in reply.read(reader.feed_lines(lines)):
+            async for piece in response.pieces():
+                for event in reply.read(reader.feed_lines(lines.feed(piece))):
                     yield event
                 if reply.done:
                     break
             else:
-                last = reader.end()
-                for event in reply.read([last] if last else []):
+                last = [*reader.feed_lines(lines.end()), reader.end()]
+                for event in reply.read([data for data in last if data is not None]):
                     yield event
             if not reply.events and reader.stray:
                 # No stream at all: a non-streamed completion is the answer; an error

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
-from core.chunks import DONE, Chunk, EventReader, MalformedChunk, parse_body, parse_chunk, sse_lines
+from core.chunks import (
+    DONE,
+    Chunk,
+    EventReader,
+    LineSplitter,
+    MalformedChunk,
+    parse_body,
+    parse_chunk,
+)
 from core.errors import ReplyCut
 from core.types import Usage
 
@@ -110,17 +117,14 @@ def test_stray_lines_are_kept_within_a_bound() -> None:
     assert reader.stray.startswith("<html>\nxxx") and len(reader.stray) <= 1_000_001
 
 
-async def _pieces(*pieces: str) -> AsyncIterator[str]:
-    for piece in pieces:
-        yield piece
+def _lines(*pieces: str, limit: int = 100) -> list[str]:
+    splitter = LineSplitter(limit)
+    lines = [line for piece in pieces for line in splitter.feed(piece)]
+    return lines + splitter.end()
 
 
-async def _lines(*pieces: str, limit: int = 100) -> list[str]:
-    return [line async for line in sse_lines(_pieces(*pieces), limit)]
-
-
-async def test_sse_lines_split_on_every_sse_line_end_even_across_pieces() -> None:
-    assert await _lines("data: a\r", "\n\r\ndata: b\rdata: c\n", "\n", "data: d") == [
+def test_sse_lines_split_on_every_sse_line_end_even_across_pieces() -> None:
+    assert _lines("data: a\r", "\n\r\ndata: b\rdata: c\n", "\n", "data: d") == [
         "data: a",
         "",
         "data: b",
@@ -129,13 +133,13 @@ async def test_sse_lines_split_on_every_sse_line_end_even_across_pieces() -> Non
         "data: d",
     ]
     # JSON may carry a raw U+2028; it is no SSE line end.
-    assert await _lines('data: "x\u2028y"\n') == ['data: "x\u2028y"']
+    assert _lines('data: "x\u2028y"\n') == ['data: "x\u2028y"']
 
 
-async def test_sse_lines_refuse_a_line_past_the_limit_before_it_ends() -> None:
+def test_sse_lines_refuse_a_line_past_the_limit_before_it_ends() -> None:
     endless = ["x" * 30] * 10
     with pytest.raises(ReplyCut, match="over 100 characters"):
-        await _lines("data: ok\n", *endless)
+        _lines("data: ok\n", *endless)
     with pytest.raises(ReplyCut):
-        await _lines("x" * 90 + "\n" + "y" * 101)
-    assert await _lines("x" * 100 + "\n") == ["x" * 100]
+        _lines("x" * 90 + "\n" + "y" * 101)
+    assert _lines("x" * 100 + "\n") == ["x" * 100]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import email.utils
@@ -80,8 +81,14 @@ def closed_port() -> int:
 
 
 async def test_streams_text_then_usage_with_cached_tokens(bench: Bench) -> None:
-    bench.fake.enqueue(Script(chunks=("Hel", "lo", " there"), usage=(12, 3, 5)))
-    events = await collect(bench.client())
+    usage_sent = asyncio.Event()
+    bench.fake.enqueue(
+        Script(chunks=("Hel", "lo", " there"), usage=(12, 3, 5), release_usage=usage_sent)
+    )
+    events = []
+    async for event in bench.client().stream(HELLO):
+        events.append(event)
+        usage_sent.set()  # the usage comes after the end was said, in a read of its own
     # Chunks that arrive in one network read come as one TextDelta.
     assert text_of(events) == "Hello there"
     assert all(isinstance(event, TextDelta) for event in events[:-2])
@@ -219,6 +226,45 @@ async def test_stall_before_first_chunk_is_retried(bench: Bench) -> None:
     bench.fake.enqueue(Script(delay_before_first_chunk=1.0))
     assert text_of(await collect(bench.client(timeout=0.3))) == "Hello world"
     assert len(bench.fake.requests) == 2
+
+
+async def test_a_stall_after_text_times_out_as_an_interrupted_reply(bench: Bench) -> None:
+    never = asyncio.Event()
+    bench.fake.enqueue(Script(chunks=("one ", "two"), release_chunks=(never,)))
+    seen: list[ModelEvent] = []
+    with pytest.raises(StreamInterrupted, match=r"no bytes from the server for 0\.3s"):
+        async for event in bench.client(timeout=0.3, max_retries=3).stream(HELLO):
+            seen.append(event)
+    assert text_of(seen) == "one " and len(bench.fake.requests) == 1
+
+
+async def test_cancelling_a_read_stays_a_cancellation_not_a_timeout(bench: Bench) -> None:
+    never = asyncio.Event()
+    bench.fake.enqueue(Script(chunks=("one ", "two"), release_chunks=(never,)))
+    first_text = asyncio.Event()
+
+    async def read() -> None:
+        async for _event in bench.client(timeout=0.3).stream(HELLO):
+            first_text.set()
+
+    reading = asyncio.create_task(read())
+    await first_text.wait()
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+
+
+async def test_what_arrives_during_the_read_gap_comes_as_one_delta(bench: Bench) -> None:
+    rest = asyncio.Event()
+    words = ("one", " two", " three", " four", " five")
+    bench.fake.enqueue(Script(chunks=words, release_chunks=(rest,) * 4))
+    texts = []
+    # A long gap, so the rest is surely all sent before the socket is read again.
+    async for event in bench.client(read_gap=2.0).stream(HELLO):
+        if isinstance(event, TextDelta):
+            texts.append(event.text)
+        rest.set()
+    assert texts == ["one", " two three four five"]
 
 
 async def test_cut_after_text_is_interrupted_and_not_rerun(bench: Bench) -> None:
@@ -371,10 +417,15 @@ async def test_a_model_seen_reasoning_bare_is_filtered_from_then_on(bench: Bench
 
 async def test_a_guessed_reasoner_that_answers_plainly_streams_again(bench: Bench) -> None:
     client = bench.client()
-    bench.fake.enqueue(Script(chunks=("Plain", " answer")), Script(chunks=("Plain", " answer")))
+    bench.fake.enqueue(Script(chunks=("Plain", " answer")))
     first = await collect(client, asking("qwq-32b"))
     assert [e for e in first if isinstance(e, TextDelta)] == [TextDelta("Plain answer")]
-    second = await collect(client, asking("qwq-32b"))
+    answer = asyncio.Event()
+    bench.fake.enqueue(Script(chunks=("Plain", " answer"), release_chunks=(answer,)))
+    second = []
+    async for event in client.stream(asking("qwq-32b")):
+        second.append(event)
+        answer.set()  # " answer" is sent only once "Plain" was streamed
     assert [e for e in second if isinstance(e, TextDelta)] == [
         TextDelta("Plain"),
         TextDelta(" answer"),

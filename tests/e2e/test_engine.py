@@ -66,9 +66,14 @@ async def turn(runtime: Runtime, message: IncomingMessage) -> RecordingSink:
 async def test_a_reply_streams_into_the_sink_and_is_remembered(
     runtime: Runtime, fake_openai: FakeOpenAI
 ) -> None:
-    fake_openai.enqueue(Script(chunks=("Hel", "lo ", "Alice"), usage=(42, 3, 8)))
+    usage_sent = asyncio.Event()
+    script = Script(chunks=("Hel", "lo ", "Alice"), usage=(42, 3, 8), release_usage=usage_sent)
+    fake_openai.enqueue(script)
     sink = RecordingSink()
-    outcome = await runtime.engine.handle(said("hi there"), sink)
+    handling = asyncio.create_task(runtime.engine.handle(said("hi there"), sink))
+    await sink.ended.wait()
+    usage_sent.set()
+    outcome = await handling
 
     # Chunks that arrive in one network read are appended together.
     assert sink.events[0] == "start" and sink.events[-1] == "finish"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -186,10 +187,17 @@ async def test_a_reply_flagged_in_its_first_segment_shows_nothing(
 async def test_input_only_moderation_streams_the_reply_unchecked(
     runtime: Runtime, fake_openai: FakeOpenAI
 ) -> None:
-    fake_openai.enqueue(Script(chunks=("Hel", "lo ", MARKER)))
-    sink, outcome = await turn(runtime, "hi", key("inputs"))
+    rest = asyncio.Event()
+    fake_openai.enqueue(Script(chunks=("Hel", "lo ", MARKER), release_chunks=(rest, rest)))
+    sink = RecordingSink()
+    message = IncomingMessage("parley", key("inputs"), ALICE, "hi", "m1")
+    handling = asyncio.create_task(runtime.engine.handle(message, sink))
+    await sink.appended.wait()  # shown before the model sent the rest
+    rest.set()
+    outcome = await handling
 
-    assert sink.events == ["start", "append", "append", "append", "finish"]
+    assert sink.events[:2] == ["start", "append"] and sink.events[-1] == "finish"
+    assert sink.text == f"Hello {MARKER}"
     assert outcome.flagged is None
     assert fake_openai.moderated == ["hi"]
 

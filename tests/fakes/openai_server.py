@@ -35,6 +35,9 @@ class Script:
     cut_after: int | None = None  # abort the TCP connection after this many content chunks
     stream_error: str | None = None  # after the chunks, an error event instead of the end
     release: asyncio.Event | None = None  # answer only once the test sets it
+    # Each chunk after the first waits for the test to set the event for it: Parley reads
+    # what has arrived in one go, so chunks a test wants seen apart must arrive apart.
+    release_chunks: Sequence[asyncio.Event] = ()
     # After the finish_reason chunk: wait for the test to set this before the usage chunk
     # and [DONE], or abort the connection there instead (`cut_after_finish`).
     release_usage: asyncio.Event | None = None
@@ -298,6 +301,8 @@ class FakeOpenAI(Fake):
         for index, text in enumerate(chunks):
             if index and script.delay_between_chunks:
                 await asyncio.sleep(script.delay_between_chunks)
+            if 0 < index <= len(script.release_chunks):
+                await script.release_chunks[index - 1].wait()
             await response.write(reply.delta({"content": text}))
             first_text = first_text or time.monotonic()
         if script.endless is not None:

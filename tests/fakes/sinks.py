@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from core.errors import ParleyError
@@ -15,6 +16,8 @@ class RecordingSink:
     summary: TurnSummary | None = None
     error: ParleyError | None = None
     said: list[str] = field(default_factory=list)
+    appended: asyncio.Event = field(default_factory=asyncio.Event)  # set at each append
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # finish or fail came
 
     async def start(self) -> None:
         self.events.append("start")
@@ -22,14 +25,17 @@ class RecordingSink:
     async def append(self, text: str) -> None:
         self.events.append("append")
         self.text += text
+        self.appended.set()
 
     async def finish(self, summary: TurnSummary) -> None:
         self.events.append("finish")
         self.summary = summary
+        self.ended.set()
 
     async def fail(self, error: ParleyError) -> None:
         self.events.append("fail")
         self.error = error
+        self.ended.set()
 
     async def say(self, text: str) -> None:
         self.events.append("say")
