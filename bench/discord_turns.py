@@ -11,12 +11,12 @@ and the CPU seconds the Parley process spent on the turn.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import bots.discord.bot as discord_bot
 from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, arguments, benchmark
+from bots import event_loop
 from bots.app import Runtime
 from bots.discord.bot import DiscordBot
 
@@ -50,4 +50,4 @@ if __name__ == "__main__":
     turns = benchmark(
         "bench.discord_fakes", CONFIG, environment, make_bot, options.follow_ups, options.chunks
     )
-    asyncio.run(turns)
+    event_loop.run(turns)

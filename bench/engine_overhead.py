@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
+from bots import event_loop
 from bots.app import open_runtime
 from core.config import ProviderConfig
 from core.llm import ModelClient, ModelEvent, ModelRequest
@@ -190,4 +191,4 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=1000, help="measured turns per round")
     parser.add_argument("--rounds", type=int, default=5)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.turns, arguments.rounds))
+    event_loop.run(main(arguments.turns, arguments.rounds))

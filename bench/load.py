@@ -29,6 +29,7 @@ import bots.discord.bot as discord_bot
 import bots.slack.reply as slack_reply
 from bench.rss import PeakRss, database_bytes
 from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, Fakes
+from bots import event_loop
 from bots.app import open_runtime
 from bots.discord.bot import DiscordBot
 from bots.slack.bot import SlackBot
@@ -175,4 +176,4 @@ if __name__ == "__main__":
     parser.add_argument("--ordered", type=int, default=50, help="of each, with 3 messages")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model-seconds", type=float, default=1.0, help="per reply")
-    asyncio.run(main(parser.parse_args()))
+    event_loop.run(main(parser.parse_args()))

@@ -11,12 +11,12 @@ sink's first `append`, the moment the user sees something.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bots import event_loop
 from bots.app import open_runtime
 from core.errors import ParleyError
 from core.types import Author, ConversationKey, IncomingMessage, TurnSummary
@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--check-delay", type=float, default=0.0)
     args = parser.parse_args()
-    asyncio.run(measure(args.turns, args.check_delay))
+    event_loop.run(measure(args.turns, args.check_delay))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bots import event_loop
 from bots.discord.reply import NO_PINGS
 from bots.slack.bot import _web_client  # the bot's own client, handlers and all
 from bots.slack.mentions import without_pings
@@ -131,4 +132,4 @@ if __name__ == "__main__":
         parser.add_argument("--calls", type=int, default=200)
         parser.add_argument("--runs", type=int, default=5)
         arguments = parser.parse_args()
-        asyncio.run(main(arguments.calls, arguments.runs))
+        event_loop.run(main(arguments.calls, arguments.runs))

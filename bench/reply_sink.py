@@ -20,6 +20,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+from bots import event_loop
 from bots.discord.reply import MESSAGE_LIMIT as DISCORD_LIMIT
 from bots.discord.reply import DiscordStyle
 from bots.reply import DeliveryError, Pacing, Refusal, ReplyStyle, StreamedReply
@@ -149,4 +150,4 @@ if __name__ == "__main__":
     parser.add_argument("--chunks", type=int, nargs="+", default=[350, 5000])
     parser.add_argument("--runs", type=int, default=7)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.chunks, arguments.runs))
+    event_loop.run(main(arguments.chunks, arguments.runs))

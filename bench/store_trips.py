@@ -13,7 +13,6 @@ that land before the next turn are counted with that next turn.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +21,7 @@ import aiosqlite.core
 
 import bench.turns
 from bench.slack_turns import CONFIG, environment, make_bot
+from bots import event_loop
 
 trips = 0
 _execute: Callable[..., Awaitable[Any]] = aiosqlite.core.Connection._execute
@@ -52,6 +52,6 @@ if __name__ == "__main__":
     aiosqlite.core.Connection._execute = _counted_execute  # type: ignore[method-assign]
     bench.turns.timed_turn = _counted_turn
     turns = bench.turns.benchmark("bench.slack_fakes", CONFIG, environment, make_bot, follow_ups)
-    asyncio.run(turns)
+    event_loop.run(turns)
     print(f"store round trips per turn: {per_turn}")
     print(f"follow-up median: {statistics.median(per_turn[1:]):.0f}")

@@ -3,8 +3,8 @@
 Run: .venv/bin/python -m bench.stream_cpu [--turns 8] [--chunks 352]
 
 The fake model runs in another process and streams the turn benchmarks' 396-token reply
-(bench/streamed_reply.py) at their pace, so each network read carries about one chunk, as
-from OpenAI. "client" is iterating `ModelClient.stream` (HTTP, SSE, JSON, the think
+(bench/streamed_reply.py) at their pace, a chunk every 11 ms or so, as OpenAI does; Parley
+reads what came at most every 50 ms (core/model_http.py). "client" is iterating `ModelClient.stream` (HTTP, SSE, JSON, the think
 filter); "turn" is `Engine.handle` with a sink that only records (client, limits, the
 moderation gate, storing): what core spends on a reply before any platform sees it.
 Figures are CPU seconds of this process (`time.process_time`), median over the turns.
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.streamed_reply import DEFAULT_CHUNKS
 from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE
+from bots import event_loop
 from bots.app import open_runtime
 from core.llm import ModelRequest
 from core.providers import ModelClients
@@ -113,4 +114,4 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--chunks", type=int, default=DEFAULT_CHUNKS)
     options = parser.parse_args()
-    asyncio.run(main(options.turns, options.chunks))
+    event_loop.run(main(options.turns, options.chunks))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import getpass
 import logging
@@ -12,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bots import event_loop
 from bots.app import mark_interrupted, open_runtime
 from bots.console import ConsoleChat, console_key
 from bots.console_config import ConsoleBotConfig
@@ -28,7 +28,7 @@ EARLIER_MESSAGES = 6  # the last three exchanges of a thread being continued
 
 def chat(args: argparse.Namespace) -> int:
     with _turn_lines_left_to_the_console(args.log_level is None):
-        return asyncio.run(_chat(args))
+        return event_loop.run(_chat(args))
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sys
 
+from bots import event_loop
 from bots.logs import configure_logging
 
 __all__ = ["chat", "run"]
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     # Before anything touches the file: the interrupted-reply sweep must never run while
     # another runner's replies are live.
     with runner_lock(config.storage.path):
-        return asyncio.run(_run(args))
+        return event_loop.run(_run(args))
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -55,7 +56,8 @@ async def _run(args: argparse.Namespace) -> int:
         if not ready:
             log.error("no bot in %s can start here; nothing to run", args.config)
             return 1
-        log.info("starting %s", ", ".join(bot.name for bot in ready))
+        loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+        log.info("starting %s (event loop: %s)", ", ".join(bot.name for bot in ready), loop)
         stopped_on_request = await run_bots(runtime, ready)
     # Non-zero when every bot stopped by itself: a supervisor should restart or alert.
     return 0 if stopped_on_request else 1
