@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,13 +21,16 @@ MAX_ENTRIES = 10_000
 class Directory:
     """users.info, conversations.info and team.info, each asked once per id per hour.
 
-    A lookup that fails falls back to the id: a missing scope must not stop a reply.
+    A lookup that fails falls back to the id: a missing scope must not stop a reply. Messages
+    that arrive together and ask for the same name share one call: a burst of mentions in one
+    workspace used to ask Slack for the same user and channel hundreds of times.
     """
 
     def __init__(self, client: AsyncWebClient, clock: Callable[[], float] = time.monotonic) -> None:
         self._client = client
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, str]] = {}
+        self._asking: dict[tuple[str, str], asyncio.Future[str]] = {}
 
     async def user_name(self, user_id: str) -> str:
         return await self._cached("user", user_id, lambda: self._user(user_id))
@@ -44,9 +48,24 @@ class Directory:
 
     async def _cached(self, kind: str, key: str, fetch: Callable[[], Awaitable[str]]) -> str:
         hit = self._cache.get((kind, key))
-        now = self._clock()
-        if hit is not None and now - hit[0] < TTL_SECONDS:
+        if hit is not None and self._clock() - hit[0] < TTL_SECONDS:
             return hit[1]
+        asking = self._asking.get((kind, key))
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask(kind, key, fetch, hit))
+            self._asking[(kind, key)] = asking
+            asking.add_done_callback(lambda _: self._asking.pop((kind, key), None))
+        # Shielded: one caller cancelled (its turn stopped) must not fail the others' lookup.
+        return await asyncio.shield(asking)
+
+    async def _ask(
+        self,
+        kind: str,
+        key: str,
+        fetch: Callable[[], Awaitable[str]],
+        hit: tuple[float, str] | None,
+    ) -> str:
+        now = self._clock()
         try:
             name = await fetch() or key
         except SlackApiError as error:

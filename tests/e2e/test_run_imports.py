@@ -86,6 +86,7 @@ async def test_a_slack_run_never_imports_discord_and_the_model_sdk_only_once_con
     assert {"slack_bolt", "slack_sdk"} <= at_connect
     assert not at_connect & MODEL_SIDE, f"loaded before the connection: {at_connect & MODEL_SIDE}"
     assert "discord" not in whole_run
+    assert parley.said("(event loop: uvloop)")  # the dev extra installs it, as does the image
 
 
 @pytest.mark.usefixtures("discord_env")
@@ -95,6 +96,8 @@ async def test_a_discord_run_never_imports_slack_and_the_model_sdk_only_once_con
     fake_openai.default = echo_last_user
     config = write_config(tmp_path / "bots.yaml", fake_discord, fake_openai)
     variables = {"PARLEY_TEST_KEY": "sk-test", "DISCORD_TOKEN": fake_discord.token}
+    # On asyncio's own loop, as an operator can ask: the whole run works on either.
+    variables["PARLEY_EVENT_LOOP"] = "asyncio"
     async with parley_run(config, PYTHONPROFILEIMPORTTIME="1", **variables) as parley:
         await wait_until(lambda: bool(parley.said("discord bot disco connected")))
         await wait_until(lambda: imported(parley) >= MODEL_SIDE, message="the model side")
@@ -115,4 +118,5 @@ async def test_a_discord_run_never_imports_slack_and_the_model_sdk_only_once_con
     whole_run = imported_before(parley, "SIGTERM: stopped")
     assert "discord" in at_connect
     assert not at_connect & MODEL_SIDE, f"loaded before the connection: {at_connect & MODEL_SIDE}"
-    assert not whole_run & {"slack_bolt", "slack_sdk"}
+    assert not whole_run & {"slack_bolt", "slack_sdk", "uvloop"}
+    assert parley.said("(event loop: asyncio)")
