@@ -234,10 +234,15 @@ class OpenAICompatibleClient:
             lines, reader = LineSplitter(), EventReader()
             # One pass per network read: the chunks it carried become one TextDelta.
             async for piece in response.pieces():
+                shown = False
                 for event in reply.read(reader.feed_lines(lines.feed(piece))):
+                    shown = shown or isinstance(event, TextDelta)
                     yield event
                 if reply.done:
                     break
+                if shown:
+                    # Not before the first words: they go out the moment they come.
+                    await response.gather()
             else:
                 last = [*reader.feed_lines(lines.end()), reader.end()]
                 for event in reply.read([data for data in last if data is not None]):

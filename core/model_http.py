@@ -198,8 +198,8 @@ class StreamedBody:
         self._gap = gap
 
     async def pieces(self) -> AsyncIterator[str]:
-        """The body as text, all that came in per read, a read at most every `gap`
-        seconds once text came; a character split across reads waits for its end."""
+        """The body as text, all that came in per read; a character split across reads
+        waits for its end. The reader calls `gather` to let the next read collect more."""
         decoder = codecs.getincrementaldecoder(_charset(self.response))(errors="replace")
         content = self.response.content
         try:
@@ -210,7 +210,6 @@ class StreamedBody:
                 text = decoder.decode(data)
                 if text:
                     yield text
-                    await self._gather(self._gap)
         except aiohttp.ClientPayloadError:
             # A cut connection: what arrived before the cut is still the reply's (shown as a
             # partial one), but aiohttp raises before handing over bytes it already holds.
@@ -220,8 +219,9 @@ class StreamedBody:
         if rest:
             yield rest
 
-    async def _gather(self, seconds: float) -> None:
-        """Leaves the socket unread for `seconds`: what arrives waits in the kernel."""
+    async def gather(self) -> None:
+        """Leaves the socket unread for the read gap: what arrives waits in the kernel."""
+        seconds = self._gap
         connection = self.response.connection
         transport = connection.transport if connection is not None else None
         if transport is None or seconds <= 0:

@@ -267,6 +267,17 @@ async def test_what_arrives_during_the_read_gap_comes_as_one_delta(bench: Bench)
     assert texts == ["one", " two three four five"]
 
 
+async def test_the_first_words_are_read_at_once_however_long_the_read_gap(bench: Bench) -> None:
+    role_sent, first_text = asyncio.Event(), asyncio.Event()
+    bench.fake.enqueue(Script(chunks=("one",), role_sent=role_sent, release_first_text=first_text))
+    stream = bench.client(read_gap=3600.0).stream(HELLO)
+    reading = asyncio.ensure_future(anext(stream))
+    await role_sent.wait()  # the role chunk carries no text: no gap may follow it
+    first_text.set()
+    assert await reading == TextDelta("one")
+    await stream.aclose()
+
+
 async def test_cut_after_text_is_interrupted_and_not_rerun(bench: Bench) -> None:
     bench.fake.enqueue(Script(chunks=("one ", "two ", "three"), cut_after=2))
     seen: list[ModelEvent] = []

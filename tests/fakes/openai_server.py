@@ -38,6 +38,8 @@ class Script:
     # Each chunk after the first waits for the test to set the event for it: Parley reads
     # what has arrived in one go, so chunks a test wants seen apart must arrive apart.
     release_chunks: Sequence[asyncio.Event] = ()
+    role_sent: asyncio.Event | None = None  # set once the opening role chunk is written
+    release_first_text: asyncio.Event | None = None  # the first text waits for it
     # After the finish_reason chunk: wait for the test to set this before the usage chunk
     # and [DONE], or abort the connection there instead (`cut_after_finish`).
     release_usage: asyncio.Event | None = None
@@ -290,6 +292,10 @@ class FakeOpenAI(Fake):
         await response.prepare(request)
         await asyncio.sleep(script.delay_before_first_chunk)
         await response.write(reply.delta({"role": "assistant", "content": "", "refusal": None}))
+        if script.role_sent is not None:
+            script.role_sent.set()
+        if script.release_first_text is not None:
+            await script.release_first_text.wait()
         if script.events is not None:
             for event in script.events:
                 await response.write(f"data: {event}\n\n".encode())
