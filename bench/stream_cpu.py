@@ -4,7 +4,7 @@ Run: .venv/bin/python -m bench.stream_cpu [--turns 8] [--chunks 352]
 
 The fake model runs in another process and streams the turn benchmarks' 396-token reply
 (bench/streamed_reply.py) at their pace, a chunk every 11 ms or so, as OpenAI does; Parley
-reads what came at most every 50 ms (core/model_http.py). "client" is iterating
+reads what came at most every 40 ms (core/model_http.py). "client" is iterating
 `ModelClient.stream` (HTTP, SSE, JSON, the think filter); "turn" is `Engine.handle` with a
 sink that only records (client, limits, the moderation gate, storing): what core spends on a
 reply before any platform sees it.
