@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from core.store import queries as q
+from core.store.feedback import ANONYMISE_SQL as ANONYMISE_FEEDBACK_SQL
 from core.store.statements import run
 from core.types import ConversationKey
 
@@ -102,4 +103,5 @@ async def forget_user(conn: aiosqlite.Connection, user_id: str) -> Erased:
     messages = await run(conn, q.DELETE_USER_MESSAGES_SQL, (user_id,))
     conversations = await drop_empty(conn, [int(row[0]) for row in rows])
     usage = await run(conn, q.ANONYMISE_USAGE_SQL, (FORGOTTEN_USER, user_id))
+    await run(conn, ANONYMISE_FEEDBACK_SQL, (user_id,))
     return Erased(messages=messages, conversations=conversations, usage_rows=usage)
