@@ -82,12 +82,14 @@ class FakePlatform:
         self.linked: list[int] = []
         self.changed = asyncio.Condition()
 
-    async def post(self, text: str, *, first: bool) -> int:
+    feedback = False
+
+    async def post(self, text: str, *, first: bool, rated: int | None = None) -> int:
         await self._call("post", len(self.messages), text)
         self.messages.append(text)
         return len(self.messages) - 1
 
-    async def edit(self, message: int, text: str) -> None:
+    async def edit(self, message: int, text: str, *, rated: int | None = None) -> None:
         self.editing.set()
         await self.edit_gate.wait()
         await self._call("edit", message, text)
