@@ -194,7 +194,7 @@ class ParleyDiscordClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # Slash commands go to the tree; a click on a reply's feedback buttons comes here.
         if is_feedback(interaction):
-            await answer_click(interaction, self.talk.engine, self._current().name)
+            await answer_click(interaction, self.talk)
 
     async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
         # discord.py's default prints a traceback per failure; one line an admin can act on.

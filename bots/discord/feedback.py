@@ -8,8 +8,8 @@ from typing import Any
 import discord
 
 from bots.discord.buttons import CUSTOM_ID_PREFIX
-from bots.discord.router import DM_WORKSPACE
-from core.types import Conversations, FeedbackClick, Rating
+from bots.discord.router import DM_WORKSPACE, DiscordEventRouter
+from core.types import FeedbackClick, Rating
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +23,19 @@ def is_feedback(interaction: discord.Interaction[Any]) -> bool:
     ).startswith(f"{CUSTOM_ID_PREFIX}:")
 
 
-async def answer_click(
-    interaction: discord.Interaction[Any], engine: Conversations, bot: str
-) -> None:
+async def answer_click(interaction: discord.Interaction[Any], talk: DiscordEventRouter) -> None:
     """Acknowledges at once with a deferred update (nothing is posted, the message stays
-    as it is), then stores the rating."""
+    as it is), then stores the rating in a task the bot owns (drained like a turn)."""
     try:
         await interaction.response.defer()
     except discord.HTTPException as refused:
         # Answered already: a replayed interaction. The first delivery stored it.
         log.info("discord: a feedback click was not acknowledged: %s", refused)
         return
-    click = click_of(interaction, bot)
+    click = click_of(interaction, talk.config.name)
     if click is not None:
-        await engine.feedback(click)
+        key = f"feedback:discord:{click.reply_id}"
+        talk.tasks.start(talk.engine.feedback(click), key=key)
 
 
 def click_of(interaction: discord.Interaction[Any], bot: str) -> FeedbackClick | None:

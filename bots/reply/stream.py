@@ -112,6 +112,9 @@ class StreamedReply(Generic[Message]):
 
     async def _sync_with_retries(self, parts: list[str], rated: int | None) -> None:
         pacing = self._pacing
+        if self._buttons_wait(parts, rated):
+            log.debug("no edit free for the feedback buttons; the reply goes without")
+            rated = None
         for delay in (*pacing.final_retry_delays, None):
             if self._edits_needed(parts, rated):
                 # Only an edit spends the budget: a reply already shown in full (most short
@@ -126,12 +129,23 @@ class StreamedReply(Generic[Message]):
                 log.info("%s; trying the reply's last edit again", error)
                 await pacing.sleep(delay)
 
+    def _buttons_wait(self, parts: list[str], rated: int | None) -> bool:
+        """Buttons alone are worth an edit only when one is free now: they never make other
+        replies' words wait (a busy Slack workspace shares 50 edits a minute)."""
+        if rated is None or self._text_changes(parts) or not self._edits_needed(parts, rated):
+            return False
+        return self._pacing.budget.delay(self._pacing.budget_key, self._pacing.reserve) > 0
+
     def _edits_needed(self, parts: list[str], rated: int | None) -> bool:
         """Whether showing `parts` edits a posted message: changed text, or the buttons to
         add under a last message that is posted already."""
         last = len(parts) - 1
         buttons_due = rated is not None and last < len(self._shown) and self._rated_at != last
-        return buttons_due or parts[: len(self._shown)] != self._shown
+        return buttons_due or self._text_changes(parts)
+
+    def _text_changes(self, parts: list[str]) -> bool:
+        """Whether `parts` changes the text of a message posted already."""
+        return parts[: len(self._shown)] != self._shown
 
     async def _tell_cut_short(self, undelivered: DeliveryError) -> None:
         """Where earlier words got through, the platform may still take one short line."""

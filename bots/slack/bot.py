@@ -235,7 +235,7 @@ def _listen(app: AsyncApp, router: SlackEventRouter) -> None:
     @app.action(FEEDBACK_ACTION)
     async def rated(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()  # first: Slack wants it within 3 s; nothing is posted for a click
-        await router.on_feedback(body, action)
+        router.on_feedback(body, action)
 
     @app.error
     async def failed(error: Exception, body: dict[str, Any]) -> None:

@@ -87,11 +87,13 @@ class SlackEventRouter:
         except (SlackApiError, aiohttp.ClientError) as error:
             log.warning("could not offer suggested prompts: %s", error)
 
-    async def on_feedback(self, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """A click on the feedback buttons under a reply, already acknowledged."""
+    def on_feedback(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A click on the feedback buttons under a reply, already acknowledged: stored in a
+        task this bot owns (drained on shutdown like a turn)."""
         click = click_of(body, action, self._bot().name)
         if click is not None:
-            await self._engine.feedback(click)
+            key = f"feedback:slack:{click.reply_id}"
+            self._tasks.start(self._engine.feedback(click), key=key)
 
     def _start(
         self, event: dict[str, Any], team_id: str, me: BotIdentity, *, addressed: bool
