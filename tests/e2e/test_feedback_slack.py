@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
 
 from core.store.feedback import FeedbackRow
 from tests.e2e.slack_env import (
     ALICE,
     BOB,
     GENERAL,
+    HTTP_MODE,
+    SIGNING_SECRET,
     SlackWorld,
     running_slack,
     slack,
@@ -18,8 +24,9 @@ from tests.e2e.slack_env import (
     write_slack_config,
 )
 from tests.fakes.openai_server import FakeOpenAI, Script
-from tests.fakes.slack_blocks import feedback_buttons
+from tests.fakes.slack_blocks import feedback_buttons, feedback_click
 from tests.fakes.slack_server import FakeMessage, FakeSlack
+from tests.fakes.slack_signing import signed_headers
 
 __all__ = ["slack", "slack_env", "slack_long_replies"]
 
@@ -129,3 +136,32 @@ async def test_buttons_cost_one_edit_of_a_short_reply(slack: SlackWorld) -> None
     await answered(slack)
     assert len(slack.slack.calls_to("chat.postMessage")) == 1
     assert len(slack.slack.calls_to("chat.update")) == 1
+
+
+async def post_signed(world: SlackWorld, body: bytes, content_type: str) -> None:
+    headers = {**signed_headers(body, SIGNING_SECRET), "Content-Type": content_type}
+    url = f"http://127.0.0.1:{world.bot.http_port}/slack/events"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as response,
+    ):
+        assert response.status == 200
+
+
+async def test_a_click_over_http_mode_is_acked_and_stored(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    config = write_slack_config(tmp_path, fake_slack, fake_openai, mode=HTTP_MODE)
+    async with running_slack(config, fake_slack, fake_openai, socket_mode=False) as world:
+        fake_openai.enqueue(Script(chunks=("Forty-two.",)))
+        event = world.event("app_mention", f"<@{fake_slack.bot_user_id}> what is the answer?")
+        callback = json.dumps(fake_slack.event_callback(event)).encode()
+        await post_signed(world, callback, "application/json")
+        (reply,) = await world.settled(GENERAL, event["ts"])
+        payload = feedback_click(fake_slack.identity, reply, BOB, positive=False)
+        # Slack posts interactions form-encoded (payload=<JSON>), signed like events.
+        form = urlencode({"payload": json.dumps(payload)}).encode()
+        await post_signed(world, form, "application/x-www-form-urlencoded")
+        await clicked(world, reply, 1)
+        (row,) = await feedback_rows(world)
+        assert (row.up, row.down) == (0, 1)
