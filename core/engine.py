@@ -224,12 +224,16 @@ class Engine:
 
         def persona_of(bot_name: str, key: ConversationKey) -> tuple[str, str]:
             # Only for a reply whose usage is not recorded yet: who answers there now.
-            persona = self._preparer.persona(config, config.bot(bot_name), key).persona
+            try:
+                bot = config.bot(bot_name)
+            except KeyError:
+                return "", ""  # a reload removed the bot; the rating still counts for it
+            persona = self._preparer.persona(config, bot, key).persona
             return persona.name, persona.model
 
         try:
             result, persona = await self._store.feedback.rate(click, persona_of)
-        except (StoreError, KeyError) as error:
+        except StoreError as error:
             log.warning("feedback on reply %s not stored: %s", click.reply_id, error)
             return "failed"
         if result == "unknown":

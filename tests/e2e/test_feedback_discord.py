@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from core.store.feedback import FeedbackRow
 from tests.e2e.discord_env import (
@@ -75,8 +78,9 @@ async def test_buttons_under_the_reply_and_one_rating_per_user(
 
 
 async def test_a_click_naming_a_reply_parley_does_not_know_is_ignored(
-    discord_world: DiscordWorld,
+    discord_world: DiscordWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="core.engine")
     world, fake = discord_world, discord_world.discord
     _, reply = await answered(world)
     unknown = reply_id_of(reply) + 1000
@@ -85,6 +89,8 @@ async def test_a_click_naming_a_reply_parley_does_not_know_is_ignored(
     await world.turns.ended(1, f"feedback:discord:{unknown}")
     assert fake.interaction(str(forged["id"])).callback_type == 6
     assert await feedback_rows(world) == []
+    assert f"feedback on reply {unknown} in discord:" in caplog.text
+    assert "no reply of bot disco is stored there" in caplog.text
     await world.caught_up()  # the bot still answers
 
 
