@@ -23,19 +23,23 @@ def _button(emoji: str, label: str, value: str) -> dict[str, Any]:
     }
 
 
-def reply_blocks(markdown: str, reply_id: int) -> list[dict[str, Any]]:
-    """The reply's last message as blocks: its text (a markdown block renders as
-    markdown_text does, which cannot be sent with blocks) and the feedback buttons."""
+def feedback_block(reply_id: int) -> dict[str, Any]:
+    """The context_actions block of 👍/👎 for the stored reply `reply_id` (whatever sends the
+    reply's last message attaches it: the final chat.update here, chat.stopStream when
+    streaming natively)."""
     buttons = {
         "type": "feedback_buttons",
         "action_id": ACTION_ID,
         "positive_button": _button("👍", "Good answer", f"up:{reply_id}"),
         "negative_button": _button("👎", "Bad answer", f"down:{reply_id}"),
     }
-    return [
-        {"type": "markdown", "text": markdown},
-        {"type": "context_actions", "elements": [buttons]},
-    ]
+    return {"type": "context_actions", "elements": [buttons]}
+
+
+def reply_blocks(markdown: str, reply_id: int) -> list[dict[str, Any]]:
+    """The reply's last message as blocks: its text (a markdown block renders as
+    markdown_text does, which cannot be sent with blocks) and the feedback buttons."""
+    return [{"type": "markdown", "text": markdown}, feedback_block(reply_id)]
 
 
 def click_of(body: dict[str, Any], action: dict[str, Any], bot: str) -> FeedbackClick | None:

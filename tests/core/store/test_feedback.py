@@ -116,3 +116,13 @@ async def test_a_version_4_database_upgrades_and_keeps_its_rows(db_path: Path) -
     assert len(MIGRATIONS) == 5
     assert raw_rows(db_path, "SELECT content FROM messages") == [("old answer",)]
     assert raw_rows(db_path, "SELECT message_id, rating FROM feedback") == [(1, "up")]
+
+
+async def test_ratings_are_pruned_with_usage_by_age(store: Store) -> None:
+    reply = await reply_with_usage(store)
+    old = datetime.now(UTC) - timedelta(days=60)
+    await store.feedback.rate(click(reply, "up", at=old), never_asked)
+    await store.feedback.rate(click(reply, "up", user="U2", at=datetime.now(UTC)), never_asked)
+    assert await store.feedback.prune(timedelta(days=30)) == 1
+    (row,) = await store.feedback.rows(old - timedelta(days=1), datetime.now(UTC))
+    assert row.up == 1
