@@ -88,7 +88,8 @@ async def test_export_carries_ratings_and_forgetting_the_user_keeps_the_count(
     exported = await store.transcript(KEY)
     assert exported is not None
     assert [(f.user_id, f.rating) for f in exported[0].feedback] == [("U1", "up")]
-    await store.forget_user("U1")
+    assert (await store.forget_user("U1", dry_run=True)).ratings == 1
+    assert (await store.forget_user("U1")).ratings == 1
     ((user, rating),) = raw_rows(db_path, "SELECT user_id, rating FROM feedback")
     assert user.startswith("forgotten-") and rating == "up"
 
