@@ -18,7 +18,7 @@ from tests.e2e.discord_env import (
     write_config,
 )
 from tests.fakes.discord_components import button_with, component_interaction
-from tests.fakes.discord_server import FakeDiscord, FakeDiscordMessage
+from tests.fakes.discord_server import FakeDiscord, FakeDiscordMessage, wait_until
 from tests.fakes.openai_server import FakeOpenAI, Script
 
 __all__ = ["discord_env", "discord_long_replies", "discord_world"]
@@ -114,3 +114,22 @@ async def test_feedback_false_shows_no_buttons(
         _, reply = await answered(world)
         assert reply.content == "Forty-two."
         assert reply.components == []
+
+
+async def test_an_ask_answer_in_a_channel_takes_a_click(discord_world: DiscordWorld) -> None:
+    world, fake = discord_world, discord_world.discord
+    world.openai.enqueue(Script(chunks=("Forty-two.",)))
+    event = fake.interaction_create("ask", options={"prompt": "the answer?"})
+    await fake.dispatch("INTERACTION_CREATE", event)
+
+    def buttons_shown() -> bool:
+        original = fake.interaction(str(event["id"])).original
+        return original is not None and bool(original.components)
+
+    await wait_until(buttons_shown)
+    original = fake.interaction(str(event["id"])).original
+    assert original is not None and original.content == "Forty-two."
+    await fake.click_button(original, fake.user_id, "👎")
+    await world.turns.ended(1, f"feedback:discord:{reply_id_of(original)}")
+    (row,) = await feedback_rows(world)
+    assert (row.workspace, row.up, row.down) == (fake.guild_id, 0, 1)
