@@ -79,12 +79,14 @@ class SilentPlatform:
         self.calls = 0
         self._prepare = prepare
 
-    async def post(self, text: str, *, first: bool) -> int:
+    feedback = False
+
+    async def post(self, text: str, *, first: bool, rated: int | None = None) -> int:
         self._prepare(text)
         self.calls += 1
         return self.calls
 
-    async def edit(self, message: int, text: str) -> None:
+    async def edit(self, message: int, text: str, *, rated: int | None = None) -> None:
         self._prepare(text)
         self.calls += 1
 

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG = "bots.yaml"
-# Copies of core.usage.GROUPS and core.transcripts.KEY_FORM (a test keeps them equal):
-# importing those modules loads the config models and the store, too slow for `--help`.
+# Copies of core.usage.GROUPS, core.feedback.GROUPS and core.transcripts.KEY_FORM (a test
+# keeps them equal): importing those modules loads the config models and the store, too slow
+# for `--help`.
 USAGE_GROUPS = ("bot", "channel", "day", "model", "persona", "user", "workspace")
+FEEDBACK_GROUPS = ("bot", "model", "persona", "workspace")
 KEY_FORM = "platform:workspace/channel/thread, as in the `turn ...` log lines"
 
 
@@ -100,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--until", default=None, help="same forms; default now")
     usage.add_argument("--by", choices=USAGE_GROUPS, default="workspace", help="grouping")
     usage.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rated = _command(
+        commands, "feedback", "👍 and 👎 on replies for a period, grouped", "cli.feedback:feedback"
+    )
+    rated.add_argument("--since", default="7d", help="7d, 24h, 2w or an ISO date (default 7d)")
+    rated.add_argument("--until", default=None, help="same forms; default now")
+    rated.add_argument("--by", choices=FEEDBACK_GROUPS, default="persona", help="grouping")
+    rated.add_argument("--format", choices=["table", "csv", "json"], default="table")
     _privacy_commands(commands)
     return parser
 

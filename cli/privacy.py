@@ -85,12 +85,14 @@ def _counts(erased: Erased, *, by_user: bool) -> str:
         text = plural(conversations, "empty conversation")
     if erased.usage_rows:
         text += f"; {plural(erased.usage_rows, 'usage row')} kept without the user id"
+    if erased.ratings:
+        text += f"; {plural(erased.ratings, 'rating')} of replies kept without the user id"
     return text
 
 
 def _nothing_matched(described: str, *, by_user: bool) -> str:
     if by_user:
-        return f"Nothing matched: no message or usage row is stored for {described}."
+        return f"Nothing matched: no message, usage row or rating is stored for {described}."
     return f"Nothing matched: no conversation is stored for {described}; {WHERE_KEYS_ARE}."
 
 

@@ -30,6 +30,9 @@ from core.turn.prepare import TurnPreparer
 from core.turn.receive import Receiver, delivery_claim
 from core.turn.state import NoObserver, TurnObserver, TurnReport
 from core.types import (
+    ConversationKey,
+    FeedbackClick,
+    FeedbackResult,
     Handling,
     IncomingMessage,
     ModerationFlag,
@@ -215,6 +218,32 @@ class Engine:
 
     async def record(self, scope: str, value: str) -> None:
         await self._store.ledger.claim_event(scope, value)
+
+    async def feedback(self, click: FeedbackClick) -> FeedbackResult:
+        config = self._config.current
+
+        def persona_of(bot_name: str, key: ConversationKey) -> tuple[str, str]:
+            # Only for a reply whose usage is not recorded yet: who answers there now.
+            try:
+                bot = config.bot(bot_name)
+            except KeyError:
+                return "", ""  # a reload removed the bot; the rating still counts for it
+            persona = self._preparer.persona(config, bot, key).persona
+            return persona.name, persona.model
+
+        try:
+            result, persona = await self._store.feedback.rate(click, persona_of)
+        except StoreError as error:
+            log.warning("feedback on reply %s not stored: %s", click.reply_id, error)
+            return "failed"
+        if result == "unknown":
+            log.info(
+                "feedback on reply %s in %s:%s/%s ignored: no reply of bot %s is stored there",
+                *(click.reply_id, click.platform, click.workspace, click.channel, click.bot),
+            )
+        elif result in ("stored", "changed"):
+            self._observer.rated(persona, click.rating)
+        return result
 
 
 def _answers_bots(bot: BotConfig) -> bool:

@@ -20,6 +20,7 @@ from prometheus_client.metrics_core import Metric
 
 from core.errors import ContextTooLong, ModelError
 from core.turn import TurnReport
+from core.types import Rating
 from core.version import parley_version
 
 # Records one HTTP response a platform's API sent, by status code.
@@ -88,6 +89,10 @@ class Metrics:
             "parley_platform_api_rate_limited", "Platform API responses with status 429.",
             ["platform"], registry=registry,
         )  # fmt: skip
+        self._feedback = Counter(
+            "parley_feedback", "👍/👎 given to replies, by persona and rating (up, down); "
+            "a changed mind counts again.", ["persona", "rating"], registry=registry,
+        )  # fmt: skip
         self._providers: dict[str, str] = {}
 
     @contextlib.asynccontextmanager
@@ -114,6 +119,9 @@ class Metrics:
             self._tokens.labels(report.model, "prompt").inc(usage.prompt_tokens)
             self._tokens.labels(report.model, "completion").inc(usage.completion_tokens)
             self._tokens.labels(report.model, "cached").inc(usage.cached_tokens)
+
+    def rated(self, persona: str, rating: Rating) -> None:
+        self._feedback.labels(persona, rating).inc()
 
     def _remember_provider(self, provider: str, error: Exception | None) -> None:
         # A too-long conversation was answered by a reachable provider; other failures

@@ -25,7 +25,10 @@ async def prune_once(store: Store, storage: StorageConfig, keep_scopes: Sequence
         pruned = await store.prune_messages(timedelta(days=storage.retention_days))
     usage = 0
     if storage.usage_retention_days is not None:
-        usage = await store.ledger.prune_usage(timedelta(days=storage.usage_retention_days))
+        kept = timedelta(days=storage.usage_retention_days)
+        usage = await store.ledger.prune_usage(kept)
+        # Ratings are accounting records too: kept as long as usage, counted with it.
+        usage += await store.feedback.prune(kept)
     events = await store.ledger.prune_events(EVENTS_KEPT, keep=keep_scopes)
     result = Erased(pruned.messages, pruned.conversations, usage, events)
     log.info(

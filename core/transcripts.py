@@ -66,4 +66,8 @@ def _message(exported: ExportedMessage) -> dict[str, Any]:
         "prompt_tokens": exported.prompt_tokens,
         "completion_tokens": exported.completion_tokens,
         "platform_message_id": m.platform_message_id,
+        "feedback": [
+            {"user_id": f.user_id, "rating": f.rating, "clicked_at": f.clicked_at.isoformat()}
+            for f in exported.feedback
+        ],
     }

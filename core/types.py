@@ -177,8 +177,12 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class TurnSummary:
-    """What the adapter may want to tell the user after a reply has streamed in full."""
+    """What the adapter may want to tell the user after a reply has streamed in full.
 
+    `reply_id` is the store's id for the reply: feedback buttons under it carry it back.
+    """
+
+    reply_id: int | None = None
     dropped_messages: int = 0  # loaded from history but left out to fit the budget
     older_omitted: bool = False  # the thread is longer than the history limit looks back
     input_truncated: bool = False
@@ -257,6 +261,31 @@ class TurnOutcome:
     admin_notice: str = ""
 
 
+Rating = Literal["up", "down"]
+# "stale": an older click than the one stored; "failed": the store could not take it.
+FeedbackResult = Literal["stored", "changed", "unchanged", "stale", "unknown", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackClick:
+    """A 👍 or 👎 on one of Parley's replies, as an adapter translates the click.
+
+    `reply_id` comes from the button (TurnSummary.reply_id); `platform`, `workspace` and
+    `channel` say where the click happened, and core takes it only for a reply stored there,
+    so a forged id cannot rate a reply elsewhere. `clicked_at` is the platform's time of the
+    click: a redelivered older click never undoes a newer one.
+    """
+
+    bot: str
+    platform: str
+    workspace: str
+    channel: str
+    reply_id: int
+    user_id: str
+    rating: Rating
+    clicked_at: datetime
+
+
 class Conversations(Protocol):
     """The engine as adapters hold it: one entry point for every message, and what an
     adapter needs to run at all."""
@@ -279,3 +308,8 @@ class Conversations(Protocol):
         ...
 
     async def record(self, scope: str, value: str) -> None: ...
+
+    async def feedback(self, click: FeedbackClick) -> FeedbackResult:
+        """Stores a click once per user and reply (a changed mind replaces it); "unknown"
+        for a reply Parley has not stored there. Never raises for bad input."""
+        ...

@@ -19,6 +19,7 @@ from bots.connect import keep_connecting
 from bots.discord.command_sync import sync_if_changed
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
+from bots.discord.feedback import answer_click, is_feedback
 from bots.discord.ready import ready_when_servers_arrived
 from bots.discord.reply import NO_PINGS
 from bots.discord.router import DiscordEventRouter
@@ -189,6 +190,11 @@ class ParleyDiscordClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         self.talk.on_message(message)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Slash commands go to the tree; a click on a reply's feedback buttons comes here.
+        if is_feedback(interaction):
+            await answer_click(interaction, self.talk)
 
     async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
         # discord.py's default prints a traceback per failure; one line an admin can act on.

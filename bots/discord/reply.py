@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 
+from bots.discord.buttons import FeedbackButtons
 from bots.reply import DeliveryError, Pacing, Refusal
 from bots.reply.binding import Show
 from bots.throttle import ChannelThrottle
@@ -33,8 +35,9 @@ FINAL_RETRY_DELAYS_SECONDS = (0.5, 1.5)
 NO_PINGS = discord.AllowedMentions.none()
 
 # Posts a part with a nonce: discord.py sends it with enforce_nonce, so Discord answers a
-# repeated send (within minutes) with the message it made the first time.
-Post = Callable[[str, int], Awaitable[discord.Message]]
+# repeated send (within minutes) with the message it made the first time. The view, when
+# given, is the feedback buttons under a finished reply's last part.
+Post = Callable[[str, int, discord.ui.View | None], Awaitable[discord.Message]]
 
 
 class DiscordDeliveryError(DeliveryError):
@@ -66,6 +69,7 @@ class DiscordReplyBinding:
         typing: Callable[[], Awaitable[None]] | None,
         throttle: ChannelThrottle,
         on_posted: Callable[[discord.Message], Awaitable[None]] | None = None,
+        feedback: bool = False,
     ) -> None:
         self._channel_id = channel_id
         self._first = first
@@ -77,6 +81,7 @@ class DiscordReplyBinding:
         self._nonce = secrets.randbits(63)
         self.limit = MESSAGE_LIMIT
         self.style = DiscordStyle()
+        self.feedback = feedback
         self.pacing = Pacing(
             budget=throttle,
             budget_key=channel_id,
@@ -86,13 +91,17 @@ class DiscordReplyBinding:
             final_retry_delays=FINAL_RETRY_DELAYS_SECONDS,
         )
 
-    async def post(self, text: str, *, first: bool) -> discord.Message:
-        message = await (self._first if first else self._more)(text, self._nonce)
+    async def post(self, text: str, *, first: bool, rated: int | None = None) -> discord.Message:
+        buttons = None if rated is None else FeedbackButtons(rated)
+        message = await (self._first if first else self._more)(text, self._nonce, buttons)
         self._nonce = secrets.randbits(63)
         return message
 
-    async def edit(self, message: discord.Message, text: str) -> None:
-        await message.edit(content=text, allowed_mentions=NO_PINGS)
+    async def edit(self, message: discord.Message, text: str, *, rated: int | None = None) -> None:
+        if rated is None:
+            await message.edit(content=text, allowed_mentions=NO_PINGS)
+        else:
+            await message.edit(content=text, allowed_mentions=NO_PINGS, view=FeedbackButtons(rated))
 
     async def posted(self, message: discord.Message) -> None:
         if self._on_posted is not None:
@@ -110,6 +119,11 @@ class DiscordReplyBinding:
         self, detail: str, *, transient: bool, user_message: str | None = None
     ) -> DeliveryError:
         return DiscordDeliveryError(detail, transient=transient, user_message=user_message)
+
+
+def view_given(view: discord.ui.View | None) -> dict[str, Any]:
+    """`view=` only when there is one: discord.py's webhook sends take no None for it."""
+    return {} if view is None else {"view": view}
 
 
 def _keep_typing(typing: Callable[[], Awaitable[None]]) -> Callable[[Show], Awaitable[None]]:

@@ -12,7 +12,7 @@ import discord
 
 from bots.discord.access import is_admin, is_allowed
 from bots.discord.config import DiscordBotConfig
-from bots.discord.reply import NO_PINGS, DiscordDeliveryError, DiscordReplyBinding
+from bots.discord.reply import NO_PINGS, DiscordDeliveryError, DiscordReplyBinding, view_given
 from bots.reply import StreamedReply
 from bots.tasks import OnError, TurnTasks
 from bots.throttle import ChannelThrottle
@@ -142,8 +142,10 @@ class DiscordEventRouter:
         if reference is None and config.mention_reply == "thread":
             return self._sink_in_new_thread(message, incoming.text)
 
-        async def first(part: str, nonce: int) -> discord.Message:
-            return await message.reply(part, allowed_mentions=NO_PINGS, nonce=nonce)
+        async def first(part: str, nonce: int, view: discord.ui.View | None) -> discord.Message:
+            return await message.reply(
+                part, allowed_mentions=NO_PINGS, nonce=nonce, **view_given(view)
+            )
 
         async def link(posted: discord.Message) -> None:
             # At once, not after the turn: people reply while it still streams.
@@ -153,10 +155,11 @@ class DiscordEventRouter:
             DiscordReplyBinding(
                 channel_id=message.channel.id,
                 first=first,
-                more=lambda part, nonce: _send(target, part, nonce),
+                more=lambda part, nonce, view: _send(target, part, nonce, view),
                 typing=lambda: _typing(target),
                 throttle=self._throttle,
                 on_posted=link,
+                feedback=config.feedback,
             )
         )
 
@@ -170,8 +173,8 @@ class DiscordEventRouter:
                 made.append(await message.create_thread(name=thread_name(text or "Parley")))
             return made[0]
 
-        async def send(part: str, nonce: int) -> discord.Message:
-            return await _send(await thread(), part, nonce)
+        async def send(part: str, nonce: int, view: discord.ui.View | None) -> discord.Message:
+            return await _send(await thread(), part, nonce, view)
 
         async def typing() -> None:
             # Typing starts only for a real turn (not for a short answer): the thread is
@@ -185,6 +188,7 @@ class DiscordEventRouter:
                 more=send,
                 typing=typing,
                 throttle=self._throttle,
+                feedback=self._bot().feedback,
             )
         )
         return ThreadedReply(streamed, message)
@@ -194,10 +198,11 @@ class DiscordEventRouter:
         return StreamedReply(
             DiscordReplyBinding(
                 channel_id=getattr(thread, "id", None) or 0,
-                first=lambda part, nonce: _send(thread, part, nonce),
-                more=lambda part, nonce: _send(thread, part, nonce),
+                first=lambda part, nonce, view: _send(thread, part, nonce, view),
+                more=lambda part, nonce, view: _send(thread, part, nonce, view),
                 typing=lambda: _typing(thread),
                 throttle=self._throttle,
+                feedback=self._bot().feedback,
             )
         )
 
@@ -323,8 +328,10 @@ def channel_name(channel: object) -> str:
     return f"#{name}" if name else "a direct message"
 
 
-async def _send(target: discord.abc.Messageable, part: str, nonce: int) -> discord.Message:
-    return await target.send(part, nonce=nonce, allowed_mentions=NO_PINGS)
+async def _send(
+    target: discord.abc.Messageable, part: str, nonce: int, view: discord.ui.View | None
+) -> discord.Message:
+    return await target.send(part, nonce=nonce, allowed_mentions=NO_PINGS, **view_given(view))
 
 
 async def _typing(target: discord.abc.Messageable) -> None:

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from bots.discord.access import is_admin, is_allowed
-from bots.discord.reply import NO_PINGS, DiscordReplyBinding
+from bots.discord.reply import NO_PINGS, DiscordReplyBinding, view_given
 from bots.discord.router import DiscordEventRouter, channel_name, conversation_in, thread_name
 from bots.reply import StreamedReply
 from core.types import Author, Command, ConversationKey, IncomingMessage, ReplySink
@@ -165,13 +165,17 @@ def _incoming(
 
 
 def _sink(talk: DiscordEventRouter, interaction: discord.Interaction) -> ReplySink:
-    async def first(part: str, nonce: int) -> discord.Message:
+    async def first(part: str, nonce: int, view: discord.ui.View | None) -> discord.Message:
         # An edit: trying it again shows the same words, never a second message.
-        return await interaction.edit_original_response(content=part, allowed_mentions=NO_PINGS)
+        return await interaction.edit_original_response(
+            content=part, allowed_mentions=NO_PINGS, **view_given(view)
+        )
 
-    async def more(part: str, nonce: int) -> discord.Message:
+    async def more(part: str, nonce: int, view: discord.ui.View | None) -> discord.Message:
         # Webhook sends take no nonce: a follow-up whose answer was lost may show twice.
-        return await interaction.followup.send(part, wait=True, allowed_mentions=NO_PINGS)
+        return await interaction.followup.send(
+            part, wait=True, allowed_mentions=NO_PINGS, **view_given(view)
+        )
 
     return StreamedReply(
         DiscordReplyBinding(
@@ -180,6 +184,7 @@ def _sink(talk: DiscordEventRouter, interaction: discord.Interaction) -> ReplySi
             more=more,
             typing=None,  # the deferred response already shows "Parley is thinking…"
             throttle=talk.throttle,
+            feedback=talk.config.feedback,
         )
     )
 

@@ -76,11 +76,19 @@ class ReplyBinding(Protocol[Message]):
     @property
     def pacing(self) -> Pacing: ...
 
-    async def post(self, text: str, *, first: bool) -> Message:
-        """A new message of the reply (`first`: its first one); returns the platform's handle."""
+    @property
+    def feedback(self) -> bool:
+        """Whether a finished reply shows 👍/👎 under its last message."""
         ...
 
-    async def edit(self, message: Message, text: str) -> None: ...
+    async def post(self, text: str, *, first: bool, rated: int | None = None) -> Message:
+        """A new message of the reply (`first`: its first one); returns the platform's handle.
+
+        `rated` is the stored reply's id when this message is the finished reply's last: the
+        feedback buttons under it carry that id (see `edit` too)."""
+        ...
+
+    async def edit(self, message: Message, text: str, *, rated: int | None = None) -> None: ...
 
     async def posted(self, message: Message) -> None:
         """Called once per reply message, right after it is posted (to link it, say)."""

@@ -44,6 +44,7 @@ class StreamedReply(Generic[Message]):
         self._retrying = False  # a streaming sync failed: the next one waits its interval too
         self._stalled = False  # the platform refused for good: only the final sync tries
         self._reported: set[str] = set()
+        self._rated_at: int | None = None  # the message that shows the feedback buttons
 
     async def start(self) -> None:
         if self._pacing.waiting is not None:
@@ -77,7 +78,8 @@ class StreamedReply(Generic[Message]):
         notes = summary_notes(summary)
         rendered = self._binding.style.notes(notes) if notes else ""
         body = "\n\n".join(part for part in ("".join(self._said).strip(), rendered) if part)
-        await self._final(body or self._binding.style.empty)
+        rated = summary.reply_id if self._binding.feedback else None
+        await self._final(body or self._binding.style.empty, rated=rated)
 
     async def fail(self, error: ParleyError) -> None:
         notice = self._binding.style.notice(error)
@@ -98,31 +100,52 @@ class StreamedReply(Generic[Message]):
             return ""
         return "".join(self._shown)
 
-    async def _final(self, body: str) -> None:
+    async def _final(self, body: str, *, rated: int | None = None) -> None:
         await self._stop_waiting()
         await self._settle_pending()
         parts = split_message(body, self._binding.limit)
         try:
-            await self._sync_with_retries(parts)
+            await self._sync_with_retries(parts, rated)
         except DeliveryError as undelivered:
             await self._tell_cut_short(undelivered)
             raise
 
-    async def _sync_with_retries(self, parts: list[str]) -> None:
+    async def _sync_with_retries(self, parts: list[str], rated: int | None) -> None:
         pacing = self._pacing
+        if self._buttons_wait(parts, rated):
+            log.debug("no edit free for the feedback buttons; the reply goes without")
+            rated = None
         for delay in (*pacing.final_retry_delays, None):
-            if parts[: len(self._shown)] != self._shown:
+            if self._edits_needed(parts, rated):
                 # Only an edit spends the budget: a reply already shown in full (most short
                 # ones) must not queue behind other replies' edits.
                 await pacing.budget.acquire(pacing.budget_key)
             try:
-                await self._sync(parts)
+                await self._sync(parts, rated=rated)
                 return
             except DeliveryError as error:
                 if not error.transient or delay is None:
                     raise
                 log.info("%s; trying the reply's last edit again", error)
                 await pacing.sleep(delay)
+
+    def _buttons_wait(self, parts: list[str], rated: int | None) -> bool:
+        """Buttons alone are worth an edit only when one is free now: they never make other
+        replies' words wait (a busy Slack workspace shares 50 edits a minute)."""
+        if rated is None or self._text_changes(parts) or not self._edits_needed(parts, rated):
+            return False
+        return self._pacing.budget.delay(self._pacing.budget_key, self._pacing.reserve) > 0
+
+    def _edits_needed(self, parts: list[str], rated: int | None) -> bool:
+        """Whether showing `parts` edits a posted message: changed text, or the buttons to
+        add under a last message that is posted already."""
+        last = len(parts) - 1
+        buttons_due = rated is not None and last < len(self._shown) and self._rated_at != last
+        return buttons_due or self._text_changes(parts)
+
+    def _text_changes(self, parts: list[str]) -> bool:
+        """Whether `parts` changes the text of a message posted already."""
+        return parts[: len(self._shown)] != self._shown
 
     async def _tell_cut_short(self, undelivered: DeliveryError) -> None:
         """Where earlier words got through, the platform may still take one short line."""
@@ -200,21 +223,32 @@ class StreamedReply(Generic[Message]):
             waiting.cancel()
         await _reap(waiting, cancelled_it=cut)
 
-    async def _sync(self, parts: list[str], *, placeholder: bool = False) -> None:
-        """Make the platform show `parts`: edit the messages that changed, post the new ones."""
+    async def _sync(
+        self, parts: list[str], *, placeholder: bool = False, rated: int | None = None
+    ) -> None:
+        """Make the platform show `parts`: edit the messages that changed, post the new ones;
+        with `rated`, the last one shows the feedback buttons."""
         async with self._lock:
             if placeholder and (self._visible or self._messages):
                 return  # the words beat the placeholder
+            last = len(parts) - 1
             try:
                 for index, part in enumerate(parts):
+                    buttons = rated if index == last else None
                     if index < len(self._messages):
-                        if self._shown[index] != part:
-                            await self._binding.edit(self._messages[index], part)
+                        if self._shown[index] != part or (
+                            buttons is not None and self._rated_at != index
+                        ):
+                            await self._binding.edit(self._messages[index], part, rated=buttons)
                             self._shown[index] = part
+                            self._rated_at = index if buttons is not None else self._rated_at
                         continue
-                    message = await self._binding.post(part, first=not self._messages)
+                    message = await self._binding.post(
+                        part, first=not self._messages, rated=buttons
+                    )
                     self._messages.append(message)
                     self._shown.append(part)
+                    self._rated_at = index if buttons is not None else self._rated_at
                     # At once, not after the turn: people answer while it still streams.
                     await self._binding.posted(message)
             except Exception as error:

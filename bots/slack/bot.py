@@ -12,6 +12,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -30,6 +31,7 @@ from bots.connect import keep_connecting
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.errors import error_code, explain
+from bots.slack.feedback import ACTION_ID as FEEDBACK_ACTION
 from bots.slack.http_server import CappedSite, body_deadline, refuse_garbled_requests
 from bots.slack.lookups import BotIdentity
 from bots.slack.reply import workspace_edit_budget
@@ -229,6 +231,11 @@ def _listen(app: AsyncApp, router: SlackEventRouter) -> None:
     @app.event("assistant_thread_started")
     async def assistant_started(event: dict[str, Any]) -> None:
         await router.on_assistant_thread_started(event)
+
+    @app.action(FEEDBACK_ACTION)
+    async def rated(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()  # first: Slack wants it within 3 s; nothing is posted for a click
+        router.on_feedback(body, action)
 
     @app.error
     async def failed(error: Exception, body: dict[str, Any]) -> None:

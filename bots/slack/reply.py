@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.reply import DeliveryError, Pacing, Refusal
 from bots.reply.binding import Show
 from bots.slack.errors import SlackDeliveryError, explain
+from bots.slack.feedback import reply_blocks
 from bots.slack.mentions import without_pings
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
@@ -73,6 +74,7 @@ class SlackReplyBinding:
         budget: ChannelThrottle,
         placeholder: bool = True,
         interval: float = EDIT_INTERVAL_SECONDS,
+        feedback: bool = False,
     ) -> None:
         self._client = client
         self._channel = channel
@@ -85,6 +87,7 @@ class SlackReplyBinding:
         self._unsure = False
         self.limit = MESSAGE_LIMIT
         self.style = SlackStyle()
+        self.feedback = feedback
         self.pacing = Pacing(
             budget=budget,
             budget_key=team_id,
@@ -93,7 +96,7 @@ class SlackReplyBinding:
             waiting=_placeholder_later if placeholder else None,
         )
 
-    async def post(self, text: str, *, first: bool) -> str:
+    async def post(self, text: str, *, first: bool, rated: int | None = None) -> str:
         if self._unsure:
             # An earlier call lost this post's answer (the reply may be trying it again).
             found = await self._find_post()
@@ -104,7 +107,7 @@ class SlackReplyBinding:
                 response = await self._client.chat_postMessage(
                     channel=self._channel,
                     thread_ts=self._thread_ts,
-                    markdown_text=without_pings(text),
+                    **shown_as(text, rated),
                     metadata={"event_type": POST_MARK_EVENT, "event_payload": {"post": self._mark}},
                 )
                 return self._posted(str(response["ts"]))
@@ -155,10 +158,8 @@ class SlackReplyBinding:
                 break
         return messages
 
-    async def edit(self, message: str, text: str) -> None:
-        await self._client.chat_update(
-            channel=self._channel, ts=message, markdown_text=without_pings(text)
-        )
+    async def edit(self, message: str, text: str, *, rated: int | None = None) -> None:
+        await self._client.chat_update(channel=self._channel, ts=message, **shown_as(text, rated))
 
     async def posted(self, message: str) -> None:
         pass  # a Slack thread is the conversation already: nothing to link
@@ -176,6 +177,15 @@ class SlackReplyBinding:
         self, detail: str, *, transient: bool, user_message: str | None = None
     ) -> DeliveryError:
         return SlackDeliveryError(detail, transient=transient, user_message=user_message)
+
+
+def shown_as(text: str, rated: int | None) -> dict[str, Any]:
+    """A message's content arguments: markdown_text, or for a finished reply's last message
+    (`rated`: its stored id) the blocks that add the feedback buttons under the text."""
+    markdown = without_pings(text)
+    if rated is None:
+        return {"markdown_text": markdown}
+    return {"text": markdown, "blocks": reply_blocks(markdown, rated)}
 
 
 # Transport failures after which a post may or may not have reached Slack.

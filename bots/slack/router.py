@@ -15,6 +15,7 @@ from bots.reply import StreamedReply
 from bots.slack.assistant import AssistantThreadReply
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
+from bots.slack.feedback import click_of
 from bots.slack.lookups import BotIdentity, SlackLookups, attachments_of, without_mention
 from bots.slack.reply import SlackReplyBinding
 from bots.tasks import TurnTasks
@@ -85,6 +86,14 @@ class SlackEventRouter:
             )
         except (SlackApiError, aiohttp.ClientError) as error:
             log.warning("could not offer suggested prompts: %s", error)
+
+    def on_feedback(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A click on the feedback buttons under a reply, already acknowledged: stored in a
+        task this bot owns (drained on shutdown like a turn)."""
+        click = click_of(body, action, self._bot().name)
+        if click is not None:
+            key = f"feedback:slack:{click.reply_id}"
+            self._tasks.start(self._engine.feedback(click), key=key)
 
     def _start(
         self, event: dict[str, Any], team_id: str, me: BotIdentity, *, addressed: bool
@@ -173,6 +182,7 @@ class SlackEventRouter:
             token_var=bot.bot_token.variable,
             budget=self._edits,
             placeholder=not in_assistant_pane,
+            feedback=bot.feedback,
         )
         sink = StreamedReply(binding)
         if not in_assistant_pane:

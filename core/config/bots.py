@@ -28,6 +28,8 @@ class BotConfig(Frozen):
     answer_bots: bool = False  # other bots' messages are ignored unless this is true
     # What a user who may not talk to the bot hears: nothing, or a short refusal.
     on_denied: Literal["silent", "refuse"] = "silent"
+    # 👍/👎 buttons under each finished reply (where the platform has them).
+    feedback: bool = True
 
 
 # Platform name -> its bot model, e.g. {"slack": SlackBotConfig}; built by the adapters'

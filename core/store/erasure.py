@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from core.store import queries as q
+from core.store.feedback import ANONYMISE_SQL as ANONYMISE_FEEDBACK_SQL
 from core.store.statements import run
 from core.types import ConversationKey
 
@@ -51,6 +52,7 @@ class Erased:
     conversations: int = 0
     usage_rows: int = 0  # deleted by retention, or anonymised by `forget --user`
     events: int = 0
+    ratings: int = 0  # feedback anonymised by `forget --user`
 
 
 def _ids(values: Iterable[Any]) -> str:
@@ -102,4 +104,5 @@ async def forget_user(conn: aiosqlite.Connection, user_id: str) -> Erased:
     messages = await run(conn, q.DELETE_USER_MESSAGES_SQL, (user_id,))
     conversations = await drop_empty(conn, [int(row[0]) for row in rows])
     usage = await run(conn, q.ANONYMISE_USAGE_SQL, (FORGOTTEN_USER, user_id))
-    return Erased(messages=messages, conversations=conversations, usage_rows=usage)
+    ratings = await run(conn, ANONYMISE_FEEDBACK_SQL, (user_id,))
+    return Erased(messages=messages, conversations=conversations, usage_rows=usage, ratings=ratings)

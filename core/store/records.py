@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from core.errors import StoreError
-from core.types import ConversationKey, MessageStatus, Role, StoredMessage
+from core.types import ConversationKey, MessageStatus, Rating, Role, StoredMessage
 
 _ROLES: frozenset[str] = frozenset(get_args(Role))
 _STATUSES: frozenset[str] = frozenset(get_args(MessageStatus))
@@ -155,12 +155,24 @@ def usage_row_from(row: Sequence[Any]) -> UsageRow:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedbackEntry:
+    """One user's rating of one reply, as `parley export` shows it."""
+
+    message_id: int
+    user_id: str
+    rating: Rating
+    clicked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ExportedMessage:
-    """A stored message and, for a reply, the tokens its model call reported."""
+    """A stored message and, for a reply, the tokens its model call reported and the
+    ratings people gave it."""
 
     message: StoredMessage
     prompt_tokens: int | None
     completion_tokens: int | None
+    feedback: tuple[FeedbackEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,30 @@ _RETENTION_V4: Final = (
     "CREATE INDEX message_links_by_conversation ON message_links (conversation_id)",
 )
 
+_FEEDBACK_V5: Final = (
+    # One 👍/👎 per user and reply. Like usage, the reply's place, bot, persona and model are
+    # copied (reports group by them without a join) and message_id is no foreign key:
+    # counts outlive `forget` and retention of the conversation's text.
+    """
+    CREATE TABLE feedback (
+        message_id INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+        clicked_at TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        bot TEXT NOT NULL,
+        persona TEXT NOT NULL,
+        model TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (message_id, user_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX feedback_by_time ON feedback (clicked_at)",
+)
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append only: a released
 # migration is never edited, because files in the field have already run it.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -124,6 +148,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     _PERSONA_CHOICES_V2,
     _MESSAGE_LINKS_V3,
     _RETENTION_V4,
+    _FEEDBACK_V5,
 )
 
 

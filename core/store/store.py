@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +23,7 @@ from core.store.connection import connect
 from core.store.conversation_ids import ConversationIds
 from core.store.database import Database
 from core.store.erasure import Erased, Place
+from core.store.feedback import FeedbackBook, conversation_feedback
 from core.store.ledger import Ledger
 from core.store.receiving import Receipt, ReceiveBatches, Written
 from core.store.records import (
@@ -59,6 +61,7 @@ class Store:
         self._db = Database(conn, clock)
         self._clock = self._db.clock
         self.ledger = Ledger(self._db)  # usage and answered events
+        self.feedback = FeedbackBook(self._db)  # 👍/👎 on replies
         self._tails = TailCache()
         self._choices = PersonaChoices()
         self._ids = ConversationIds()
@@ -300,7 +303,12 @@ class Store:
             if not found:
                 return None
             rows = await conn.execute_fetchall(q.EXPORT_MESSAGES_SQL, (found[0],))
-        return [exported_from_row(row) for row in rows]
+            ratings = await conversation_feedback(conn, found[0])
+        exported = [exported_from_row(row) for row in rows]
+        return [
+            replace(m, feedback=tuple(r for r in ratings if r.message_id == m.message.id))
+            for m in exported
+        ]
 
     async def recent_conversations(self, limit: int) -> list[ConversationSummary]:
         """The most recently active conversations that hold messages, newest first."""

@@ -30,6 +30,7 @@ class Ending:
 
 def summary_of(turn: Turn) -> TurnSummary:
     return TurnSummary(
+        reply_id=turn.assistant_id,
         dropped_messages=turn.window.dropped_messages,
         older_omitted=turn.window.older_omitted or turn.older_unread,
         input_truncated=turn.window.input_truncated,

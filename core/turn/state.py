@@ -15,7 +15,7 @@ from core.context import ContextWindow
 from core.errors import ParleyError
 from core.personas import ResolvedPersona
 from core.store import UsageRecord
-from core.types import IncomingMessage, MessageStatus, Usage
+from core.types import IncomingMessage, MessageStatus, Rating, Usage
 
 # The turn line is the engine's: admins filter on that logger name.
 log = logging.getLogger("core.engine")
@@ -127,6 +127,10 @@ class TurnObserver(Protocol):
 
     def ended(self, report: TurnReport) -> None: ...
 
+    def rated(self, persona: str, rating: Rating) -> None:
+        """A user rated a reply of this persona (or changed their rating to this)."""
+        ...
+
 
 class NoObserver:
     """The engine's default: nobody is watching."""
@@ -135,6 +139,9 @@ class NoObserver:
         return contextlib.nullcontext()
 
     def ended(self, report: TurnReport) -> None:
+        pass
+
+    def rated(self, persona: str, rating: Rating) -> None:
         pass
 
 

@@ -81,16 +81,22 @@ class FakePlatform:
         self.editing = asyncio.Event()  # set when an edit has begun
         self.linked: list[int] = []
         self.changed = asyncio.Condition()
+        self.feedback = False
+        self.rated: list[tuple[int, int]] = []  # (message, reply id) shown with buttons
 
-    async def post(self, text: str, *, first: bool) -> int:
+    async def post(self, text: str, *, first: bool, rated: int | None = None) -> int:
         await self._call("post", len(self.messages), text)
+        if rated is not None:
+            self.rated.append((len(self.messages), rated))
         self.messages.append(text)
         return len(self.messages) - 1
 
-    async def edit(self, message: int, text: str) -> None:
+    async def edit(self, message: int, text: str, *, rated: int | None = None) -> None:
         self.editing.set()
         await self.edit_gate.wait()
         await self._call("edit", message, text)
+        if rated is not None:
+            self.rated.append((message, rated))
         self.messages[message] = text
 
     async def posted(self, message: int) -> None:

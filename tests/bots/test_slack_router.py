@@ -20,7 +20,14 @@ from bots.slack.router import SlackEventRouter
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.config import BotConfig, SecretRef
-from core.types import ConversationKey, IncomingMessage, ReplySink, TurnOutcome
+from core.types import (
+    ConversationKey,
+    FeedbackClick,
+    FeedbackResult,
+    IncomingMessage,
+    ReplySink,
+    TurnOutcome,
+)
 from tests.fakes.waiting import wait_until
 
 TEAM, GENERAL, DM = "T0ACME", "C0GENERAL", "D0ALICE"
@@ -51,6 +58,9 @@ class RecordingEngine:
 
     async def seen(self, scope: str, value: str) -> bool:
         raise AssertionError("not the router's")
+
+    async def feedback(self, click: FeedbackClick) -> FeedbackResult:
+        return "unknown"
 
     async def record(self, scope: str, value: str) -> None:
         raise AssertionError("not the router's")

@@ -9,8 +9,9 @@ import pytest
 
 from cli.health_target import DEFAULT_TARGET, HealthTarget, plain_target
 from cli.main import handler_of
-from cli.parser import KEY_FORM, USAGE_GROUPS, build_parser
+from cli.parser import FEEDBACK_GROUPS, KEY_FORM, USAGE_GROUPS, build_parser
 from core.config import MonitoringConfig
+from core.feedback import GROUPS as FEEDBACK_CORE_GROUPS
 from core.transcripts import KEY_FORM as CORE_KEY_FORM
 from core.usage import GROUPS
 
@@ -18,6 +19,7 @@ from core.usage import GROUPS
 def test_the_parser_copies_of_core_names_are_equal_to_core() -> None:
     assert tuple(sorted(GROUPS)) == USAGE_GROUPS
     assert KEY_FORM == CORE_KEY_FORM
+    assert tuple(sorted(FEEDBACK_CORE_GROUPS)) == FEEDBACK_GROUPS
 
 
 def test_every_command_names_a_handler_that_exists() -> None:

@@ -145,7 +145,7 @@ async def test_forget_counts_in_words_and_says_when_nothing_matched(
     )
     assert await cli("forget", "--user", "U9", "--yes", "--config", config) == 0
     assert capsys.readouterr().out == (
-        "Nothing matched: no message or usage row is stored for user U9.\n"
+        "Nothing matched: no message, usage row or rating is stored for user U9.\n"
     )
 
 

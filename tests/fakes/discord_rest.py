@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.discord_components import components_error
 from tests.fakes.discord_http import BODY, UPLOADS, Upload, error, form_error, json_response
 from tests.fakes.discord_payloads import MESSAGE_CONTENT_LIMIT, Payload, iso_now
 from tests.fakes.discord_state import Download, FakeDiscordMessage
@@ -37,6 +38,8 @@ def compose(
         world.attachment(channel_id, u.filename, u.content_type, u.data, base_url) for u in uploads
     ]
     embeds = list(body.get("embeds") or [])
+    if body.get("components") and (problem := components_error(body["components"])):
+        return form_error("components", "COMPONENT_INVALID", problem)
     if not (content or attachments or embeds or body.get("components") or body.get("sticker_ids")):
         return error(400, "Cannot send an empty message", 50006)
     reference = body.get("message_reference")
@@ -73,6 +76,8 @@ def apply_edit(world: World, message: FakeDiscordMessage, body: Payload) -> web.
             return form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
         message.history.append(message.content)
         message.content = content
+    if body.get("components") and (problem := components_error(body["components"])):
+        return form_error("components", "COMPONENT_INVALID", problem)
     for key in ("embeds", "components"):
         if key in body:
             setattr(message, key, list(body[key] or []))

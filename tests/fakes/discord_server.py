@@ -10,6 +10,7 @@ from aiohttp import web
 
 from tests.fakes import discord_events as events
 from tests.fakes.discord_application import APPLICATION_FLAGS, ApplicationRoutes
+from tests.fakes.discord_components import button_with, component_interaction
 from tests.fakes.discord_gateway import GatewayServer
 from tests.fakes.discord_http import BODY, UPLOADS, Fault, Faults, error, read_body
 from tests.fakes.discord_interactions import InteractionRoutes
@@ -285,6 +286,14 @@ class FakeDiscord(Fake):
             self.world, name, options=options, user_id=user_id or self.user_id,
             channel_id=channel_id or self.channel_id, interaction_id=interaction_id,
         )  # fmt: skip
+
+    async def click_button(self, message: FakeDiscordMessage, user_id: str, emoji: str) -> Payload:
+        """`user_id` clicks the button showing `emoji` on `message`: a component interaction
+        (type 3) dispatched, held to the same 3 s answer window as a slash command."""
+        custom_id = str(button_with(message, emoji)["custom_id"])
+        payload = component_interaction(self.world, message, user_id, custom_id)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
 
     def _ready(self, session_id: str, intents: int) -> tuple[Payload, list[Payload]]:
         ready = events.ready_event(

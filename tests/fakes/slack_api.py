@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tests.fakes.slack_blocks import InvalidBlocks, check_blocks, markdown_of
 from tests.fakes.slack_state import FakeMessage, Workspace, ts_key
 
 Params = dict[str, Any]
@@ -68,6 +69,13 @@ def _content(params: Params) -> tuple[str, str | None, list[Any] | None]:
         raise SlackError("markdown_text_conflict")
     if text is None and markdown is None and not blocks:
         raise SlackError("no_text")
+    if blocks:
+        try:
+            check_blocks(blocks)
+        except InvalidBlocks as error:
+            raise SlackError("invalid_blocks", errors=[str(error)]) from error
+        # A reply sent as markdown blocks shows as markdown_text would: tests read either.
+        markdown = markdown_of(blocks)
     return text or markdown or "", markdown, blocks
 
 

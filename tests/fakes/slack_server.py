@@ -11,6 +11,7 @@ from aiohttp import web
 
 from tests.fakes.loopback import Fake, LoopbackServer
 from tests.fakes.slack_api import SlackError, WebApi
+from tests.fakes.slack_blocks import feedback_click, interactive_envelope
 from tests.fakes.slack_events import event_callback, events_api_envelope
 from tests.fakes.slack_http import Fault, Faults, auth_error, bearer, fault_response, request_params
 from tests.fakes.slack_socket import ACK_WINDOW, SocketModeServer
@@ -252,6 +253,24 @@ class FakeSlack(Fake):
         )
         what = f"envelope {envelope['envelope_id']} not acknowledged"
         async with deadline(_SOCKET_TIMEOUT, what):
+            return await self.socket.send_and_wait_ack(envelope)
+
+    async def click_feedback(
+        self, channel: str, ts: str, user: str, *, positive: bool = True
+    ) -> dict[str, Any]:
+        """`user` clicks 👍 (or 👎) under the bot's message `ts`: a block_actions payload over
+        Socket Mode, returned once acknowledged (send it again with `send_interactive`)."""
+        message = self.workspace.find(channel, ts)
+        if message is None:
+            raise AssertionError(f"no message {ts} in {channel}")
+        payload = feedback_click(self.identity, message, user, positive=positive)
+        await self.send_interactive(payload)
+        return payload
+
+    async def send_interactive(self, payload: dict[str, Any]) -> str:
+        """Delivers an interactive payload (a click) and returns its envelope id once acked."""
+        envelope = interactive_envelope(payload)
+        async with deadline(_SOCKET_TIMEOUT, f"envelope {envelope['envelope_id']} not acked"):
             return await self.socket.send_and_wait_ack(envelope)
 
     def _remember(self, event: dict[str, Any]) -> None:
