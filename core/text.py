@@ -21,7 +21,7 @@ def scrub(text: str) -> str:
 def scrub_message(message: IncomingMessage) -> IncomingMessage:
     """The message with every text field scrubbed; unchanged (the same object) when clean."""
     fields = [message.text, message.author.display_name, message.workspace_name]
-    fields += [message.channel_name]
+    fields += [message.channel_name, message.viewing_channel]
     if not any(_LONE_SURROGATE.search(field) for field in fields):
         return message
     return replace(
@@ -30,6 +30,7 @@ def scrub_message(message: IncomingMessage) -> IncomingMessage:
         author=_author(message.author),
         workspace_name=scrub(message.workspace_name),
         channel_name=scrub(message.channel_name),
+        viewing_channel=scrub(message.viewing_channel),
     )
 
 

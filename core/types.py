@@ -149,6 +149,9 @@ class IncomingMessage:
     attachments: tuple[Attachment, ...] = ()
     workspace_name: str = ""
     channel_name: str = ""
+    # The channel the author was looking at when writing, where the platform says (Slack's
+    # agent view: a DM with the app beside a channel); the prompt's {viewing_channel}.
+    viewing_channel: str = ""
     prior: tuple[PriorMessage, ...] = ()
     lookups: PlatformLookups | None = field(default=None, compare=False, repr=False)
 

@@ -245,8 +245,20 @@ def _listen(app: AsyncApp, router: SlackEventRouter) -> None:
         log.error("slack: could not handle a %s event: %s: %s", kind, type(error).__name__, error)
 
     @app.event("assistant_thread_context_changed")
-    async def context_changed() -> None:
-        pass  # acknowledged; Parley does not use the channel the user is viewing
+    async def pane_context_changed(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await router.on_context_changed(event, body, _team(body, context))
+
+    @app.event("app_context_changed")
+    async def context_changed(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await router.on_context_changed(event, body, _team(body, context))
+
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any]) -> None:
+        await router.on_home_opened(event)
 
 
 def _passing(error: SlackApiError) -> bool:

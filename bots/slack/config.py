@@ -47,7 +47,8 @@ class SlackHttpConfig(Frozen):
 
 
 class SuggestedPrompt(Frozen):
-    """A button in Slack's assistant pane: the title shown and the message it sends."""
+    """A prompt Slack offers atop a conversation with the app: its title and the message it
+    sends (the Messages tab in the agent view, each new thread in the assistant pane)."""
 
     title: str = Field(min_length=1)
     message: str = Field(min_length=1)
@@ -70,7 +71,12 @@ class SlackBotConfig(BotConfig):
     allowed_users: tuple[SlackUserId, ...] = ()  # empty: everyone
     admins: tuple[SlackUserId, ...] = ()
     moderation_channel: SlackChannelId | None = None  # where admins hear of flagged messages
-    suggested_prompts: tuple[SuggestedPrompt, ...] = ()
+    suggested_prompts: tuple[SuggestedPrompt, ...] = Field(default=(), max_length=4)
+    # "agent": the app uses Slack's agent messaging experience (manifest `agent_view`, every
+    # app created since 2026-06-30): each message in its DM starts a thread, answered there.
+    # "assistant": an app still on `assistant_view`: the pane's threads, and a DM's top level
+    # as one running conversation.
+    experience: Literal["agent", "assistant"] = "agent"
 
     @field_validator("bot_token", "app_token")
     @classmethod

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.reply import StreamedReply
+from bots.slack.agent_view import AgentView, viewed_channel
 from bots.slack.assistant import AssistantThreadReply
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
@@ -56,6 +57,7 @@ class SlackEventRouter:
         self._tasks = tasks
         self._edits = edits  # chat.update's budget, per workspace, shared by every reply
         self._titled: OrderedDict[str, None] = OrderedDict()
+        self._agent_view = AgentView(client, directory)
 
     def on_mention(self, event: dict[str, Any], team_id: str, me: BotIdentity) -> None:
         if not _from_me(event, me):
@@ -87,6 +89,16 @@ class SlackEventRouter:
         except (SlackApiError, aiohttp.ClientError) as error:
             log.warning("could not offer suggested prompts: %s", error)
 
+    async def on_home_opened(self, event: dict[str, Any]) -> None:
+        if self._bot().experience == "agent":
+            await self._agent_view.on_messages_tab(self._bot(), event)
+
+    async def on_context_changed(
+        self, event: dict[str, Any], body: dict[str, Any], team_id: str
+    ) -> None:
+        user, channel = viewed_channel(event, body)
+        await self._agent_view.on_context_changed(team_id, user, channel)
+
     def on_feedback(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A click on the feedback buttons under a reply, already acknowledged: stored in a
         task this bot owns (drained on shutdown like a turn)."""
@@ -100,7 +112,7 @@ class SlackEventRouter:
     ) -> None:
         bot = self._bot()
         message = self._incoming(bot, event, team_id, me, addressed=addressed)
-        _, thread_ts = _place(event, team_id)
+        _, thread_ts = _place(event, team_id, bot.experience)
         reply = self._reply(bot, message, event, thread_ts)
 
         async def report_failure() -> None:
@@ -130,7 +142,7 @@ class SlackEventRouter:
         *,
         addressed: bool,
     ) -> IncomingMessage:
-        key, thread_ts = _place(event, team_id)
+        key, thread_ts = _place(event, team_id, bot.experience)
         channel, ts = str(event["channel"]), str(event["ts"])
         user = str(event.get("user") or event.get("bot_id") or "")
         is_dm = event.get("channel_type") == "im"
@@ -162,6 +174,7 @@ class SlackEventRouter:
             attachments=attachments_of(event),
             workspace_name=self._directory.known("team", team_id) or "",
             channel_name=self._directory.known("channel", channel) or "",
+            viewing_channel=self._agent_view.viewing(team_id, user) if is_dm else "",
             lookups=lookups,
         )
 
@@ -172,7 +185,11 @@ class SlackEventRouter:
         event: dict[str, Any],
         thread_ts: str | None,
     ) -> ReplySink:
-        in_assistant_pane = event.get("channel_type") == "im" and bool(event.get("thread_ts"))
+        # A thread in the app's DM: Slack shows the app's "is thinking…" status there, so no
+        # placeholder message. Agent view: every DM message is one; else the pane's threads.
+        is_dm = event.get("channel_type") == "im"
+        agent = bot.experience == "agent"
+        in_assistant_pane = is_dm and (agent or bool(event.get("thread_ts")))
         binding = SlackReplyBinding(
             self._client,
             team_id=message.key.workspace,
@@ -187,7 +204,8 @@ class SlackEventRouter:
         sink = StreamedReply(binding)
         if not in_assistant_pane:
             return sink
-        title = self._title_once(message)
+        # The agent view titles its threads by their first message itself.
+        title = "" if agent else self._title_once(message)
         return AssistantThreadReply(sink, self._client, message.key, title=title)
 
     def _title_once(self, message: IncomingMessage) -> str:
@@ -205,16 +223,19 @@ def _from_me(event: dict[str, Any], me: BotIdentity) -> bool:
     return event.get("user") == me.user_id or (bool(me.bot_id) and event.get("bot_id") == me.bot_id)
 
 
-def _place(event: dict[str, Any], team_id: str) -> tuple[ConversationKey, str | None]:
+def _place(
+    event: dict[str, Any], team_id: str, experience: str
+) -> tuple[ConversationKey, str | None]:
     """The conversation a message belongs to, and the thread the reply goes into.
 
-    In a channel every conversation is a thread (a mention starts one). A DM's top level is
-    one running conversation answered at the top level; threads inside a DM (Slack's
-    assistant pane makes one per chat) are conversations of their own.
+    In a channel every conversation is a thread (a mention starts one). In the agent view
+    each message in the app's DM starts a thread too, as Slack shows it. For an app on the
+    assistant pane, a DM's top level is one running conversation answered at the top level,
+    and threads inside it (the pane makes one per chat) are conversations of their own.
     """
     channel, ts = str(event["channel"]), str(event["ts"])
     thread_ts = event.get("thread_ts")
-    if thread_ts is None and event.get("channel_type") == "im":
+    if thread_ts is None and event.get("channel_type") == "im" and experience != "agent":
         return ConversationKey("slack", team_id, channel, DM_TOP_LEVEL), None
     thread = str(thread_ts or ts)
     return ConversationKey("slack", team_id, channel, thread), thread

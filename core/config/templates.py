@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from core.config.paths import did_you_mean
 
 PLACEHOLDERS: frozenset[str] = frozenset(
-    {"bot_name", "workspace_name", "channel_name", "user_name", "date", "time"}
+    {"bot_name", "workspace_name", "channel_name", "viewing_channel", "user_name", "date", "time"}
 )
 _KNOWN = ", ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS))
 _LITERAL_HINT = "write {{ or }} for a literal brace"

@@ -47,6 +47,7 @@ def system_prompt(
         "bot_name": bot.name,
         "workspace_name": msg.workspace_name,
         "channel_name": msg.channel_name,
+        "viewing_channel": msg.viewing_channel,
         "user_name": msg.author.display_name,
         "date": now.strftime("%A %d %B %Y"),
         "time": now.strftime("%H:%M UTC"),

@@ -183,9 +183,18 @@ async def test_thread_replies_mentions_only_drops_plain_replies(harness: Harness
     assert await harness.message("and then?", thread_ts=THREAD) == []
 
 
-async def test_a_dm_is_one_conversation_at_the_top_and_always_addressed(
+async def test_in_the_agent_view_each_dm_message_starts_a_thread(harness: Harness) -> None:
+    (first,) = await harness.message("hi", channel=DM)
+    assert first.key == ConversationKey("slack", TEAM, DM, TS) and first.addressed
+    harness.engine.messages.clear()
+    (follow_up,) = await harness.message("and?", channel=DM, thread_ts=TS)
+    assert follow_up.key == first.key
+
+
+async def test_on_the_assistant_pane_a_dm_is_one_conversation_at_the_top(
     harness: Harness,
 ) -> None:
+    harness.bot = config(experience="assistant")
     (top,) = await harness.message("hi", channel=DM)
     assert top.key == ConversationKey("slack", TEAM, DM, "dm")
     assert top.addressed

@@ -222,6 +222,23 @@ async def slack(
 
 
 @pytest.fixture
+async def slack_assistant_pane(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> AsyncIterator[SlackWorld]:
+    """An app installed before the agent view, still on `assistant_view` (and so in the
+    fake): the pane's threads, and a DM's top level as one conversation."""
+    fake_slack.workspace.app_view = "assistant"
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    config.write_text(
+        config.read_text().replace(
+            "    admins: [U0ADMIN]\n", "    admins: [U0ADMIN]\n    experience: assistant\n"
+        )
+    )
+    async with running_slack(config, fake_slack, fake_openai) as world:
+        yield world
+
+
+@pytest.fixture
 async def slack_long_replies(
     slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> AsyncIterator[SlackWorld]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world
-from tests.e2e.slack_env import DM, GENERAL, SlackWorld, slack, slack_env
+from tests.e2e.slack_env import DM, GENERAL, SlackWorld, slack, slack_assistant_pane, slack_env
 from tests.fakes.openai_server import Script
 from tests.fakes.slack_server import wait_until
 
-__all__ = ["discord_env", "discord_world", "slack", "slack_env"]
+__all__ = ["discord_env", "discord_world", "slack", "slack_assistant_pane", "slack_env"]
 
 REPLY = "Rain before seven, fine by eleven."
 
@@ -33,8 +33,9 @@ async def test_a_slack_post_whose_answer_is_lost_shows_once(
 
 @pytest.mark.parametrize(("status", "drop"), [(503, False), (200, True)])
 async def test_a_slack_dm_post_whose_answer_is_lost_shows_once(
-    slack: SlackWorld, status: int, drop: bool
+    slack_assistant_pane: SlackWorld, status: int, drop: bool
 ) -> None:
+    slack = slack_assistant_pane  # a DM answered at its top level
     slack.openai.enqueue(Script(chunks=(REPLY,)))
     slack.slack.fail_next("chat.postMessage", status=status, drop=drop, after=True)
     await slack.say("weather tomorrow?", channel=DM)

@@ -266,22 +266,42 @@ async def test_assistant_and_team_methods_are_recorded(
     assert fake.calls_to("assistant.threads.setTitle")[0].params["title"] == "Chat"
 
 
+PROMPTS = [{"title": "Hi", "message": "Say hi"}]
+
+
 @pytest.mark.parametrize(
     "method,params",
     [
         ("assistant_threads_setStatus", {"channel_id": "D0A", "status": "thinking"}),
         ("assistant_threads_setTitle", {"channel_id": "D0A", "title": "Chat"}),
         ("assistant_threads_setTitle", {"channel_id": CHANNEL, "title": "Chat"}),
-        ("assistant_threads_setSuggestedPrompts", {"channel_id": "D0A", "prompts": []}),
+        ("assistant_threads_setSuggestedPrompts", {"channel_id": "D0A", "prompts": PROMPTS}),
     ],
 )
 async def test_assistant_methods_fail_outside_an_assistant_thread(
     fake: FakeSlack, client: AsyncWebClient, method: str, params: dict[str, Any]
 ) -> None:
+    fake.workspace.app_view = "assistant"  # an app created before the agent view
     fake.open_assistant_thread("D0A", "1.2")
     with pytest.raises(SlackApiError) as raised:
         await getattr(client, method)(thread_ts="9.9", **params)
     assert raised.value.response["error"] == "invalid_thread_ts"
+
+
+async def test_agent_view_prompts_sit_atop_the_dm_and_a_thread_ts_is_ignored(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    await client.assistant_threads_setSuggestedPrompts(channel_id="D0A", prompts=PROMPTS)
+    ignored = [{"title": "No", "message": "Never shown"}]
+    await client.assistant_threads_setSuggestedPrompts(
+        channel_id="D0A", thread_ts="1.2", prompts=ignored
+    )
+    assert fake.workspace.suggested_prompts == {"D0A": PROMPTS}
+    with pytest.raises(SlackApiError) as raised:
+        await client.assistant_threads_setSuggestedPrompts(channel_id="D0A", prompts=PROMPTS * 5)
+    assert raised.value.response["error"] == "invalid_arguments"
+    # Any thread of the app's DM shows a status in the agent view.
+    await client.assistant_threads_setStatus(channel_id="D0A", thread_ts="3.4", status="thinking")
 
 
 async def test_a_status_in_a_channel_thread_is_allowed(

@@ -11,13 +11,14 @@ from tests.e2e.slack_env import (
     PIRATES,
     SlackWorld,
     slack,
+    slack_assistant_pane,
     slack_env,
     slack_long_replies,
 )
 from tests.fakes.openai_server import Script, echo_last_user
 from tests.fakes.slack_server import wait_until
 
-__all__ = ["slack", "slack_env", "slack_long_replies"]
+__all__ = ["slack", "slack_assistant_pane", "slack_env", "slack_long_replies"]
 
 
 async def test_a_mention_is_answered_in_its_thread_streaming(slack: SlackWorld) -> None:
@@ -89,7 +90,10 @@ async def test_retries_and_re_sent_events_get_one_reply(slack: SlackWorld) -> No
     assert len(slack.openai.requests) == 1
 
 
-async def test_direct_messages_are_one_conversation_answered_at_the_top(slack: SlackWorld) -> None:
+async def test_on_the_assistant_pane_a_dms_top_level_is_one_conversation(
+    slack_assistant_pane: SlackWorld,
+) -> None:
+    slack = slack_assistant_pane
     slack.openai.default = echo_last_user
     await slack.say("hello there", channel=DM)
     await wait_until(

@@ -26,6 +26,7 @@ from tests.e2e.slack_env import (
     SlackWorld,
     running_slack,
     slack,
+    slack_assistant_pane,
     slack_env,
     write_slack_config,
 )
@@ -34,7 +35,7 @@ from tests.fakes.slack_server import FakeSlack, wait_until
 from tests.fakes.slack_signing import signed_headers
 from tests.fakes.waiting import deadline
 
-__all__ = ["slack", "slack_env"]
+__all__ = ["slack", "slack_assistant_pane", "slack_env"]
 
 Headers = dict[str, str]
 
@@ -402,7 +403,10 @@ async def test_once_the_bot_is_invited_the_next_mention_is_answered(slack: Slack
 # Slack's assistant pane.
 
 
-async def test_the_assistant_pane_offers_prompts_and_shows_status(slack: SlackWorld) -> None:
+async def test_the_assistant_pane_offers_prompts_and_shows_status(
+    slack_assistant_pane: SlackWorld,
+) -> None:
+    slack = slack_assistant_pane
     fake = slack.slack
     # Silent long enough that an ordinary thread would get a "Thinking…" placeholder.
     slack.openai.enqueue(Script(delay_before_first_chunk=1.0))

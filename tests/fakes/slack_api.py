@@ -121,7 +121,7 @@ class WebApi:
             "conversations.history": self._history,
             "team.info": self._team_info,
             "assistant.threads.setStatus": self._set_status,
-            "assistant.threads.setSuggestedPrompts": self._assistant_only,
+            "assistant.threads.setSuggestedPrompts": self._suggested_prompts,
             "assistant.threads.setTitle": self._assistant_only,
         }
 
@@ -280,11 +280,29 @@ class WebApi:
             raise SlackError("invalid_thread_ts")
         return {"ok": True}
 
+    def _suggested_prompts(self, params: Params) -> Body:
+        """Up to four prompts, each a title and a message. In the agent view they sit atop
+        the app's DM, set without thread_ts; with one, Slack answers ok and shows nothing."""
+        prompts = params.get("prompts")
+        if isinstance(prompts, str):
+            prompts = json.loads(prompts)
+        if not isinstance(prompts, list) or not 0 < len(prompts) <= 4:
+            raise SlackError("invalid_arguments")
+        for prompt in prompts:
+            if not isinstance(prompt, dict) or not prompt.get("title") or not prompt.get("message"):
+                raise SlackError("invalid_arguments")
+        if self._workspace.app_view == "assistant":
+            return self._assistant_only(params)
+        channel = _required(params, "channel_id", "channel_not_found")
+        if not params.get("thread_ts"):
+            self._workspace.suggested_prompts[channel] = prompts
+        return {"ok": True}
+
     def _set_status(self, params: Params) -> Body:
         """Since 2026-03 a channel-based app may show a status in channel threads, but a DM
         thread still needs to be an assistant one."""
         channel = _required(params, "channel_id", "channel_not_found")
-        if channel.startswith("D"):  # Slack's ids for direct message channels
-            return self._assistant_only(params)
+        if channel.startswith("D") and self._workspace.app_view == "assistant":
+            return self._assistant_only(params)  # D…: Slack's ids for direct message channels
         _required(params, "thread_ts", "invalid_thread_ts")
         return {"ok": True}

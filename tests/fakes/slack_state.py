@@ -79,6 +79,11 @@ class Workspace:
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
         # (channel, thread_ts) of every thread opened in Slack's assistant pane.
         self.assistant_threads: set[tuple[str, str]] = set()
+        # "agent": the app's manifest has agent_view (Slack's agent messaging experience,
+        # every app created since 2026-06-30); "assistant": the older assistant_view pane.
+        self.app_view = "agent"
+        # The prompts shown atop each app DM (agent view), as last set.
+        self.suggested_prompts: dict[str, list[dict[str, str]]] = {}
         self._messages: dict[str, list[FakeMessage]] = {}
         self._last_ts = _FIRST_TS_MICROS - _TS_STEP
 
