@@ -14,21 +14,32 @@ from bots.discord.router import DiscordEventRouter
 def install(tree: app_commands.CommandTree[discord.Client], talk: DiscordEventRouter) -> None:
     """Declares the commands on the tree; syncing them is the bot's job."""
 
+    # /ask works wherever a person has Parley: installed to a server, or to their own account
+    # (then in any server, their DMs and group DMs, through the command's own response).
     @tree.command(name="ask", description="Ask Parley; the answer appears right here.")
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @app_commands.describe(prompt="What you want to ask")
     async def ask(interaction: discord.Interaction, prompt: str) -> None:
         await slash.ask(talk, interaction, prompt)
 
+    # The others act on threads and channels the bot is in: a server install's.
     @tree.command(name="chat", description="Start a thread with Parley about something.")
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     @app_commands.describe(prompt="What the conversation is about")
     async def chat(interaction: discord.Interaction, prompt: str) -> None:
         await slash.chat(talk, interaction, prompt)
 
     @tree.command(name="reset", description="Make Parley forget this thread.")
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def reset(interaction: discord.Interaction) -> None:
         await slash.reset(talk, interaction)
 
     @tree.command(name="persona", description="Show Parley's persona here, or switch it (admins).")
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     @app_commands.describe(name="Switch to this persona", scope="Where the switch applies")
     async def persona(
         interaction: discord.Interaction,

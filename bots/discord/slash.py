@@ -11,6 +11,7 @@ from discord import app_commands
 from bots.discord.access import is_admin, is_allowed
 from bots.discord.reply import NO_PINGS, DiscordReplyBinding, view_given
 from bots.discord.router import DiscordEventRouter, channel_name, conversation_in, thread_name
+from bots.discord.user_install import FittedReply, through_user_install_only
 from bots.reply import StreamedReply
 from core.types import Author, Command, ConversationKey, IncomingMessage, ReplySink
 
@@ -24,7 +25,10 @@ async def ask(talk: DiscordEventRouter, interaction: discord.Interaction, prompt
     if not await _defer(interaction, ephemeral=False):
         return
     message = _incoming(talk, interaction, _here(interaction), prompt)
-    _start(talk, interaction, message, _sink(talk, interaction))
+    sink = _sink(talk, interaction)
+    if through_user_install_only(interaction):
+        sink = FittedReply(sink)
+    _start(talk, interaction, message, sink)
 
 
 async def chat(talk: DiscordEventRouter, interaction: discord.Interaction, prompt: str) -> None:

@@ -14,6 +14,21 @@ from tests.fakes.discord_world import World
 APPLICATION_FLAGS = 1 << 19
 
 
+# Where a command may be installed (0 guild, 1 user) and used (0 guild, 1 the bot's DM,
+# 2 private channels); a guild command's are stored and mean nothing (only a global command
+# can be installed by a user).
+_INSTALL_TYPES = frozenset({0, 1})
+_CONTEXTS = frozenset({0, 1, 2})
+
+
+def _installable(command: object) -> bool:
+    if not isinstance(command, dict):
+        return False
+    installs = command.get("integration_types") or [0]
+    contexts = command.get("contexts") or [0, 1, 2]
+    return set(installs) <= _INSTALL_TYPES and set(contexts) <= _CONTEXTS
+
+
 class ApplicationRoutes:
     """GET /users/@me and /oauth2/applications/@me (discord.py's login), gateway, commands."""
 
@@ -88,6 +103,6 @@ class ApplicationRoutes:
         if isinstance(scope, web.Response):
             return scope
         body = request.get(BODY)
-        if not isinstance(body, list):
+        if not isinstance(body, list) or not all(_installable(c) for c in body):
             return error(400, "Invalid Form Body", 50035)
         return json_response(self.world.overwrite_commands(scope, body))

@@ -130,6 +130,8 @@ def interaction_create(
     channel_id: str,
     interaction_id: str | None = None,
     locale: str = "en-US",
+    user_install_only: bool = False,
+    external_apps_allowed: bool = True,
 ) -> Payload:
     """An application command (type 2) interaction; the command id comes from the last sync."""
     guild_id = world.guild_of(channel_id)
@@ -149,6 +151,8 @@ def interaction_create(
         channel_id=channel_id,
         guild_id=guild_id,
         user_id=user_id,
+        user_install_only=user_install_only,
+        external_apps_allowed=external_apps_allowed,
     )
     world.interactions[interaction.id] = interaction
     payload: Payload = {
@@ -176,10 +180,14 @@ def interaction_create(
             authorizing_integration_owners={"0": guild_id},
             context=0,
         )
+        if user_install_only:
+            payload["authorizing_integration_owners"] = {"1": user_id}
     else:
         payload.update(
             user=world.user(user_id),
             authorizing_integration_owners={"0": world.identity.user_id},
             context=1,
         )
+        if user_install_only:  # a group DM the bot is not in
+            payload.update(authorizing_integration_owners={"1": user_id}, context=2)
     return payload

@@ -17,6 +17,8 @@ from tests.fakes.discord_world import World
 _CREATES_ORIGINAL = (4, 5)
 _KNOWN_CALLBACKS = (1, 4, 5, 6, 7, 8, 9, 10, 12)
 _EPHEMERAL = 64
+# Follow-ups per interaction of an app used through a user's install (since 2024-06-27).
+_MOST_FOLLOWUPS = 5
 _LOADING = 128
 
 
@@ -85,7 +87,7 @@ class InteractionRoutes:
         self, interaction: FakeInteraction, request: web.Request, kind: int, data: Payload
     ) -> FakeDiscordMessage | web.Response:
         if kind == 5:
-            flags = _LOADING | (int(data.get("flags") or 0) & _EPHEMERAL)
+            flags = _LOADING | (int(data.get("flags") or 0) & _EPHEMERAL) | _forced(interaction)
             return FakeDiscordMessage(
                 id=self.world.ids.next(),
                 channel_id=interaction.channel_id,
@@ -125,10 +127,13 @@ class InteractionRoutes:
             return error(404, "Unknown Webhook", 10015)
         if not interaction.acknowledged:
             return error(400, "Interaction has not been acknowledged.", 40063)
+        if interaction.user_install_only and len(interaction.followups) >= _MOST_FOLLOWUPS:
+            return error(400, "Maximum number of follow up messages reached", 40094)
         bot_id = self.world.identity.bot_user_id
         message = compose(self.world, interaction.channel_id, bot_id, request, self.base_url())
         if isinstance(message, web.Response):
             return message
+        message.flags |= _forced(interaction)
         message.interaction_id = interaction.id
         interaction.followups.append(self.world.store(message))
         if request.query.get("wait") in ("0", "false"):
@@ -178,3 +183,10 @@ class InteractionRoutes:
         else:
             interaction.followups.remove(message)
         return web.Response(status=204)
+
+
+def _forced(interaction: FakeInteraction) -> int:
+    """Ephemeral, whatever the app asked, where a server keeps external apps to their user."""
+    return (
+        _EPHEMERAL if interaction.user_install_only and not interaction.external_apps_allowed else 0
+    )

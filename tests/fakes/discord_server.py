@@ -280,11 +280,15 @@ class FakeDiscord(Fake):
         user_id: str | None = None,
         channel_id: str | None = None,
         interaction_id: str | None = None,
+        user_install_only: bool = False,
+        external_apps_allowed: bool = True,
     ) -> Payload:
-        """An INTERACTION_CREATE body for slash command `name` (guild or DM by the channel)."""
+        """An INTERACTION_CREATE body for slash command `name` (guild or DM by the channel);
+        `user_install_only`: used through a user's install, as where the bot is not."""
         return events.interaction_create(
             self.world, name, options=options, user_id=user_id or self.user_id,
             channel_id=channel_id or self.channel_id, interaction_id=interaction_id,
+            user_install_only=user_install_only, external_apps_allowed=external_apps_allowed,
         )  # fmt: skip
 
     async def click_button(self, message: FakeDiscordMessage, user_id: str, emoji: str) -> Payload:

@@ -91,6 +91,11 @@ class FakeInteraction:
     original: FakeDiscordMessage | None = None
     followups: list[FakeDiscordMessage] = field(default_factory=list)
     sent_at: float | None = None  # monotonic time of its INTERACTION_CREATE dispatch
+    # Used through a user's install where the bot itself is not (a server without it, a
+    # group DM): Discord allows 5 follow-ups, and forces every answer ephemeral where the
+    # server does not let members use external apps.
+    user_install_only: bool = False
+    external_apps_allowed: bool = True
 
     @property
     def acknowledged(self) -> bool:

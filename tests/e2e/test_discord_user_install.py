@@ -1,0 +1,76 @@
+"""Parley installed to a person's own account: /ask anywhere, answered within what Discord lets
+a user-installed app do there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bots.discord.user_install import CUT_NOTE
+from tests.e2e.discord_env import (
+    DiscordWorld,
+    discord_env,
+    discord_long_replies,
+    discord_world,
+    running,
+)
+from tests.e2e.test_discord_commands import configure
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI, Script
+
+__all__ = ["discord_env", "discord_long_replies", "discord_world"]
+
+
+async def test_ask_can_be_installed_by_a_user_and_used_anywhere(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, discord_env: None
+) -> None:
+    config = configure(tmp_path / "bots.yaml", fake_discord, fake_openai, guild=False)
+    async with running(config, fake_discord, fake_openai):
+        pass
+    declared = {c["name"]: c for c in fake_discord.commands(None)}
+    assert sorted(declared["ask"]["integration_types"]) == [0, 1]  # server and user installs
+    assert sorted(declared["ask"]["contexts"]) == [0, 1, 2]  # servers, its DM, group DMs
+    for name in ("chat", "reset", "persona"):  # they act on threads the bot is in
+        assert declared[name]["integration_types"] == [0]
+        assert sorted(declared[name]["contexts"]) == [0, 1]
+
+
+async def ask_as_a_user_install(world: DiscordWorld, prompt: str, *, external: bool) -> str:
+    event = world.discord.interaction_create(
+        "ask",
+        options={"prompt": prompt},
+        user_install_only=True,
+        external_apps_allowed=external,
+    )
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    return str(event["id"])
+
+
+async def test_a_user_installed_ask_where_the_server_keeps_external_apps_private(
+    discord_world: DiscordWorld,
+) -> None:
+    world = discord_world
+    world.openai.enqueue(Script(chunks=("Forty", "-two.")))
+    asked = await ask_as_a_user_install(world, "the answer?", external=False)
+    interaction = world.discord.interaction(asked)
+    await world.turns.ended(1, world.key(f"ask-{asked}"))
+    assert interaction.original_content == "Forty-two."
+    assert interaction.original is not None and interaction.original.ephemeral
+    assert interaction.followups == []
+    as_the_bot = [m for m in world.discord.posted(world.discord.channel_id) if not m.interaction_id]
+    assert as_the_bot == []  # only the command's own answer: the bot is not in this server
+
+
+async def test_a_long_answer_to_a_user_install_fits_in_six_messages(
+    discord_long_replies: DiscordWorld,
+) -> None:
+    world = discord_long_replies
+    paragraph = "A line of a long answer that goes on and on about the question. " * 4
+    world.openai.enqueue(Script(chunks=tuple(f"{paragraph}\n\n" for _ in range(120))))
+    asked = await ask_as_a_user_install(world, "tell me everything", external=True)
+    await world.turns.ended(1, world.key(f"ask-{asked}"))
+    interaction = world.discord.interaction(asked)
+    assert 1 <= len(interaction.followups) <= 5  # Discord refuses a sixth
+    assert interaction.followup_contents[-1].endswith(CUT_NOTE)
+    assert not any(m.ephemeral for m in interaction.followups)  # the server allows it
+    shown = (interaction.original_content or "") + "".join(interaction.followup_contents)
+    assert shown.startswith(paragraph)
