@@ -79,7 +79,7 @@ class SilentPlatform:
         self.calls = 0
         self._prepare = prepare
 
-    async def post(self, text: str, *, first: bool) -> int:
+    async def post(self, text: str, *, first: bool, final: bool = False) -> int:
         self._prepare(text)
         self.calls += 1
         return self.calls
@@ -87,6 +87,10 @@ class SilentPlatform:
     async def edit(self, message: int, text: str) -> None:
         self._prepare(text)
         self.calls += 1
+
+    async def close(self, message: int, text: str, *, changed: bool, last: bool) -> None:
+        if changed:
+            await self.edit(message, text)
 
     async def posted(self, message: int) -> None:
         pass

@@ -86,13 +86,19 @@ class DiscordReplyBinding:
             final_retry_delays=FINAL_RETRY_DELAYS_SECONDS,
         )
 
-    async def post(self, text: str, *, first: bool) -> discord.Message:
+    async def post(self, text: str, *, first: bool, final: bool = False) -> discord.Message:
         message = await (self._first if first else self._more)(text, self._nonce)
         self._nonce = secrets.randbits(63)
         return message
 
     async def edit(self, message: discord.Message, text: str) -> None:
         await message.edit(content=text, allowed_mentions=NO_PINGS)
+
+    async def close(
+        self, message: discord.Message, text: str, *, changed: bool, last: bool
+    ) -> None:
+        if changed:  # Discord only edits: the reply's last sync is its last edit
+            await self.edit(message, text)
 
     async def posted(self, message: discord.Message) -> None:
         if self._on_posted is not None:

@@ -76,11 +76,18 @@ class ReplyBinding(Protocol[Message]):
     @property
     def pacing(self) -> Pacing: ...
 
-    async def post(self, text: str, *, first: bool) -> Message:
-        """A new message of the reply (`first`: its first one); returns the platform's handle."""
+    async def post(self, text: str, *, first: bool, final: bool = False) -> Message:
+        """A new message of the reply (`first`: its first one); returns the platform's handle.
+        `final`: posted by the reply's last sync, so it shows its last words already."""
         ...
 
     async def edit(self, message: Message, text: str) -> None: ...
+
+    async def close(self, message: Message, text: str, *, changed: bool, last: bool) -> None:
+        """The reply's last sync: `message` shows `text` for good (`changed`: not yet; `last`:
+        the reply's last message). A platform that streams natively ends the stream here;
+        one that only edits edits if `changed`."""
+        ...
 
     async def posted(self, message: Message) -> None:
         """Called once per reply message, right after it is posted (to link it, say)."""

@@ -44,6 +44,7 @@ class StreamedReply(Generic[Message]):
         self._retrying = False  # a streaming sync failed: the next one waits its interval too
         self._stalled = False  # the platform refused for good: only the final sync tries
         self._reported: set[str] = set()
+        self._closed = 0  # the messages, in order, the last sync has closed
 
     async def start(self) -> None:
         if self._pacing.waiting is not None:
@@ -116,7 +117,7 @@ class StreamedReply(Generic[Message]):
                 # ones) must not queue behind other replies' edits.
                 await pacing.budget.acquire(pacing.budget_key)
             try:
-                await self._sync(parts)
+                await self._sync(parts, final=True)
                 return
             except DeliveryError as error:
                 if not error.transient or delay is None:
@@ -129,8 +130,10 @@ class StreamedReply(Generic[Message]):
         if not self._messages or not undelivered.transient:
             return
         try:
+            notice = self._binding.style.notice(undelivered)
             async with self._lock:
-                await self._binding.post(self._binding.style.notice(undelivered), first=False)
+                message = await self._binding.post(notice, first=False, final=True)
+                await self._binding.close(message, notice, changed=False, last=False)
         except Exception as error:
             if self._undelivered(error) is None:
                 raise
@@ -200,23 +203,29 @@ class StreamedReply(Generic[Message]):
             waiting.cancel()
         await _reap(waiting, cancelled_it=cut)
 
-    async def _sync(self, parts: list[str], *, placeholder: bool = False) -> None:
-        """Make the platform show `parts`: edit the messages that changed, post the new ones."""
+    async def _sync(
+        self, parts: list[str], *, placeholder: bool = False, final: bool = False
+    ) -> None:
+        """Make the platform show `parts`: edit the messages that changed, post the new ones;
+        the `final` sync closes each message too."""
         async with self._lock:
             if placeholder and (self._visible or self._messages):
                 return  # the words beat the placeholder
             try:
                 for index, part in enumerate(parts):
-                    if index < len(self._messages):
-                        if self._shown[index] != part:
-                            await self._binding.edit(self._messages[index], part)
-                            self._shown[index] = part
-                        continue
-                    message = await self._binding.post(part, first=not self._messages)
-                    self._messages.append(message)
-                    self._shown.append(part)
-                    # At once, not after the turn: people answer while it still streams.
-                    await self._binding.posted(message)
+                    changed = index < len(self._messages) and self._shown[index] != part
+                    if index >= len(self._messages):
+                        await self._post(part, final=final)
+                    elif changed and not final:
+                        await self._binding.edit(self._messages[index], part)
+                        self._shown[index] = part
+                    if final and (changed or index >= self._closed):
+                        last = index == len(parts) - 1
+                        await self._binding.close(
+                            self._messages[index], part, changed=changed, last=last
+                        )
+                        self._shown[index] = part
+                        self._closed = max(self._closed, index + 1)
             except Exception as error:
                 undelivered = self._undelivered(error)
                 if undelivered is None:
@@ -224,6 +233,13 @@ class StreamedReply(Generic[Message]):
                 raise undelivered from error
             if placeholder:
                 self._placeholder = parts[0]
+
+    async def _post(self, part: str, *, final: bool) -> None:
+        message = await self._binding.post(part, first=not self._messages, final=final)
+        self._messages.append(message)
+        self._shown.append(part)
+        # At once, not after the turn: people answer while it still streams.
+        await self._binding.posted(message)
 
     def _undelivered(self, error: Exception) -> DeliveryError | None:
         """The platform's refusal or a lost connection as a DeliveryError; None for a bug."""

@@ -71,6 +71,11 @@ class SlackBotConfig(BotConfig):
     admins: tuple[SlackUserId, ...] = ()
     moderation_channel: SlackChannelId | None = None  # where admins hear of flagged messages
     suggested_prompts: tuple[SuggestedPrompt, ...] = ()
+    # "native": a reply in a thread streams as one message (chat.startStream/appendStream/
+    # stopStream), going on by chat.update where Slack refuses or ends a stream; "edits": it
+    # is posted and edited (chat.postMessage, chat.update). A DM's top level always edits:
+    # Slack streams only thread replies.
+    streaming: Literal["native", "edits"] = "native"
 
     @field_validator("bot_token", "app_token")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -36,6 +37,10 @@ POST_RETRY_DELAYS_SECONDS = (0.5, 1.5)
 POST_MARK_EVENT = "parley_reply"
 # How far back a lost post is looked for: it is among a thread's or a DM's newest messages.
 LOOKUP_PAGES = 10
+
+
+FinalBlocks = Callable[[str], list[dict[str, Any]]]
+"""The blocks shown under a reply's last message, given its ts (feedback buttons, say)."""
 
 
 def workspace_edit_budget() -> ChannelThrottle:
@@ -73,8 +78,10 @@ class SlackReplyBinding:
         budget: ChannelThrottle,
         placeholder: bool = True,
         interval: float = EDIT_INTERVAL_SECONDS,
+        final_blocks: FinalBlocks | None = None,
     ) -> None:
         self._client = client
+        self._final_blocks = final_blocks
         self._channel = channel
         self._thread_ts = thread_ts
         self._bot_name = bot_name
@@ -93,7 +100,7 @@ class SlackReplyBinding:
             waiting=_placeholder_later if placeholder else None,
         )
 
-    async def post(self, text: str, *, first: bool) -> str:
+    async def post(self, text: str, *, first: bool, final: bool = False) -> str:
         if self._unsure:
             # An earlier call lost this post's answer (the reply may be trying it again).
             found = await self._find_post()
@@ -156,8 +163,28 @@ class SlackReplyBinding:
         return messages
 
     async def edit(self, message: str, text: str) -> None:
+        await self.update(message, text, blocks=[])
+
+    async def close(self, message: str, text: str, *, changed: bool, last: bool) -> None:
+        blocks = self.blocks_under(message) if last else []
+        if changed or blocks:
+            await self.update(message, text, blocks=blocks)
+
+    def blocks_under(self, message: str) -> list[dict[str, Any]]:
+        """The one place that decides what shows under a reply's last message once it is
+        final, whether it ends by chat.update (edits) or by chat.stopStream (native)."""
+        return self._final_blocks(message) if self._final_blocks is not None else []
+
+    async def update(self, message: str, text: str, *, blocks: list[dict[str, Any]]) -> None:
+        """chat.update to `text`; with `blocks` under it, the text becomes a markdown block
+        (Slack takes markdown_text or blocks, not both) and `text` the notification's."""
+        shown = without_pings(text)
+        if not blocks:
+            await self._client.chat_update(channel=self._channel, ts=message, markdown_text=shown)
+            return
+        above: dict[str, Any] = {"type": "markdown", "text": shown}
         await self._client.chat_update(
-            channel=self._channel, ts=message, markdown_text=without_pings(text)
+            channel=self._channel, ts=message, text=shown, blocks=[above, *blocks]
         )
 
     async def posted(self, message: str) -> None:

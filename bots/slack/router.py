@@ -17,6 +17,7 @@ from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.lookups import BotIdentity, SlackLookups, attachments_of, without_mention
 from bots.slack.reply import SlackReplyBinding
+from bots.slack.stream import Recipient, SlackStreamBinding
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.types import Author, ConversationKey, Conversations, IncomingMessage, ReplySink
@@ -55,6 +56,7 @@ class SlackEventRouter:
         self._tasks = tasks
         self._edits = edits  # chat.update's budget, per workspace, shared by every reply
         self._titled: OrderedDict[str, None] = OrderedDict()
+        self._no_streams: set[str] = set()  # channels where Slack refused native streams
 
     def on_mention(self, event: dict[str, Any], team_id: str, me: BotIdentity) -> None:
         if not _from_me(event, me):
@@ -174,11 +176,30 @@ class SlackEventRouter:
             budget=self._edits,
             placeholder=not in_assistant_pane,
         )
-        sink = StreamedReply(binding)
+        sink: ReplySink = StreamedReply(binding)
+        if bot.streaming == "native" and thread_ts is not None:
+            sink = StreamedReply(self._native(binding, event, thread_ts, in_assistant_pane))
         if not in_assistant_pane:
             return sink
         title = self._title_once(message)
         return AssistantThreadReply(sink, self._client, message.key, title=title)
+
+    def _native(
+        self, edits: SlackReplyBinding, event: dict[str, Any], thread_ts: str, pane: bool
+    ) -> SlackStreamBinding:
+        """A thread reply streamed natively, for the person who asked (Slack needs both ids
+        outside a DM); an assistant pane shows its status already."""
+        user = str(event.get("user") or "")
+        team = str(event.get("user_team") or event.get("team") or "")
+        return SlackStreamBinding(
+            edits,
+            self._client,
+            channel=str(event["channel"]),
+            thread_ts=thread_ts,
+            recipient=Recipient(user_id=user, team_id=team),
+            refused=self._no_streams,
+            status=not pane,
+        )
 
     def _title_once(self, message: IncomingMessage) -> str:
         """An assistant thread is titled by its first question, once."""

@@ -82,7 +82,7 @@ class FakePlatform:
         self.linked: list[int] = []
         self.changed = asyncio.Condition()
 
-    async def post(self, text: str, *, first: bool) -> int:
+    async def post(self, text: str, *, first: bool, final: bool = False) -> int:
         await self._call("post", len(self.messages), text)
         self.messages.append(text)
         return len(self.messages) - 1
@@ -92,6 +92,10 @@ class FakePlatform:
         await self.edit_gate.wait()
         await self._call("edit", message, text)
         self.messages[message] = text
+
+    async def close(self, message: int, text: str, *, changed: bool, last: bool) -> None:
+        if changed:  # an edits-only platform: the last sync is its last edit
+            await self.edit(message, text)
 
     async def posted(self, message: int) -> None:
         self.linked.append(message)
