@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import aiohttp
@@ -138,6 +138,16 @@ class SlackReplyBinding:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if payload.get("post") == self._mark:
                 return str(message["ts"])
+        return None
+
+    async def find_streamed(self, text: str, *, known: Collection[str]) -> str | None:
+        """The ts of a bot message in this thread showing `text` that this reply does not
+        know: a stream Slack started though its answer was lost (a stream takes no mark)."""
+        for message in reversed(await self._newest_messages()):
+            ts = str(message.get("ts"))
+            mine = bool(message.get("bot_id")) and ts not in known and ts != self._thread_ts
+            if mine and message.get("text") == text:
+                return ts
         return None
 
     async def _newest_messages(self) -> list[dict[str, Any]]:

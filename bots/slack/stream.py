@@ -15,7 +15,13 @@ from bots.reply import DeliveryError, Refusal
 from bots.reply.binding import Show
 from bots.slack.errors import error_code
 from bots.slack.mentions import without_pings
-from bots.slack.reply import PLACEHOLDER_DELAY_SECONDS, SlackReplyBinding, answer_lost
+from bots.slack.reply import (
+    PLACEHOLDER_DELAY_SECONDS,
+    POST_ERRORS,
+    POST_RETRY_DELAYS_SECONDS,
+    SlackReplyBinding,
+    answer_lost,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +97,7 @@ class SlackStreamBinding:
         await self._stop_earlier()
         sent = without_pings(text)
         try:
-            response = await self._client.chat_startStream(
-                channel=self._channel,
-                thread_ts=self._thread_ts,
-                markdown_text=sent,
-                recipient_user_id=self._recipient.user_id,
-                recipient_team_id=self._recipient.team_id,
-            )
+            ts = await self._start(sent)
         except SlackApiError as error:
             if error_code(error) not in REFUSED:
                 raise
@@ -105,9 +105,30 @@ class SlackStreamBinding:
             why = error_code(error)
             log.info("slack refused a stream in %s (%s); replies there edit", self._channel, why)
             return await self._edits.post(text, first=first, final=final)
-        ts = str(response["ts"])
         self._streams[ts] = _Stream(sent)
         return ts
+
+    async def _start(self, sent: str) -> str:
+        """chat.startStream, tried again only once Slack shows no such stream: a lost
+        answer may hide one it started (the client never retries this call itself)."""
+        for delay in (*POST_RETRY_DELAYS_SECONDS, None):
+            try:
+                response = await self._client.chat_startStream(
+                    channel=self._channel,
+                    thread_ts=self._thread_ts,
+                    markdown_text=sent,
+                    recipient_user_id=self._recipient.user_id,
+                    recipient_team_id=self._recipient.team_id,
+                )
+                return str(response["ts"])
+            except POST_ERRORS as error:
+                if not answer_lost(error) or delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            found = await self._edits.find_streamed(sent, known=self._streams)
+            if found is not None:
+                return found
+        raise AssertionError("unreachable: the last try raises")
 
     async def edit(self, message: str, text: str) -> None:
         stream = self._streams.get(message)

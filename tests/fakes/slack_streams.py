@@ -35,13 +35,15 @@ def _markdown(params: Params, *, required: bool) -> str:
 
 class StreamMethods:
     """The three methods over the workspace's history; `states` is each stream's state by
-    (channel, ts), and `started` lists the streams in the order they began."""
+    (channel, ts), `started` lists the streams in the order they began, and `shown` every
+    text a streamed message showed, after each call (what a reader may have seen)."""
 
     def __init__(self, workspace: Workspace, api: WebApi) -> None:
         self._workspace = workspace
         self._api = api
         self.states: dict[tuple[str, str], str] = {}
         self.started: list[tuple[str, str]] = []
+        self.shown: list[str] = []
         self.methods = {
             "chat.startStream": self._start,
             "chat.appendStream": self._append,
@@ -53,6 +55,11 @@ class StreamMethods:
         if self.states.get((channel, ts)) != STREAMING:
             raise AssertionError(f"no stream is open at {channel}/{ts}")
         self.states[(channel, ts)] = EXPIRED
+
+    def _grow(self, message: FakeMessage, text: str) -> None:
+        message.text += text
+        message.markdown_text = (message.markdown_text or "") + text
+        self.shown.append(message.text)
 
     def _start(self, params: Params) -> Body:
         channel = _text(params, "channel")
@@ -66,8 +73,6 @@ class StreamMethods:
                 raise SlackError("missing_recipient_team_id")
             if not _text(params, "recipient_user_id"):
                 raise SlackError("missing_recipient_user_id")
-        if self._workspace.find(channel, thread_ts) is None:
-            raise SlackError("thread_not_found")
         text = _markdown(params, required=False)
         identity = self._workspace.identity
         message = FakeMessage(
@@ -80,6 +85,7 @@ class StreamMethods:
             bot_id=identity.bot_id,
         )
         self._workspace.store(message)
+        self.shown.append(message.text)
         self.states[(channel, message.ts)] = STREAMING
         self.started.append((channel, message.ts))
         return {"ok": True, "channel": channel, "ts": message.ts}
@@ -100,14 +106,14 @@ class StreamMethods:
     def _append(self, params: Params) -> Body:
         text = _markdown(params, required=True)
         message = self._streaming(params)
-        _grow(message, text)
+        self._grow(message, text)
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def _stop(self, params: Params) -> Body:
         text = _markdown(params, required=False)
         blocks = _blocks(params)
         message = self._streaming(params)
-        _grow(message, text)
+        self._grow(message, text)
         if blocks is not None:
             message.blocks = blocks
         metadata = params.get("metadata")
@@ -129,8 +135,3 @@ def _blocks(params: Params) -> list[Any] | None:
     if value is not None and not isinstance(value, list):
         raise SlackError("invalid_blocks_format")
     return value
-
-
-def _grow(message: FakeMessage, text: str) -> None:
-    message.text += text
-    message.markdown_text = (message.markdown_text or "") + text
