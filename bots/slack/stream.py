@@ -95,7 +95,7 @@ class SlackStreamBinding:
             # Whole already: one chat.postMessage is one call, a stream two.
             return await self._edits.post(text, first=first, final=final)
         await self._stop_earlier()
-        sent = without_pings(text)
+        sent = _streamable(text)
         try:
             ts = await self._start(sent)
         except SlackApiError as error:
@@ -161,7 +161,7 @@ class SlackStreamBinding:
     ) -> None:
         """Appends what `text` adds to the stream (and ends it, if `stop`); anything else
         replaces the message's text by chat.update."""
-        sent = without_pings(text)
+        sent = _streamable(text)
         if not sent.startswith(stream.sent):
             await self._replace(ts, stream, text, blocks)
             return
@@ -219,6 +219,13 @@ class SlackStreamBinding:
         await self._client.assistant_threads_setStatus(
             channel_id=self._channel, thread_ts=self._thread_ts, status=THINKING
         )
+
+
+def _streamable(text: str) -> str:
+    """What a stream may show of `text` now: mentions written out, and trailing blanks held
+    back until words follow them. They show nothing, and the reply's final text is stripped:
+    a stream that had them would end by chat.update instead of an append."""
+    return without_pings(text).rstrip()
 
 
 def _goes_on_by_update(error: Exception) -> bool:
