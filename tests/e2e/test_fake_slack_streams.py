@@ -29,10 +29,6 @@ def client(fake: FakeSlack) -> AsyncWebClient:
     return AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
 
 
-def _recipient(fake: FakeSlack) -> dict[str, str]:
-    return {"recipient_user_id": ALICE, "recipient_team_id": fake.team_id}
-
-
 async def _error(call: Any) -> str:
     with pytest.raises(SlackApiError) as raised:
         await call
@@ -44,7 +40,11 @@ async def test_a_stream_grows_one_message_and_stop_ends_it(
 ) -> None:
     root = fake.add_message(CHANNEL, fake.next_ts(), ALICE, "question")
     started = await client.chat_startStream(
-        channel=CHANNEL, thread_ts=root.ts, markdown_text="Hello", **_recipient(fake)
+        channel=CHANNEL,
+        thread_ts=root.ts,
+        markdown_text="Hello",
+        recipient_user_id=ALICE,
+        recipient_team_id=fake.team_id,
     )
     ts = str(started["ts"])
     await client.chat_appendStream(channel=CHANNEL, ts=ts, markdown_text=" world")
@@ -63,7 +63,9 @@ async def test_a_channel_stream_needs_a_thread_and_its_recipient(
 ) -> None:
     root = fake.add_message(CHANNEL, fake.next_ts(), ALICE, "question")
     # slack_sdk's signature requires thread_ts; an empty one is what a missing one sends.
-    no_thread = client.chat_startStream(channel=CHANNEL, thread_ts="", **_recipient(fake))
+    no_thread = client.chat_startStream(
+        channel=CHANNEL, thread_ts="", recipient_user_id=ALICE, recipient_team_id=fake.team_id
+    )
     assert await _error(no_thread) == "invalid_arguments"
     no_team = client.chat_startStream(channel=CHANNEL, thread_ts=root.ts, recipient_user_id=ALICE)
     assert await _error(no_team) == "missing_recipient_team_id"
@@ -83,14 +85,19 @@ async def test_markdown_text_over_12000_characters_is_refused(
     root = fake.add_message(CHANNEL, fake.next_ts(), ALICE, "question")
     too_long = "x" * (MARKDOWN_TEXT_LIMIT + 1)
     start = client.chat_startStream(
-        channel=CHANNEL, thread_ts=root.ts, markdown_text=too_long, **_recipient(fake)
+        channel=CHANNEL,
+        thread_ts=root.ts,
+        markdown_text=too_long,
+        recipient_user_id=ALICE,
+        recipient_team_id=fake.team_id,
     )
     assert await _error(start) == "msg_too_long"
     started = await client.chat_startStream(
         channel=CHANNEL,
         thread_ts=root.ts,
         markdown_text="x" * MARKDOWN_TEXT_LIMIT,
-        **_recipient(fake),
+        recipient_user_id=ALICE,
+        recipient_team_id=fake.team_id,
     )
     append = client.chat_appendStream(channel=CHANNEL, ts=started["ts"], markdown_text=too_long)
     assert await _error(append) == "msg_too_long"
@@ -104,7 +111,11 @@ async def test_an_expired_stream_refuses_appends_and_stops_but_takes_updates(
 ) -> None:
     root = fake.add_message(CHANNEL, fake.next_ts(), ALICE, "question")
     started = await client.chat_startStream(
-        channel=CHANNEL, thread_ts=root.ts, markdown_text="Part", **_recipient(fake)
+        channel=CHANNEL,
+        thread_ts=root.ts,
+        markdown_text="Part",
+        recipient_user_id=ALICE,
+        recipient_team_id=fake.team_id,
     )
     ts = str(started["ts"])
     fake.expire_stream(CHANNEL, ts)
