@@ -222,10 +222,10 @@ class SlackStreamBinding:
 
 
 def _streamable(text: str) -> str:
-    """What a stream may show of `text` now: mentions written out, and trailing blanks held
-    back until words follow them. They show nothing, and the reply's final text is stripped:
-    a stream that had them would end by chat.update instead of an append."""
-    return without_pings(text).rstrip()
+    """What a stream may show of `text` now: mentions written out, without the blanks at
+    either end (trailing ones wait until words follow them). They show nothing, and the
+    reply's final text is stripped: a stream that had them would end by chat.update."""
+    return without_pings(text).strip()
 
 
 def _goes_on_by_update(error: Exception) -> bool:
