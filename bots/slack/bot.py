@@ -34,6 +34,7 @@ from bots.slack.http_server import CappedSite, body_deadline, refuse_garbled_req
 from bots.slack.lookups import BotIdentity
 from bots.slack.reply import workspace_edit_budget
 from bots.slack.router import SlackEventRouter
+from bots.slack.stream import workspace_append_budget
 from bots.tasks import Shutdown, TurnTasks
 from core.config import BotConfig
 from core.errors import ParleyError, PlatformUnreachable
@@ -67,6 +68,7 @@ class SlackBot:
         self._tasks = TurnTasks(shutdown)
         # The bot's own: one app's replies share each workspace's chat.update limit.
         self._edits = workspace_edit_budget()
+        self._appends = workspace_append_budget()
         self._api_calls = api_calls
         self._socket: AsyncSocketModeHandler | None = None
         self.http_port: int | None = None  # the bound port in HTTP mode, once started
@@ -162,6 +164,7 @@ class SlackBot:
             token=str(identity.bot_token),
             tasks=self._tasks,
             edits=self._edits,
+            appends=self._appends,
         )
         _listen(app, router)
         return app

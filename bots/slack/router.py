@@ -17,7 +17,7 @@ from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.lookups import BotIdentity, SlackLookups, attachments_of, without_mention
 from bots.slack.reply import SlackReplyBinding
-from bots.slack.stream import Recipient, SlackStreamBinding
+from bots.slack.stream import Recipient, SlackStreamBinding, workspace_append_budget
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.types import Author, ConversationKey, Conversations, IncomingMessage, ReplySink
@@ -46,6 +46,7 @@ class SlackEventRouter:
         token: str,
         tasks: TurnTasks,
         edits: ChannelThrottle,
+        appends: ChannelThrottle | None = None,
     ) -> None:
         self._bot = bot
         self._engine = engine
@@ -55,6 +56,7 @@ class SlackEventRouter:
         self._token = token
         self._tasks = tasks
         self._edits = edits  # chat.update's budget, per workspace, shared by every reply
+        self._appends = appends or workspace_append_budget()  # chat.appendStream's
         self._titled: OrderedDict[str, None] = OrderedDict()
         self._no_streams: set[str] = set()  # channels where Slack refused native streams
 
@@ -198,6 +200,7 @@ class SlackEventRouter:
             thread_ts=thread_ts,
             recipient=Recipient(user_id=user, team_id=team),
             refused=self._no_streams,
+            budget=self._appends,
             status=not pane,
         )
 

@@ -22,6 +22,7 @@ from bots.slack.reply import (
     SlackReplyBinding,
     answer_lost,
 )
+from bots.throttle import ChannelThrottle
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,15 @@ REFUSED = frozenset(
 )
 # The stream takes no more text (Slack ends one after about five minutes).
 ENDED = frozenset({"message_not_in_streaming_state"})
+# chat.appendStream is Tier 4: 100 and more a minute per workspace, a budget of its own.
+WORKSPACE_APPENDS = 100
+WORKSPACE_WINDOW_SECONDS = 60.0
 THINKING = "is thinking…"
+
+
+def workspace_append_budget() -> ChannelThrottle:
+    """One per Slack app, keyed by team id, as the chat.update budget is."""
+    return ChannelThrottle(WORKSPACE_APPENDS, WORKSPACE_WINDOW_SECONDS)
 
 
 @dataclass
@@ -74,6 +83,7 @@ class SlackStreamBinding:
         thread_ts: str,
         recipient: Recipient,
         refused: set[str],
+        budget: ChannelThrottle,
         status: bool = True,
     ) -> None:
         self._edits = edits
@@ -88,7 +98,7 @@ class SlackStreamBinding:
         # Streamed text is only ever added to, so a placeholder could not give way to the
         # answer: a slow model shows Slack's own "is thinking…" status instead.
         waiting = self._status_later if status else None
-        self.pacing = replace(edits.pacing, waiting=waiting)
+        self.pacing = replace(edits.pacing, budget=budget, waiting=waiting)
 
     async def post(self, text: str, *, first: bool, final: bool = False) -> str:
         if final or self._channel in self._refused:

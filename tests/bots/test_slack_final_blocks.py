@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.reply import StreamedReply
 from bots.slack.reply import SlackReplyBinding, workspace_edit_budget
-from bots.slack.stream import Recipient, SlackStreamBinding
+from bots.slack.stream import Recipient, SlackStreamBinding, workspace_append_budget
 from core.types import TurnSummary
 from tests.fakes.slack_server import FakeSlack
 
@@ -67,6 +67,7 @@ async def test_a_native_stream_ends_with_the_blocks_at_its_stop(fake: FakeSlack)
         thread_ts=root,
         recipient=Recipient(ALICE, fake.team_id),
         refused=set(),
+        budget=workspace_append_budget(),
         status=False,
     )
     await _answer(StreamedReply(native))
