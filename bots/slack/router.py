@@ -178,9 +178,13 @@ class SlackEventRouter:
             budget=self._edits,
             placeholder=not in_assistant_pane,
         )
-        sink: ReplySink = StreamedReply(binding)
-        if bot.streaming == "native" and thread_ts is not None:
+        sink: ReplySink
+        # Slack streams thread replies to a person: a DM's top level and a bot's message
+        # (no user id to name as the recipient) are posted and edited.
+        if bot.streaming == "native" and thread_ts is not None and event.get("user"):
             sink = StreamedReply(self._native(binding, event, thread_ts, in_assistant_pane))
+        else:
+            sink = StreamedReply(binding)
         if not in_assistant_pane:
             return sink
         title = self._title_once(message)
