@@ -109,6 +109,32 @@ async def test_a_stream_expired_before_its_stop_ends_by_update(slack: SlackWorld
 
 
 @pytest.mark.parametrize(
+    ("status", "error", "after"),
+    [
+        (200, "not_allowed", False),  # Slack refuses to stream on mid-reply
+        (500, None, True),  # the words were added, but the answer was lost
+        (503, None, False),  # nothing was added, and the answer was lost
+    ],
+    ids=["refused", "landed-answer-lost", "lost"],
+)
+async def test_an_append_that_fails_goes_on_by_update_each_word_once(
+    slack: SlackWorld, status: int, error: str | None, after: bool
+) -> None:
+    steps = _stepped(slack)
+    event = await slack.mention("count to four")
+    await wait_until(lambda: _count(slack, "chat.startStream") == 1)
+    slack.slack.fail_next("chat.appendStream", status=status, error=error, after=after)
+    steps[0].set()
+    await wait_until(lambda: _count(slack, "chat.update") == 1)
+    for step in steps[1:]:
+        step.set()
+    (reply,) = await slack.settled(GENERAL, event["ts"])
+    assert reply.markdown_text == "".join(WORDS).strip()
+    assert _count(slack, "chat.appendStream") == 1  # never tried blindly again
+    assert slack.slack.calls_to("chat.update")[0].params["markdown_text"] == "One. Two. "
+
+
+@pytest.mark.parametrize(
     "refusal", ["method_not_supported_for_channel_type", "not_allowed", "unknown_method"]
 )
 async def test_a_refused_stream_falls_back_to_edits_for_the_channel(
