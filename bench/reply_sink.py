@@ -81,7 +81,9 @@ class SilentPlatform:
 
     feedback = False
 
-    async def post(self, text: str, *, first: bool, rated: int | None = None) -> int:
+    async def post(
+        self, text: str, *, first: bool, final: bool = False, rated: int | None = None
+    ) -> int:
         self._prepare(text)
         self.calls += 1
         return self.calls
@@ -89,6 +91,12 @@ class SilentPlatform:
     async def edit(self, message: int, text: str, *, rated: int | None = None) -> None:
         self._prepare(text)
         self.calls += 1
+
+    async def close(
+        self, message: int, text: str, *, changed: bool, last: bool, rated: int | None = None
+    ) -> None:
+        if changed or rated is not None:
+            await self.edit(message, text, rated=rated)
 
     async def posted(self, message: int) -> None:
         pass

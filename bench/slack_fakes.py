@@ -50,6 +50,9 @@ async def turn(
     return {
         "thread": root,
         "calls": dict(Counter(call.method for call in slack.calls)),
+        # Characters of reply text sent: an edit sends the whole text again, an append only
+        # what is new.
+        "text_sent": sum(len(str(c.params.get("markdown_text") or "")) for c in _writes(slack)),
         "to_model_ms": (arrived - sent) * 1000,
         "first_visible_ms": (_first_text_call(slack) - first_text) * 1000,
         "final_after_end_ms": (_last_write(slack) - ended) * 1000,
@@ -61,8 +64,14 @@ def _shown(slack: FakeSlack, thread: str) -> str:
     return (mine[-1].markdown_text or "").strip() if mine else ""
 
 
+# What shows a reply's text, in either streaming mode.
+WRITES = frozenset(
+    {"chat.postMessage", "chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream"}
+)
+
+
 def _writes(slack: FakeSlack) -> list[Any]:
-    return [c for c in slack.calls if c.method in {"chat.postMessage", "chat.update"}]
+    return [c for c in slack.calls if c.method in WRITES]
 
 
 def _first_text_call(slack: FakeSlack) -> float:

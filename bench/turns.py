@@ -34,9 +34,13 @@ personas:
 STORAGE = "storage: {{path: data/parley.db}}\n"
 
 
-def arguments(description: str) -> argparse.Namespace:
-    """The options both turn benchmarks take."""
+def arguments(
+    description: str, more: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    """The options both turn benchmarks take, and a benchmark's own (`more`)."""
     parser = argparse.ArgumentParser(description=description)
+    if more is not None:
+        more(parser)
     parser.add_argument("--follow-ups", type=int, default=5)
     parser.add_argument(
         "--chunks",
@@ -135,6 +139,8 @@ def report(results: list[dict[str, Any]]) -> None:
     for index, r in enumerate(results):
         kind = "first turn (mention)" if index == 0 else f"follow-up {index}"
         calls = ", ".join(f"{method} {count}" for method, count in sorted(r["calls"].items()))
+        if "text_sent" in r:
+            calls += f"; {r['text_sent']} characters of text sent"
         print(
             f"{kind:>21}: {sum(r['calls'].values())} calls ({calls}); to model "
             f"{r['to_model_ms']:.1f} ms; first token -> visible {r['first_visible_ms']:.1f} ms; "

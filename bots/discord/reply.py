@@ -91,7 +91,9 @@ class DiscordReplyBinding:
             final_retry_delays=FINAL_RETRY_DELAYS_SECONDS,
         )
 
-    async def post(self, text: str, *, first: bool, rated: int | None = None) -> discord.Message:
+    async def post(
+        self, text: str, *, first: bool, final: bool = False, rated: int | None = None
+    ) -> discord.Message:
         buttons = None if rated is None else FeedbackButtons(rated)
         message = await (self._first if first else self._more)(text, self._nonce, buttons)
         self._nonce = secrets.randbits(63)
@@ -102,6 +104,18 @@ class DiscordReplyBinding:
             await message.edit(content=text, allowed_mentions=NO_PINGS)
         else:
             await message.edit(content=text, allowed_mentions=NO_PINGS, view=FeedbackButtons(rated))
+
+    async def close(
+        self,
+        message: discord.Message,
+        text: str,
+        *,
+        changed: bool,
+        last: bool,
+        rated: int | None = None,
+    ) -> None:
+        if changed or rated is not None:  # Discord only edits: the last sync is its last edit
+            await self.edit(message, text, rated=rated)
 
     async def posted(self, message: discord.Message) -> None:
         if self._on_posted is not None:

@@ -81,14 +81,25 @@ class ReplyBinding(Protocol[Message]):
         """Whether a finished reply shows 👍/👎 under its last message."""
         ...
 
-    async def post(self, text: str, *, first: bool, rated: int | None = None) -> Message:
+    async def post(
+        self, text: str, *, first: bool, final: bool = False, rated: int | None = None
+    ) -> Message:
         """A new message of the reply (`first`: its first one); returns the platform's handle.
-
+        `final`: posted by the reply's last sync, so it shows its last words already.
         `rated` is the stored reply's id when this message is the finished reply's last: the
-        feedback buttons under it carry that id (see `edit` too)."""
+        feedback buttons under it carry that id (see `close` too)."""
         ...
 
     async def edit(self, message: Message, text: str, *, rated: int | None = None) -> None: ...
+
+    async def close(
+        self, message: Message, text: str, *, changed: bool, last: bool, rated: int | None = None
+    ) -> None:
+        """The reply's last sync: `message` shows `text` for good (`changed`: not yet; `last`:
+        the reply's last message; `rated`: add the feedback buttons for that reply). A
+        platform that streams natively ends the stream here; one that only edits edits if
+        `changed` or `rated`."""
+        ...
 
     async def posted(self, message: Message) -> None:
         """Called once per reply message, right after it is posted (to link it, say)."""

@@ -45,6 +45,7 @@ class StreamedReply(Generic[Message]):
         self._stalled = False  # the platform refused for good: only the final sync tries
         self._reported: set[str] = set()
         self._rated_at: int | None = None  # the message that shows the feedback buttons
+        self._closed = 0  # the messages, in order, the last sync has closed
 
     async def start(self) -> None:
         if self._pacing.waiting is not None:
@@ -121,7 +122,7 @@ class StreamedReply(Generic[Message]):
                 # ones) must not queue behind other replies' edits.
                 await pacing.budget.acquire(pacing.budget_key)
             try:
-                await self._sync(parts, rated=rated)
+                await self._sync(parts, final=True, rated=rated)
                 return
             except DeliveryError as error:
                 if not error.transient or delay is None:
@@ -152,8 +153,10 @@ class StreamedReply(Generic[Message]):
         if not self._messages or not undelivered.transient:
             return
         try:
+            notice = self._binding.style.notice(undelivered)
             async with self._lock:
-                await self._binding.post(self._binding.style.notice(undelivered), first=False)
+                message = await self._binding.post(notice, first=False, final=True)
+                await self._binding.close(message, notice, changed=False, last=False)
         except Exception as error:
             if self._undelivered(error) is None:
                 raise
@@ -224,10 +227,16 @@ class StreamedReply(Generic[Message]):
         await _reap(waiting, cancelled_it=cut)
 
     async def _sync(
-        self, parts: list[str], *, placeholder: bool = False, rated: int | None = None
+        self,
+        parts: list[str],
+        *,
+        placeholder: bool = False,
+        final: bool = False,
+        rated: int | None = None,
     ) -> None:
         """Make the platform show `parts`: edit the messages that changed, post the new ones;
-        with `rated`, the last one shows the feedback buttons."""
+        the `final` sync closes each message too, and with `rated` the last one shows the
+        feedback buttons."""
         async with self._lock:
             if placeholder and (self._visible or self._messages):
                 return  # the words beat the placeholder
@@ -235,22 +244,24 @@ class StreamedReply(Generic[Message]):
             try:
                 for index, part in enumerate(parts):
                     buttons = rated if index == last else None
-                    if index < len(self._messages):
-                        if self._shown[index] != part or (
-                            buttons is not None and self._rated_at != index
-                        ):
-                            await self._binding.edit(self._messages[index], part, rated=buttons)
-                            self._shown[index] = part
-                            self._rated_at = index if buttons is not None else self._rated_at
-                        continue
-                    message = await self._binding.post(
-                        part, first=not self._messages, rated=buttons
-                    )
-                    self._messages.append(message)
-                    self._shown.append(part)
-                    self._rated_at = index if buttons is not None else self._rated_at
-                    # At once, not after the turn: people answer while it still streams.
-                    await self._binding.posted(message)
+                    changed = index < len(self._messages) and self._shown[index] != part
+                    if index >= len(self._messages):
+                        await self._post(part, final=final, rated=buttons)
+                    elif changed and not final:
+                        await self._binding.edit(self._messages[index], part)
+                        self._shown[index] = part
+                    unrated = buttons is not None and self._rated_at != index
+                    if final and (changed or index >= self._closed or unrated):
+                        await self._binding.close(
+                            self._messages[index],
+                            part,
+                            changed=changed,
+                            last=index == last,
+                            rated=buttons if unrated else None,
+                        )
+                        self._shown[index] = part
+                        self._closed = max(self._closed, index + 1)
+                        self._rated_at = index if unrated else self._rated_at
             except Exception as error:
                 undelivered = self._undelivered(error)
                 if undelivered is None:
@@ -258,6 +269,15 @@ class StreamedReply(Generic[Message]):
                 raise undelivered from error
             if placeholder:
                 self._placeholder = parts[0]
+
+    async def _post(self, part: str, *, final: bool, rated: int | None = None) -> None:
+        message = await self._binding.post(part, first=not self._messages, final=final, rated=rated)
+        self._messages.append(message)
+        self._shown.append(part)
+        if rated is not None:
+            self._rated_at = len(self._messages) - 1
+        # At once, not after the turn: people answer while it still streams.
+        await self._binding.posted(message)
 
     def _undelivered(self, error: Exception) -> DeliveryError | None:
         """The platform's refusal or a lost connection as a DeliveryError; None for a bug."""

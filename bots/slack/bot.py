@@ -36,6 +36,7 @@ from bots.slack.http_server import CappedSite, body_deadline, refuse_garbled_req
 from bots.slack.lookups import BotIdentity
 from bots.slack.reply import workspace_edit_budget
 from bots.slack.router import SlackEventRouter
+from bots.slack.stream import workspace_append_budget
 from bots.tasks import Shutdown, TurnTasks
 from core.config import BotConfig
 from core.errors import ParleyError, PlatformUnreachable
@@ -69,6 +70,7 @@ class SlackBot:
         self._tasks = TurnTasks(shutdown)
         # The bot's own: one app's replies share each workspace's chat.update limit.
         self._edits = workspace_edit_budget()
+        self._appends = workspace_append_budget()
         self._api_calls = api_calls
         self._socket: AsyncSocketModeHandler | None = None
         self.http_port: int | None = None  # the bound port in HTTP mode, once started
@@ -164,6 +166,7 @@ class SlackBot:
             token=str(identity.bot_token),
             tasks=self._tasks,
             edits=self._edits,
+            appends=self._appends,
         )
         _listen(app, router)
         return app
@@ -311,10 +314,15 @@ class _GatewayErrorRetryHandler(AsyncServerErrorRetryHandler):
         return response is not None and response.status_code in (500, 502, 503, 504)
 
 
+# Calls that add to Slack's messages: after a 5xx or a dropped connection one may have been
+# carried out, and a blind retry showed the words twice.
+NOT_RETRIED = ("/chat.postMessage", "/chat.startStream", "/chat.appendStream", "/chat.stopStream")
+
+
 class _NotForPosts(AsyncRetryHandler):
-    """Leaves chat.postMessage alone: after a 5xx or a dropped connection the post may have
-    landed, and a blind retry showed the reply twice. The reply looks for it first
-    (bots/slack/reply.py). Editing a message again is harmless, so other calls retry."""
+    """Leaves posts and stream calls alone (NOT_RETRIED): the reply looks for a lost post
+    first (bots/slack/reply.py) and replaces a stream's text by chat.update
+    (bots/slack/stream.py). Editing a message again is harmless, so other calls retry."""
 
     def __init__(self, inner: AsyncRetryHandler) -> None:
         super().__init__(max_retry_count=inner.max_retry_count)
@@ -328,7 +336,7 @@ class _NotForPosts(AsyncRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if request.url.endswith("/chat.postMessage"):
+        if request.url.endswith(NOT_RETRIED):
             return False
         return await self._inner.can_retry_async(
             state=state, request=request, response=response, error=error

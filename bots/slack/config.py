@@ -77,6 +77,11 @@ class SlackBotConfig(BotConfig):
     # "assistant": an app still on `assistant_view`: the pane's threads, and a DM's top level
     # as one running conversation.
     experience: Literal["agent", "assistant"] = "agent"
+    # "native": a reply in a thread streams as one message (chat.startStream/appendStream/
+    # stopStream), going on by chat.update where Slack refuses or ends a stream; "edits": it
+    # is posted and edited (chat.postMessage, chat.update). A DM's top level always edits:
+    # Slack streams only thread replies.
+    streaming: Literal["native", "edits"] = "native"
 
     @field_validator("bot_token", "app_token")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import aiohttp
@@ -13,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.reply import DeliveryError, Pacing, Refusal
 from bots.reply.binding import Show
 from bots.slack.errors import SlackDeliveryError, explain
-from bots.slack.feedback import reply_blocks
+from bots.slack.feedback import feedback_block, reply_blocks
 from bots.slack.mentions import without_pings
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
@@ -96,7 +97,9 @@ class SlackReplyBinding:
             waiting=_placeholder_later if placeholder else None,
         )
 
-    async def post(self, text: str, *, first: bool, rated: int | None = None) -> str:
+    async def post(
+        self, text: str, *, first: bool, final: bool = False, rated: int | None = None
+    ) -> str:
         if self._unsure:
             # An earlier call lost this post's answer (the reply may be trying it again).
             found = await self._find_post()
@@ -136,6 +139,16 @@ class SlackReplyBinding:
                 return str(message["ts"])
         return None
 
+    async def find_streamed(self, text: str, *, known: Collection[str]) -> str | None:
+        """The ts of a bot message in this thread showing `text` that this reply does not
+        know: a stream Slack started though its answer was lost (a stream takes no mark)."""
+        for message in reversed(await self._newest_messages()):
+            ts = str(message.get("ts"))
+            mine = bool(message.get("bot_id")) and ts not in known and ts != self._thread_ts
+            if mine and message.get("text") == text:
+                return ts
+        return None
+
     async def _newest_messages(self) -> list[dict[str, Any]]:
         if self._thread_ts is None:
             response = await self._client.conversations_history(
@@ -159,7 +172,25 @@ class SlackReplyBinding:
         return messages
 
     async def edit(self, message: str, text: str, *, rated: int | None = None) -> None:
-        await self._client.chat_update(channel=self._channel, ts=message, **shown_as(text, rated))
+        await self.update(message, text, blocks=[] if rated is None else [feedback_block(rated)])
+
+    async def close(
+        self, message: str, text: str, *, changed: bool, last: bool, rated: int | None = None
+    ) -> None:
+        if changed or rated is not None:
+            await self.edit(message, text, rated=rated)
+
+    async def update(self, message: str, text: str, *, blocks: list[dict[str, Any]]) -> None:
+        """chat.update to `text`; with `blocks` under it, the text becomes a markdown block
+        (Slack takes markdown_text or blocks, not both) and `text` the notification's."""
+        shown = without_pings(text)
+        if not blocks:
+            await self._client.chat_update(channel=self._channel, ts=message, markdown_text=shown)
+            return
+        above: dict[str, Any] = {"type": "markdown", "text": shown}
+        await self._client.chat_update(
+            channel=self._channel, ts=message, text=shown, blocks=[above, *blocks]
+        )
 
     async def posted(self, message: str) -> None:
         pass  # a Slack thread is the conversation already: nothing to link

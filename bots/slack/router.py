@@ -19,6 +19,7 @@ from bots.slack.directory import Directory
 from bots.slack.feedback import click_of
 from bots.slack.lookups import BotIdentity, SlackLookups, attachments_of, without_mention
 from bots.slack.reply import SlackReplyBinding
+from bots.slack.stream import Recipient, SlackStreamBinding, workspace_append_budget
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.types import Author, ConversationKey, Conversations, IncomingMessage, ReplySink
@@ -47,6 +48,7 @@ class SlackEventRouter:
         token: str,
         tasks: TurnTasks,
         edits: ChannelThrottle,
+        appends: ChannelThrottle | None = None,
     ) -> None:
         self._bot = bot
         self._engine = engine
@@ -56,8 +58,10 @@ class SlackEventRouter:
         self._token = token
         self._tasks = tasks
         self._edits = edits  # chat.update's budget, per workspace, shared by every reply
+        self._appends = appends or workspace_append_budget()  # chat.appendStream's
         self._titled: OrderedDict[str, None] = OrderedDict()
         self._agent_view = AgentView(client, directory)
+        self._no_streams: set[str] = set()  # channels where Slack refused native streams
 
     def on_mention(self, event: dict[str, Any], team_id: str, me: BotIdentity) -> None:
         if not _from_me(event, me):
@@ -201,12 +205,36 @@ class SlackEventRouter:
             placeholder=not in_assistant_pane,
             feedback=bot.feedback,
         )
-        sink = StreamedReply(binding)
+        sink: ReplySink
+        # Slack streams thread replies to a person: a DM's top level and a bot's message
+        # (no user id to name as the recipient) are posted and edited.
+        if bot.streaming == "native" and thread_ts is not None and event.get("user"):
+            sink = StreamedReply(self._native(binding, event, thread_ts, in_assistant_pane))
+        else:
+            sink = StreamedReply(binding)
         if not in_assistant_pane:
             return sink
         # The agent view titles its threads by their first message itself.
         title = "" if agent else self._title_once(message)
         return AssistantThreadReply(sink, self._client, message.key, title=title)
+
+    def _native(
+        self, edits: SlackReplyBinding, event: dict[str, Any], thread_ts: str, pane: bool
+    ) -> SlackStreamBinding:
+        """A thread reply streamed natively, for the person who asked (Slack needs both ids
+        outside a DM); an assistant pane shows its status already."""
+        user = str(event.get("user") or "")
+        team = str(event.get("user_team") or event.get("team") or "")
+        return SlackStreamBinding(
+            edits,
+            self._client,
+            channel=str(event["channel"]),
+            thread_ts=thread_ts,
+            recipient=Recipient(user_id=user, team_id=team),
+            refused=self._no_streams,
+            budget=self._appends,
+            status=not pane,
+        )
 
     def _title_once(self, message: IncomingMessage) -> str:
         """An assistant thread is titled by its first question, once."""

@@ -84,7 +84,9 @@ class FakePlatform:
         self.feedback = False
         self.rated: list[tuple[int, int]] = []  # (message, reply id) shown with buttons
 
-    async def post(self, text: str, *, first: bool, rated: int | None = None) -> int:
+    async def post(
+        self, text: str, *, first: bool, final: bool = False, rated: int | None = None
+    ) -> int:
         await self._call("post", len(self.messages), text)
         if rated is not None:
             self.rated.append((len(self.messages), rated))
@@ -98,6 +100,12 @@ class FakePlatform:
         if rated is not None:
             self.rated.append((message, rated))
         self.messages[message] = text
+
+    async def close(
+        self, message: int, text: str, *, changed: bool, last: bool, rated: int | None = None
+    ) -> None:
+        if changed or rated is not None:  # an edits-only platform: the last sync edits
+            await self.edit(message, text, rated=rated)
 
     async def posted(self, message: int) -> None:
         self.linked.append(message)

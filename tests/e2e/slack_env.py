@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,9 @@ import pytest
 
 from bots.app import Runtime, open_runtime
 from bots.slack.bot import SlackBot
+from bots.slack.config import SlackBotConfig
+from bots.slack.reply import MESSAGE_LIMIT
+from bots.slack.stream import STREAM_LIMIT
 from core.types import ConversationKey
 from tests.e2e.turns import TurnWatch, watching_turns
 from tests.fakes.openai_server import FakeOpenAI
@@ -60,6 +63,7 @@ bots:
 storage:
   path: {database}
 """
+ADMINS = "    admins: [U0ADMIN]"
 SOCKET_MODE = "app_token: ${SLACK_APP_TOKEN}"
 HTTP_MODE = "signing_secret: ${SLACK_SIGNING_SECRET}\n    http: {host: 127.0.0.1, port: 0}"
 SIGNING_SECRET = "test-signing-secret"
@@ -79,6 +83,17 @@ class SlackWorld:
 
     def next_ts(self) -> str:
         return f"1700000{next(self._ts):03d}.000100"
+
+    @property
+    def streaming(self) -> str:
+        bot = self.runtime.config.current.bot("team")
+        assert isinstance(bot, SlackBotConfig)
+        return bot.streaming
+
+    @property
+    def message_limit(self) -> int:
+        """The most characters one message of a reply holds in this world's streaming mode."""
+        return STREAM_LIMIT if self.streaming == "native" else MESSAGE_LIMIT
 
     def event(self, kind: str, text: str, **fields: Any) -> dict[str, Any]:
         ts = fields.pop("ts", None) or self.next_ts()
@@ -165,17 +180,17 @@ def write_slack_config(
     *,
     mode: str = SOCKET_MODE,
     extra: str = "",
+    streaming: str = "native",
 ) -> Path:
     path = directory / "bots.yaml"
-    path.write_text(
-        CONFIG.format(
-            openai_url=openai.base_url,
-            slack_url=slack.api_url,
-            database=directory / "data" / "parley.db",
-            mode=mode,
-            extra=extra,
-        )
+    config = CONFIG.format(
+        openai_url=openai.base_url,
+        slack_url=slack.api_url,
+        database=directory / "data" / "parley.db",
+        mode=mode,
+        extra=extra,
     )
+    path.write_text(config.replace(ADMINS, f"{ADMINS}\n    streaming: {streaming}"))
     return path
 
 
@@ -221,6 +236,9 @@ async def slack(
         yield world
 
 
+SlackIn = Callable[[str], contextlib.AbstractAsyncContextManager[SlackWorld]]
+
+
 @pytest.fixture
 async def slack_assistant_pane(
     slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
@@ -239,11 +257,39 @@ async def slack_assistant_pane(
 
 
 @pytest.fixture
-async def slack_long_replies(
+def slack_in(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> SlackIn:
+    """Runs the bot with `streaming: <mode>`, for a test parametrized over both modes."""
+
+    def world(streaming: str) -> contextlib.AbstractAsyncContextManager[SlackWorld]:
+        config = write_slack_config(tmp_path, fake_slack, fake_openai, streaming=streaming)
+        return running_slack(config, fake_slack, fake_openai)
+
+    return world
+
+
+@pytest.fixture
+async def slack_edits(
     slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> AsyncIterator[SlackWorld]:
-    """A persona allowed long replies: Parley cuts a reply far past `max_tokens`."""
-    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    """`streaming: edits`: every reply is posted and edited (chat.postMessage, chat.update)."""
+    config = write_slack_config(tmp_path, fake_slack, fake_openai, streaming="edits")
+    async with running_slack(config, fake_slack, fake_openai) as world:
+        yield world
+
+
+@pytest.fixture(params=["edits", "native"])
+async def slack_long_replies(
+    request: pytest.FixtureRequest,
+    slack_env: None,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+) -> AsyncIterator[SlackWorld]:
+    """A persona allowed long replies (Parley cuts a reply far past `max_tokens`), in both
+    streaming modes: their message limits differ (3,900 characters edited, 12,000 streamed)."""
+    config = write_slack_config(tmp_path, fake_slack, fake_openai, streaming=request.param)
     config.write_text(config.read_text().replace("max_tokens: 256", "max_tokens: 4000"))
     async with running_slack(config, fake_slack, fake_openai) as world:
         yield world

@@ -107,7 +107,8 @@ async def test_slack_shows_each_model_fault_as_one_short_message(
                 replies = world.replies(channel[case], ts)
                 posts = [
                     call
-                    for call in fake_slack.calls_to("chat.postMessage")
+                    for method in ("chat.postMessage", "chat.startStream")
+                    for call in fake_slack.calls_to(method)
                     if call.params.get("thread_ts") == ts
                 ]
                 assert len(replies) == 1 and len(posts) == 1, (case, replies)

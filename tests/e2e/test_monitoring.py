@@ -126,8 +126,8 @@ async def test_slack_turns_move_the_counters_and_health_reads_ok(
             "database": "writable", "bot:team": "connected", "provider:fake": "unknown",
         }  # fmt: skip
         fake_openai.enqueue(Script(chunks=("Hi", " there"), usage=(120, 7, 40)))
-        # Slack rate-limits the first post; slack_sdk waits Retry-After and posts again.
-        fake_slack.fail_next("chat.postMessage", status=429, retry_after=0)
+        # Slack rate-limits the first words; slack_sdk waits Retry-After and tries again.
+        fake_slack.fail_next("chat.startStream", status=429, retry_after=0)
         await mention(fake_slack, "hello")
         await parley.until_value("parley_turns_total", 1, bot="team", outcome="complete")
 
@@ -146,7 +146,7 @@ async def test_slack_turns_move_the_counters_and_health_reads_ok(
         await parley.until_value(
             "parley_platform_api_calls_total", lambda: len(fake_slack.calls), **slack
         )
-        assert len(fake_slack.calls_to("chat.postMessage")) >= 2
+        assert len(fake_slack.calls_to("chat.startStream")) >= 2
 
         body = await parley.until_healthy(True)
         assert body["checks"]["provider:fake"] == "ok"

@@ -14,12 +14,12 @@ import pytest
 
 from core.types import ConversationKey
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world
-from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
+from tests.e2e.slack_env import GENERAL, SlackIn, SlackWorld, slack, slack_env, slack_in
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import Script
 from tests.fakes.waiting import wait_until
 
-__all__ = ["discord_env", "discord_world", "slack", "slack_env"]
+__all__ = ["discord_env", "discord_world", "slack", "slack_env", "slack_in"]
 
 SECRET = "swordfish"
 # The first chunk is posted at once; the rest by an edit, a second later.
@@ -48,17 +48,38 @@ def _model_saw(world: SlackWorld | DiscordWorld, index: int) -> str:
 # Defect 2 on Slack.
 
 
+# What posts a reply's first words, and what adds to a message, in each streaming mode.
+SLACK_POSTS = {"edits": ("chat.postMessage",), "native": ("chat.startStream", "chat.postMessage")}
+SLACK_EDITS = {
+    "edits": ("chat.update",),
+    "native": ("chat.appendStream", "chat.stopStream", "chat.update"),
+}
+
+
+@pytest.mark.parametrize("streaming", ["edits", "native"])
 @pytest.mark.parametrize(
     ("refusal", "cut"),
     [("not_in_channel", False), ("not_in_channel", True), ("internal_error", True)],
     ids=["refused", "refused-then-model-cut", "slack-down-then-model-cut"],
 )
 async def test_slack_text_that_never_showed_is_not_replayed(
-    slack: SlackWorld, caplog: pytest.LogCaptureFixture, refusal: str, cut: bool
+    slack_in: SlackIn,
+    streaming: str,
+    caplog: pytest.LogCaptureFixture,
+    refusal: str,
+    cut: bool,
+) -> None:
+    async with slack_in(streaming) as slack:
+        await _never_showed(slack, caplog, streaming, refusal, cut)
+
+
+async def _never_showed(
+    slack: SlackWorld, caplog: pytest.LogCaptureFixture, streaming: str, refusal: str, cut: bool
 ) -> None:
     fake = slack.slack
     status = 500 if refusal == "internal_error" else 200
-    fake.fail_next("chat.postMessage", error=refusal, status=status, times=1000)
+    for method in SLACK_POSTS[streaming]:
+        fake.fail_next(method, error=refusal, status=status, times=1000)
     slack.openai.enqueue(Script(chunks=CHUNKS, cut_after=1 if cut else None))
     caplog.set_level(logging.INFO)
     root = (await slack.mention("what is the password?"))["ts"]
@@ -121,11 +142,21 @@ async def test_discord_text_that_never_showed_is_not_replayed(
 # Defect 4: the connection drops under every edit, mid-reply.
 
 
+@pytest.mark.parametrize("streaming", ["edits", "native"])
 async def test_slack_dropping_edits_is_one_short_line_and_one_log_line(
-    slack: SlackWorld, caplog: pytest.LogCaptureFixture
+    slack_in: SlackIn, streaming: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    async with slack_in(streaming) as slack:
+        await _edits_dropped(slack, caplog, streaming)
+
+
+async def _edits_dropped(
+    slack: SlackWorld, caplog: pytest.LogCaptureFixture, streaming: str
+) -> None:
+    caplog.clear()  # bolt's start-up warnings are not this reply's
     fake = slack.slack
-    fake.fail_next("chat.update", drop=True, times=1000)
+    for method in SLACK_EDITS[streaming]:
+        fake.fail_next(method, drop=True, times=1000)
     slack.openai.enqueue(Script(chunks=CHUNKS, delay_between_chunks=0.1))
     caplog.set_level(logging.INFO)
     root = (await slack.mention("what is the password?"))["ts"]

@@ -12,13 +12,14 @@ from tests.e2e.slack_env import (
     SlackWorld,
     slack,
     slack_assistant_pane,
+    slack_edits,
     slack_env,
     slack_long_replies,
 )
 from tests.fakes.openai_server import Script, echo_last_user
 from tests.fakes.slack_server import wait_until
 
-__all__ = ["slack", "slack_assistant_pane", "slack_env", "slack_long_replies"]
+__all__ = ["slack", "slack_assistant_pane", "slack_edits", "slack_env", "slack_long_replies"]
 
 
 async def test_a_mention_is_answered_in_its_thread_streaming(slack: SlackWorld) -> None:
@@ -121,15 +122,15 @@ async def test_a_long_reply_is_split_without_breaking_code_blocks(
     slack = slack_long_replies
     block = "```python\n" + "".join(f"print('line {n}')\n" for n in range(150)) + "```\n"
     prose = "Here is a paragraph of explanation that goes on for a while. " * 12 + "\n\n"
-    reply = (prose + block) * 3
-    assert len(reply) > 9000
+    reply = (prose + block) * 8
+    assert len(reply) > 2 * slack.message_limit
     slack.openai.enqueue(
         Script(chunks=tuple(reply[i : i + 500] for i in range(0, len(reply), 500)))
     )
     event = await slack.mention("show me the code")
     replies = await slack.settled(GENERAL, event["ts"], count=3)
     texts = [r.markdown_text or "" for r in replies]
-    assert len(texts) >= 3 and all(len(text) <= 3900 for text in texts)
+    assert len(texts) >= 3 and all(len(text) <= slack.message_limit for text in texts)
     for text in texts:
         fences = [line for line in text.splitlines() if line.startswith("```")]
         assert len(fences) % 2 == 0, text[-200:]
@@ -157,7 +158,10 @@ async def test_channel_and_workspace_overrides_choose_the_persona(slack: SlackWo
     assert slack.sent()[0]["content"] == "Talk like a pirate."
 
 
-async def test_a_slow_model_shows_a_placeholder_that_becomes_the_answer(slack: SlackWorld) -> None:
+async def test_a_slow_model_shows_a_placeholder_that_becomes_the_answer(
+    slack_edits: SlackWorld,
+) -> None:
+    slack = slack_edits
     # The model says nothing until the placeholder has shown.
     release = asyncio.Event()
     slack.openai.enqueue(Script(chunks=("Sorry for the wait.",), release=release))
@@ -169,12 +173,40 @@ async def test_a_slow_model_shows_a_placeholder_that_becomes_the_answer(slack: S
     assert [r.markdown_text for r in replies] == ["Sorry for the wait."]
 
 
-async def test_a_fast_model_skips_the_placeholder(slack: SlackWorld) -> None:
+async def test_a_slow_model_shows_a_status_while_a_native_stream_waits(slack: SlackWorld) -> None:
+    # Streamed text only grows, so no placeholder: Slack's "is thinking…" status instead.
+    release = asyncio.Event()
+    slack.openai.enqueue(Script(chunks=("Sorry for the wait.",), release=release))
+    event = await slack.mention("take your time")
+    await wait_until(lambda: bool(slack.slack.calls_to("assistant.threads.setStatus")))
+    (status,) = slack.slack.calls_to("assistant.threads.setStatus")
+    assert status.params["thread_ts"] == event["ts"] and status.params["status"] == "is thinking…"
+    assert slack.replies(GENERAL, event["ts"]) == []
+    release.set()
+    replies = await slack.settled(GENERAL, event["ts"])
+    assert [r.markdown_text for r in replies] == ["Sorry for the wait."]
+    assert [c.params["markdown_text"] for c in slack.slack.calls_to("chat.startStream")] == [
+        "Sorry for the wait."
+    ]
+
+
+async def test_a_fast_model_skips_the_placeholder(slack_edits: SlackWorld) -> None:
+    slack = slack_edits
     event = await slack.mention("quick one")
     replies = await slack.settled(GENERAL, event["ts"])
     posts = [call.params.get("markdown_text") for call in slack.slack.calls_to("chat.postMessage")]
     # The first words, posted at once (no placeholder); the rest, if it came later, edited in.
     assert posts in (["Hello"], ["Hello world"])
+    assert [r.markdown_text for r in replies] == ["Hello world"]
+
+
+async def test_a_fast_model_starts_its_stream_with_the_first_words(slack: SlackWorld) -> None:
+    event = await slack.mention("quick one")
+    replies = await slack.settled(GENERAL, event["ts"])
+    starts = [call.params.get("markdown_text") for call in slack.slack.calls_to("chat.startStream")]
+    assert starts in (["Hello"], ["Hello world"])
+    assert slack.slack.calls_to("assistant.threads.setStatus") == []
+    assert slack.slack.calls_to("chat.postMessage") == []
     assert [r.markdown_text for r in replies] == ["Hello world"]
 
 

@@ -23,11 +23,13 @@ from tests.e2e.slack_env import (
     HTTP_MODE,
     PIRATES,
     SIGNING_SECRET,
+    SlackIn,
     SlackWorld,
     running_slack,
     slack,
     slack_assistant_pane,
     slack_env,
+    slack_in,
     write_slack_config,
 )
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
@@ -35,7 +37,7 @@ from tests.fakes.slack_server import FakeSlack, wait_until
 from tests.fakes.slack_signing import signed_headers
 from tests.fakes.waiting import deadline
 
-__all__ = ["slack", "slack_assistant_pane", "slack_env"]
+__all__ = ["slack", "slack_assistant_pane", "slack_env", "slack_in"]
 
 Headers = dict[str, str]
 
@@ -350,54 +352,59 @@ async def _shows(world: SlackWorld, channel: str, thread: str, texts: list[str])
     await wait_until(shown, message=f"the thread shows {texts}")
 
 
-async def test_a_rate_limited_edit_is_retried_and_the_reply_completes(slack: SlackWorld) -> None:
-    chunks = ("One, ", "two, ", "three, ", "four, ", "five.")
-    slack.openai.enqueue(Script(chunks=chunks, delay_between_chunks=0.2))
-    slack.slack.fail_next("chat.update", status=429, retry_after=1)
-    event = await slack.mention("count to five")
-    await slack.settled(GENERAL, event["ts"])
-    # Settled means the turn's task has ended: what shows now stays.
-    assert [r.markdown_text for r in slack.replies(GENERAL, event["ts"])] == ["".join(chunks)]
-    updates = slack.slack.calls_to("chat.update")
-    assert len(updates) >= 2
-    assert updates[1].at - updates[0].at >= 0.9, "slack_sdk honours Retry-After"
-
-
-async def _drain_post_faults(fake: FakeSlack) -> None:
-    """Uses up what is left of an injected chat.postMessage fault ("the admin fixed it")."""
-    url, auth = f"{fake.api_url}chat.postMessage", {"Authorization": f"Bearer {fake.bot_token}"}
-    async with aiohttp.ClientSession() as session:
-        for _ in range(10):
-            form = {"channel": "C0SCRATCH", "text": "drain"}
-            async with session.post(url, data=form, headers=auth) as response:
-                if (await response.json())["ok"]:
-                    return
-    raise AssertionError("the injected fault never ran out")
-
-
-async def test_not_in_channel_is_one_error_line_naming_the_fix(
-    slack: SlackWorld, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("streaming", "method"), [("edits", "chat.update"), ("native", "chat.stopStream")]
+)
+async def test_a_rate_limited_edit_is_retried_and_the_reply_completes(
+    slack_in: SlackIn, streaming: str, method: str
 ) -> None:
-    fake = slack.slack
-    fake.fail_next("chat.postMessage", error="not_in_channel", times=5)
-    lost = await slack.mention("can you hear me?")
-    await slack.turns.ended(1, slack.key(GENERAL, lost["ts"]))  # all it tried, it has tried
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1, [r.getMessage() for r in errors]
-    line = errors[0].getMessage()
-    assert "not_in_channel" in line and "invite the bot" in line
+    async with slack_in(streaming) as slack:
+        chunks = ("One, ", "two, ", "three, ", "four, ", "five.")
+        slack.openai.enqueue(Script(chunks=chunks, delay_between_chunks=0.2))
+        slack.slack.fail_next(method, status=429, retry_after=1)
+        event = await slack.mention("count to five")
+        await slack.settled(GENERAL, event["ts"])
+        # Settled means the turn's task has ended: what shows now stays.
+        assert [r.markdown_text for r in slack.replies(GENERAL, event["ts"])] == ["".join(chunks)]
+        updates = slack.slack.calls_to(method)
+        assert len(updates) >= 2
+        assert updates[1].at - updates[0].at >= 0.9, "slack_sdk honours Retry-After"
 
 
-async def test_once_the_bot_is_invited_the_next_mention_is_answered(slack: SlackWorld) -> None:
-    fake = slack.slack
-    fake.fail_next("chat.postMessage", error="not_in_channel", times=5)
-    lost = await slack.mention("can you hear me?")
-    await slack.turns.ended(1, slack.key(GENERAL, lost["ts"]))
-    assert slack.replies(GENERAL, lost["ts"]) == []
-    await _drain_post_faults(fake)
-    again = await slack.mention("and now?")
-    replies = await slack.settled(GENERAL, again["ts"])
-    assert [r.markdown_text for r in replies] == ["Hello world"]
+# Where Slack refuses the bot, it refuses a stream and a post alike.
+FIRST_POSTS = {"edits": ("chat.postMessage",), "native": ("chat.startStream", "chat.postMessage")}
+
+
+@pytest.mark.parametrize("streaming", ["edits", "native"])
+async def test_not_in_channel_is_one_error_line_naming_the_fix(
+    slack_in: SlackIn, streaming: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with slack_in(streaming) as slack:
+        for method in FIRST_POSTS[streaming]:
+            slack.slack.fail_next(method, error="not_in_channel", times=5)
+        lost = await slack.mention("can you hear me?")
+        await slack.turns.ended(1, slack.key(GENERAL, lost["ts"]))  # all it tried, it has tried
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1, [r.getMessage() for r in errors]
+        line = errors[0].getMessage()
+        assert "not_in_channel" in line and "invite the bot" in line
+
+
+@pytest.mark.parametrize("streaming", ["edits", "native"])
+async def test_once_the_bot_is_invited_the_next_mention_is_answered(
+    slack_in: SlackIn, streaming: str
+) -> None:
+    async with slack_in(streaming) as slack:
+        fake = slack.slack
+        for method in FIRST_POSTS[streaming]:
+            fake.fail_next(method, error="not_in_channel", times=5)
+        lost = await slack.mention("can you hear me?")
+        await slack.turns.ended(1, slack.key(GENERAL, lost["ts"]))
+        assert slack.replies(GENERAL, lost["ts"]) == []
+        fake.reset_faults()  # the admin invited the bot
+        again = await slack.mention("and now?")
+        replies = await slack.settled(GENERAL, again["ts"])
+        assert [r.markdown_text for r in replies] == ["Hello world"]
 
 
 # Slack's assistant pane.

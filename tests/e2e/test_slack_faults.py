@@ -7,11 +7,18 @@ import logging
 import pytest
 
 from core.types import ConversationKey
-from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
+from tests.e2e.slack_env import (
+    GENERAL,
+    SlackIn,
+    SlackWorld,
+    slack,
+    slack_env,
+    slack_in,
+)
 from tests.fakes.openai_server import Script
 from tests.fakes.slack_server import wait_until
 
-__all__ = ["slack", "slack_env"]
+__all__ = ["slack", "slack_env", "slack_in"]
 
 # Two chunks 0.1 s apart: the first is posted at once, the second only by the final edit
 # (edits wait a second), so a fault on chat.update always hits the edit that completes it.
@@ -44,35 +51,59 @@ async def _answered_once(world: SlackWorld, thread: str, reply: str = REPLY) -> 
 
 
 @pytest.mark.parametrize(
-    ("method", "status", "retry_after"),
+    ("streaming", "method", "status", "retry_after", "after"),
     [
-        ("chat.postMessage", 429, 0),
-        ("chat.postMessage", 500, None),
-        ("chat.postMessage", 502, None),
-        ("chat.postMessage", 503, None),
-        ("chat.update", 429, 1),
-        ("chat.update", 500, None),
-        ("chat.update", 503, None),
-        ("chat.update", 504, None),
+        ("edits", "chat.postMessage", 429, 0, False),
+        ("edits", "chat.postMessage", 500, None, False),
+        ("edits", "chat.postMessage", 502, None, False),
+        ("edits", "chat.postMessage", 503, None, False),
+        ("edits", "chat.update", 429, 1, False),
+        ("edits", "chat.update", 500, None, False),
+        ("edits", "chat.update", 503, None, False),
+        ("edits", "chat.update", 504, None, False),
+        # A stream's first words: tried again (a 429), or looked for first (a lost answer).
+        ("native", "chat.startStream", 429, 0, False),
+        ("native", "chat.startStream", 500, None, False),
+        ("native", "chat.startStream", 503, None, True),
+        # Its last words: a lost answer may or may not have added them; chat.update makes
+        # the message show the whole reply, once.
+        ("native", "chat.stopStream", 429, 0, False),
+        ("native", "chat.stopStream", 500, None, False),
+        ("native", "chat.stopStream", 502, None, True),
     ],
 )
 async def test_a_transient_slack_fault_neither_repeats_nor_cuts_the_reply(
-    slack: SlackWorld, method: str, status: int, retry_after: float | None
+    slack_in: SlackIn,
+    streaming: str,
+    method: str,
+    status: int,
+    retry_after: float | None,
+    after: bool,
 ) -> None:
-    slack.openai.enqueue(_script())
-    slack.slack.fail_next(method, status=status, retry_after=retry_after)
-    event = await slack.mention("weather tomorrow?")
-    await _answered_once(slack, event["ts"])
-    calls = slack.slack.calls_to(method)
-    assert len(calls) >= 2, "the failed call was tried again"
-    assert len(slack.openai.requests) == 1
+    async with slack_in(streaming) as slack:
+        slack.openai.enqueue(_script())
+        slack.slack.fail_next(method, status=status, retry_after=retry_after, after=after)
+        event = await slack.mention("weather tomorrow?")
+        await _answered_once(slack, event["ts"])
+        calls = slack.slack.calls_to(method)
+        # A stream whose answer was lost is found in the thread, not started again.
+        found = after and bool(slack.slack.calls_to("conversations.replies"))
+        assert len(calls) >= 2 or found, "the failed call was tried again"
+        assert len(slack.openai.requests) == 1
 
 
+@pytest.mark.parametrize("streaming", ["edits", "native"])
 async def test_slack_down_for_every_post_keeps_the_question_and_serves_the_next(
-    slack: SlackWorld, caplog: pytest.LogCaptureFixture
+    slack_in: SlackIn, streaming: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    async with slack_in(streaming) as slack:
+        await _down_then_back(slack, caplog)
+
+
+async def _down_then_back(slack: SlackWorld, caplog: pytest.LogCaptureFixture) -> None:
     fake = slack.slack
-    fake.fail_next("chat.postMessage", status=500, times=1000)
+    for method in ("chat.postMessage", "chat.startStream"):
+        fake.fail_next(method, status=500, times=1000)
     slack.openai.enqueue(_script())
     with caplog.at_level(logging.INFO):
         lost = await slack.mention("anyone there?")
@@ -86,12 +117,12 @@ async def test_slack_down_for_every_post_keeps_the_question_and_serves_the_next(
     turn_lines = [r.getMessage() for r in caplog.records if "outcome=" in r.getMessage()]
     assert len(turn_lines) == 1 and "SlackDeliveryError" in turn_lines[0], turn_lines
     # Slack recovers: the next question is answered in full, once.
-    posts = len(fake.calls_to("chat.postMessage"))
+    posts = len(fake.calls_to("chat.postMessage") + fake.calls_to("chat.startStream"))
     fake.reset_faults()
     slack.openai.enqueue(_script())
     again = await slack.mention("and now?")
     await _answered_once(slack, again["ts"])
-    assert len(fake.calls_to("chat.postMessage")) > posts
+    assert len(fake.calls_to("chat.postMessage") + fake.calls_to("chat.startStream")) > posts
 
 
 async def test_a_dropped_socket_mid_reply_reconnects_and_repeats_nothing(

@@ -22,6 +22,7 @@ from tests.fakes.slack_state import (
     SlackIdentity,
     Workspace,
 )
+from tests.fakes.slack_streams import StreamMethods
 from tests.fakes.waiting import deadline, wait_until
 
 __all__ = ["ApiCall", "Download", "FakeMessage", "FakeSlack", "SlackIdentity", "wait_until"]
@@ -56,6 +57,8 @@ class FakeSlack(Fake):
         self.updates_per_minute = updates_per_minute
         self._recent_updates: deque[float] = deque()
         self.api = WebApi(self.workspace, self._socket_url)
+        self.streams = StreamMethods(self.workspace, self.api)
+        self.api.methods.update(self.streams.methods)
         self.calls: list[ApiCall] = []
         self.downloads: list[Download] = []
         self._faults = Faults()
@@ -162,6 +165,11 @@ class FakeSlack(Fake):
     def next_ts(self) -> str:
         """A ts later than every stored message, for events the test is about to send."""
         return self.workspace.next_ts()
+
+    def expire_stream(self, channel: str, ts: str) -> None:
+        """Ends a native stream as Slack does after about five minutes: appends and stops to
+        it are then answered message_not_in_streaming_state."""
+        self.streams.expire(channel, ts)
 
     def thread(self, channel: str, thread_ts: str) -> list[FakeMessage]:
         return self.workspace.thread(channel, thread_ts)

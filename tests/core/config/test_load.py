@@ -269,3 +269,22 @@ def test_a_turn_deadline_must_be_positive(write_config: WriteConfig) -> None:
         load_config(path, {})
 
     assert "limits.first_text_seconds" in str(caught.value)
+
+
+SLACK_BOT = (
+    "  - name: team\n    platform: slack\n    persona: helper\n"
+    "    bot_token: ${SLACK_BOT_TOKEN}\n    app_token: ${SLACK_APP_TOKEN}\n"
+)
+SLACK_ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "OPENAI_API_KEY": "sk-x"}
+
+
+def test_slack_streams_natively_unless_told_to_edit(write_config: WriteConfig) -> None:
+    bot = load_config(write_config(MINIMAL + SLACK_BOT), SLACK_ENV).bot("team")
+    assert isinstance(bot, SlackBotConfig) and bot.streaming == "native"
+    edits = MINIMAL + SLACK_BOT + "    streaming: edits\n"
+    bot = load_config(write_config(edits), SLACK_ENV).bot("team")
+    assert isinstance(bot, SlackBotConfig) and bot.streaming == "edits"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(MINIMAL + SLACK_BOT + "    streaming: live\n"), SLACK_ENV)
+    (issue,) = [str(issue) for issue in caught.value.issues]
+    assert "bots.yaml:14 bots[1].streaming" in issue and "native" in issue, issue
