@@ -19,6 +19,7 @@ from tests.e2e.slack_env import (
     SlackWorld,
     running_slack,
     slack,
+    slack_edits,
     slack_env,
     slack_long_replies,
     write_slack_config,
@@ -28,12 +29,18 @@ from tests.fakes.slack_blocks import feedback_buttons, feedback_click
 from tests.fakes.slack_server import FakeMessage, FakeSlack
 from tests.fakes.slack_signing import signed_headers
 
-__all__ = ["slack", "slack_env", "slack_long_replies"]
+__all__ = ["slack", "slack_edits", "slack_env", "slack_long_replies"]
 
 
 async def feedback_rows(world: SlackWorld) -> list[FeedbackRow]:
     now = datetime.now(UTC)
     return await world.runtime.store.feedback.rows(now - timedelta(days=1), now + timedelta(1))
+
+
+def feedback_buttons_block(message: FakeMessage) -> dict[str, object]:
+    """The context_actions block the reply shows its buttons in."""
+    blocks = message.blocks or []
+    return next(b for b in blocks if b.get("type") == "context_actions")
 
 
 def reply_id_of(message: FakeMessage) -> int:
@@ -110,7 +117,8 @@ async def test_a_long_reply_shows_buttons_under_its_last_part_only(
     slack_long_replies: SlackWorld,
 ) -> None:
     world = slack_long_replies
-    long = " ".join(f"word{i}" for i in range(1200))  # more than one Slack message
+    # More than one Slack message whether edited (3,900 characters) or streamed (12,000).
+    long = " ".join(f"word{i}" for i in range(2000))
     world.openai.enqueue(Script(chunks=(long,)))
     event = await world.mention("tell me everything")
     replies = await world.settled(GENERAL, event["ts"], count=2)
@@ -127,11 +135,21 @@ async def test_feedback_false_shows_no_buttons(
         _, reply = await answered(world)
         assert reply.blocks is None
         assert reply.markdown_text == "Forty-two."
-        sent = fake_slack.calls_to("chat.postMessage") + fake_slack.calls_to("chat.update")
+        methods = ("chat.postMessage", "chat.update", "chat.startStream", "chat.stopStream")
+        sent = [call for method in methods for call in fake_slack.calls_to(method)]
         assert sent and all("blocks" not in call.params for call in sent)
 
 
-async def test_buttons_cost_one_edit_of_a_short_reply(slack: SlackWorld) -> None:
+async def test_buttons_ride_on_a_streamed_replys_stop(slack: SlackWorld) -> None:
+    slack.slack.reset_calls()
+    _, reply = await answered(slack)
+    (stop,) = slack.slack.calls_to("chat.stopStream")
+    assert stop.params["blocks"] == [feedback_buttons_block(reply)]
+    assert slack.slack.calls_to("chat.update") == []  # no call for the buttons alone
+
+
+async def test_buttons_cost_one_edit_of_a_short_edited_reply(slack_edits: SlackWorld) -> None:
+    slack = slack_edits
     slack.slack.reset_calls()
     await answered(slack)
     assert len(slack.slack.calls_to("chat.postMessage")) == 1

@@ -15,15 +15,17 @@ from tests.e2e.slack_env import (
     SlackWorld,
     running_slack,
     slack,
+    slack_assistant_pane,
     slack_edits,
     slack_env,
     write_slack_config,
 )
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack, wait_until
+from tests.fakes.slack_state import ApiCall
 from tests.fakes.slack_streams import MARKDOWN_TEXT_LIMIT, STOPPED
 
-__all__ = ["slack", "slack_edits", "slack_env"]
+__all__ = ["slack", "slack_assistant_pane", "slack_edits", "slack_env"]
 
 WORDS = ("One. ", "Two. ", "Three. ", "Four.")
 
@@ -86,7 +88,7 @@ async def test_a_stream_expired_mid_reply_goes_on_by_update_each_word_once(
     steps[2].set()
     (reply,) = await slack.settled(GENERAL, event["ts"])
     assert reply.markdown_text == "".join(WORDS)
-    updates = [call.params["markdown_text"] for call in slack.slack.calls_to("chat.update")]
+    updates = [_text(call) for call in slack.slack.calls_to("chat.update")]
     # The whole text each time, on the same message: nothing lost, nothing twice.
     assert updates[0] == "One. Two. Three. " and updates[-1] == "".join(WORDS)
     assert {call.params["ts"] for call in slack.slack.calls_to("chat.update")} == {reply.ts}
@@ -105,7 +107,7 @@ async def test_a_stream_expired_before_its_stop_ends_by_update(slack: SlackWorld
     (reply,) = await slack.settled(GENERAL, event["ts"])
     assert reply.markdown_text == "Almost there."
     (update,) = slack.slack.calls_to("chat.update")
-    assert (update.params["ts"], update.params["markdown_text"]) == (reply.ts, "Almost there.")
+    assert (update.params["ts"], _text(update)) == (reply.ts, "Almost there.")
 
 
 @pytest.mark.parametrize(
@@ -203,14 +205,22 @@ async def test_streaming_edits_posts_and_updates(slack_edits: SlackWorld) -> Non
     steps[-1].set()
     (reply,) = await slack.settled(GENERAL, event["ts"])
     assert reply.markdown_text == "".join(WORDS)
-    assert slack.slack.calls_to("chat.update")[-1].params["markdown_text"] == "".join(WORDS)
+    assert _text(slack.slack.calls_to("chat.update")[-1]) == "".join(WORDS)
     assert not [call for call in slack.slack.calls if call.method.endswith("Stream")]
 
 
-async def test_a_dms_top_level_is_posted_and_edited(slack: SlackWorld) -> None:
-    # Slack streams only thread replies; a DM's running conversation is answered at the top.
+async def test_a_dms_top_level_is_posted_and_edited(slack_assistant_pane: SlackWorld) -> None:
+    # Slack streams only thread replies; on the assistant pane a DM's running conversation is
+    # answered at its top level (in the agent view every DM message starts a thread).
+    slack = slack_assistant_pane
     await slack.say("hello there", channel=DM)
     await wait_until(lambda: [m.markdown_text for m in slack.slack.posted(DM)] == ["Hello world"])
     await slack.caught_up()
     assert _count(slack, "chat.startStream") == 0
     assert [m.thread_ts for m in slack.slack.posted(DM)] == [None]
+
+
+def _text(call: ApiCall) -> str:
+    """A chat.update's text: markdown_text, or `text` when blocks (the feedback buttons)
+    carry it as a markdown block."""
+    return str(call.params.get("markdown_text") or call.params.get("text"))

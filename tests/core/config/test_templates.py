@@ -6,9 +6,8 @@ from core.config import PLACEHOLDERS, render_template, template_problems
 
 
 def test_placeholders_are_the_documented_set() -> None:
-    assert {"bot_name", "workspace_name", "channel_name", "user_name", "date", "time"} == (
-        PLACEHOLDERS
-    )
+    documented = {"bot_name", "workspace_name", "channel_name", "viewing_channel", "user_name"}
+    assert documented | {"date", "time"} == PLACEHOLDERS
 
 
 def test_render_fills_values_and_keeps_literal_braces() -> None:
