@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bots.discord.user_install import CUT_NOTE
+from core.types import ConversationKey
 from tests.e2e.discord_env import (
     DiscordWorld,
     discord_env,
@@ -74,3 +75,20 @@ async def test_a_long_answer_to_a_user_install_fits_in_six_messages(
     assert not any(m.ephemeral for m in interaction.followups)  # the server allows it
     shown = (interaction.original_content or "") + "".join(interaction.followup_contents)
     assert shown.startswith(paragraph)
+
+
+async def test_a_user_installed_ask_in_a_dm_the_bot_is_not_in(discord_world: DiscordWorld) -> None:
+    world = discord_world
+    world.openai.enqueue(Script(chunks=("Hello", " there.")))
+    dm = str(world.discord.add_dm_channel(world.discord.user_id)["id"])
+    event = world.discord.interaction_create(
+        "ask", options={"prompt": "hi"}, channel_id=dm, user_install_only=True
+    )
+    assert event["context"] == 2 and event["authorizing_integration_owners"] == {
+        "1": world.discord.user_id
+    }
+    await world.discord.dispatch("INTERACTION_CREATE", event)
+    interaction = world.discord.interaction(str(event["id"]))
+    await world.turns.ended(1, ConversationKey("discord", "dm", dm, "dm"))  # the DM's own thread
+    assert interaction.original_content == "Hello there."
+    assert interaction.followups == []
