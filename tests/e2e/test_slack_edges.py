@@ -458,6 +458,8 @@ async def test_a_socket_reconnect_mid_reply_does_not_cut_or_repeat_it(slack: Sla
     # Slack re-sends, on the new socket, an event whose ack it may have missed.
     await slack.slack.send_event(event, retry_attempt=1, retry_reason="timeout")
     await _shows(slack, GENERAL, event["ts"], ["".join(chunks)])
+    # Shown is not yet stored: the reply's row is written after its last words went out.
+    await slack.settled(GENERAL, event["ts"])
     await wait_until(lambda: slack.slack.connections == 2)
     key = ConversationKey("slack", slack.slack.team_id, GENERAL, event["ts"])
     stored = (await slack.runtime.store.recent_messages(key, 5)).messages
