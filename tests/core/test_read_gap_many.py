@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+
 from core.llm import ModelRequest, OpenAICompatibleClient, TextDelta
 from core.model_http import Stall
 from core.types import PromptMessage
@@ -17,7 +19,7 @@ HELLO = ModelRequest(model="fake-model", messages=(PromptMessage("user", "Hi"),)
 def live_stall_timers(loop: asyncio.AbstractEventLoop) -> int:
     """Timers still due to run a Stall's check (the servers' keep-alive ones are not ours)."""
     scheduled: list[asyncio.TimerHandle] = getattr(loop, "_scheduled")  # noqa: B009
-    owners = [getattr(handle._callback, "__self__", None) for handle in scheduled]
+    owners = [getattr(getattr(handle, "_callback", None), "__self__", None) for handle in scheduled]
     return sum(
         1
         for handle, owner in zip(scheduled, owners, strict=True)
@@ -54,7 +56,7 @@ async def test_a_thousand_gapped_streams_leave_no_task_timer_or_paused_connectio
         assert replies == ["abcde"] * STREAMS
         assert client_tasks() == tasks_before
         session = client._http._session
-        assert session is not None
+        assert session is not None and isinstance(session.connector, aiohttp.TCPConnector)
         pooled = [proto for conns in session.connector._conns.values() for proto, _ in conns]
         assert pooled, "the replies' connections went back to the pool"
         paused = [p for p in pooled if p.transport is not None and not p.transport.is_reading()]
