@@ -92,3 +92,36 @@ async def test_a_user_installed_ask_in_a_dm_the_bot_is_not_in(discord_world: Dis
     await world.turns.ended(1, ConversationKey("discord", "dm", dm, "dm"))  # the DM's own thread
     assert interaction.original_content == "Hello there."
     assert interaction.followups == []
+
+
+async def test_an_answer_of_long_paragraphs_to_a_user_install_fits_in_six_messages(
+    discord_long_replies: DiscordWorld,
+) -> None:
+    # Paragraphs just over half a message: each part holds one, so parts are half full.
+    world = discord_long_replies
+    paragraph = "word " * 205
+    world.openai.enqueue(Script(chunks=tuple(f"{paragraph}\n\n" for _ in range(20))))
+    asked = await ask_as_a_user_install(world, "tell me everything", external=True)
+    await world.turns.ended(1, world.key(f"ask-{asked}"))
+    interaction = world.discord.interaction(asked)
+    assert 1 <= len(interaction.followups) <= 5
+    assert interaction.followup_contents[-1].endswith(CUT_NOTE)
+    assert not any("⚠️" in text for text in interaction.followup_contents)
+
+
+async def test_a_model_that_fails_late_in_a_long_user_install_answer_gets_one_notice(
+    discord_long_replies: DiscordWorld,
+) -> None:
+    # The text alone fills six messages, so the notice needs room kept for it.
+    world = discord_long_replies
+    paragraph = "word " * 205
+    chunks = tuple(f"{paragraph}\n\n" for _ in range(12))
+    world.openai.enqueue(Script(chunks=chunks, cut_after=len(chunks)))
+    asked = await ask_as_a_user_install(world, "tell me everything", external=True)
+    await world.turns.ended(1, world.key(f"ask-{asked}"))
+    interaction = world.discord.interaction(asked)
+    assert 1 <= len(interaction.followups) <= 5
+    shown = [interaction.original_content or "", *interaction.followup_contents]
+    notices = [text for text in shown if "⚠️" in text]
+    assert len(notices) == 1 and shown[-1] is notices[0]
+    assert CUT_NOTE not in "".join(shown)
