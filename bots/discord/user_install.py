@@ -7,7 +7,7 @@ from __future__ import annotations
 import discord
 
 from bots.discord.reply import MESSAGE_LIMIT
-from bots.split import GrowingSplit, split_message
+from bots.split import GrowingSplit, closing_fence, split_message
 from core.errors import ParleyError
 from core.types import ReplySink, TurnSummary
 
@@ -71,7 +71,8 @@ class FittedReply:
 
     async def finish(self, summary: TurnSummary) -> None:
         if self._cut:
-            await self._inner.append(f"\n\n{CUT_NOTE}")
+            closing = closing_fence("".join(self._passed), self._limit)
+            await self._inner.append(f"{closing}\n\n{CUT_NOTE}")
         await self._inner.finish(summary)
 
     async def fail(self, error: ParleyError) -> None:

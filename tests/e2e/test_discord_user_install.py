@@ -125,3 +125,28 @@ async def test_a_model_that_fails_late_in_a_long_user_install_answer_gets_one_no
     notices = [text for text in shown if "⚠️" in text]
     assert len(notices) == 1 and shown[-1] is notices[0]
     assert CUT_NOTE not in "".join(shown)
+
+
+def open_fences(text: str) -> int:
+    """How many code fences are open at the end of `text`, by its fence lines."""
+    return sum(1 for line in text.split("\n") if line.startswith("```")) % 2
+
+
+async def test_a_long_code_answer_to_a_user_install_ends_with_the_note_outside_the_code(
+    discord_long_replies: DiscordWorld,
+) -> None:
+    world = discord_long_replies
+    code = "".join(
+        f"    total = total + compute_the_value_of(item_{n})  # step {n}\n" for n in range(40)
+    )
+    chunks = ("Here it is:\n\n```python\n", *(code for _ in range(10)), "```\n")
+    world.openai.enqueue(Script(chunks=chunks))
+    asked = await ask_as_a_user_install(world, "write it all", external=True)
+    await world.turns.ended(1, world.key(f"ask-{asked}"))
+    interaction = world.discord.interaction(asked)
+    shown = [interaction.original_content or "", *interaction.followup_contents]
+    assert 2 <= len(shown) <= 6
+    assert all(open_fences(text) == 0 for text in shown), "each message shows whole code blocks"
+    last = shown[-1]
+    assert last.endswith(CUT_NOTE)
+    assert open_fences(last[: last.index(CUT_NOTE)]) == 0, "the note is no line of the code"
