@@ -230,3 +230,38 @@ async def test_a_replayed_user_installed_ask_is_answered_once(discord_world: Dis
     assert interaction.callbacks == 1 and interaction.original_content == "Forty-two."
     assert interaction.followups == []
     assert len(world.openai.requests) == 2
+
+
+async def test_a_user_installed_ask_the_model_refuses_gets_one_notice(
+    discord_world: DiscordWorld,
+) -> None:
+    world = discord_world
+    world.openai.enqueue(Script(status=401, error_message="Incorrect API key provided."))
+    asked = await ask_as_a_user_install(world, "the answer?", external=False)
+    await world.turns.ended(1, world.key(f"ask-{asked}"))
+    interaction = world.discord.interaction(asked)
+    assert interaction.original is not None and interaction.original.ephemeral
+    assert (interaction.original_content or "").startswith("⚠️")
+    assert interaction.followups == []
+
+
+async def test_a_click_on_the_last_part_of_a_cut_user_installed_answer_is_stored(
+    discord_long_replies: DiscordWorld,
+) -> None:
+    world = discord_long_replies
+    paragraph = "word " * 205
+    world.openai.enqueue(Script(chunks=tuple(f"{paragraph}\n\n" for _ in range(20))))
+    asked = await ask_as_a_user_install(world, "tell me everything", external=True)
+    await world.turns.ended(1, world.key(f"ask-{asked}"))
+    interaction = world.discord.interaction(asked)
+
+    def buttons_on_the_last() -> bool:
+        return bool(interaction.followups) and bool(interaction.followups[-1].components)
+
+    await wait_until(buttons_on_the_last, message="no buttons under the answer's last part")
+    last = interaction.followups[-1]
+    assert last.content.endswith(CUT_NOTE)
+    await world.discord.click_button(last, world.discord.user_id, "👍")
+    reply_id = str(button_with(last, "👍")["custom_id"]).rpartition(":")[2]
+    await world.turns.ended(1, f"feedback:discord:{reply_id}")
+    assert await rated(world) == [(1, 0)]
