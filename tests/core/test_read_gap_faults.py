@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import StreamInterrupted
 from core.llm import REPLY_ENDED, ModelEvent, ModelRequest, OpenAICompatibleClient, TextDelta
+from core.model_http import Stall
 from core.types import PromptMessage
 from tests.fakes.raw_sse import RawReply, RawSSEServer, chunk_event, raw_sse_server
 
@@ -205,3 +206,39 @@ async def test_a_cancel_in_the_read_gap_leaves_no_paused_connection() -> None:
             first_seen.set()
         await client.close()
     assert text_of(seen) == "one two" and server.requests == 2
+
+
+@pytest.mark.parametrize("data_first", [True, False])
+async def test_a_stall_that_fires_as_the_bytes_come_leaves_no_cancellation_behind(
+    data_first: bool,
+) -> None:
+    # The timer's check and the bytes land in the same turn of the loop: the read either
+    # gets them or times out, and the task is left with no cancellation pending either way.
+    socket_data = asyncio.StreamReader()  # wakes its reader as aiohttp's does
+    waiting = asyncio.Event()
+    with Stall(60.0) as stall:
+
+        async def read() -> tuple[object, int]:
+            waiting.set()
+            try:
+                got: object = await stall.wait(socket_data.read(100))
+            except TimeoutError as timeout:
+                got = timeout
+            task = asyncio.current_task()
+            assert task is not None
+            return got, task.cancelling()
+
+        reading = asyncio.create_task(read())
+        await waiting.wait()  # set in the step that then suspends in the read
+        if data_first:
+            socket_data.feed_data(b"data")
+        # What its timer does once the wait has lasted its seconds, the timer itself a minute
+        # away: as if the wait had begun a minute ago.
+        assert stall._waiting_since is not None
+        stall._waiting_since -= 60.0
+        stall._check()
+        if not data_first:
+            socket_data.feed_data(b"data")
+        got, cancelling = await reading
+    assert cancelling == 0
+    assert got == b"data" or isinstance(got, TimeoutError)
