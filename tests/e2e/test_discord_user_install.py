@@ -265,3 +265,18 @@ async def test_a_click_on_the_last_part_of_a_cut_user_installed_answer_is_stored
     reply_id = str(button_with(last, "👍")["custom_id"]).rpartition(":")[2]
     await world.turns.ended(1, f"feedback:discord:{reply_id}")
     assert await rated(world) == [(1, 0)]
+
+
+async def test_a_whole_long_answer_in_one_piece_is_fitted_too(
+    discord_long_replies: DiscordWorld,
+) -> None:
+    # A server that ignores stream: true sends the whole answer as one completion.
+    world = discord_long_replies
+    paragraph = "word " * 205
+    chunks = tuple(f"{paragraph}\n\n" for _ in range(20))
+    world.openai.enqueue(Script(chunks=chunks, ignore_stream=True))
+    asked = await ask_as_a_user_install(world, "tell me everything", external=True)
+    await world.turns.ended(1, world.key(f"ask-{asked}"))
+    interaction = world.discord.interaction(asked)
+    assert 1 <= len(interaction.followups) <= 5
+    assert interaction.followup_contents[-1].endswith(CUT_NOTE)
