@@ -200,6 +200,12 @@ def split_message(text: str, limit: int) -> list[str]:
     return split.fixed + split.last
 
 
+def closing_fence(text: str, limit: int) -> str:
+    """The line that closes the code fence `text` leaves open ("" when none is), so what is
+    added after the text (a note, a failure's notice) shows as words, not as code."""
+    return _closing(None, text.replace("\r\n", "\n"), True, limit)
+
+
 class GrowingSplit:
     """split_message for a text that only grows, as a streamed reply does.
 

@@ -111,18 +111,23 @@ class LineSplitter:
         self._limit = limit
         self._parts: list[str] = []  # the line being read, in the pieces it came in
         self._size = 0
+        self._after_cr = False  # the last piece ended in "\r": a "\n" next is its pair
 
     def feed(self, piece: str) -> list[str]:
         """The lines this piece completed; a line past the limit raises ReplyCut."""
+        if self._after_cr and piece:
+            # A "\r" at a piece's end ended its line at once (a server may end its events
+            # with bare CRs and then pause): the "\n" of a split "\r\n" is no new line.
+            self._after_cr = False
+            piece = piece[1:] if piece.startswith("\n") else piece
         if "\n" not in piece and "\r" not in piece:
             self._hold(piece)
             return []
         buffer = "".join(self._parts) + piece if self._parts else piece
-        # A "\r" at the end may be the first half of "\r\n": it waits for the next piece.
-        held = "\r" if buffer.endswith("\r") else ""
-        *lines, rest = _LINE_END.split(buffer[: len(buffer) - len(held)])
+        *lines, rest = _LINE_END.split(buffer)
+        self._after_cr = buffer.endswith("\r")
         self._parts, self._size = [], 0
-        self._hold(rest + held)
+        self._hold(rest)
         return lines
 
     def end(self) -> list[str]:

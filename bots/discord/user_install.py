@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import discord
 
+from bots.discord.reply import MESSAGE_LIMIT
+from bots.split import GrowingSplit, closing_fence, split_message
 from core.errors import ParleyError
 from core.types import ReplySink, TurnSummary
 
 MOST_MESSAGES = 6  # the response and five follow-ups
-# Parts are cut at line and word ends below Discord's 2,000 characters, sometimes well
-# below; 1,500 a message on average leaves room for early cuts and the note.
-MOST_CHARS = MOST_MESSAGES * 1500
+# Room kept in the last message for what may follow the text: the note below, a failure's
+# notice, the reply's own notes. Counted in messages, not characters: the split prefers
+# paragraph ends, so a reply of paragraphs just over half a message takes a message each.
+LAST_MESSAGE_ROOM = 400
 CUT_NOTE = "-# (The answer was longer: an app used from your own apps may post six messages here.)"
 
 
@@ -22,11 +25,17 @@ def through_user_install_only(interaction: discord.Interaction) -> bool:
 
 
 class FittedReply:
-    """A ReplySink that passes on at most `most_chars` of the reply, then a note saying so."""
+    """A ReplySink that passes on as much of the reply as fits in `most_messages` messages
+    with room to spare in the last, then a note saying the rest was left out."""
 
-    def __init__(self, inner: ReplySink, most_chars: int = MOST_CHARS) -> None:
+    def __init__(
+        self, inner: ReplySink, most_messages: int = MOST_MESSAGES, limit: int = MESSAGE_LIMIT
+    ) -> None:
         self._inner = inner
-        self._room = most_chars
+        self._most = most_messages
+        self._limit = limit
+        self._split = GrowingSplit(limit)  # as the reply will split what was passed on
+        self._passed: list[str] = []
         self._cut = False
 
     async def start(self) -> None:
@@ -35,15 +44,35 @@ class FittedReply:
     async def append(self, text: str) -> None:
         if self._cut:
             return
-        if len(text) > self._room:
-            text, self._cut = text[: self._room], True
-        self._room -= len(text)
+        self._split.add(text)
+        if not self._fits(self._split.parts()):
+            text, self._cut = self._fitting_head(text), True
+        self._passed.append(text)
         if text:
             await self._inner.append(text)
 
+    def _fits(self, parts: list[str]) -> bool:
+        if len(parts) != self._most:
+            return len(parts) < self._most
+        return len(parts[-1]) + LAST_MESSAGE_ROOM <= self._limit
+
+    def _fitting_head(self, text: str) -> str:
+        """The longest start of `text` that still fits after what was passed on (once per
+        reply: each try splits the whole reply)."""
+        passed = "".join(self._passed)
+        fits, too_long = 0, len(text)
+        while too_long - fits > 1:
+            middle = (fits + too_long) // 2
+            if self._fits(split_message(passed + text[:middle], self._limit)):
+                fits = middle
+            else:
+                too_long = middle
+        return text[:fits]
+
     async def finish(self, summary: TurnSummary) -> None:
         if self._cut:
-            await self._inner.append(f"\n\n{CUT_NOTE}")
+            closing = closing_fence("".join(self._passed), self._limit)
+            await self._inner.append(f"{closing}\n\n{CUT_NOTE}")
         await self._inner.finish(summary)
 
     async def fail(self, error: ParleyError) -> None:

@@ -10,7 +10,7 @@ from typing import Generic
 from bots.notes import summary_notes
 from bots.reply.binding import Message, ReplyBinding, Show
 from bots.reply.errors import CONNECTION_LOST, TRANSPORT_ERRORS, DeliveryError
-from bots.split import GrowingSplit, split_message
+from bots.split import GrowingSplit, closing_fence, split_message
 from core.errors import ParleyError
 from core.types import TurnSummary
 
@@ -78,13 +78,13 @@ class StreamedReply(Generic[Message]):
     async def finish(self, summary: TurnSummary) -> None:
         notes = summary_notes(summary)
         rendered = self._binding.style.notes(notes) if notes else ""
-        body = "\n\n".join(part for part in ("".join(self._said).strip(), rendered) if part)
+        body = "\n\n".join(part for part in (self._closed_text(), rendered) if part)
         rated = summary.reply_id if self._binding.feedback else None
         await self._final(body or self._binding.style.empty, rated=rated)
 
     async def fail(self, error: ParleyError) -> None:
         notice = self._binding.style.notice(error)
-        text = "".join(self._said).strip()
+        text = self._closed_text()
         try:
             await self._final(f"{text}\n\n{notice}" if text else notice)
         except DeliveryError:
@@ -94,6 +94,12 @@ class StreamedReply(Generic[Message]):
 
     async def say(self, text: str) -> None:
         await self._final(text)
+
+    def _closed_text(self) -> str:
+        """The reply's text with the code block it leaves open (a model cut off, or one that
+        never closed it) closed: what follows it, notes or a notice, must not show as code."""
+        text = "".join(self._said).strip()
+        return text + closing_fence(text, self._binding.limit) if text else text
 
     @property
     def shown(self) -> str:

@@ -136,6 +136,16 @@ def test_sse_lines_split_on_every_sse_line_end_even_across_pieces() -> None:
     assert _lines('data: "x\u2028y"\n') == ['data: "x\u2028y"']
 
 
+def test_a_bare_cr_at_a_pieces_end_ends_its_line_at_once() -> None:
+    # A server ending events with bare CRs and then pausing: no later byte is needed.
+    splitter = LineSplitter(100)
+    assert splitter.feed("data: a\r\r") == ["data: a", ""]
+    assert splitter.feed("\ndata: b\r") == ["data: b"]  # that "\n" paired the "\r"
+    assert splitter.feed("\r") == [""]
+    assert splitter.feed("\n") == []
+    assert splitter.feed("\n") == [""]
+
+
 def test_sse_lines_refuse_a_line_past_the_limit_before_it_ends() -> None:
     endless = ["x" * 30] * 10
     with pytest.raises(ReplyCut, match="over 100 characters"):

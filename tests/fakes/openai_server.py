@@ -57,6 +57,7 @@ class Script:
     endless: str | None = None
     endless_every: float = 0.5
     endless_text: str = "word "
+    endless_after_finish: bool = False  # the endless part comes after the finish_reason
     huge_line: int = 5_000_000
 
 
@@ -311,7 +312,7 @@ class FakeOpenAI(Fake):
                 await script.release_chunks[index - 1].wait()
             await response.write(reply.delta({"content": text}))
             first_text = first_text or time.monotonic()
-        if script.endless is not None:
+        if script.endless is not None and not script.endless_after_finish:
             return await self._endless(response, script, reply)
         if script.stream_error is not None:
             # What OpenAI sends when a reply fails after the headers: an error event.
@@ -324,6 +325,8 @@ class FakeOpenAI(Fake):
                 request.transport.abort()
             return response
         await response.write(reply.delta({}, finish_reason="stop"))
+        if script.endless is not None:
+            return await self._endless(response, script, reply)
         if script.cut_after_finish and request.transport is not None:
             request.transport.abort()
             return response
