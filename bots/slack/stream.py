@@ -28,7 +28,10 @@ from bots.throttle import ChannelThrottle
 log = logging.getLogger(__name__)
 
 # markdown_text takes 12,000 characters a call; a longer reply goes on in a new stream.
-STREAM_LIMIT = 12_000
+# The split counts the model's text, Slack the text shown: each bare "@here" is shown one
+# character longer (without_pings), so a message grows by at most 1/6 (of "@here " and the
+# like); 10,000 leaves room for that, and a reply that falls back to one whole chat.update.
+STREAM_LIMIT = 10_000
 # Slack will not stream here (a channel type, a workspace, a plan without the feature): the
 # reply goes on by chat.postMessage and chat.update, and so do later ones in this channel.
 REFUSED = frozenset(

@@ -117,7 +117,7 @@ async def test_a_long_reply_shows_buttons_under_its_last_part_only(
     slack_long_replies: SlackWorld,
 ) -> None:
     world = slack_long_replies
-    # More than one Slack message whether edited (3,900 characters) or streamed (12,000).
+    # More than one Slack message whether edited (3,900 characters) or streamed (10,000).
     long = " ".join(f"word{i}" for i in range(2000))
     world.openai.enqueue(Script(chunks=(long,)))
     event = await world.mention("tell me everything")
