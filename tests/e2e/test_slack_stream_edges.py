@@ -14,6 +14,7 @@ from tests.e2e.slack_env import (
     GENERAL,
     SlackWorld,
     running_slack,
+    slack,
     slack_env,
     write_slack_config,
 )
@@ -21,7 +22,7 @@ from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack, wait_until
 from tests.fakes.slack_streams import MARKDOWN_TEXT_LIMIT, STOPPED, STREAMING
 
-__all__ = ["slack_env"]
+__all__ = ["slack", "slack_env"]
 
 
 @pytest.fixture
@@ -64,3 +65,86 @@ async def test_bare_mentions_near_the_limit_never_push_a_message_past_it(
         len(streams.started) - 1
     )
     assert streams.states[streams.started[-1]] != STREAMING  # expired, never left open
+
+
+def _count(world: SlackWorld, method: str) -> int:
+    return len(world.slack.calls_to(method))
+
+
+async def _last_words_held(world: SlackWorld, text: str) -> tuple[dict[str, str], asyncio.Event]:
+    """A mention whose reply streams "One. Two." and holds " Three." until the event is set."""
+    last = asyncio.Event()
+    world.openai.enqueue(Script(chunks=("One. Two.", " Three."), release_chunks=[last]))
+    event = await world.mention(text)
+    await wait_until(lambda: _count(world, "chat.startStream") == 1)
+    return event, last
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "after"),
+    [
+        (500, None, True),  # stopped with the last words, but the answer was lost
+        (503, None, False),  # nothing was done, and the answer was lost
+        (429, None, False),  # rate limited: Retry-After, then tried again
+    ],
+    ids=["landed-answer-lost", "lost", "rate-limited"],
+)
+async def test_a_stop_that_fails_leaves_the_whole_reply_once_and_no_stream_open(
+    slack: SlackWorld, status: int, error: str | None, after: bool
+) -> None:
+    event, last = await _last_words_held(slack, "count to three")
+    retry_after = 0.0 if status == 429 else None
+    slack.slack.fail_next(
+        "chat.stopStream", status=status, error=error, after=after, retry_after=retry_after
+    )
+    last.set()
+    (reply,) = await slack.settled(GENERAL, event["ts"])
+    assert reply.markdown_text == "One. Two. Three."
+    assert slack.slack.streams.states[(GENERAL, reply.ts)] != STREAMING
+    assert _count(slack, "chat.postMessage") == 0
+    history = await slack.runtime.store.recent_messages(slack.key(GENERAL, event["ts"]), 2)
+    stored = history.messages[-1]
+    assert (stored.role, stored.status, stored.content) == ("assistant", "complete", reply.text)
+
+
+async def test_a_rate_limited_append_waits_and_sends_its_words_once(slack: SlackWorld) -> None:
+    steps = [asyncio.Event(), asyncio.Event()]
+    slack.openai.enqueue(Script(chunks=("One.", " Two.", " Three."), release_chunks=steps))
+    event = await slack.mention("count to three")
+    await wait_until(lambda: _count(slack, "chat.startStream") == 1)
+    slack.slack.fail_next("chat.appendStream", status=429, retry_after=0)
+    steps[0].set()
+    # Refused once with Retry-After, then taken: the client's own retry, no chat.update.
+    await wait_until(lambda: _count(slack, "chat.appendStream") == 2)
+    steps[1].set()
+    (reply,) = await slack.settled(GENERAL, event["ts"])
+    assert reply.markdown_text == "One. Two. Three."
+    assert _count(slack, "chat.update") == 0 and _count(slack, "chat.postMessage") == 0
+    assert slack.slack.streams.shown == ["One.", "One. Two.", "One. Two. Three."]
+
+
+async def test_a_model_failure_after_streamed_words_ends_the_stream_with_one_notice(
+    slack: SlackWorld,
+) -> None:
+    last = asyncio.Event()
+    script = Script(chunks=("Half an", " answer."), release_chunks=[last], stream_error="boom")
+    slack.openai.enqueue(script)
+    event = await slack.mention("fail half way")
+    await wait_until(lambda: _count(slack, "chat.startStream") == 1)
+    last.set()
+    (reply,) = await slack.settled(GENERAL, event["ts"])
+    text = reply.markdown_text or ""
+    assert text.startswith("Half an answer.\n\n_:warning: ")
+    assert text.count(":warning:") == 1
+    assert slack.slack.streams.states[(GENERAL, reply.ts)] == STOPPED
+    assert _count(slack, "chat.postMessage") == 0
+
+
+async def test_a_start_whose_answer_was_lost_is_found_not_started_twice(slack: SlackWorld) -> None:
+    slack.slack.fail_next("chat.startStream", status=500, after=True)
+    event, last = await _last_words_held(slack, "count to three")
+    last.set()
+    (reply,) = await slack.settled(GENERAL, event["ts"])
+    assert reply.markdown_text == "One. Two. Three."
+    assert len(slack.slack.streams.started) == 1
+    assert slack.slack.streams.states[(GENERAL, reply.ts)] != STREAMING
