@@ -127,3 +127,23 @@ async def test_prompts_slack_refused_are_offered_at_the_next_opening(agent: Slac
     await fake.send_event(opened())
     await wait_until(lambda: DM in fake.workspace.suggested_prompts, message="prompts offered")
     assert len(fake.calls_to("assistant.threads.setSuggestedPrompts")) == 2
+
+
+async def test_a_dm_thread_goes_on_after_a_restart_with_its_history(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default = echo_last_user
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    async with running_slack(config, fake_slack, fake_openai) as before:
+        first = await before.say("remember the word teal", channel=DM)
+        await before.settled(DM, first["ts"])
+    async with running_slack(config, fake_slack, fake_openai) as after:
+        # A restarted world counts its ts from the start again: this one is later.
+        later = "1700000900.000100"
+        await after.say("which word?", channel=DM, thread_ts=first["ts"], ts=later)
+        replies = await after.settled(DM, first["ts"], count=2)
+        assert [reply.thread_ts for reply in replies] == [first["ts"]] * 2
+        assert replies[-1].markdown_text == "echo: [Alice] which word?"
+        # The thread's first exchange reached the model once, from the store, not twice.
+        users = after.sent_users()
+        assert users == ["[Alice] remember the word teal", "[Alice] which word?"]
