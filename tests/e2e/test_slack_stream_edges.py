@@ -148,3 +148,23 @@ async def test_a_start_whose_answer_was_lost_is_found_not_started_twice(slack: S
     assert reply.markdown_text == "One. Two. Three."
     assert len(slack.slack.streams.started) == 1
     assert slack.slack.streams.states[(GENERAL, reply.ts)] != STREAMING
+
+
+async def test_appends_rate_limited_past_the_clients_retries_end_whole_at_the_stop(
+    slack: SlackWorld,
+) -> None:
+    steps = [asyncio.Event(), asyncio.Event()]
+    slack.openai.enqueue(Script(chunks=("One.", " Two.", " Three."), release_chunks=steps))
+    event = await slack.mention("count to three")
+    await wait_until(lambda: _count(slack, "chat.startStream") == 1)
+    slack.slack.fail_next("chat.appendStream", status=429, retry_after=0, times=4)
+    steps[0].set()
+    # Once the append is under way the last words may come: the stop waits for it to end.
+    await wait_until(lambda: _count(slack, "chat.appendStream") == 1)
+    steps[1].set()
+    (reply,) = await slack.settled(GENERAL, event["ts"])
+    assert reply.markdown_text == "One. Two. Three."
+    assert _count(slack, "chat.appendStream") == 4  # one try, three retries, all refused
+    assert slack.slack.streams.states[(GENERAL, reply.ts)] == STOPPED
+    history = await slack.runtime.store.recent_messages(slack.key(GENERAL, event["ts"]), 2)
+    assert history.messages[-1].status == "complete"
