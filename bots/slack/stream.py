@@ -89,11 +89,15 @@ class SlackStreamBinding:
         refused: set[str],
         budget: ChannelThrottle,
         status: bool = True,
+        answering: str | None = None,  # the message answered (default: the thread's root)
     ) -> None:
         self._edits = edits
         self._client = client
         self._channel = channel
         self._thread_ts = thread_ts
+        # A stream of this reply is newer than the message it answers: a lost start is
+        # never taken for an earlier reply in the thread that shows the same words.
+        self._answering = answering or thread_ts
         self._recipient = recipient
         self._refused = refused  # the bot's channels where Slack refused streams
         self._streams: dict[str, _Stream] = {}
@@ -142,7 +146,9 @@ class SlackStreamBinding:
                 if not answer_lost(error) or delay is None:
                     raise
             await asyncio.sleep(delay)
-            found = await self._edits.find_streamed(sent, known=self._streams)
+            found = await self._edits.find_streamed(
+                sent, known=self._streams, after=self._answering
+            )
             if found is not None:
                 return found
         raise AssertionError("unreachable: the last try raises")

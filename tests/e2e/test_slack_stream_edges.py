@@ -168,3 +168,30 @@ async def test_appends_rate_limited_past_the_clients_retries_end_whole_at_the_st
     assert slack.slack.streams.states[(GENERAL, reply.ts)] == STOPPED
     history = await slack.runtime.store.recent_messages(slack.key(GENERAL, event["ts"]), 2)
     assert history.messages[-1].status == "complete"
+
+
+async def test_a_lost_start_is_never_taken_for_an_earlier_reply_with_the_same_words(
+    slack: SlackWorld,
+) -> None:
+    slack.openai.enqueue(Script(chunks=("Sure.",)))
+    first = await slack.mention("can you help?")
+    (earlier,) = await slack.settled(GENERAL, first["ts"])
+    last = asyncio.Event()
+    slack.openai.enqueue(Script(chunks=("Sure.", " Here it is."), release_chunks=[last]))
+    # The start's answer is lost and nothing was started: the reply looks for its stream
+    # in the thread before it tries again, and finds only the earlier "Sure.".
+    slack.slack.fail_next("chat.startStream", status=503)
+    await slack.mention("and again?", thread_ts=first["ts"])
+    await wait_until(lambda: _looked_up_after_a_start(slack), message="a lost start looked for")
+    last.set()
+    replies = await slack.settled(GENERAL, first["ts"], count=2)
+    assert [reply.markdown_text for reply in replies] == ["Sure.", "Sure. Here it is."]
+    assert replies[0].ts == earlier.ts
+    assert _count(slack, "chat.update") == 0
+
+
+def _looked_up_after_a_start(world: SlackWorld) -> bool:
+    methods = [call.method for call in world.slack.calls]
+    starts = [i for i, method in enumerate(methods) if method == "chat.startStream"]
+    # The first start is the earlier reply's, the second the one whose answer was lost.
+    return len(starts) >= 2 and "conversations.replies" in methods[starts[1] :]
