@@ -56,7 +56,8 @@ def click_of(body: dict[str, Any], action: dict[str, Any], bot: str) -> Feedback
     try:
         reply_id = int(reply_text)
         clicked_at = datetime.fromtimestamp(float(action.get("action_ts", "")), UTC)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, OSError):
+        # OverflowError and OSError: a time no datetime holds ("1e300", "inf").
         reply_id, clicked_at = 0, None
     known = 0 < reply_id <= _LARGEST_ID
     if rating is None or not known or clicked_at is None or not (channel and user and team):

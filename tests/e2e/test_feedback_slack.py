@@ -197,9 +197,12 @@ async def test_a_click_with_an_id_no_database_holds_is_ignored_in_one_line(
     huge = 2**64
     action = dict(forged["actions"][0], value=f"down:{huge}")
     await slack.slack.send_interactive(dict(forged, actions=[action]))
+    # And a click from the year 10^290: no date Python holds.
+    action = dict(forged["actions"][0], value="down:1", action_ts="1e300")
+    await slack.slack.send_interactive(dict(forged, actions=[action]))
     await wait_until(
-        lambda: any("never set" in r.getMessage() for r in caplog.records),
-        message="the forged click was turned away",
+        lambda: sum("never set" in r.getMessage() for r in caplog.records) == 2,
+        message="both forged clicks were turned away",
     )
     await slack.slack.click_feedback(GENERAL, reply.ts, BOB)
     await clicked(slack, reply, 2)
