@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.slack.mentions import WORD_JOINER
+from bots.slack.mentions import WORD_JOINER, without_pings
 from tests.e2e.slack_env import (
     GENERAL,
     SlackWorld,
@@ -19,6 +19,7 @@ from tests.e2e.slack_env import (
     write_slack_config,
 )
 from tests.fakes.openai_server import FakeOpenAI, Script
+from tests.fakes.slack_mentions import pings
 from tests.fakes.slack_server import FakeSlack, wait_until
 from tests.fakes.slack_streams import MARKDOWN_TEXT_LIMIT, STOPPED, STREAMING
 
@@ -195,3 +196,27 @@ def _looked_up_after_a_start(world: SlackWorld) -> bool:
     starts = [i for i, method in enumerate(methods) if method == "chat.startStream"]
     # The first start is the earlier reply's, the second the one whose answer was lost.
     return len(starts) >= 2 and "conversations.replies" in methods[starts[1] :]
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [("<!chan", "nel>"), ("Tell @", "here"), ("Tell <@U0B", "OB> now"), ("  ", "\n\n")],
+    ids=["split-mention", "split-bare-word", "split-user", "only-blanks"],
+)
+async def test_a_reply_of_a_mention_cut_across_pieces_pings_nobody_and_ends_whole(
+    slack: SlackWorld, chunks: tuple[str, str]
+) -> None:
+    last = asyncio.Event()
+    slack.openai.enqueue(Script(chunks=chunks, release_chunks=[last]))
+    event = await slack.mention("ping them")
+    if chunks[0].strip():
+        await wait_until(lambda: _count(slack, "chat.startStream") == 1)
+    last.set()
+    (reply,) = await slack.settled(GENERAL, event["ts"])
+    said = "".join(chunks).strip()
+    expected = without_pings(said) if said else "_(no answer)_"
+    assert reply.markdown_text == expected
+    # Whatever a reader saw along the way pinged nobody, and no stream is left open.
+    assert all(pings(shown) == set() for shown in slack.slack.streams.shown)
+    assert pings(reply.text) == set()
+    assert STREAMING not in slack.slack.streams.states.values()
