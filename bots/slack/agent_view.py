@@ -37,6 +37,9 @@ class AgentView:
             return
         if channel in self._prompted:
             return
+        # Remembered before the call: each opening is handled in a task of its own, and a
+        # flood of them must not spend Slack's rate limit on the same prompts again.
+        _remember(self._prompted, str(channel), None)
         try:
             # No thread_ts: in the agent view Slack ignores prompts set on a thread.
             await self._client.assistant_threads_setSuggestedPrompts(
@@ -45,8 +48,7 @@ class AgentView:
             )
         except (SlackApiError, aiohttp.ClientError) as error:
             log.warning("could not offer suggested prompts: %s", error)
-            return
-        _remember(self._prompted, str(channel), None)
+            self._prompted.pop(str(channel), None)  # the next opening tries again
 
     async def on_context_changed(self, team_id: str, user: str, channel: str) -> None:
         """The user now looks at `channel` (or at nothing a channel: ""), beside the app."""

@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 ACTION_ID = "parley_feedback"
 # A button's value: the rating and the stored reply's id, e.g. "up:42".
 _RATINGS: dict[str, Rating] = {"up": "up", "down": "down"}
+# SQLite's largest integer: no stored reply has a larger id, and a larger one cannot be looked up.
+_LARGEST_ID = 2**63 - 1
 
 
 def _button(emoji: str, label: str, value: str) -> dict[str, Any]:
@@ -54,9 +56,11 @@ def click_of(body: dict[str, Any], action: dict[str, Any], bot: str) -> Feedback
     try:
         reply_id = int(reply_text)
         clicked_at = datetime.fromtimestamp(float(action.get("action_ts", "")), UTC)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, OSError):
+        # OverflowError and OSError: a time no datetime holds ("1e300", "inf").
         reply_id, clicked_at = 0, None
-    if rating is None or not reply_id or clicked_at is None or not (channel and user and team):
+    known = 0 < reply_id <= _LARGEST_ID
+    if rating is None or not known or clicked_at is None or not (channel and user and team):
         log.warning("slack: a feedback click with a value Parley never set was ignored")
         return None
     return FeedbackClick(

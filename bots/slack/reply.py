@@ -139,12 +139,14 @@ class SlackReplyBinding:
                 return str(message["ts"])
         return None
 
-    async def find_streamed(self, text: str, *, known: Collection[str]) -> str | None:
-        """The ts of a bot message in this thread showing `text` that this reply does not
-        know: a stream Slack started though its answer was lost (a stream takes no mark)."""
+    async def find_streamed(self, text: str, *, known: Collection[str], after: str) -> str | None:
+        """The ts of a bot message in this thread, newer than `after`, showing `text` that
+        this reply does not know: a stream Slack started though its answer was lost (a stream
+        takes no mark)."""
         for message in reversed(await self._newest_messages()):
             ts = str(message.get("ts"))
-            mine = bool(message.get("bot_id")) and ts not in known and ts != self._thread_ts
+            new = ts not in known and _ts_order(ts) > _ts_order(after)
+            mine = bool(message.get("bot_id")) and new
             if mine and message.get("text") == text:
                 return ts
         return None
@@ -229,6 +231,12 @@ def answer_lost(error: Exception) -> bool:
     if isinstance(error, SlackApiError):
         return int(error.response.status_code) >= 500
     return isinstance(error, ANSWER_LOST)
+
+
+def _ts_order(ts: str) -> tuple[int, int]:
+    """A Slack ts ("1700000100.000200") as (seconds, microseconds), for ordering."""
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds or 0), int(fraction.ljust(6, "0")[:6])
 
 
 async def _placeholder_later(show: Show) -> None:

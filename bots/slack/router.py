@@ -234,6 +234,7 @@ class SlackEventRouter:
             refused=self._no_streams,
             budget=self._appends,
             status=not pane,
+            answering=str(event["ts"]),
         )
 
     def _title_once(self, message: IncomingMessage) -> str:

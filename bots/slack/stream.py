@@ -28,7 +28,10 @@ from bots.throttle import ChannelThrottle
 log = logging.getLogger(__name__)
 
 # markdown_text takes 12,000 characters a call; a longer reply goes on in a new stream.
-STREAM_LIMIT = 12_000
+# The split counts the model's text, Slack the text shown: each bare "@here" is shown one
+# character longer (without_pings), so a message grows by at most 1/6 (of "@here " and the
+# like); 10,000 leaves room for that, and a reply that falls back to one whole chat.update.
+STREAM_LIMIT = 10_000
 # Slack will not stream here (a channel type, a workspace, a plan without the feature): the
 # reply goes on by chat.postMessage and chat.update, and so do later ones in this channel.
 REFUSED = frozenset(
@@ -86,11 +89,15 @@ class SlackStreamBinding:
         refused: set[str],
         budget: ChannelThrottle,
         status: bool = True,
+        answering: str | None = None,  # the message answered (default: the thread's root)
     ) -> None:
         self._edits = edits
         self._client = client
         self._channel = channel
         self._thread_ts = thread_ts
+        # A stream of this reply is newer than the message it answers: a lost start is
+        # never taken for an earlier reply in the thread that shows the same words.
+        self._answering = answering or thread_ts
         self._recipient = recipient
         self._refused = refused  # the bot's channels where Slack refused streams
         self._streams: dict[str, _Stream] = {}
@@ -139,7 +146,9 @@ class SlackStreamBinding:
                 if not answer_lost(error) or delay is None:
                     raise
             await asyncio.sleep(delay)
-            found = await self._edits.find_streamed(sent, known=self._streams)
+            found = await self._edits.find_streamed(
+                sent, known=self._streams, after=self._answering
+            )
             if found is not None:
                 return found
         raise AssertionError("unreachable: the last try raises")

@@ -288,7 +288,7 @@ async def slack_long_replies(
     fake_openai: FakeOpenAI,
 ) -> AsyncIterator[SlackWorld]:
     """A persona allowed long replies (Parley cuts a reply far past `max_tokens`), in both
-    streaming modes: their message limits differ (3,900 characters edited, 12,000 streamed)."""
+    streaming modes: their message limits differ (3,900 characters edited, 10,000 streamed)."""
     config = write_slack_config(tmp_path, fake_slack, fake_openai, streaming=request.param)
     config.write_text(config.read_text().replace("max_tokens: 256", "max_tokens: 4000"))
     async with running_slack(config, fake_slack, fake_openai) as world:

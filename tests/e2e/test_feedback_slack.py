@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 
 from core.store.feedback import FeedbackRow
 from tests.e2e.slack_env import (
@@ -26,7 +28,7 @@ from tests.e2e.slack_env import (
 )
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_blocks import feedback_buttons, feedback_click
-from tests.fakes.slack_server import FakeMessage, FakeSlack
+from tests.fakes.slack_server import FakeMessage, FakeSlack, wait_until
 from tests.fakes.slack_signing import signed_headers
 
 __all__ = ["slack", "slack_edits", "slack_env", "slack_long_replies"]
@@ -117,7 +119,7 @@ async def test_a_long_reply_shows_buttons_under_its_last_part_only(
     slack_long_replies: SlackWorld,
 ) -> None:
     world = slack_long_replies
-    # More than one Slack message whether edited (3,900 characters) or streamed (12,000).
+    # More than one Slack message whether edited (3,900 characters) or streamed (10,000).
     long = " ".join(f"word{i}" for i in range(2000))
     world.openai.enqueue(Script(chunks=(long,)))
     event = await world.mention("tell me everything")
@@ -183,3 +185,27 @@ async def test_a_click_over_http_mode_is_acked_and_stored(
         await clicked(world, reply, 1)
         (row,) = await feedback_rows(world)
         assert (row.up, row.down) == (0, 1)
+
+
+async def test_a_click_with_an_id_no_database_holds_is_ignored_in_one_line(
+    slack: SlackWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A misbehaving Slack (or a forged payload) names a reply id past SQLite's integers.
+    _, reply = await answered(slack)
+    forged = await slack.slack.click_feedback(GENERAL, reply.ts, ALICE)
+    await clicked(slack, reply, 1)
+    huge = 2**64
+    action = dict(forged["actions"][0], value=f"down:{huge}")
+    await slack.slack.send_interactive(dict(forged, actions=[action]))
+    # And a click from the year 10^290: no date Python holds.
+    action = dict(forged["actions"][0], value="down:1", action_ts="1e300")
+    await slack.slack.send_interactive(dict(forged, actions=[action]))
+    await wait_until(
+        lambda: sum("never set" in r.getMessage() for r in caplog.records) == 2,
+        message="both forged clicks were turned away",
+    )
+    await slack.slack.click_feedback(GENERAL, reply.ts, BOB)
+    await clicked(slack, reply, 2)
+    (row,) = await feedback_rows(slack)
+    assert (row.up, row.down) == (2, 0)
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []

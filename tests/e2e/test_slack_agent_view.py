@@ -3,6 +3,7 @@ opening to a reply, through the real bolt app against the fake Slack."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,45 @@ async def test_each_user_has_their_own_view_and_a_canvas_clears_it(agent: SlackW
     alice = await agent.say("hi", channel=DM)
     await agent.settled(DM, alice["ts"])
     assert agent.sent()[0]["content"] == "You help Alice, who is looking at ."
+
+
+async def test_a_flood_of_tab_openings_offers_the_prompts_once(agent: SlackWorld) -> None:
+    # Bolt runs each event in its own task: twenty openings arrive before the first offer
+    # is answered, and Slack's rate limit is spent on one call, not twenty.
+    fake = agent.slack
+    await asyncio.gather(*(fake.send_event(opened()) for _ in range(20)))
+    await wait_until(lambda: DM in fake.workspace.suggested_prompts, message="prompts offered")
+    await agent.caught_up()
+    assert len(fake.calls_to("assistant.threads.setSuggestedPrompts")) == 1
+
+
+async def test_prompts_slack_refused_are_offered_at_the_next_opening(agent: SlackWorld) -> None:
+    fake = agent.slack
+    fake.fail_next("assistant.threads.setSuggestedPrompts", error="internal_error")
+    await fake.send_event(opened())
+    await wait_until(lambda: len(fake.calls_to("assistant.threads.setSuggestedPrompts")) == 1)
+    await agent.caught_up()
+    assert DM not in fake.workspace.suggested_prompts
+    await fake.send_event(opened())
+    await wait_until(lambda: DM in fake.workspace.suggested_prompts, message="prompts offered")
+    assert len(fake.calls_to("assistant.threads.setSuggestedPrompts")) == 2
+
+
+async def test_a_dm_thread_goes_on_after_a_restart_with_its_history(
+    slack_env: None, tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default = echo_last_user
+    config = write_slack_config(tmp_path, fake_slack, fake_openai)
+    async with running_slack(config, fake_slack, fake_openai) as before:
+        first = await before.say("remember the word teal", channel=DM)
+        await before.settled(DM, first["ts"])
+    async with running_slack(config, fake_slack, fake_openai) as after:
+        # A restarted world counts its ts from the start again: this one is later.
+        later = "1700000900.000100"
+        await after.say("which word?", channel=DM, thread_ts=first["ts"], ts=later)
+        replies = await after.settled(DM, first["ts"], count=2)
+        assert [reply.thread_ts for reply in replies] == [first["ts"]] * 2
+        assert replies[-1].markdown_text == "echo: [Alice] which word?"
+        # The thread's first exchange reached the model once, from the store, not twice.
+        users = after.sent_users()
+        assert users == ["[Alice] remember the word teal", "[Alice] which word?"]

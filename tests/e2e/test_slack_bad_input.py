@@ -81,7 +81,7 @@ async def test_a_reply_with_an_unclosed_fence_is_split_balanced(
     slack_long_replies: SlackWorld,
 ) -> None:
     slack = slack_long_replies
-    # Past two messages of either mode (3,900 characters edited, 12,000 streamed).
+    # Past two messages of either mode (3,900 characters edited, 10,000 streamed).
     code = "\n".join(f"line_{n} = {n}  # {'x' * 60}" for n in range(330))
     slack.openai.enqueue(Script(chunks=("Here:\n```python\n", code, "\n\nno closing fence")))
     event = await slack.mention("show me code")

@@ -15,6 +15,7 @@ from tests.e2e.slack_env import ALICE, GENERAL, slack_env, write_slack_config
 from tests.e2e.test_crash import database_rows
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack, wait_until
+from tests.fakes.slack_streams import STREAMING
 
 __all__ = ["slack_env"]
 
@@ -101,3 +102,6 @@ async def test_a_reply_longer_than_the_wait_is_cut_marked_and_the_exit_is_zero(
     assert (role, status, error) == ("assistant", "partial", SHUT_DOWN)
     shown = [m.markdown_text or "" for m in fake_slack.thread(GENERAL, root)]
     assert "restarting" in shown[-1]
+    # The words streamed so far stay, the notice comes once, and no stream is left open.
+    assert shown[-1].startswith("word0") and shown[-1].count("restarting") == 1
+    assert fake_slack.streams.started and STREAMING not in fake_slack.streams.states.values()

@@ -13,6 +13,8 @@ from tests.fakes.slack_state import FakeMessage, Workspace, ts_key
 Params = dict[str, Any]
 Body = dict[str, Any]
 Method = Callable[[Params], Body]
+# markdown_text holds at most 12,000 characters a call, posted, updated or streamed.
+MARKDOWN_TEXT_LIMIT = 12_000
 
 # The scope a missing_scope error names for each method, as Slack reports it in "needed".
 SCOPES = {
@@ -72,6 +74,8 @@ def _content(params: Params) -> tuple[str, str | None, list[Any] | None]:
         raise SlackError("markdown_text_conflict")
     if text is None and markdown is None and not blocks:
         raise SlackError("no_text")
+    if markdown is not None and len(markdown) > MARKDOWN_TEXT_LIMIT:
+        raise SlackError("msg_too_long")
     if blocks:
         try:
             check_blocks(blocks)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.slack_api import Body, Params, SlackError, WebApi
+from tests.fakes.slack_api import MARKDOWN_TEXT_LIMIT, Body, Params, SlackError, WebApi
 from tests.fakes.slack_state import FakeMessage, Workspace
 
-MARKDOWN_TEXT_LIMIT = 12_000
+__all__ = ["MARKDOWN_TEXT_LIMIT", "StreamMethods"]
+
 STREAMING, STOPPED, EXPIRED = "streaming", "stopped", "expired"
 
 
