@@ -211,6 +211,9 @@ class SlackStreamBinding:
             # A stream Slack refused or ended takes no stop; one whose answer was lost is
             # stopped, in case it still streams.
             stream.open = stream.open and answer_lost(error)
+            if isinstance(error, SlackApiError) and error_code(error) in REFUSED:
+                # As for a refused start: later replies in this channel edit from the first.
+                self._refused.add(self._channel)
             await self._replace(ts, stream, text, blocks)
             return
         stream.sent = sent

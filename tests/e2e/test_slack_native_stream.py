@@ -134,6 +134,11 @@ async def test_an_append_that_fails_goes_on_by_update_each_word_once(
     assert reply.markdown_text == "".join(WORDS).strip()
     assert _count(slack, "chat.appendStream") == 1  # never tried blindly again
     assert slack.slack.calls_to("chat.update")[0].params["markdown_text"] == "One. Two. "
+    # A refusal is remembered for the channel, as a refused start is; a lost answer is not.
+    slack.openai.enqueue(Script(chunks=("Next.",)))
+    again = await slack.mention("and again")
+    await slack.settled(GENERAL, again["ts"])
+    assert _count(slack, "chat.startStream") == (1 if error == "not_allowed" else 2)
 
 
 @pytest.mark.parametrize(
