@@ -192,11 +192,14 @@ async def test_a_slow_model_shows_a_status_while_a_native_stream_waits(slack: Sl
 
 async def test_a_fast_model_skips_the_placeholder(slack_edits: SlackWorld) -> None:
     slack = slack_edits
+    rest = asyncio.Event()
+    slack.openai.enqueue(Script(chunks=("Hello", " world"), release_chunks=(rest,)))
     event = await slack.mention("quick one")
+    await wait_until(lambda: bool(slack.slack.calls_to("chat.postMessage")))
+    rest.set()  # " world" is sent only once "Hello" is posted
     replies = await slack.settled(GENERAL, event["ts"])
     posts = [call.params.get("markdown_text") for call in slack.slack.calls_to("chat.postMessage")]
-    # The first words, posted at once (no placeholder); the rest, if it came later, edited in.
-    assert posts in (["Hello"], ["Hello world"])
+    assert posts == ["Hello"]  # the first words, posted at once (no placeholder); then edited
     assert [r.markdown_text for r in replies] == ["Hello world"]
 
 
