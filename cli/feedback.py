@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TextIO
 
 from bots.config_models import load_config
+from cli.report import period, write_rows
 from core.feedback import FeedbackLine, summarize_feedback
 from core.store import Store
-from core.usage import parse_moment
 
 COLUMNS = ("group", "up", "down", "ratings", "positive_share")
 
@@ -25,9 +23,7 @@ def feedback(args: argparse.Namespace) -> int:
 
 async def _feedback(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    now = datetime.now(UTC)
-    since = parse_moment(args.since, now)
-    until = parse_moment(args.until, now) if args.until else now
+    since, until = period(args)
     async with await Store.open(config.storage.path) as store:
         rows = await store.feedback.rows(since, until)
     lines = summarize_feedback(rows, args.by)
@@ -44,17 +40,10 @@ def write_report(
     fmt: str,
     out: TextIO,
 ) -> None:
-    rows = [_row(line) for line in lines]
-    if fmt == "json":
-        payload = {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": rows}
-        json.dump(payload, out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    else:
-        _table(lines, by, since, until, out)
+    write_rows(
+        [_row(line) for line in lines], COLUMNS, by=by, since=since, until=until, fmt=fmt,
+        out=out, table=lambda: _table(lines, by, since, until, out),
+    )  # fmt: skip
 
 
 def _row(line: FeedbackLine) -> dict[str, object]:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TextIO
 
 from bots.config_models import load_config
+from cli.report import period, write_rows
 from core.store import Store
-from core.usage import UsageLine, parse_moment, summarize
+from core.usage import UsageLine, summarize
 
 # Costs are written fixed-point to this many decimals (a billionth: a few tokens of the
 # cheapest models), never as 7.4e-05, which spreadsheets and people misread.
@@ -28,9 +27,7 @@ def usage(args: argparse.Namespace) -> int:
 
 async def _usage(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    now = datetime.now(UTC)
-    since = parse_moment(args.since, now)
-    until = parse_moment(args.until, now) if args.until else now
+    since, until = period(args)
     store = await Store.open(config.storage.path)
     try:
         rows = await store.ledger.usage_rows(since, until)
@@ -45,20 +42,14 @@ def write_report(
     lines: Sequence[UsageLine], *, by: str, since: datetime, until: datetime, fmt: str, out: TextIO
 ) -> None:
     rows = [_row(line) for line in lines]
-    if fmt == "json":
-        # JSON keeps costs as numbers: a parser reads 7.4e-05 as well as 0.000074.
-        payload = {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": [
-            {**row, "cost": None if row["cost"] is None else float(str(row["cost"]))}
-            for row in rows
-        ]}  # fmt: skip
-        json.dump(payload, out, indent=2)
-        out.write("\n")
-    elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    else:
-        _table(lines, by, since, until, out)
+    # JSON keeps costs as numbers: a parser reads 7.4e-05 as well as 0.000074.
+    json_rows = [
+        {**row, "cost": None if row["cost"] is None else float(str(row["cost"]))} for row in rows
+    ]
+    write_rows(
+        rows, COLUMNS, by=by, since=since, until=until, fmt=fmt, out=out,
+        table=lambda: _table(lines, by, since, until, out), json_rows=json_rows,
+    )  # fmt: skip
 
 
 def _row(line: UsageLine) -> dict[str, object]:
