@@ -146,16 +146,24 @@ async def test_crlf_split_across_reads_is_one_line_end() -> None:
     assert text_of(seen) == "one two" and seen.count(REPLY_ENDED) == 1
 
 
-async def test_a_timeout_shorter_than_the_gap_does_not_cut_a_steady_stream() -> None:
+async def test_a_gap_longer_than_the_timeout_is_no_stall() -> None:
+    # The gap is Parley leaving the socket unread, not the server keeping it waiting: a
+    # timeout far shorter than it must not fire while the words pile up unread.
+    shown = asyncio.Event()
+
     async def answer(reply: RawReply) -> None:
-        for n in range(10):
+        await reply.send(chunk_event("0 ") + b"\n\n")
+        await shown.wait()  # the client is in its gap now, or about to be
+        for n in range(1, 10):
             await reply.send(chunk_event(f"{n} ") + b"\n\n")
-            await asyncio.sleep(0.01)  # the model's pace, not a wait for the client
         await finish(reply)
 
     async with raw_sse_server(answer) as server:
-        client = client_for(server, timeout=0.1, read_gap=0.3)
-        seen = [event async for event in client.stream(HELLO)]
+        client = client_for(server, timeout=0.1, read_gap=0.5)
+        seen = []
+        async for event in client.stream(HELLO):
+            seen.append(event)
+            shown.set()
         await client.close()
     assert text_of(seen) == "".join(f"{n} " for n in range(10))
 
@@ -167,8 +175,7 @@ async def test_a_100_kb_chunk_sent_in_pieces_across_gaps_arrives_whole() -> None
     async def answer(reply: RawReply) -> None:
         await reply.send(chunk_event("start ") + b"\n\n")
         for at in range(0, len(line), 7_000):
-            await reply.send(line[at : at + 7_000])
-            await asyncio.sleep(0.005)
+            await reply.send(line[at : at + 7_000])  # flushed piece by piece
         await finish(reply)
 
     async with raw_sse_server(answer) as server:
