@@ -5,10 +5,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from tests.fakes.discord_events import interaction_envelope
 from tests.fakes.discord_payloads import (
-    ATTACHMENT_SIZE_LIMIT,
-    BOT_PERMISSIONS,
-    EVERYONE_PERMISSIONS,
     Payload,
 )
 from tests.fakes.discord_state import FakeDiscordMessage, FakeInteraction
@@ -68,36 +66,19 @@ def component_interaction(
     world: World, message: FakeDiscordMessage, user_id: str, custom_id: str
 ) -> Payload:
     """An INTERACTION_CREATE body of type 3 (a button click on `message`)."""
-    channel_id, guild_id = message.channel_id, message.guild_id
+    answered = world.interactions.get(message.interaction_id or "")
     interaction = FakeInteraction(
         id=world.ids.next(),
         token=f"aW50ZXJhY3Rpb246{secrets.token_urlsafe(48)}",
         name=custom_id,
-        channel_id=channel_id,
-        guild_id=guild_id,
+        channel_id=message.channel_id,
+        guild_id=message.guild_id,
         user_id=user_id,
+        # A click on an answer given through a user's install comes through that install.
+        user_install_only=answered is not None and answered.user_install_only,
     )
-    world.interactions[interaction.id] = interaction
-    payload: Payload = {
-        "id": interaction.id,
-        "application_id": world.identity.application_id,
-        "type": 3,
-        "data": {"custom_id": custom_id, "component_type": BUTTON},
-        "message": world.render(message),
-        "channel_id": channel_id,
-        "channel": world.channels[channel_id],
-        "token": interaction.token,
-        "version": 1,
-        "app_permissions": BOT_PERMISSIONS,
-        "locale": "en-US",
-        "entitlements": [],
-        "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
-    }
-    if guild_id is not None:
-        member = {**world.member(guild_id, user_id), "permissions": EVERYONE_PERMISSIONS}
-        payload.update(guild_id=guild_id, member=member, guild_locale="en-US", context=0)
-        payload["authorizing_integration_owners"] = {"0": guild_id}
-    else:
-        payload.update(user=world.user(user_id), context=1)
-        payload["authorizing_integration_owners"] = {"0": world.identity.user_id}
+    payload = interaction_envelope(
+        world, interaction, kind=3, data={"custom_id": custom_id, "component_type": BUTTON}
+    )
+    payload["message"] = world.render(message)
     return payload

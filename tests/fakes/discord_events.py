@@ -154,20 +154,30 @@ def interaction_create(
         user_install_only=user_install_only,
         external_apps_allowed=external_apps_allowed,
     )
+    payload = interaction_envelope(world, interaction, kind=2, data=data, locale=locale)
+    payload["entitlement_sku_ids"] = []
+    return payload
+
+
+def interaction_envelope(
+    world: World, interaction: FakeInteraction, *, kind: int, data: Payload, locale: str = "en-US"
+) -> Payload:
+    """An INTERACTION_CREATE body around `data`, as Discord sends any interaction type:
+    where it happened (a server or a DM) and which install authorized it."""
     world.interactions[interaction.id] = interaction
+    guild_id, user_id = interaction.guild_id, interaction.user_id
     payload: Payload = {
         "id": interaction.id,
         "application_id": world.identity.application_id,
-        "type": 2,
+        "type": kind,
         "data": data,
-        "channel_id": channel_id,
-        "channel": world.channels[channel_id],
+        "channel_id": interaction.channel_id,
+        "channel": world.channels[interaction.channel_id],
         "token": interaction.token,
         "version": 1,
         "app_permissions": BOT_PERMISSIONS,
         "locale": locale,
         "entitlements": [],
-        "entitlement_sku_ids": [],
         "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
     }
     if guild_id is not None:
@@ -180,14 +190,14 @@ def interaction_create(
             authorizing_integration_owners={"0": guild_id},
             context=0,
         )
-        if user_install_only:
-            payload["authorizing_integration_owners"] = {"1": user_id}
     else:
         payload.update(
             user=world.user(user_id),
             authorizing_integration_owners={"0": world.identity.user_id},
             context=1,
         )
-        if user_install_only:  # a group DM the bot is not in
-            payload.update(authorizing_integration_owners={"1": user_id}, context=2)
+    if interaction.user_install_only:
+        # Used through the person's own install: in a DM the bot is not in, a group DM.
+        payload["authorizing_integration_owners"] = {"1": user_id}
+        payload["context"] = 0 if guild_id is not None else 2
     return payload
