@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.model_request import ModelRequest
+from core.tools.calls import ToolCall
 from core.types import Usage
 
 
@@ -25,12 +26,21 @@ class ReplyEnded:
     usage figures, so the reply can be shown final without waiting for them."""
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCallsRequested:
+    """The model ended this round asking for tools (finish_reason "tool_calls"): every call
+    it streamed, assembled, in its order. Comes just before ReplyEnded."""
+
+    calls: tuple[ToolCall, ...]
+
+
 REPLY_ENDED = ReplyEnded()
-ModelEvent = TextDelta | ReplyEnded | Usage
+ModelEvent = TextDelta | ToolCallsRequested | ReplyEnded | Usage
 
 
 class ModelClient(Protocol):
-    """Streams one reply: TextDeltas, ReplyEnded when the model has finished it (clients that
+    """Streams one reply: TextDeltas, ToolCallsRequested if the model asked for tools,
+    ReplyEnded when the model has finished it (clients that
     cannot tell leave it out), then one Usage when the server reports it."""
 
     def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]: ...

@@ -6,9 +6,9 @@ import base64
 from dataclasses import dataclass
 
 from core.config import PersonaConfig
+from core.tools.calls import JsonValue as JsonValue  # re-exported
+from core.tools.calls import ToolSpec
 from core.types import PromptMessage
-
-JsonValue = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,8 @@ class ModelRequest:
     # llama.cpp's own; config validation allows it only on llamacpp providers, as OpenAI
     # refuses a request that carries it.
     repeat_penalty: float | None = None
+    # Offered to the model as functions; empty: the request carries no tools at all.
+    tools: tuple[ToolSpec, ...] = ()
 
 
 def request_for(persona: PersonaConfig, messages: tuple[PromptMessage, ...]) -> ModelRequest:

@@ -8,8 +8,11 @@ from typing import Literal, Protocol
 
 from core.config import BotConfig
 from core.errors import ParleyError
+from core.tools.calls import ToolCall
 
 Role = Literal["system", "user", "assistant"]
+# A prompt also carries tool results (role "tool") answering an assistant's tool calls.
+PromptRole = Literal["system", "user", "assistant", "tool"]
 MessageStatus = Literal["complete", "partial", "failed"]
 Direction = Literal["input", "output"]
 
@@ -166,9 +169,11 @@ class ImagePart:
 class PromptMessage:
     """One entry of the Chat Completions `messages` list, before it is put on the wire."""
 
-    role: Role
+    role: PromptRole
     content: str
     images: tuple[ImagePart, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message that asked for tools
+    tool_call_id: str = ""  # a "tool" message: the call it answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +198,79 @@ class TurnSummary:
     usage: Usage | None = None
 
 
+ToolState = Literal["running", "waiting", "ok", "failed", "denied"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStep:
+    """One tool call as the thread shows it, told again each time its state changes.
+
+    `running` when it starts, `waiting` while Approve / Deny buttons wait, then one of
+    `ok`, `failed` or `denied` with the seconds it took and a short `note` (why it failed,
+    who denied it). Steps are shown inside the streamed reply, as one compact line each;
+    they are not the reply's text and are not in `ReplySink.shown`.
+    """
+
+    call_id: str
+    name: str  # "server.tool"
+    state: ToolState
+    seconds: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A tool call waiting for a person: the adapter posts it with Approve / Deny buttons
+    that carry `id` back (`Conversations.approve`).
+
+    `asked_by` is the user whose message started the turn: they (or the bot's admins) may
+    decide. `arguments` is the call's arguments, already cut short for display.
+    """
+
+    id: str
+    tool: str
+    arguments: str
+    asked_by: Author
+    expires_at: datetime
+
+
+ApprovalDecision = Literal["approved", "denied", "expired", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalSettled:
+    """How an approval request ended, for the adapter to show on its message: approved or
+    denied by `by` (a display name), expired unanswered, or cancelled (the turn ended)."""
+
+    request: ApprovalRequest
+    decision: ApprovalDecision
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalClick:
+    """A click on Approve or Deny, as an adapter translates it; `admin` is the adapter's
+    word that the clicker is one of the bot's admins. `platform`, `workspace` and `channel`
+    say where it happened: a click elsewhere than the request's thread is refused."""
+
+    bot: str
+    platform: str
+    workspace: str
+    channel: str
+    approval_id: str
+    user_id: str
+    user_name: str
+    approve: bool
+    admin: bool = False
+
+
+# "approved"/"denied": this click decided it (the adapter acks quietly: the message is
+# updated through the sink). The others are refusals the adapter tells the clicker alone:
+# "not_allowed" (not the asker nor an admin), "decided" (already decided: a doubled or late
+# click), "expired", "unknown" (no such request here).
+ApprovalResult = Literal["approved", "denied", "not_allowed", "decided", "expired", "unknown"]
+
+
 class ReplySink(Protocol):
     """Where the engine streams one reply; each adapter renders it for its platform.
 
@@ -208,6 +286,18 @@ class ReplySink(Protocol):
     async def finish(self, summary: TurnSummary) -> None: ...
 
     async def fail(self, error: ParleyError) -> None: ...
+
+    async def step(self, step: ToolStep) -> None:
+        """Shows a tool call's state in the reply (a new line, or its line updated)."""
+        ...
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        """Posts the request with Approve / Deny buttons in the reply's thread."""
+        ...
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        """Updates the request's message with the decision and who made it; no buttons."""
+        ...
 
     async def say(self, text: str) -> None:
         """One short message in the reply's place instead of a streamed reply (a command's
@@ -311,6 +401,10 @@ class Conversations(Protocol):
         ...
 
     async def record(self, scope: str, value: str) -> None: ...
+
+    async def approve(self, click: ApprovalClick) -> ApprovalResult:
+        """Decides a waiting approval request once; never raises for bad input."""
+        ...
 
     async def feedback(self, click: FeedbackClick) -> FeedbackResult:
         """Stores a click once per user and reply (a changed mind replaces it); "unknown"

@@ -8,6 +8,7 @@ from core.config.paths import LineMap, Loc, did_you_mean, format_path
 from core.config.sampling import LLAMACPP_MAX_SEED
 from core.config.schema import LOCAL_ONLY_KEYS, REMOTE_ONLY_KEYS
 from core.config.templates import template_problems
+from core.config.tools import TOOL_PATTERN
 from core.errors import ConfigIssue
 
 # These run on the raw document so they report alongside per-field errors, not after them;
@@ -26,6 +27,7 @@ def cross_check(data: dict[str, object], lines: LineMap, file: str) -> list[Conf
         *_persona_problems(data),
         *_bot_problems(data),
         *_spending_problems(data),
+        *_tool_problems(data),
     ]
     return [ConfigIssue(file, lines.line_of(loc), format_path(loc), msg) for loc, msg in problems]
 
@@ -164,6 +166,30 @@ def _bot_problems(data: dict[str, object]) -> Iterator[Problem]:
                 if isinstance(override, dict):
                     yield from _persona_ref(override, (*loc, section, key), personas)
                     yield from _prompt_problems(override, (*loc, section, key))
+
+
+def _tool_problems(data: dict[str, object]) -> Iterator[Problem]:
+    """Every tool a persona or an override lists must come from a server under tools:.
+
+    Whether the tool itself exists is known only once the server answers: `parley check
+    --probe` reports patterns that match none of its tools.
+    """
+    servers = _mapping(data.get("tools"))
+    holders: list[tuple[Loc, object]] = [
+        (("personas", name), persona) for name, persona in _mapping(data.get("personas")).items()
+    ]
+    bots = data.get("bots")
+    for index, bot in enumerate(bots if isinstance(bots, list) else []):
+        for section in ("workspaces", "channels"):
+            for key, override in _mapping(_mapping(bot).get(section)).items():
+                holders.append((("bots", index, section, key), override))
+    for loc, holder in holders:
+        listed = _mapping(holder).get("tools")
+        for position, pattern in enumerate(listed if isinstance(listed, list) else []):
+            match = TOOL_PATTERN.fullmatch(pattern) if isinstance(pattern, str) else None
+            if match is not None and match["server"] not in servers:
+                where = (*loc, "tools", position)
+                yield where, _unknown("tool server", match["server"], servers)
 
 
 def _persona_ref(

@@ -17,7 +17,7 @@ def with_defaults(
     issues: list[ConfigIssue] = []
     result.setdefault("providers", {"openai": {}})
     result.setdefault("storage", {})
-    for section in ("providers", "personas"):
+    for section in ("providers", "personas", "tools"):
         named = _named(result.get(section), section, lines, file, issues)
         if named is not None:
             result[section] = named

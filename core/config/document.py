@@ -20,6 +20,7 @@ from core.config.schema import (
     StorageConfig,
 )
 from core.config.secrets import SecretUse
+from core.config.tools import ToolServerConfig
 
 
 def _implicit_providers() -> Mapping[str, ProviderConfig]:
@@ -40,6 +41,7 @@ class ConfigFile(Frozen):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     prices: FrozenMap[str, PriceConfig] = Field(default_factory=empty_map)  # by model name
     budgets: tuple[BudgetConfig, ...] = ()
+    tools: FrozenMap[str, ToolServerConfig] = Field(default_factory=empty_map)  # MCP servers
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 

@@ -12,6 +12,7 @@ from core.config.fields import Frozen, HttpUrl
 from core.config.operations import ModerationConfig
 from core.config.sampling import StopStrings
 from core.config.secrets import SecretRef
+from core.config.tools import ToolPattern
 
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 DEFAULT_STORAGE_PATH = Path("data/parley.db")
@@ -75,6 +76,8 @@ class PersonaConfig(Frozen):
     examples: tuple[Example, ...] = ()
     vision: bool = False
     moderation: ModerationConfig | None = None  # None: no moderation calls
+    # Tools this persona may call, as "server.tool" or "server.*" (servers under tools:).
+    tools: tuple[ToolPattern, ...] = ()
 
 
 class Override(Frozen):
@@ -82,12 +85,14 @@ class Override(Frozen):
 
     persona: str | None = None
     system_prompt: str | None = None
+    # Replaces the persona's tool list here: narrower, wider, or [] for none.
+    tools: tuple[ToolPattern, ...] | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Override:
-        if self.persona is None and self.system_prompt is None:
+        if self.persona is None and self.system_prompt is None and self.tools is None:
             raise PydanticCustomError(
-                "empty_override", "an override needs persona, system_prompt or both"
+                "empty_override", "an override needs persona, system_prompt or tools"
             )
         return self
 
@@ -153,3 +158,12 @@ class LimitsConfig(Frozen):
     # 8 s leaves 2 s of `docker stop`'s default 10 s to close the connections; raise it
     # together with `docker stop -t` or compose's stop_grace_period.
     shutdown_seconds: float = Field(default=8.0, ge=0)
+    # Model calls that may ask for tools, per turn; past it the model answers without tools.
+    tool_rounds: int = Field(default=6, ge=1, le=50)
+    # Characters of one tool result put before the model; the rest is cut with a note.
+    tool_result_chars: int = Field(default=20_000, ge=100)
+    # How long Approve / Deny buttons wait before the request counts as denied.
+    approval_seconds: float = Field(default=600.0, gt=0)
+    # A turn that uses tools, rounds, calls and approvals together; reply_seconds still
+    # bounds each model round.
+    tool_turn_seconds: float = Field(default=900.0, gt=0)
