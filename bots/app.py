@@ -26,6 +26,7 @@ from core.providers import ModelClients
 from core.retention import keep_pruning
 from core.store import Store
 from core.tokens import Tokenizers
+from core.tools.exchange import settle_unfinished
 from core.turn.rows import INTERRUPTED
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,9 @@ async def mark_interrupted(runtime: Runtime, names: list[str]) -> None:
     Only these bots' rows: another process on the same file may be mid-turn right now.
     """
     try:
-        marked = await runtime.store.mark_interrupted(names, datetime.now(UTC), INTERRUPTED)
+        marked = await runtime.store.mark_interrupted(
+            names, datetime.now(UTC), INTERRUPTED, settle_unfinished
+        )
     except StoreError as error:
         # A locked or damaged file must not keep the bots from serving; /healthz says more.
         log.warning("unfinished replies of a stopped run were not marked: %s", error)

@@ -9,6 +9,7 @@ from typing import Final
 from core.config import Example
 from core.errors import ContextTooLong
 from core.tokens import Tokenizers, byte_bound
+from core.tools.exchange import Exchange
 from core.types import ImagePart, PromptMessage, StoredMessage
 
 # OpenAI's accounting: every message costs a few tokens of framing, and the reply is primed
@@ -69,6 +70,35 @@ def history_turn(message: StoredMessage) -> PromptMessage | None:
     return PromptMessage(message.role, message.content)
 
 
+def history_turns(message: StoredMessage) -> tuple[PromptMessage, ...]:
+    """A stored message as replayed: a reply that called tools brings its calls and their
+    results first (even one cut or failed later: what the tools did stays known)."""
+    exchange = Exchange.from_json(message.tools) if message.tools else None
+    if exchange is None or not exchange.rounds or message.role != "assistant":
+        turn = history_turn(message)
+        return (turn,) if turn is not None else ()
+    return reply_turns(message.content, message.status == "complete", exchange)
+
+
+def reply_turns(content: str, complete: bool, exchange: Exchange) -> tuple[PromptMessage, ...]:
+    """A reply that called tools as the model reads it: each round's text with its calls,
+    the results, then the text written after the last round (`content` holds it all)."""
+    said = "".join(round_.text for round_ in exchange.rounds)
+    text = content[len(said) :] if content.startswith(said) else content
+    if not complete or not text:
+        text = (text + INTERRUPTED_MARKER).lstrip("\n")
+    return (*exchange.prompt_messages(), PromptMessage("assistant", text))
+
+
+def replay_text(turns: Sequence[PromptMessage]) -> str:
+    """All the text of a stored message's replay, as its token_count counts it."""
+    if len(turns) == 1 and not turns[0].tool_calls:
+        return turns[0].content
+    parts = [m.content for m in turns]
+    parts += [c.name + c.arguments for m in turns for c in m.tool_calls]
+    return "\n".join(parts)
+
+
 def fits_uncut(request: ContextRequest, tokenizers: Tokenizers) -> ContextWindow | None:
     """The window with nothing dropped or cut, when the counts at hand show that it fits;
     None when only `build_context`'s exact counts can tell.
@@ -88,13 +118,13 @@ def fits_uncut(request: ContextRequest, tokenizers: Tokenizers) -> ContextWindow
     if turn_tokens is None:
         turn_tokens = tokenizers.measure(request.model, request.new_turn)
     used += turn_tokens + TOKENS_PER_MESSAGE + image_cost
-    usable = [(stored, turn) for stored in request.history if (turn := history_turn(stored))]
-    used += sum(stored.token_count + TOKENS_PER_MESSAGE for stored, _ in usable)
+    usable = [(stored, turns) for stored in request.history if (turns := history_turns(stored))]
+    used += sum(stored.token_count + TOKENS_PER_MESSAGE * len(turns) for stored, turns in usable)
     if used > request.budget:
         return None
     new_turn = PromptMessage("user", request.new_turn, request.new_images)
     return ContextWindow(
-        messages=(*head, *(turn for _, turn in usable), new_turn),
+        messages=(*head, *(turn for _, turns in usable for turn in turns), new_turn),
         prompt_tokens=used,
         dropped_messages=0,
         older_omitted=request.history_has_older,
@@ -122,17 +152,18 @@ def build_context(request: ContextRequest, tokenizers: Tokenizers) -> ContextWin
     )
     used += turn_tokens + TOKENS_PER_MESSAGE + image_cost
 
-    usable = [(stored, turn) for stored in request.history if (turn := history_turn(stored))]
+    usable = [(stored, turns) for stored in request.history if (turns := history_turns(stored))]
     # token_count was taken of exactly this rendering when the message was stored, as an
-    # upper bound if the tokenizer was not loaded then (count_stored makes it exact).
+    # upper bound if the tokenizer was not loaded then (count_stored makes it exact). A
+    # reply with its tool calls goes or stays whole: results never lose their call.
     costs = [
-        tokenizers.count_stored(request.model, stored.id, stored.token_count, turn.content)
-        + TOKENS_PER_MESSAGE
-        for stored, turn in usable
+        tokenizers.count_stored(request.model, stored.id, stored.token_count, replay_text(turns))
+        + TOKENS_PER_MESSAGE * len(turns)
+        for stored, turns in usable
     ]
     start = _first_kept(costs, request.budget - used, request.budget // CACHE_STEPS)
     used += sum(costs[start:])
-    kept = [turn for _, turn in usable[start:]]
+    kept = [turn for _, turns in usable[start:] for turn in turns]
     dropped = start
     messages = (*head, *kept, PromptMessage("user", turn_text, request.new_images))
     return ContextWindow(

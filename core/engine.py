@@ -23,13 +23,18 @@ from core.providers import ModelClients
 from core.store import Store
 from core.text import scrub_message
 from core.tokens import Tokenizers
+from core.tools.approvals import Approvals
+from core.tools.calls import ToolHost
 from core.turn.answer import TurnAnswerer
 from core.turn.lookups import completed
 from core.turn.order import ArrivalOrder, Place
 from core.turn.prepare import TurnPreparer
 from core.turn.receive import Receiver, delivery_claim
 from core.turn.state import NoObserver, TurnObserver, TurnReport
+from core.turn.tool_calls import TurnTools
 from core.types import (
+    ApprovalClick,
+    ApprovalResult,
     ConversationKey,
     FeedbackClick,
     FeedbackResult,
@@ -69,6 +74,7 @@ class Engine:
         clock: Callable[[], datetime] = utc_now,
         moderation: Moderation | None = None,
         observer: TurnObserver | None = None,
+        tools: ToolHost | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -78,6 +84,7 @@ class Engine:
         self._commands = Commands(store)
         self._receiver = Receiver(store)
         budgets = BudgetLedger(store, clock)
+        self._approvals = Approvals(clock)
         moderation = moderation or Moderation()
         self._preparer = TurnPreparer(
             store=store, tokenizers=tokenizers, clock=clock, budgets=budgets, moderation=moderation
@@ -89,6 +96,7 @@ class Engine:
             budgets=budgets,
             moderation=moderation,
             observer=self._observer,
+            tools=TurnTools(tools, self._approvals),
         )
 
     async def handle(self, message: IncomingMessage, reply: ReplySink) -> TurnOutcome:
@@ -218,6 +226,15 @@ class Engine:
 
     async def record(self, scope: str, value: str) -> None:
         await self._store.ledger.claim_event(scope, value)
+
+    async def approve(self, click: ApprovalClick) -> ApprovalResult:
+        result = self._approvals.click(click)
+        log.info(
+            "approval %s in %s:%s/%s: %s by %s",
+            *(click.approval_id, click.platform, click.workspace, click.channel),
+            result, click.user_id,
+        )  # fmt: skip
+        return result
 
     async def feedback(self, click: FeedbackClick) -> FeedbackResult:
         config = self._config.current

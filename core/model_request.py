@@ -30,8 +30,13 @@ class ModelRequest:
     tools: tuple[ToolSpec, ...] = ()
 
 
-def request_for(persona: PersonaConfig, messages: tuple[PromptMessage, ...]) -> ModelRequest:
-    """The request a persona makes for these messages: its model and every sampling setting."""
+def request_for(
+    persona: PersonaConfig,
+    messages: tuple[PromptMessage, ...],
+    tools: tuple[ToolSpec, ...] = (),
+) -> ModelRequest:
+    """The request a persona makes for these messages: its model, every sampling setting
+    and the tools it is offered."""
     return ModelRequest(
         model=persona.model,
         messages=messages,
@@ -44,6 +49,7 @@ def request_for(persona: PersonaConfig, messages: tuple[PromptMessage, ...]) -> 
         stop=persona.stop,
         seed=persona.seed,
         repeat_penalty=persona.repeat_penalty,
+        tools=tools,
     )
 
 

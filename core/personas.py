@@ -11,6 +11,7 @@ from core.config import BotConfig, Config, PersonaConfig
 class ResolvedPersona:
     persona: PersonaConfig
     system_prompt: str  # still a template; rendered per turn with real names
+    tools: tuple[str, ...] = ()  # "server.tool" / "server.*" patterns the turn may call
 
 
 def resolve_persona(
@@ -18,18 +19,23 @@ def resolve_persona(
 ) -> ResolvedPersona:
     """`chosen` is a persona picked in chat for the channel or thread; it beats bots.yaml.
     One that a reload removed is ignored."""
+    overrides = [o for o in (bot.workspaces.get(workspace), bot.channels.get(channel)) if o]
     if chosen is not None and chosen in config.personas:
         picked = config.personas[chosen]
-        return ResolvedPersona(picked, picked.system_prompt)
+        # The place's tool list still applies: an admin narrowed it for this channel.
+        tools = picked.tools
+        for override in overrides:
+            tools = override.tools if override.tools is not None else tools
+        return ResolvedPersona(picked, picked.system_prompt, tools)
     persona = config.personas[bot.persona]
-    prompt = persona.system_prompt
-    for override in (bot.workspaces.get(workspace), bot.channels.get(channel)):
-        if override is None:
-            continue
+    prompt, tools = persona.system_prompt, persona.tools
+    for override in overrides:
         if override.persona is not None:
-            # A new persona brings its own prompt unless this same level also sets one.
+            # A new persona brings its own prompt and tools unless this level also sets them.
             persona = config.personas[override.persona]
-            prompt = persona.system_prompt
+            prompt, tools = persona.system_prompt, persona.tools
         if override.system_prompt is not None:
             prompt = override.system_prompt
-    return ResolvedPersona(persona, prompt)
+        if override.tools is not None:
+            tools = override.tools
+    return ResolvedPersona(persona, prompt, tools)

@@ -323,6 +323,7 @@ class StoredMessage:
     created_at: datetime
     platform_message_id: str = ""
     error: str = ""
+    tools: str = ""  # a reply's tool exchange as JSON (core/tools/exchange.py); "" for none
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from core.types import MessageStatus
 
 # The user's row of a delivery already stored, and the reply row that follows it.
 _STORED_DELIVERY_SQL: Final = (
-    "SELECT id, role, status, content, error, token_count FROM messages"
+    "SELECT id, role, status, content, error, token_count, tools FROM messages"
     " WHERE conversation_id = ? AND id >= ("
     "  SELECT id FROM messages WHERE conversation_id = ? AND role = 'user'"
     "  AND platform_message_id = ? ORDER BY id DESC LIMIT 1"
@@ -41,6 +41,7 @@ class Arrival:
     reply_status: MessageStatus = "partial"
     reply_content: str = ""
     reply_error: str = ""
+    reply_tools: str = ""
 
 
 async def claim(conn: aiosqlite.Connection, found: Claim, now: str) -> bool:
@@ -64,7 +65,14 @@ async def stored_delivery(
     rows = list(await conn.execute_fetchall(_STORED_DELIVERY_SQL, params))
     if len(rows) < 2 or rows[0][1] != "user" or rows[1][1] != "assistant":
         return None
-    (user_id, *_, user_tokens), (reply_id, _, status, content, error, _) = rows
+    (user_id, *_, user_tokens, _), (reply_id, _, status, content, error, _, tools) = rows
     return Arrival(
-        int(user_id), int(reply_id), int(user_tokens), False, status, str(content), str(error)
+        int(user_id),
+        int(reply_id),
+        int(user_tokens),
+        False,
+        status,
+        str(content),
+        str(error),
+        str(tools),
     )

@@ -35,6 +35,14 @@ def insert_messages_sql(rows: int) -> str:
 
 # A NULL platform_message_id keeps the stored one.
 # A reply row is "partial" with no error only while its turn runs (see core/rows.py).
+# The tool exchanges of the replies MARK_INTERRUPTED_SQL is about to mark.
+INTERRUPTED_TOOLS_SQL: Final = (
+    "SELECT id, tools FROM messages"
+    " WHERE role = 'assistant' AND status = 'partial' AND error = '' AND tools != ''"
+    " AND author_id IN ({bots}) AND created_at < ?"
+)
+SET_TOOLS_SQL: Final = "UPDATE messages SET tools = ? WHERE id = ? RETURNING id"
+
 MARK_INTERRUPTED_SQL: Final = (
     "UPDATE messages SET error = ?,"
     " status = CASE WHEN content = '' THEN 'failed' ELSE 'partial' END"
@@ -44,7 +52,7 @@ MARK_INTERRUPTED_SQL: Final = (
 
 UPDATE_MESSAGE_SQL: Final = (
     "UPDATE messages SET content = ?, status = ?, token_count = ?, error = ?,"
-    " platform_message_id = COALESCE(?, platform_message_id)"
+    " platform_message_id = COALESCE(?, platform_message_id), tools = COALESCE(?, tools)"
     " WHERE id = ? RETURNING id"
 )
 
@@ -56,7 +64,7 @@ REVISE_MESSAGE_SQL: Final = (
 # whether older messages exist, and reverses the result.
 RECENT_MESSAGES_SQL: Final = (
     "SELECT id, role, author_id, author_name, content, status, token_count, created_at,"
-    " platform_message_id, error"
+    " platform_message_id, error, tools"
     " FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?"
 )
 

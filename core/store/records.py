@@ -105,7 +105,10 @@ def usage_params(record: UsageRecord, created_at: datetime) -> tuple[Any, ...]:
 
 def message_from_row(row: Sequence[Any]) -> StoredMessage:
     """Build a StoredMessage from a row in RECENT_MESSAGES_SQL's column order."""
-    (id_, role, author_id, author_name, content, status, tokens, created, platform_id, error) = row
+    (id_, role, author_id, author_name, content, status, tokens, created, platform_id, error) = row[
+        :10
+    ]
+    tools = str(row[10]) if len(row) > 10 else ""
     # The CHECK constraints make these unreachable unless the file was edited by hand.
     if role not in _ROLES or status not in _STATUSES:
         raise StoreError(f"message {id_} has an unknown role {role!r} or status {status!r}")
@@ -120,6 +123,7 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
         created_at=from_timestamp(str(created)),
         platform_message_id=str(platform_id),
         error=str(error),
+        tools=tools,
     )
 
 

@@ -141,6 +141,12 @@ _FEEDBACK_V5: Final = (
     "CREATE INDEX feedback_by_time ON feedback (clicked_at)",
 )
 
+_TOOLS_V6: Final = (
+    # A reply's tool exchange (the calls the model asked for, their state and results, as
+    # JSON; see core/tools/exchange.py), replayed with the reply in later turns.
+    "ALTER TABLE messages ADD COLUMN tools TEXT NOT NULL DEFAULT ''",
+)
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append only: a released
 # migration is never edited, because files in the field have already run it.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -149,6 +155,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     _MESSAGE_LINKS_V3,
     _RETENTION_V4,
     _FEEDBACK_V5,
+    _TOOLS_V6,
 )
 
 

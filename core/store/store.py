@@ -203,12 +203,14 @@ class Store:
         error: str = "",
         platform_message_id: str | None = None,
         usage: UsageRecord | None = None,
+        tools: str | None = None,
     ) -> None:
-        """Replace a message's text and status; None keeps its platform message id.
+        """Replace a message's text and status; None keeps its platform message id and its
+        tool exchange.
 
         `usage`, the cost of the model call that wrote it, lands in the same transaction.
         """
-        params = (content, status, token_count, error, platform_message_id, message_id)
+        params = (content, status, token_count, error, platform_message_id, tools, message_id)
         # Two single-statement transactions, not one BEGIN..COMMIT of four trips: this runs
         # on every turn. The message goes first; a kill between the two loses one usage
         # row, never the reply the user saw.
@@ -222,6 +224,7 @@ class Store:
                 token_count=token_count,
                 error=error,
                 platform_message_id=platform_message_id,
+                tools=tools,
             )
             if usage is not None:
                 await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
@@ -238,9 +241,30 @@ class Store:
                 message_id, author_name=author_name, content=content, token_count=token_count
             )
 
-    async def mark_interrupted(self, bots: Sequence[str], before: datetime, note: str) -> int:
+    async def record_tools(self, message_id: int, tools: str) -> None:
+        """A reply's tool exchange so far, written before a call runs and after it ends: a
+        process killed in between leaves the call on record, so it is never run again."""
+        async with self._db.single_statements(f"recording tools of {message_id}") as conn:
+            if not await conn.execute_fetchall(q.SET_TOOLS_SQL, (tools, message_id)):
+                raise StoreError(f"there is no message {message_id} to update")
+            self._tails.update_tools(message_id, tools)
+
+    async def record_usage(self, usage: UsageRecord) -> None:
+        """The cost of one model call of a turn still running (a round that asked for tools):
+        counted at once, so budgets see it before the next round."""
+        async with self._db.single_statements("recording usage") as conn:
+            await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
+
+    async def mark_interrupted(
+        self,
+        bots: Sequence[str],
+        before: datetime,
+        note: str,
+        settle: Callable[[str], str] = lambda tools: tools,
+    ) -> int:
         """Replies of these bots that a killed process left in progress, started before
-        `before`, get `note` as their error: partial if they hold text, else failed.
+        `before`, get `note` as their error: partial if they hold text, else failed. Their
+        tool exchanges are rewritten by `settle` (calls left running or waiting end there).
 
         Call it before the bots serve: a reply still "in progress" then can only be one a
         previous process never finished. Returns how many were marked.
@@ -251,6 +275,9 @@ class Store:
         sql = q.MARK_INTERRUPTED_SQL.format(bots=marks)
         params = (note, *bots, to_timestamp(before))
         async with self._db.single_statements("marking interrupted replies") as conn:
+            tools_sql = q.INTERRUPTED_TOOLS_SQL.format(bots=marks)
+            for message_id, tools in await conn.execute_fetchall(tools_sql, params[1:]):
+                await conn.execute_fetchall(q.SET_TOOLS_SQL, (settle(str(tools)), message_id))
             marked = await run(conn, sql, params)
             if marked:
                 self._tails = TailCache()  # cached rows still say "in progress"

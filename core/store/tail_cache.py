@@ -74,6 +74,15 @@ class TailCache:
             tail.complete = False
         self._evict()
 
+    def update_tools(self, message_id: int, tools: str) -> None:
+        conversation = self._owner.get(message_id)
+        tail = self._tails.get(conversation) if conversation is not None else None
+        for index, message in enumerate(tail.messages if tail is not None else ()):
+            if message.id == message_id:
+                assert tail is not None
+                tail.messages[index] = dataclasses.replace(message, tools=tools)
+                return
+
     def _evict(self) -> None:
         # Least recently read first; _owner holds one entry per cached message.
         while len(self._tails) > self._max_conversations or (
@@ -90,6 +99,7 @@ class TailCache:
         token_count: int,
         error: str,
         platform_message_id: str | None,
+        tools: str | None = None,
     ) -> None:
         conversation = self._owner.get(message_id)
         tail = self._tails.get(conversation) if conversation is not None else None
@@ -107,6 +117,7 @@ class TailCache:
                         if platform_message_id is None
                         else platform_message_id
                     ),
+                    tools=message.tools if tools is None else tools,
                 )
                 return
 

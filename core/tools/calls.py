@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 # A JSON document as Python holds it: tool schemas, arguments, request bodies.
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
@@ -51,3 +52,15 @@ class ToolResult:
 
     text: str
     failed: bool = False
+
+
+class ToolHost(Protocol):
+    """The MCP servers as the engine uses them (core.tools.servers.ToolServers)."""
+
+    def tools(self) -> tuple[ToolSpec, ...]:
+        """The tools of the servers reachable now."""
+        ...
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> ToolResult:
+        """One call, bounded by its server's timeout; never raises but for cancellation."""
+        ...

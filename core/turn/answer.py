@@ -11,26 +11,38 @@ from dataclasses import replace
 
 from core.budgets import BudgetLedger
 from core.config import Config
-from core.context import INTERRUPTED_MARKER, prompt_tokens_of
-from core.errors import ContentFlagged, ParleyError, ShutDown, StoppedByUser, StoreError
-from core.model_events import ReplyEnded, TextDelta
+from core.context import INTERRUPTED_MARKER, prompt_tokens_of, replay_text, reply_turns
+from core.errors import (
+    ContentFlagged,
+    ParleyError,
+    ReplyTimedOut,
+    ShutDown,
+    StoppedByUser,
+    StoreError,
+)
+from core.model_events import ReplyEnded, TextDelta, ToolCallsRequested
 from core.model_request import request_for
 from core.moderation import Moderation, flag_of
 from core.providers import ModelClients
 from core.store import Store
 from core.tokens import Tokenizers
+from core.tools.calls import ToolCall, ToolSpec
 from core.turn.ending import Ending, summary_of, usage_after_end
 from core.turn.limits import within_limits
 from core.turn.rows import SHUT_DOWN
 from core.turn.shown import first_words_kept, first_words_written, show_text
-from core.turn.state import Turn, TurnObserver, log_turn, turn_report, usage_record
+from core.turn.state import Turn, TurnObserver, added, log_turn, turn_report, usage_record
+from core.turn.tool_calls import RoundRunner, Toolset, TurnTools
 from core.types import (
     STOPPED_BY_USER,
     MessageStatus,
+    PromptMessage,
     ReplySink,
     TurnOutcome,
     Usage,
 )
+
+_Timing = tuple[float, Ending]  # when the turn started; how its reply ended
 
 # Long enough for one post or edit; a shutdown must not wait on a platform that is down.
 SHUTDOWN_NOTICE_SECONDS = 2.0
@@ -51,7 +63,9 @@ class TurnAnswerer:
         budgets: BudgetLedger,
         moderation: Moderation,
         observer: TurnObserver,
+        tools: TurnTools,
     ) -> None:
+        self._tools = tools
         self._store = store
         self._models = models
         self._tokenizers = tokenizers
@@ -181,9 +195,59 @@ class TurnAnswerer:
     async def _stream(
         self, config: Config, turn: Turn, sink: ReplySink, started: float, ending: Ending
     ) -> None:
+        turn.tools = self._tools.for_turn(config, turn.resolved)
+        if turn.tools is None:
+            await self._round(config, turn, sink, (started, ending), turn.window.messages, ())
+            return
+        seconds = config.limits.tool_turn_seconds
+        try:
+            async with asyncio.timeout(seconds):
+                await self._rounds(config, turn, sink, (started, ending), turn.tools)
+        except TimeoutError as late:
+            raise ReplyTimedOut(
+                f"the turn did not end within {seconds:g}s (limits.tool_turn_seconds)"
+            ) from late
+
+    async def _rounds(
+        self, config: Config, turn: Turn, sink: ReplySink, timing: _Timing, tools: Toolset
+    ) -> None:
+        """Model rounds until one answers in text; the last one is offered no tools."""
+        runner = RoundRunner(self._store, tools, turn.message, turn.exchange)
+        messages = turn.window.messages
+        rounds = config.limits.tool_rounds
+        for number in range(rounds + 1):
+            offered = tuple(tools.specs.values()) if number < rounds else ()
+            said_before = len(turn.reply)
+            calls = await self._round(config, turn, sink, timing, messages, offered)
+            if not calls:
+                return
+            await self._between_rounds(config, turn)
+            said = "".join(turn.reply[said_before:])
+            messages += tuple(await runner.run(turn.assistant_id, sink, said, calls))
+
+    async def _between_rounds(self, config: Config, turn: Turn) -> None:
+        """The round's cost counted now, so a budget it used up stops the next round."""
+        if turn.usage is not None:
+            record = usage_record(turn, turn.usage)
+            await self._store.record_usage(record)
+            self._budgets.spent(record)
+            turn.earlier_usage, turn.usage = added(turn.earlier_usage, turn.usage), None
+        await self._budgets.check(config, turn.message)
+
+    async def _round(
+        self,
+        config: Config,
+        turn: Turn,
+        sink: ReplySink,
+        timing: _Timing,
+        messages: tuple[PromptMessage, ...],
+        offered: tuple[ToolSpec, ...],
+    ) -> tuple[ToolCall, ...]:
+        """One model call streamed to the user; the calls it asked for, if it did."""
+        started, ending = timing
         persona = turn.resolved.persona
         client = self._models.get(config.providers[persona.provider])
-        request = request_for(persona, turn.window.messages)
+        request = request_for(persona, messages, offered)
         show = functools.partial(show_text, self._store, turn, sink)
         # aclosing: if the sink fails mid-stream, or a deadline or the cap ends the reply,
         # the HTTP response is released at once.
@@ -195,20 +259,27 @@ class TurnAnswerer:
             self._moderation.output_gate(config, persona, turn.message.key, show) as gate,
         ):
             ended = False
+            calls: tuple[ToolCall, ...] = ()
             async for event in events:
                 if isinstance(event, TextDelta):
                     if turn.first_token_at is None:
                         turn.first_token_at = time.monotonic() - started
                     await gate.feed(event.text)
+                elif isinstance(event, ToolCallsRequested):
+                    calls = event.calls if offered else ()
                 elif isinstance(event, ReplyEnded):
                     ended = True
                     break
                 else:
                     turn.usage = event
             await gate.finish()
+            if calls:
+                await usage_after_end(events, turn)
+                return calls
             if ended:
                 await self._finish_early(turn, sink, ending)
                 await usage_after_end(events, turn)
+        return ()
 
     async def _recorded(self, turn: Turn, error: ParleyError | None) -> TurnOutcome:
         """The outcome as stored; a store that cannot take it (a full disk) fails the turn,
@@ -225,13 +296,19 @@ class TurnAnswerer:
             status = "failed"  # what was shown stays on record; no later turn replays it
         model = turn.resolved.persona.model
         reply_tokens = self._tokenizers.measure(model, reply) if reply else 0
+        tools = None
+        if turn.exchange.rounds:
+            turn.exchange.settle()  # a cut turn's calls never run again
+            tools = turn.exchange.to_json()
+            replayed = replay_text(reply_turns(reply, status == "complete", turn.exchange))
+            reply_tokens = self._tokenizers.measure(model, replayed)
         if turn.usage is None and reply:
             # Some servers never report usage; Parley's own exact counts keep accounting
             # and budgets from seeing the turn as free (the tokenizer may need loading).
             turn.usage = await asyncio.to_thread(self._counted_usage, model, turn, reply)
         usage = usage_record(turn, turn.usage) if turn.usage else None
         await first_words_written(turn)
-        if status == "partial":
+        if status == "partial" and tools is None:
             # Counted as it will be replayed, marker included.
             reply_tokens = self._tokenizers.measure(model, reply + INTERRUPTED_MARKER)
         await self._store.update_message(
@@ -241,6 +318,7 @@ class TurnAnswerer:
             token_count=reply_tokens,
             error=str(error) if error else "",
             usage=usage,
+            tools=tools,
         )
         if usage is not None:
             self._budgets.spent(usage)

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from core.errors import ParleyError
-from core.model_events import ModelEvent, ReplyEnded, TextDelta
-from core.turn.state import Turn
-from core.types import TurnSummary
+from core.model_events import ModelEvent
+from core.turn.state import Turn, turn_usage
+from core.types import TurnSummary, Usage
 
 # After the model has finished its reply (shown final by then), how long the usage figures
 # and the stream's end are waited for; Parley counts the tokens itself when they do not come.
@@ -35,7 +35,7 @@ def summary_of(turn: Turn) -> TurnSummary:
         older_omitted=turn.window.older_omitted or turn.older_unread,
         input_truncated=turn.window.input_truncated,
         unread_attachments=turn.unread,
-        usage=turn.usage,
+        usage=turn_usage(turn),
     )
 
 
@@ -45,7 +45,7 @@ async def usage_after_end(events: AsyncIterator[ModelEvent], turn: Turn) -> None
     try:
         async with asyncio.timeout(USAGE_WAIT_SECONDS):
             async for event in events:
-                if not isinstance(event, TextDelta | ReplyEnded):
+                if isinstance(event, Usage):
                     turn.usage = event
     except (ParleyError, TimeoutError) as late:
         log.info(

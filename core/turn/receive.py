@@ -68,7 +68,9 @@ class Receiver:
             return True
         if arrival.user_id in self._in_flight:
             return False
-        return never_answered(arrival.reply_status, arrival.reply_content, arrival.reply_error)
+        return never_answered(
+            arrival.reply_status, arrival.reply_content, arrival.reply_error, arrival.reply_tools
+        )
 
     def ended(self, arrival: Arrival) -> None:
         self._in_flight.discard(arrival.user_id)

@@ -18,9 +18,11 @@ INTERRUPTED = "interrupted: Parley stopped before the reply was finished"
 SHUT_DOWN = "interrupted by shutdown"
 
 
-def never_answered(status: str, content: str, error: str) -> bool:
-    """A reply row that a stopped process left with nothing shown: answer its message."""
-    return status != "complete" and not content and error.startswith("interrupted")
+def never_answered(status: str, content: str, error: str, tools: str = "") -> bool:
+    """A reply row that a stopped process left with nothing shown and no tool called:
+    answer its message. A turn that called a tool is not run again: that would run it
+    again (its row keeps what the call did, for the next turns to read)."""
+    return status != "complete" and not content and not tools and error.startswith("interrupted")
 
 
 def user_row(message: IncomingMessage, rendered: RenderedInput, count: TokenCounter) -> NewMessage:

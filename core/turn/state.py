@@ -15,6 +15,8 @@ from core.context import ContextWindow
 from core.errors import ParleyError
 from core.personas import ResolvedPersona
 from core.store import UsageRecord
+from core.tools.exchange import Exchange
+from core.turn.tool_calls import Toolset
 from core.types import IncomingMessage, MessageStatus, Rating, Usage
 
 # The turn line is the engine's: admins filter on that logger name.
@@ -37,6 +39,11 @@ class Turn:
     # Writing the first words the user saw into the row; None until they were shown.
     shown_write: asyncio.Task[None] | None = None
     older_unread: bool = False  # a thread joined late had more before it than was read
+    # Usage of the model rounds before this one that asked for tools (already recorded).
+    earlier_usage: Usage | None = None
+    # The tools this turn may call (None: none), and the calls made so far.
+    tools: Toolset | None = None
+    exchange: Exchange = field(default_factory=Exchange)
 
 
 def system_prompt(
@@ -53,6 +60,21 @@ def system_prompt(
         "time": now.strftime("%H:%M UTC"),
     }
     return render_template(resolved.system_prompt, values)
+
+
+def added(first: Usage | None, second: Usage | None) -> Usage | None:
+    if first is None or second is None:
+        return first or second
+    return Usage(
+        first.prompt_tokens + second.prompt_tokens,
+        first.completion_tokens + second.completion_tokens,
+        first.cached_tokens + second.cached_tokens,
+    )
+
+
+def turn_usage(turn: Turn) -> Usage | None:
+    """Every model round of the turn together."""
+    return added(turn.earlier_usage, turn.usage)
 
 
 def usage_record(turn: Turn, usage: Usage) -> UsageRecord:
@@ -76,7 +98,7 @@ def log_turn(turn: Turn, status: str, started: float, error: ParleyError | None)
     A turn that ended on an error (failed, or partial because it was cut) is a warning: an
     admin running at the default level must see why a user got a failure note.
     """
-    usage = turn.usage or Usage(0, 0)
+    usage = turn_usage(turn) or Usage(0, 0)
     first = f"{turn.first_token_at:.2f}s" if turn.first_token_at is not None else "-"
     log.log(
         logging.WARNING if error is not None else logging.INFO,
@@ -158,5 +180,5 @@ def turn_report(
         provider=persona.provider,
         model=persona.model,
         first_token=turn.first_token_at,
-        usage=turn.usage,
+        usage=turn_usage(turn),
     )

@@ -114,7 +114,7 @@ async def test_a_version_4_database_upgrades_and_keeps_its_rows(db_path: Path) -
     async with await Store.open(db_path) as store:
         assert await store.feedback.rate(click(1, "up"), now_answering) == ("stored", "pirate")
     assert raw_rows(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 5
+    assert len(MIGRATIONS) == 6
     assert raw_rows(db_path, "SELECT content FROM messages") == [("old answer",)]
     assert raw_rows(db_path, "SELECT message_id, rating FROM feedback") == [(1, "up")]
 
