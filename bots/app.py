@@ -27,6 +27,7 @@ from core.retention import keep_pruning
 from core.store import Store
 from core.tokens import Tokenizers
 from core.tools.exchange import settle_unfinished
+from core.tools.host import ToolHostRunning
 from core.turn.rows import INTERRUPTED
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ async def open_runtime(
         log.warning("%s", note)
     moderation = Moderation()
     metrics = Metrics()
+    tools = ToolHostRunning(config.tools) if config.tools else None
+    if tools is not None:
+        tools.begin()
     engine = Engine(
         config=holder,
         store=store,
@@ -72,6 +76,7 @@ async def open_runtime(
         tokenizers=tokenizers,
         moderation=moderation,
         observer=metrics,
+        tools=tools,
     )
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
     pruner = asyncio.create_task(
@@ -88,6 +93,8 @@ async def open_runtime(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if tools is not None:
+            await tools.close()
         await models.close()
         await moderation.close()
         await store.close()

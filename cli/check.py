@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from bots.config_models import load_config
 from bots.platform_notes import platform_notes
 from bots.platforms import ADAPTERS, NOT_YET_BUILT, missing_secrets
+from cli.check_tools import write_tools
 from core.config import BotConfig, BudgetConfig, Config, PersonaConfig, ProviderConfig
 from core.model_files import BUNDLED_NAME, LocalModelError, bundled_model_path, local_model_problem
 from core.moderation import describe_moderation
+from core.tools.calls import ToolSpec
 
 if TYPE_CHECKING:
     from cli.probe import Probed
@@ -35,7 +38,12 @@ def check(args: argparse.Namespace) -> int:
     return print_check(config, sys.stdout, probed)
 
 
-def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> int:
+def print_check(
+    config: Config,
+    out: TextIO,
+    probed: Probed | None = None,
+    tools_probed: Sequence[ToolSpec] | None = None,
+) -> int:
     """Prints the summary; returns the exit code (0: valid, whatever secrets are missing)."""
     write = out.write
     write(f"{config.source} is valid.\n\nProviders\n")
@@ -55,6 +63,7 @@ def print_check(config: Config, out: TextIO, probed: Probed | None = None) -> in
         write(f"  {bot.name:<14} {bot.platform:<8} {_describe_bot(bot)}\n")
         for note in platform_notes(bot):
             write(f"  {'':<23} → {note}\n")
+    write_tools(config, out, tools_probed)
     write("\nSecrets (from the environment)\n")
     for use in config.secrets:
         state = "set" if use.is_set else "MISSING"

@@ -57,6 +57,10 @@ class ToolResult:
 class ToolHost(Protocol):
     """The MCP servers as the engine uses them (core.tools.servers.ToolServers)."""
 
+    async def ready(self) -> None:
+        """Returns once the servers' first connection attempts have ended."""
+        ...
+
     def tools(self) -> tuple[ToolSpec, ...]:
         """The tools of the servers reachable now."""
         ...

@@ -195,7 +195,7 @@ class TurnAnswerer:
     async def _stream(
         self, config: Config, turn: Turn, sink: ReplySink, started: float, ending: Ending
     ) -> None:
-        turn.tools = self._tools.for_turn(config, turn.resolved)
+        turn.tools = await self._tools.for_turn(config, turn.resolved)
         if turn.tools is None:
             await self._round(config, turn, sink, (started, ending), turn.window.messages, ())
             return

@@ -50,10 +50,11 @@ class TurnTools:
         self.host = host
         self.approvals = approvals
 
-    def for_turn(self, config: Config, resolved: ResolvedPersona) -> Toolset | None:
+    async def for_turn(self, config: Config, resolved: ResolvedPersona) -> Toolset | None:
         """None when the turn has no tool to offer (none listed, or no server answers)."""
         if self.host is None or not resolved.tools:
             return None
+        await self.host.ready()
         specs = {
             spec.wire_name: spec
             for spec in self.host.tools()

@@ -1,0 +1,66 @@
+"""The Tools section of `parley check`: servers, and with --probe what each offers to whom."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from core.config import Config
+from core.config.tools import ToolServerConfig
+from core.tools.calls import ToolSpec
+
+
+def write_tools(config: Config, out: TextIO, probed: Sequence[ToolSpec] | None) -> None:
+    """Each server (env and header values never shown), each persona's patterns, and with
+    `probed` (every tool the reachable servers offered) the tools each pattern gives."""
+    if not config.tools:
+        return
+    write = out.write
+    write("\nTools (MCP servers)\n")
+    for server in config.tools.values():
+        write(f"  {server.name:<14} {_describe_server(server)}\n")
+        for spec in (s for s in probed or () if s.server == server.name):
+            approval = server.approval_for(spec.tool, spec.read_only)
+            write(f"  {'':<14}   {spec.tool:<24} {approval}{_read_only(spec)}\n")
+    for persona in config.personas.values():
+        if persona.tools:
+            write(f"  persona {persona.name}: {_given(persona.tools, probed)}\n")
+
+
+def unmatched(config: Config, probed: Sequence[ToolSpec]) -> list[str]:
+    """Persona patterns that name no tool of a reachable server, for --probe to warn of."""
+    reachable = {spec.server for spec in probed}
+    return [
+        f"personas.{persona.name}.tools: '{pattern}' matches no tool of server "
+        f"'{pattern.partition('.')[0]}'"
+        for persona in config.personas.values()
+        for pattern in persona.tools
+        if pattern.partition(".")[0] in reachable and not _matching(pattern, probed)
+    ]
+
+
+def _describe_server(server: ToolServerConfig) -> str:
+    if server.command is not None:
+        where = f"stdio: {server.command} {' '.join(server.args)}".rstrip()
+        extra = f", env {', '.join(server.env)}" if server.env else ", no env"
+    else:
+        where = f"Streamable HTTP: {server.url}"
+        extra = f", headers {', '.join(server.headers)}" if server.headers else ""
+    approval = server.approval or "by each tool's readOnlyHint"
+    return f"{where}{extra}, timeout {server.timeout:g}s, approval {approval}"
+
+
+def _given(patterns: Sequence[str], probed: Sequence[ToolSpec] | None) -> str:
+    if probed is None:
+        return ", ".join(patterns) + " (add --probe to list the tools)"
+    names = sorted({spec.name for pattern in patterns for spec in _matching(pattern, probed)})
+    return ", ".join(names) if names else "no tool (no server answered with a match)"
+
+
+def _matching(pattern: str, probed: Sequence[ToolSpec]) -> list[ToolSpec]:
+    server, _, tool = pattern.partition(".")
+    return [spec for spec in probed if spec.server == server and tool in ("*", spec.tool)]
+
+
+def _read_only(spec: ToolSpec) -> str:
+    return " (read-only)" if spec.read_only else ""
