@@ -15,6 +15,7 @@ from pathlib import Path
 from bots.config_models import config_models, load_config
 from bots.monitoring import Monitor
 from bots.platforms import KEPT_SCOPES, BotRunner, adapter_factory
+from bots.restart_notes import leftover_notes, post_once_connected
 from bots.tasks import Shutdown
 from bots.warm_up import warm_up, warm_up_once_connected
 from core.config import BotConfig, ConfigHolder
@@ -117,6 +118,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
         )
         for bot in bots
     ]
+    leftovers = await leftover_notes(runtime.store, [bot.name for bot in bots])
     await mark_interrupted(runtime, [bot.name for bot in bots])
     runtime.config.hold_running({bot.name: bot.platform for bot in bots})
     runtime.monitor.watch({bot.name: runner for bot, runner in zip(bots, runners, strict=True)})
@@ -125,6 +127,10 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
     warming = asyncio.create_task(
         warm_up_once_connected(runners, runtime.config.current, runtime.models),
         name="warm-up",
+    )
+    noting = asyncio.create_task(
+        post_once_connected(dict(zip((b.name for b in bots), runners, strict=True)), leftovers),
+        name="restart-notes",
     )
     stop = StopRequest()
     _on_stop_signals(stop)
@@ -147,9 +153,9 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
         # A second signal while the replies finish changes nothing: the wait is bounded.
         # Each bot stops listening, drains its own turns (shutdown.grace) and closes its
         # connections, before the store closes behind it.
-        for task in (*serving, stopping, monitor, warming):
+        for task in (*serving, stopping, monitor, warming, noting):
             task.cancel()
-        await asyncio.gather(*serving, stopping, monitor, warming, return_exceptions=True)
+        await asyncio.gather(*serving, stopping, monitor, warming, noting, return_exceptions=True)
         _stop_signals_off()
     if stop.signal is not None:
         log.info("%s", stop.summary(shutdown))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from core.config import BotConfig, Config, SecretRef
+from core.types import ConversationKey
 
 if TYPE_CHECKING:
     from bots.tasks import Shutdown
@@ -21,6 +22,11 @@ class BotRunner(Protocol):
 
     @property
     def connected(self) -> bool: ...
+
+    async def notify(self, key: ConversationKey, text: str) -> None:
+        """Posts one short note in a conversation, outside any turn (what a restart found
+        unfinished there); raises ParleyError when the platform refuses it."""
+        ...
 
 
 class AdapterFactory(Protocol):

@@ -41,6 +41,13 @@ INTERRUPTED_TOOLS_SQL: Final = (
     " WHERE role = 'assistant' AND status = 'partial' AND error = '' AND tools != ''"
     " AND author_id IN ({bots}) AND created_at < ?"
 )
+# The same replies with their bot and conversation, for the notes a restart posts.
+UNFINISHED_TOOL_TURNS_SQL: Final = (
+    "SELECT m.author_id, c.platform, c.workspace, c.channel, c.thread, m.tools"
+    " FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id"
+    " WHERE m.role = 'assistant' AND m.status = 'partial' AND m.error = '' AND m.tools != ''"
+    " AND m.author_id IN ({bots}) AND m.created_at < ? ORDER BY m.id"
+)
 SET_TOOLS_SQL: Final = "UPDATE messages SET tools = ? WHERE id = ? RETURNING id"
 
 MARK_INTERRUPTED_SQL: Final = (

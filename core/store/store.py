@@ -255,6 +255,22 @@ class Store:
         async with self._db.single_statements("recording usage") as conn:
             await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
 
+    async def unfinished_tool_turns(
+        self, bots: Sequence[str], before: datetime
+    ) -> list[tuple[str, ConversationKey, str]]:
+        """The replies mark_interrupted would mark that called tools: bot, conversation and
+        tool exchange, read before marking, so a restart can tell each thread what became
+        of its calls."""
+        if not bots:
+            return []
+        sql = q.UNFINISHED_TOOL_TURNS_SQL.format(bots=", ".join("?" for _ in bots))
+        async with self._db.single_statements("reading unfinished tool calls") as conn:
+            rows = await conn.execute_fetchall(sql, (*bots, to_timestamp(before)))
+        return [
+            (str(bot), ConversationKey(str(p), str(w), str(c), str(t)), str(tools))
+            for bot, p, w, c, t, tools in rows
+        ]
+
     async def mark_interrupted(
         self,
         bots: Sequence[str],

@@ -103,6 +103,35 @@ def _settled(exchange: Exchange) -> None:
                 record.state, record.result = "denied", RESTARTED_WAITING_RESULT
 
 
+def restart_note(text: str) -> str:
+    """What a thread is told of its calls when Parley starts again after being killed mid-turn
+    ("" when no call was left running or waiting)."""
+    exchange = Exchange.from_json(text)
+    running = [r.name for round_ in exchange.rounds for r in round_.calls if r.state == "running"]
+    waiting = [r.name for round_ in exchange.rounds for r in round_.calls if r.state == "waiting"]
+    parts = []
+    if running:
+        parts.append(
+            f"{_names(running)} had started and {'was' if len(running) == 1 else 'were'} not "
+            "run again (it may or may not have finished)"
+        )
+    if waiting:
+        parts.append(f"the approval for {_names(waiting)} was cancelled, so it did not run")
+    if not parts:
+        return ""
+    return "Parley restarted in the middle of this reply: " + "; ".join(parts) + ". Ask again."
+
+
+def _names(calls: list[str]) -> str:
+    return ", ".join(f"`{unwired(name)}`" for name in calls)
+
+
+def unwired(name: str) -> str:
+    """The tool's "server.tool" name from the function name the model used."""
+    server, separator, tool = name.partition("__")
+    return f"{server}.{tool}" if separator else name
+
+
 def _result_of(record: CallRecord) -> str:
     if record.result:
         return record.result
