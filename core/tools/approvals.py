@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from core.errors import ParleyError
 from core.types import (
@@ -18,7 +19,6 @@ from core.types import (
     ApprovalSettled,
     Author,
     ConversationKey,
-    ReplySink,
 )
 
 log = logging.getLogger("core.tools")
@@ -28,6 +28,14 @@ log = logging.getLogger("core.tools")
 REMEMBERED = 4096
 # Long enough for one edit; a turn that ends must not wait on a platform that is down.
 SETTLE_SECONDS = 5.0
+
+
+class ApprovalSurface(Protocol):
+    """Where a request is shown: the ReplySink's approval half."""
+
+    async def ask_approval(self, request: ApprovalRequest) -> None: ...
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +63,7 @@ class Approvals:
 
     async def ask(
         self, bot: str, key: ConversationKey, tool: str, arguments: str, asked_by: Author,
-        sink: ReplySink, seconds: float,
+        sink: ApprovalSurface, seconds: float,
     ) -> ApprovalSettled:  # fmt: skip
         """Posts the request and waits for a decision, at most `seconds` (then expired).
         A cancelled turn settles it as cancelled before the cancellation goes on."""
@@ -103,7 +111,7 @@ def _ended_as(settled: ApprovalSettled) -> ApprovalResult:
     return "expired" if settled.decision == "expired" else "decided"
 
 
-async def _shown(sink: ReplySink, settled: ApprovalSettled) -> None:
+async def _shown(sink: ApprovalSurface, settled: ApprovalSettled) -> None:
     """The request's message says how it ended; a platform that refuses is only logged."""
     try:
         async with asyncio.timeout(SETTLE_SECONDS):
