@@ -16,7 +16,15 @@ import time
 from pathlib import Path
 
 from bots.app import Runtime, open_runtime
-from core.types import Author, ConversationKey, IncomingMessage, TurnSummary
+from core.types import (
+    ApprovalRequest,
+    ApprovalSettled,
+    Author,
+    ConversationKey,
+    IncomingMessage,
+    ToolStep,
+    TurnSummary,
+)
 
 CONFIG = """\
 providers:
@@ -67,6 +75,15 @@ class TimingSink:
 
     async def fail(self, error: Exception) -> None:
         raise SystemExit(f"turn failed: {error}")
+
+    async def step(self, step: ToolStep) -> None:
+        pass  # the bench persona has no tools
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        raise AssertionError("the bench persona has no tools")
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        raise AssertionError("the bench persona has no tools")
 
 
 async def turn(runtime: Runtime, thread: str, text: str, n: int) -> TimingSink:

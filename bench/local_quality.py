@@ -33,7 +33,15 @@ from typing import Any
 import yaml
 
 from bots.app import Runtime, open_runtime
-from core.types import Author, ConversationKey, IncomingMessage, TurnSummary
+from core.types import (
+    ApprovalRequest,
+    ApprovalSettled,
+    Author,
+    ConversationKey,
+    IncomingMessage,
+    ToolStep,
+    TurnSummary,
+)
 
 # (language, question); the order is the continued thread's.
 QUESTIONS = (
@@ -110,6 +118,15 @@ class QuietSink:
 
     async def fail(self, error: Exception) -> None:
         self.error = error
+
+    async def step(self, step: ToolStep) -> None:
+        pass  # the bench persona has no tools
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        raise AssertionError("the bench persona has no tools")
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        raise AssertionError("the bench persona has no tools")
 
 
 def loops(text: str) -> bool:

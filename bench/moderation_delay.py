@@ -19,7 +19,15 @@ from pathlib import Path
 from bots import event_loop
 from bots.app import open_runtime
 from core.errors import ParleyError
-from core.types import Author, ConversationKey, IncomingMessage, TurnSummary
+from core.types import (
+    ApprovalRequest,
+    ApprovalSettled,
+    Author,
+    ConversationKey,
+    IncomingMessage,
+    ToolStep,
+    TurnSummary,
+)
 from tests.fakes.openai_server import FakeOpenAI, Script
 
 CONFIG = """\
@@ -73,6 +81,15 @@ class FirstTextSink:
 
     async def fail(self, error: ParleyError) -> None:
         raise AssertionError(f"the turn failed: {error}")
+
+    async def step(self, step: ToolStep) -> None:
+        pass  # the bench persona has no tools
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        raise AssertionError("the bench persona has no tools")
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        raise AssertionError("the bench persona has no tools")
 
 
 async def measure(turns: int, check_delay: float) -> None:

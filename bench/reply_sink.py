@@ -28,7 +28,7 @@ from bots.slack.mentions import without_pings
 from bots.slack.reply import MESSAGE_LIMIT as SLACK_LIMIT
 from bots.slack.reply import SlackStyle
 from bots.throttle import ChannelThrottle
-from core.types import TurnSummary
+from core.types import ApprovalRequest, ApprovalSettled, TurnSummary
 
 CHUNK_SECONDS = 4.0 / 350  # the turn benchmarks' 350-chunk reply takes about 4 s
 
@@ -80,6 +80,7 @@ class SilentPlatform:
         self._prepare = prepare
 
     feedback = False
+    live_steps = True
 
     async def post(
         self, text: str, *, first: bool, final: bool = False, rated: int | None = None
@@ -100,6 +101,15 @@ class SilentPlatform:
 
     async def posted(self, message: int) -> None:
         pass
+
+    async def progress(self, text: str) -> None:
+        pass
+
+    async def post_approval(self, request: ApprovalRequest) -> int:
+        raise AssertionError("the bench streams text only")
+
+    async def settle_approval(self, message: int, settled: ApprovalSettled, decision: str) -> None:
+        raise AssertionError("the bench streams text only")
 
     def refusal(self, error: Exception) -> Refusal | None:
         return None

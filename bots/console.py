@@ -11,15 +11,19 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Protocol, TextIO
 
+from bots.console_tools import ConsoleTools, LineQueue
 from bots.notes import summary_notes
 from core.errors import ParleyError
 from core.types import (
     STOPPED_BY_USER,
+    ApprovalRequest,
+    ApprovalSettled,
     Author,
     ConversationKey,
     Conversations,
     IncomingMessage,
     StoredMessage,
+    ToolStep,
     TurnSummary,
 )
 
@@ -96,11 +100,13 @@ class ConsoleReplySink:
     still loading has its own line to write first.
     """
 
-    def __init__(self, out: TextIO, bot_name: str) -> None:
+    def __init__(self, out: TextIO, bot_name: str, tools: ConsoleTools | None = None) -> None:
         self._out = out
         self._bot_name = bot_name
+        self._tools = tools
         self._text = ""
         self._named = False
+        self._line_open = False  # the last thing written did not end its line
         self.stopped_by_user = False  # Ctrl-C: the failure that follows is the user's doing
         self.ended = False
 
@@ -141,9 +147,30 @@ class ConsoleReplySink:
         self._write(f"  ({text})\n")
         self.ended = True
 
+    async def step(self, step: ToolStep) -> None:
+        if self._tools is not None:
+            self._own_line()
+            self._tools.step(step, self._write)
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        if self._tools is None:
+            raise RuntimeError("this console reply cannot ask for approvals")
+        self._own_line()
+        self._tools.ask(request, self._write)
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        if self._tools is not None:
+            await self._tools.settled(settled, self._write)
+
     @property
     def shown(self) -> str:
         return self._text  # a terminal shows every word the moment it is written
+
+    def _own_line(self) -> None:
+        """A step or a request starts on a line of its own, under the bot's name."""
+        self._name()
+        if self._line_open:
+            self._write("\n")
 
     def _name(self) -> None:
         if not self._named:
@@ -151,6 +178,8 @@ class ConsoleReplySink:
             self._write(f"{self._bot_name}> ")
 
     def _write(self, text: str) -> None:
+        if text:
+            self._line_open = not text.endswith("\n")
         self._out.write(text)
         self._out.flush()
 
@@ -178,7 +207,7 @@ class ConsoleChat:
         self._bot_name = bot_name
         self._key = console_key(bot_name, thread)
         self._user = user
-        self._read_line = read_line
+        self._lines = LineQueue(read_line)
         self._out = out or sys.stdout
         self._turns = 0
         self._replying: tuple[asyncio.Task[object], ConsoleReplySink] | None = None
@@ -216,7 +245,7 @@ class ConsoleChat:
                     return
 
     async def _next_line(self) -> str:
-        reading = asyncio.ensure_future(self._read_line())
+        reading = asyncio.ensure_future(self._lines.next())
         leaving = asyncio.ensure_future(self._leave.wait())
         try:
             await asyncio.wait({reading, leaving}, return_when=asyncio.FIRST_COMPLETED)
@@ -248,7 +277,10 @@ class ConsoleChat:
             workspace_name="terminal",
             channel_name=self._key.thread,
         )
-        sink = ConsoleReplySink(self._out, self._bot_name)
+        tools = ConsoleTools(
+            self._engine, self._lines, bot=self._bot_name, key=self._key, user=self._user
+        )
+        sink = ConsoleReplySink(self._out, self._bot_name, tools)
         reply = asyncio.create_task(self._engine.handle(message, sink), name="console-turn")
         self._replying = (reply, sink)
         try:

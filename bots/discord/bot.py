@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.state import ConnectionState
 
 from bots.connect import keep_connecting
+from bots.discord.approvals import answer_approval, is_approval
 from bots.discord.command_sync import sync_if_changed
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
@@ -192,9 +193,11 @@ class ParleyDiscordClient(discord.Client):
         self.talk.on_message(message)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        # Slash commands go to the tree; a click on a reply's feedback buttons comes here.
+        # Slash commands go to the tree; clicks on Parley's buttons come here.
         if is_feedback(interaction):
             await answer_click(interaction, self.talk)
+        elif is_approval(interaction):
+            await answer_approval(interaction, self.talk)
 
     async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
         # discord.py's default prints a traceback per failure; one line an admin can act on.

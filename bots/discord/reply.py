@@ -9,11 +9,13 @@ from typing import Any
 
 import discord
 
+from bots.discord.approval_view import ApprovalButtons, request_content, settled_content
 from bots.discord.buttons import FeedbackButtons
 from bots.reply import DeliveryError, Pacing, Refusal
 from bots.reply.binding import Show
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
+from core.types import ApprovalRequest, ApprovalSettled
 
 MESSAGE_LIMIT = 2000  # Discord's hard limit for message content
 TYPING_REFRESH_SECONDS = 8.0  # a typing indicator lasts about ten seconds
@@ -82,6 +84,7 @@ class DiscordReplyBinding:
         self.limit = MESSAGE_LIMIT
         self.style = DiscordStyle()
         self.feedback = feedback
+        self.live_steps = True  # an edit changes a step's line in place
         self.pacing = Pacing(
             budget=throttle,
             budget_key=channel_id,
@@ -120,6 +123,21 @@ class DiscordReplyBinding:
     async def posted(self, message: discord.Message) -> None:
         if self._on_posted is not None:
             await self._on_posted(message)
+
+    async def progress(self, text: str) -> None:
+        pass  # the step lines say it, in place
+
+    async def post_approval(self, request: ApprovalRequest) -> discord.Message:
+        # Where the reply goes on (its thread, or its channel), with a nonce of its own.
+        return await self._more(
+            request_content(request), secrets.randbits(63), ApprovalButtons(request)
+        )
+
+    async def settle_approval(
+        self, message: discord.Message, settled: ApprovalSettled, decision: str
+    ) -> None:
+        content = settled_content(settled, decision)
+        await message.edit(content=content, allowed_mentions=NO_PINGS, view=None)
 
     def refusal(self, error: Exception) -> Refusal | None:
         if not isinstance(error, discord.HTTPException):

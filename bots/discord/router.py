@@ -18,6 +18,8 @@ from bots.tasks import OnError, TurnTasks
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
 from core.types import (
+    ApprovalRequest,
+    ApprovalSettled,
     Attachment,
     Author,
     ConversationKey,
@@ -28,6 +30,7 @@ from core.types import (
     PriorMessage,
     ReplySink,
     Role,
+    ToolStep,
     TurnSummary,
 )
 
@@ -262,6 +265,15 @@ class ThreadedReply:
         except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
             raise DiscordDeliveryError(str(error)) from error
         self._said = text
+
+    async def step(self, step: ToolStep) -> None:
+        await self._streamed.step(step)
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        await self._streamed.ask_approval(request)
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        await self._streamed.approval_settled(settled)
 
     @property
     def shown(self) -> str:

@@ -9,7 +9,7 @@ import discord
 from bots.discord.reply import MESSAGE_LIMIT
 from bots.split import GrowingSplit, closing_fence, split_message
 from core.errors import ParleyError
-from core.types import ReplySink, TurnSummary
+from core.types import ApprovalRequest, ApprovalSettled, ReplySink, ToolStep, TurnSummary
 
 MOST_MESSAGES = 6  # the response and five follow-ups
 # Room kept in the last message for what may follow the text: the note below, a failure's
@@ -80,6 +80,15 @@ class FittedReply:
 
     async def say(self, text: str) -> None:
         await self._inner.say(text)
+
+    async def step(self, step: ToolStep) -> None:
+        await self._inner.step(step)
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        await self._inner.ask_approval(request)
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        await self._inner.approval_settled(settled)
 
     @property
     def shown(self) -> str:

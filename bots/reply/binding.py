@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar
 from bots.reply.errors import DeliveryError
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
+from core.types import ApprovalRequest, ApprovalSettled
 
 Message = TypeVar("Message")
 Show = Callable[[str], Awaitable[None]]
@@ -79,6 +80,27 @@ class ReplyBinding(Protocol[Message]):
     @property
     def feedback(self) -> bool:
         """Whether a finished reply shows 👍/👎 under its last message."""
+        ...
+
+    @property
+    def live_steps(self) -> bool:
+        """Whether a tool step's line may change once shown (⏳ → ✅). Without, a step's line
+        shows once it has ended and `progress` says what is under way meanwhile."""
+        ...
+
+    async def progress(self, text: str) -> None:
+        """A status line for steps under way ("" clears it); only called without live steps."""
+        ...
+
+    async def post_approval(self, request: ApprovalRequest) -> Message:
+        """A message of its own in the reply's place: who asked to run which tool with what,
+        when the request expires, and Approve / Deny buttons that carry `request.id`."""
+        ...
+
+    async def settle_approval(
+        self, message: Message, settled: ApprovalSettled, decision: str
+    ) -> None:
+        """The request's message shows how it ended (`decision`, worded), without buttons."""
         ...
 
     async def post(

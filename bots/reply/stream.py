@@ -8,11 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import Generic
 
 from bots.notes import summary_notes
+from bots.reply.approvals import ApprovalMessages
 from bots.reply.binding import Message, ReplyBinding, Show
+from bots.reply.document import ReplyDocument
 from bots.reply.errors import CONNECTION_LOST, TRANSPORT_ERRORS, DeliveryError
-from bots.split import GrowingSplit, closing_fence, split_message
+from bots.reply.tool_text import progress_text
+from bots.split import closing_fence, split_message
 from core.errors import ParleyError
-from core.types import TurnSummary
+from core.types import ApprovalRequest, ApprovalSettled, ToolStep, TurnSummary
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +26,15 @@ class StreamedReply(Generic[Message]):
     that changed; the last edit is tried again on the platform's own trouble.
 
     Every post and edit goes through `_sync` under one lock, so a reply's messages change in
-    order and `shown` is always what the platform took.
+    order and `shown` is always what the platform took. Tool steps are lines in the same
+    messages (see ReplyDocument); approval requests are messages of their own beside it.
     """
 
     def __init__(self, binding: ReplyBinding[Message]) -> None:
         self._binding = binding
         self._pacing = binding.pacing
-        self._said: list[str] = []  # the text so far, joined only when it is all needed
-        self._split = GrowingSplit(binding.limit)
-        self._visible = False  # any non-blank text yet
+        self._document = ReplyDocument(binding.limit, live_steps=binding.live_steps)
+        self._approvals = ApprovalMessages(binding, self._undelivered)
         self._messages: list[Message] = []
         self._shown: list[str] = []  # what each posted message shows now
         self._placeholder: str | None = None  # shown while the model is silent, not text
@@ -54,10 +57,30 @@ class StreamedReply(Generic[Message]):
     async def append(self, text: str) -> None:
         # Per piece, only the piece is looked at: anything over the whole reply per token
         # would make a long reply's cost grow with the square of its length.
-        self._said.append(text)
-        self._split.add(text)
-        self._visible = self._visible or bool(text.strip())
-        if not self._visible:
+        self._document.add_text(text)
+        await self._changed()
+
+    async def step(self, step: ToolStep) -> None:
+        """A tool step's line shows, or changes, with the same pacing as the text."""
+        if self._document.set_step(step):
+            await self._changed()
+        if not self._binding.live_steps:
+            try:
+                await self._binding.progress(progress_text(self._document.steps()))
+            except Exception as error:
+                # A status line is a courtesy; the step's line comes when it ends.
+                log.debug("no tool progress status: %s: %s", type(error).__name__, error)
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        await self._approvals.ask(request)
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        await self._approvals.settled(settled)
+
+    async def _changed(self) -> None:
+        """What the reply shows changed: the first of it posts at once, the rest as one
+        paced edit."""
+        if not self._document.visible:
             return
         if self._waiting is not None:
             await self._stop_waiting()
@@ -96,16 +119,21 @@ class StreamedReply(Generic[Message]):
         await self._final(text)
 
     def _closed_text(self) -> str:
-        """The reply's text with the code block it leaves open (a model cut off, or one that
-        never closed it) closed: what follows it, notes or a notice, must not show as code."""
-        text = "".join(self._said).strip()
+        """The reply (its text and step lines) with the code block it leaves open (a model
+        cut off, or one that never closed it) closed: what follows it, notes or a notice,
+        must not show as code."""
+        text = self._document.rendered().strip()
         return text + closing_fence(text, self._binding.limit) if text else text
 
     @property
     def shown(self) -> str:
         if self._placeholder is not None and self._shown == [self._placeholder]:
             return ""
-        return "".join(self._shown)
+        if not self._document.has_steps:
+            return "".join(self._shown)
+        # Step lines are not the model's words: what is left is the text the user saw.
+        text = "".join(self._document.without_steps(part) for part in self._shown)
+        return text if text.strip() else ""
 
     async def _final(self, body: str, *, rated: int | None = None) -> None:
         await self._stop_waiting()
@@ -188,7 +216,7 @@ class StreamedReply(Generic[Message]):
         try again."""
         self._synced_at = self._pacing.clock()
         try:
-            await self._sync(self._split.parts())
+            await self._sync(self._document.parts())
         except DeliveryError as error:
             self._retrying = True
             self._stalled = not error.transient
@@ -215,7 +243,7 @@ class StreamedReply(Generic[Message]):
             log.debug("no waiting indicator: %s: %s", type(error).__name__, error)
 
     async def _show_placeholder(self, text: str) -> None:
-        if self._visible or self._messages:
+        if self._document.visible or self._messages:
             return
         self._placing = True
         try:
@@ -244,7 +272,7 @@ class StreamedReply(Generic[Message]):
         the `final` sync closes each message too, and with `rated` the last one shows the
         feedback buttons."""
         async with self._lock:
-            if placeholder and (self._visible or self._messages):
+            if placeholder and (self._document.visible or self._messages):
                 return  # the words beat the placeholder
             last = len(parts) - 1
             try:

@@ -10,7 +10,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import ParleyError
-from core.types import ConversationKey, ReplySink, TurnSummary
+from core.types import (
+    ApprovalRequest,
+    ApprovalSettled,
+    ConversationKey,
+    ReplySink,
+    ToolStep,
+    TurnSummary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,15 @@ class AssistantThreadReply:
 
     async def say(self, text: str) -> None:
         await self._reply.say(text)
+
+    async def step(self, step: ToolStep) -> None:
+        await self._reply.step(step)
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        await self._reply.ask_approval(request)
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        await self._reply.approval_settled(settled)
 
     @property
     def shown(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bots.connect import keep_connecting
+from bots.slack.approvals import APPROVE_ACTION, DENY_ACTION
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
 from bots.slack.errors import error_code, explain
@@ -239,6 +241,11 @@ def _listen(app: AsyncApp, router: SlackEventRouter) -> None:
     async def rated(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()  # first: Slack wants it within 3 s; nothing is posted for a click
         router.on_feedback(body, action)
+
+    @app.action(re.compile(f"^({APPROVE_ACTION}|{DENY_ACTION})$"))
+    async def approval(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()  # first: Slack wants it within 3 s; the decision is core's, after
+        router.on_approval(body, action)
 
     @app.error
     async def failed(error: Exception, body: dict[str, Any]) -> None:

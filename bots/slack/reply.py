@@ -13,11 +13,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.reply import DeliveryError, Pacing, Refusal
 from bots.reply.binding import Show
+from bots.slack.approvals import request_blocks, request_text, settled_blocks
 from bots.slack.errors import SlackDeliveryError, explain
 from bots.slack.feedback import feedback_block, reply_blocks
 from bots.slack.mentions import without_pings
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
+from core.types import ApprovalRequest, ApprovalSettled
 
 # markdown_text takes 12,000 characters, but long Slack messages collapse behind
 # "Show more"; under 4,000 each part of a long answer stays readable on its own.
@@ -89,6 +91,7 @@ class SlackReplyBinding:
         self.limit = MESSAGE_LIMIT
         self.style = SlackStyle()
         self.feedback = feedback
+        self.live_steps = True  # chat.update changes a step's line in place
         self.pacing = Pacing(
             budget=budget,
             budget_key=team_id,
@@ -196,6 +199,26 @@ class SlackReplyBinding:
 
     async def posted(self, message: str) -> None:
         pass  # a Slack thread is the conversation already: nothing to link
+
+    async def progress(self, text: str) -> None:
+        pass  # the step lines say it, in place
+
+    async def post_approval(self, request: ApprovalRequest) -> str:
+        response = await self._client.chat_postMessage(
+            channel=self._channel,
+            thread_ts=self._thread_ts,
+            text=request_text(request),
+            blocks=request_blocks(request),
+        )
+        return str(response["ts"])
+
+    async def settle_approval(self, message: str, settled: ApprovalSettled, decision: str) -> None:
+        await self._client.chat_update(
+            channel=self._channel,
+            ts=message,
+            text=f"{decision}: {settled.request.tool}",
+            blocks=settled_blocks(settled, decision),
+        )
 
     def refusal(self, error: Exception) -> Refusal | None:
         if not isinstance(error, SlackApiError):

@@ -24,6 +24,7 @@ from bots.slack.reply import (
     answer_lost,
 )
 from bots.throttle import ChannelThrottle
+from core.types import ApprovalRequest, ApprovalSettled
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ class SlackStreamBinding:
         self.limit = STREAM_LIMIT
         self.style = edits.style
         self.feedback = edits.feedback
+        # A stream is only ever added to: a step's line shows once the step has ended, and
+        # the thread's status says what runs meanwhile (a line changed in place would end
+        # the stream and leave the rest of the reply to chat.update).
+        self.live_steps = False
         # Streamed text is only ever added to, so a placeholder could not give way to the
         # answer: a slow model shows Slack's own "is thinking…" status instead.
         waiting = self._status_later if status else None
@@ -173,6 +178,17 @@ class SlackStreamBinding:
 
     async def posted(self, message: str) -> None:
         await self._edits.posted(message)
+
+    async def progress(self, text: str) -> None:
+        await self._client.assistant_threads_setStatus(
+            channel_id=self._channel, thread_ts=self._thread_ts, status=text
+        )
+
+    async def post_approval(self, request: ApprovalRequest) -> str:
+        return await self._edits.post_approval(request)
+
+    async def settle_approval(self, message: str, settled: ApprovalSettled, decision: str) -> None:
+        await self._edits.settle_approval(message, settled, decision)
 
     def refusal(self, error: Exception) -> Refusal | None:
         return self._edits.refusal(error)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from bots.reply import DeliveryError, Pacing, Refusal
 from bots.throttle import ChannelThrottle
 from core.errors import ParleyError
+from core.types import ApprovalRequest, ApprovalSettled
 
 LIMIT = 20
 
@@ -83,6 +84,10 @@ class FakePlatform:
         self.changed = asyncio.Condition()
         self.feedback = False
         self.rated: list[tuple[int, int]] = []  # (message, reply id) shown with buttons
+        self.live_steps = True
+        self.statuses: list[str] = []  # progress lines, without live steps
+        # Approval messages, beside the reply's: (request id, what it shows now).
+        self.approvals: list[tuple[str, str]] = []
 
     async def post(
         self, text: str, *, first: bool, final: bool = False, rated: int | None = None
@@ -109,6 +114,18 @@ class FakePlatform:
 
     async def posted(self, message: int) -> None:
         self.linked.append(message)
+
+    async def progress(self, text: str) -> None:
+        self.statuses.append(text)
+
+    async def post_approval(self, request: ApprovalRequest) -> int:
+        await self._call("approval", len(self.approvals), request.tool)
+        self.approvals.append((request.id, f"asked: {request.tool} {request.arguments}"))
+        return len(self.approvals) - 1
+
+    async def settle_approval(self, message: int, settled: ApprovalSettled, decision: str) -> None:
+        await self._call("settled", message, decision)
+        self.approvals[message] = (settled.request.id, decision)
 
     def refusal(self, error: Exception) -> Refusal | None:
         if isinstance(error, Refused):

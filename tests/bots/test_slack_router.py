@@ -21,6 +21,8 @@ from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.config import BotConfig, SecretRef
 from core.types import (
+    ApprovalClick,
+    ApprovalResult,
     ConversationKey,
     FeedbackClick,
     FeedbackResult,
@@ -60,6 +62,9 @@ class RecordingEngine:
         raise AssertionError("not the router's")
 
     async def feedback(self, click: FeedbackClick) -> FeedbackResult:
+        return "unknown"
+
+    async def approve(self, click: ApprovalClick) -> ApprovalResult:
         return "unknown"
 
     async def record(self, scope: str, value: str) -> None:

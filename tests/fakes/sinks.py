@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from core.errors import ParleyError
-from core.types import TurnSummary
+from core.types import ApprovalRequest, ApprovalSettled, ToolStep, TurnSummary
 
 
 @dataclass
@@ -18,6 +18,10 @@ class RecordingSink:
     said: list[str] = field(default_factory=list)
     appended: asyncio.Event = field(default_factory=asyncio.Event)  # set at each append
     ended: asyncio.Event = field(default_factory=asyncio.Event)  # finish or fail came
+    steps: list[ToolStep] = field(default_factory=list)
+    asked: list[ApprovalRequest] = field(default_factory=list)
+    settled: list[ApprovalSettled] = field(default_factory=list)
+    asking: asyncio.Event = field(default_factory=asyncio.Event)  # set at each request
 
     async def start(self) -> None:
         self.events.append("start")
@@ -40,6 +44,19 @@ class RecordingSink:
     async def say(self, text: str) -> None:
         self.events.append("say")
         self.said.append(text)
+
+    async def step(self, step: ToolStep) -> None:
+        self.events.append(f"step {step.name} {step.state}")
+        self.steps.append(step)
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        self.events.append(f"ask {request.tool}")
+        self.asked.append(request)
+        self.asking.set()
+
+    async def approval_settled(self, settled: ApprovalSettled) -> None:
+        self.events.append(f"settled {settled.request.tool} {settled.decision}")
+        self.settled.append(settled)
 
     @property
     def shown(self) -> str:
