@@ -21,6 +21,7 @@ SCOPES = {
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
     "chat.delete": "chat:write",
+    "chat.postEphemeral": "chat:write",
     "chat.startStream": "chat:write",
     "chat.appendStream": "chat:write",
     "chat.stopStream": "chat:write",
@@ -66,7 +67,7 @@ def _blocks(params: Params) -> list[Any] | None:
     return value
 
 
-def _content(params: Params) -> tuple[str, str | None, list[Any] | None]:
+def content(params: Params) -> tuple[str, str | None, list[Any] | None]:
     """The text, markdown_text and blocks of a post or update, checked as Slack does."""
     text, markdown = _optional_str(params, "text"), _optional_str(params, "markdown_text")
     blocks = _blocks(params)
@@ -180,7 +181,7 @@ class WebApi:
 
     def _post_message(self, params: Params) -> Body:
         channel = _required(params, "channel", "channel_not_found")
-        text, markdown, blocks = _content(params)
+        text, markdown, blocks = content(params)
         message = FakeMessage(
             channel=channel,
             ts=self._workspace.next_ts(),
@@ -206,7 +207,7 @@ class WebApi:
 
     def _update(self, params: Params) -> Body:
         message = self._own_message(params, "cant_update_message")
-        message.text, message.markdown_text, message.blocks = _content(params)
+        message.text, message.markdown_text, message.blocks = content(params)
         message.edits += 1
         return {
             "ok": True,

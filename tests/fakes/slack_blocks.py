@@ -1,5 +1,6 @@
-"""Block Kit as a fake Slack checks it (markdown, context_actions, feedback_buttons) and the
-block_actions payload a click on feedback buttons sends."""
+"""Block Kit as a fake Slack checks it (markdown, section, context, actions and buttons,
+context_actions, feedback_buttons) and the block_actions payload a click on feedback buttons
+sends."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ CONTEXT_ACTIONS_LIMIT = 5
 BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
 ID_LIMIT = 255
+SECTION_TEXT_LIMIT = 3000
+ACTIONS_LIMIT = 25
+CONTEXT_LIMIT = 10
+BUTTON_STYLES = (None, "primary", "danger")
 
 
 class InvalidBlocks(Exception):
@@ -38,8 +43,54 @@ def check_blocks(blocks: list[Any]) -> None:
                 raise InvalidBlocks(f"{where}.elements must hold 1 to {CONTEXT_ACTIONS_LIMIT}")
             for number, element in enumerate(elements):
                 _check_feedback_buttons(element, f"{where}.elements[{number}]")
-        elif kind not in ("section", "context", "actions", "divider", "rich_text"):
+        elif kind == "section":
+            _check_text(block.get("text"), f"{where}.text", SECTION_TEXT_LIMIT)
+        elif kind == "context":
+            _check_context(block.get("elements"), f"{where}.elements")
+        elif kind == "actions":
+            _check_actions(block.get("elements"), f"{where}.elements")
+        elif kind not in ("divider", "rich_text"):
             raise InvalidBlocks(f"{where}.type {kind!r} is not a block type")
+
+
+def _check_text(text: Any, where: str, limit: int) -> None:
+    if not isinstance(text, dict) or text.get("type") not in ("mrkdwn", "plain_text"):
+        raise InvalidBlocks(f"{where} must be a mrkdwn or plain_text object")
+    value = text.get("text")
+    if not isinstance(value, str) or not 1 <= len(value) <= limit:
+        raise InvalidBlocks(f"{where}.text must be 1 to {limit} characters")
+
+
+def _check_context(elements: Any, where: str) -> None:
+    if not isinstance(elements, list) or not 1 <= len(elements) <= CONTEXT_LIMIT:
+        raise InvalidBlocks(f"{where} must hold 1 to {CONTEXT_LIMIT}")
+    for number, element in enumerate(elements):
+        _check_text(element, f"{where}[{number}]", SECTION_TEXT_LIMIT)
+
+
+def _check_actions(elements: Any, where: str) -> None:
+    if not isinstance(elements, list) or not 1 <= len(elements) <= ACTIONS_LIMIT:
+        raise InvalidBlocks(f"{where} must hold 1 to {ACTIONS_LIMIT}")
+    action_ids: set[str] = set()
+    for number, button in enumerate(elements):
+        at = f"{where}[{number}]"
+        if not isinstance(button, dict) or button.get("type") != "button":
+            raise InvalidBlocks(f"{at} must be a button (the only element this fake knows)")
+        text = button.get("text")
+        if not (isinstance(text, dict) and text.get("type") == "plain_text"):
+            raise InvalidBlocks(f"{at}.text must be plain_text")
+        if not 1 <= len(str(text.get("text", ""))) <= BUTTON_TEXT_LIMIT:
+            raise InvalidBlocks(f"{at}.text must be 1 to {BUTTON_TEXT_LIMIT} characters")
+        if len(str(button.get("value", ""))) > BUTTON_VALUE_LIMIT:
+            raise InvalidBlocks(f"{at}.value must be at most {BUTTON_VALUE_LIMIT} characters")
+        action_id = str(button.get("action_id", ""))
+        if len(action_id) > ID_LIMIT:
+            raise InvalidBlocks(f"{at}.action_id is longer than {ID_LIMIT}")
+        if action_id and action_id in action_ids:
+            raise InvalidBlocks(f"{at}.action_id must be unique in its block")
+        action_ids.add(action_id)
+        if button.get("style") not in BUTTON_STYLES:
+            raise InvalidBlocks(f"{at}.style must be primary or danger")
 
 
 def _check_feedback_buttons(element: Any, where: str) -> None:

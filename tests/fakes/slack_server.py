@@ -11,6 +11,7 @@ from aiohttp import web
 
 from tests.fakes.loopback import Fake, LoopbackServer
 from tests.fakes.slack_api import SlackError, WebApi
+from tests.fakes.slack_approvals import EphemeralMethods, button_click
 from tests.fakes.slack_blocks import feedback_click, interactive_envelope
 from tests.fakes.slack_events import event_callback, events_api_envelope
 from tests.fakes.slack_http import Fault, Faults, auth_error, bearer, fault_response, request_params
@@ -59,6 +60,8 @@ class FakeSlack(Fake):
         self.api = WebApi(self.workspace, self._socket_url)
         self.streams = StreamMethods(self.workspace, self.api)
         self.api.methods.update(self.streams.methods)
+        self.ephemerals = EphemeralMethods(self.workspace)
+        self.api.methods.update(self.ephemerals.methods)
         self.calls: list[ApiCall] = []
         self.downloads: list[Download] = []
         self._faults = Faults()
@@ -272,6 +275,18 @@ class FakeSlack(Fake):
         if message is None:
             raise AssertionError(f"no message {ts} in {channel}")
         payload = feedback_click(self.identity, message, user, positive=positive)
+        await self.send_interactive(payload)
+        return payload
+
+    async def click_button(
+        self, channel: str, ts: str, user: str, action_id: str
+    ) -> dict[str, Any]:
+        """`user` clicks the button `action_id` on the bot's message `ts` (an approval's
+        Approve or Deny): returned once acknowledged (send it again with `send_interactive`)."""
+        message = self.workspace.find(channel, ts)
+        if message is None:
+            raise AssertionError(f"no message {ts} in {channel}")
+        payload = button_click(self.identity, message, user, action_id)
         await self.send_interactive(payload)
         return payload
 
