@@ -42,10 +42,12 @@ from core.model_events import ModelClient as ModelClient  # re-exported: the por
 from core.model_events import ModelEvent as ModelEvent
 from core.model_events import ReplyEnded as ReplyEnded
 from core.model_events import TextDelta as TextDelta
+from core.model_events import ToolCallsRequested as ToolCallsRequested
 from core.model_http import READ_GAP_SECONDS, HttpStatusError, ModelHttp, StreamedError
 from core.model_request import JsonValue, request_body
 from core.model_request import ModelRequest as ModelRequest  # the port's type, re-exported
 from core.think import ThinkFilter, ends_reasoning_bare
+from core.tool_call_deltas import ToolCallAssembler
 from core.types import Usage
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,9 @@ _TRANSLATABLE = (
 # Models whose chat template opens the reasoning block itself, so served raw they print
 # reasoning, then a bare </think>: their replies are held until that tag from the first.
 _REASONS_FIRST = re.compile(r"deepseek-r1|(?:^|[-_/:])r1(?:$|[-_/:.])|qwq|thinking", re.IGNORECASE)
+
+
+_SHOWN = (TextDelta, ToolCallsRequested, ReplyEnded)
 
 
 class _EndedEarlyError(Exception):
@@ -187,8 +192,9 @@ class OpenAICompatibleClient:
             try:
                 async with contextlib.aclosing(self._attempt(request.model, body)) as events:
                     async for event in events:
-                        # Nothing shown or ended is run again: the user would see it twice.
-                        shown_text = shown_text or isinstance(event, TextDelta | ReplyEnded)
+                        # Nothing shown, ended or handed over to run tools is run again:
+                        # the user would see it twice, the tools would run twice.
+                        shown_text = shown_text or isinstance(event, _SHOWN)
                         yield event
                 return
             except (*_TRANSLATABLE, _EndedEarlyError) as exc:
@@ -288,6 +294,8 @@ class _Reply:
         self.usage_said: Usage | None = None
         self._ended_said = False
         self._doubted_usage = False
+        self._calls: ToolCallAssembler | None = None  # made by the first tool call piece
+        self._requested: ToolCallsRequested | None = None
 
     def read(self, events: list[str]) -> Iterator[ModelEvent]:
         """What the user may see of these events' chunks, as one TextDelta, then ReplyEnded
@@ -325,14 +333,26 @@ class _Reply:
         self.usage = chunk.usage or self.usage
         if self.finished:
             return
+        if chunk.tool_calls is not None:
+            if self._calls is None:
+                self._calls = ToolCallAssembler()
+            self._calls.add(chunk.tool_calls)
         visible = self.think.feed(chunk.text)
         if chunk.finished:
-            self.finished = True
             visible += self.think.flush()
         self._shown.append(visible)
         texts.append(visible)
-        if self.finished:
-            self._learn(self.think, "".join(self._shown))
+        if chunk.finished:
+            self._finish()
+
+    def _finish(self) -> None:
+        """The model said it is done: its tool calls are whole now, whatever the reason it
+        gave ("tool_calls", or "stop" from servers that say that with calls too)."""
+        if self._calls:
+            # Before `finished`: a nameless call fails the reply, which then never ended.
+            self._requested = ToolCallsRequested(self._calls.calls())
+        self.finished = True
+        self._learn(self.think, "".join(self._shown))
 
     def _said(self, text: str) -> list[ModelEvent]:
         events: list[ModelEvent] = [TextDelta(text)] if text else []
@@ -343,5 +363,7 @@ class _Reply:
                 # finish_reason): said with the end, so the finished reply can carry it.
                 self.usage_said = self.usage
                 events.append(self.usage)
+            if self._requested is not None:
+                events.append(self._requested)
             events.append(REPLY_ENDED)
         return events
