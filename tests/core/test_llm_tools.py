@@ -19,7 +19,7 @@ from core.llm import (
 from core.tools.calls import ToolCall, ToolSpec
 from core.types import PromptMessage, Usage
 from tests.fakes.openai_server import FakeOpenAI, Script
-from tests.fakes.openai_tools import asking_for_tools, calls_tools_then_reports
+from tests.fakes.openai_tools import FakeCall, asking_for_tools, calls_tools_then_reports
 
 ASK = ModelRequest(
     model="fake-model",
@@ -84,7 +84,7 @@ async def test_one_call_with_its_arguments_in_pieces(
 async def test_three_parallel_calls_interleaved_come_whole_in_index_order(
     fake_openai: FakeOpenAI, client: OpenAICompatibleClient
 ) -> None:
-    asked = [
+    asked: list[FakeCall] = [
         ("docs__search", {"query": "quota"}),
         ("github__issues", {"repo": "parley", "state": "open", "labels": ["bug", "tools"]}),
         ("clock__now", {}),
@@ -274,7 +274,9 @@ async def test_a_request_with_tools_and_tool_messages_as_the_fake_received_it(
             },
         },
     ]
-    assert body["messages"][1:] == [
+    messages_sent = body["messages"]
+    assert isinstance(messages_sent, list)
+    assert messages_sent[1:] == [
         {
             "role": "assistant",
             "content": "",
