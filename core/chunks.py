@@ -160,8 +160,11 @@ def parse_chunk(data: str) -> Chunk:
     finished = usage is not None and not choices
     calls: list[Any] | None = None
     for choice in choices:
-        delta = _field(choice, "delta", data)
-        finished = finished or bool(_field(choice, "finish_reason", data))
+        # _field's checks inline: this loop runs for every chunk of every reply.
+        if not isinstance(choice, dict):
+            raise MalformedChunk(f"a choice is not an object: {data[:200]!r}")
+        delta = choice.get("delta")
+        finished = finished or bool(choice.get("finish_reason"))
         text.append(_text(delta, "delta", data))
         # `delta` is an object or None once _text has passed it.
         if delta and "tool_calls" in delta:
