@@ -38,6 +38,7 @@ class ToolCallAssembler:
     def __init__(self) -> None:
         self._parts: dict[int, _CallParts] = {}
         self._last = -1  # the index of the latest piece, for servers that send none
+        self._slots: dict[int, int] = {}  # a reused index -> where its latest call gathers
 
     def __bool__(self) -> bool:
         return bool(self._parts)
@@ -98,11 +99,18 @@ class ToolCallAssembler:
         elif isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise MalformedChunk(f"a tool call's index is not one: {_shown(piece)}")
         self._last = index
-        parts = self._parts.get(index)
+        slot = self._slots.get(index, index)
+        parts = self._parts.get(slot)
+        call_id = piece.get("id")
+        if parts is not None and call_id and parts.id and call_id != parts.id:
+            # Some proxies send every parallel call at index 0: a new id is a new call, and
+            # the pieces after it at that index are its own.
+            slot = self._slots[index] = max(self._parts) + 1
+            parts = None
         if parts is None:
             if len(self._parts) >= MOST_CALLS:
                 raise ReplyCut(f"the provider asked for more than {MOST_CALLS} tool calls")
-            parts = self._parts[index] = _CallParts()
+            parts = self._parts[slot] = _CallParts()
         return parts
 
 
