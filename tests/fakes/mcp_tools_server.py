@@ -56,12 +56,16 @@ def delete_page(page: str) -> str:
 async def slow(seconds: float) -> str:
     """Waits `seconds`, then says done."""
     _log_call("slow", {"seconds": seconds})
+    _mark_started()
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+def _mark_started() -> None:
     flag = os.environ.get("MCP_STARTED_FLAG")
     if flag:
         with open(flag, "w", encoding="utf-8") as started:
             started.write(str(os.getpid()))
-    await asyncio.sleep(seconds)
-    return "done"
 
 
 @server.tool()
@@ -85,19 +89,23 @@ def env_names() -> str:
     return "\n".join(sorted(os.environ))
 
 
+class _AnnouncedServer(uvicorn.Server):
+    """Prints the address once uvicorn accepts connections: the line a test waits for."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and sockets:
+            port = sockets[0].getsockname()[1]
+            print(f"listening on http://127.0.0.1:{port}/mcp", flush=True)
+
+
 async def _serve_http(port: int) -> None:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
     app = server.streamable_http_app(host="127.0.0.1")
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    http = uvicorn.Server(config)
-    serving = asyncio.create_task(http.serve(sockets=[listener]))
-    while not http.started and not serving.done():
-        await asyncio.sleep(0.01)  # uvicorn offers no started event; it sets this flag
-    if http.started:
-        print(f"listening on http://127.0.0.1:{listener.getsockname()[1]}/mcp", flush=True)
-    await serving
+    await _AnnouncedServer(config).serve(sockets=[listener])
 
 
 def main(argv: list[str]) -> None:
