@@ -42,6 +42,7 @@ def _log_call(tool: str, arguments: dict[str, object]) -> None:
 def search(query: str) -> str:
     """Searches the pages for a query."""
     _log_call("search", {"query": query})
+    print(f"searching for {query!r}", file=sys.stderr, flush=True)  # for the stderr log test
     return f"3 pages match {query!r}: intro, setup, faq"
 
 
