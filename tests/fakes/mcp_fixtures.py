@@ -42,7 +42,9 @@ class ToolsServerFiles:
 
     async def slow_started(self) -> int:
         """Waits until `slow` runs; the pid of the server process running it."""
-        await wait_until(lambda: self.started_flag.exists() and self.started_flag.stat().st_size)
+        await wait_until(
+            lambda: self.started_flag.exists() and self.started_flag.stat().st_size > 0
+        )
         pid = int(self.started_flag.read_text(encoding="utf-8"))
         self.started_flag.unlink()
         return pid
