@@ -76,6 +76,8 @@ class McpConnection:
             if error.code == CONNECTION_CLOSED:
                 raise ToolServerDown("the connection was lost during the call") from None
             raise
+        except TimeoutError:
+            raise  # the call's own deadline (an OSError too, so caught before the next)
         except (OSError, httpx2.HTTPError) as error:
             raise ToolServerDown(describe(error)) from None
 
