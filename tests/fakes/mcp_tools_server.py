@@ -58,7 +58,12 @@ async def slow(seconds: float) -> str:
     """Waits `seconds`, then says done."""
     _log_call("slow", {"seconds": seconds})
     _mark_started()
-    await asyncio.sleep(seconds)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        # The client's notifications/cancelled arrived: said on stderr for the tests to see.
+        print("slow was cancelled", file=sys.stderr, flush=True)
+        raise
     return "done"
 
 

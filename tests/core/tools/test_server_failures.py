@@ -38,11 +38,9 @@ def warnings_about(caplog: pytest.LogCaptureFixture, server: str) -> list[str]:
     ]
 
 
-async def test_a_call_past_the_timeout_fails_and_the_next_call_works(
-    files: ToolsServerFiles,
-) -> None:
+async def test_a_call_past_the_timeout_fails_and_the_next_call_works(served: Served) -> None:
     # Long enough to connect on a loaded machine, short enough to wait out once.
-    config = stdio_config(files, timeout=3)
+    config = served.config.model_copy(update={"timeout": 3})
     servers = ToolServers({"docs": config})
     await servers.start()
     try:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
 from core.tools.calls import ToolSpec
 from core.tools.servers import ToolServers
 from tests.core.tools.conftest import Served
+from tests.fakes.waiting import wait_until
+
+
+def server_stderr(served: Served, caplog: pytest.LogCaptureFixture) -> str:
+    """What the server wrote on stderr: in Parley's debug log for a stdio child, in a file
+    for the HTTP process the test started."""
+    if served.http is None:
+        return caplog.text
+    return (served.files.directory / "http-server.stderr").read_text(encoding="utf-8")
 
 
 def spec_of(servers: ToolServers, name: str) -> ToolSpec:
@@ -58,14 +68,16 @@ async def test_a_big_result_arrives_whole(servers: ToolServers) -> None:
     assert result.text.startswith("0123456789")
 
 
-async def test_a_cancelled_call_leaves_the_server_usable(
-    servers: ToolServers, served: Served
+async def test_a_cancelled_call_is_cancelled_on_the_server_which_stays_usable(
+    servers: ToolServers, served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="core.tools")
     call = asyncio.create_task(servers.call(spec_of(servers, "docs.slow"), {"seconds": 60}))
     await served.files.slow_started()
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
+    await wait_until(lambda: "slow was cancelled" in server_stderr(served, caplog))
     result = await servers.call(spec_of(servers, "docs.search"), {"query": "after"})
     assert result.text.startswith("3 pages match 'after'")
 
