@@ -55,13 +55,14 @@ class McpConnection:
         self._holder = asyncio.create_task(self._hold(opened), name=f"mcp-{self._config.name}")
         try:
             async with asyncio.timeout(self._config.timeout):
-                return await asyncio.shield(opened)
-        except TimeoutError:
+                return await opened
+        except BaseException as error:
+            # Timed out, failed or cancelled (Parley closing while it connects): the holder
+            # must end here too, or a stdio child would outlive the connection.
             opened.cancel()
             await self.close()
-            raise ToolServerDown(f"no answer within {self._config.timeout:g} s") from None
-        except ToolServerDown:
-            await self.close()
+            if isinstance(error, TimeoutError):
+                raise ToolServerDown(f"no answer within {self._config.timeout:g} s") from None
             raise
 
     async def call(self, tool: str, arguments: dict[str, JsonValue]) -> CallToolResult:

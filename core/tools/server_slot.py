@@ -73,7 +73,8 @@ class ServerSlot:
             await self.connect()
         connection = self._connection
         if connection is None or not connection.alive:
-            return ToolResult(f"tool server {self.config.name} is not reachable", failed=True)
+            reason = f"tool server {self.config.name} is not reachable: {self.error}"
+            return ToolResult(reason, failed=True)
         log.debug("tool call %s.%s arguments: %r", self.config.name, tool, arguments)
         timeout = self.config.timeout
         try:

@@ -53,12 +53,14 @@ async def test_a_call_past_the_timeout_fails_and_the_next_call_works(served: Ser
         await servers.close()
 
 
-@pytest.mark.parametrize("where", ["no such command", "closed port"])
+@pytest.mark.parametrize("where", ["no such command", "closed port", "no handshake"])
 async def test_an_unreachable_server_is_left_out_with_one_warning(
     where: str, files: ToolsServerFiles, caplog: pytest.LogCaptureFixture
 ) -> None:
     if where == "no such command":
         config = stdio_config(files).model_copy(update={"command": "/nonexistent/mcp-server"})
+    elif where == "no handshake":
+        config = silent_child(files, timeout=1)
     else:
         config = http_config(f"http://127.0.0.1:{closed_port()}/mcp")
     servers = ToolServers({"docs": config})
@@ -178,3 +180,41 @@ async def test_the_childs_stderr_goes_to_the_debug_log_and_arguments_stay_below_
     above_debug = [r.getMessage() for r in caplog.records if r.levelno > logging.DEBUG]
     assert not [line for line in above_debug if "secret plans" in line]
     assert "secret plans" not in capfd.readouterr().err  # not on the terminal
+
+
+def server_children() -> list[int]:
+    """Pids of this process's children running the test server, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except OSError:
+            continue  # ended while we looked
+        if parent == os.getpid() and b"mcp_tools_server" in command:
+            found.append(int(entry))
+    return found
+
+
+def silent_child(files: ToolsServerFiles, timeout: float = 30.0) -> ToolServerConfig:
+    """A child that reads its stdin and never answers: connecting to it never ends."""
+    silent = ("-c", "import sys; sys.stdin.read()  # mcp_tools_server that never answers")
+    return stdio_config(files, timeout=timeout).model_copy(update={"args": silent})
+
+
+async def test_closing_while_connecting_leaves_no_child(files: ToolsServerFiles) -> None:
+    assert server_children() == []
+    servers = ToolServers({"docs": silent_child(files)})
+    start = asyncio.create_task(servers.start())
+    await wait_until(lambda: bool(server_children()))
+    [pid] = server_children()
+    start.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await start
+    await servers.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
