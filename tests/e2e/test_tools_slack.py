@@ -104,7 +104,8 @@ async def clicked(world: SlackWorld, payload: dict[str, Any], times: int = 1) ->
 
 
 def is_request(message: FakeMessage) -> bool:
-    return bool(message.blocks) and message.blocks[0].get("type") == "section"
+    blocks = message.blocks or []
+    return bool(blocks) and blocks[0].get("type") == "section"
 
 
 def reply_text(world: SlackWorld, thread_ts: str) -> str:
