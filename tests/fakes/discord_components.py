@@ -62,6 +62,14 @@ def button_with(message: FakeDiscordMessage, emoji: str) -> Payload:
     raise AssertionError(f"message {message.id} shows no {emoji} button")
 
 
+def button_labelled(message: FakeDiscordMessage, label: str) -> Payload:
+    for row in message.components:
+        for button in row.get("components", []):
+            if button.get("label") == label:
+                return dict(button)
+    raise AssertionError(f"message {message.id} shows no {label!r} button")
+
+
 def component_interaction(
     world: World, message: FakeDiscordMessage, user_id: str, custom_id: str
 ) -> Payload:
