@@ -70,9 +70,12 @@ class ConsoleTools:
         self._answers: dict[str, tuple[asyncio.Task[None], datetime]] = {}
 
     def step(self, step: ToolStep, write: Write) -> None:
-        write(f"  {step_words(step, code=False)}\n")
+        if step.state != "waiting":  # the request itself says so, with what to type
+            write(f"  {step_words(step, code=False)}\n")
 
-    def ask(self, request: ApprovalRequest, write: Write) -> None:
+    def ask(self, request: ApprovalRequest, write: Write, answered: Callable[[], None]) -> None:
+        """Prints the request and reads the answer in a task; `answered` is told once the
+        person has typed it (their Enter ended the line)."""
         asked_at = datetime.now(UTC)
         wait = duration_text(request.expires_at - asked_at)
         write(
@@ -80,7 +83,9 @@ class ConsoleTools:
             f"    {request.arguments}\n"
             f"  (unanswered within {wait}, it is denied) Run it? [y/N] "
         )
-        answer = asyncio.create_task(self._answer(request, write), name="console-approval")
+        answer = asyncio.create_task(
+            self._answer(request, write, answered), name="console-approval"
+        )
         self._answers[request.id] = (answer, asked_at)
 
     async def settled(self, settled: ApprovalSettled, write: Write) -> None:
@@ -94,8 +99,11 @@ class ConsoleTools:
         allowed = settled.request.expires_at - (asked_at or datetime.now(UTC))
         write(f"  {decision_mark(settled)} {decision_text(settled, allowed)}\n")
 
-    async def _answer(self, request: ApprovalRequest, write: Write) -> None:
+    async def _answer(
+        self, request: ApprovalRequest, write: Write, answered: Callable[[], None]
+    ) -> None:
         line = await self._lines.next()
+        answered()
         click = ApprovalClick(
             bot=self._bot,
             platform=self._key.platform,

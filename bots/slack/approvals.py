@@ -1,15 +1,11 @@
-"""Tool approvals on Slack: the request's Block Kit message, its settled form, a click read."""
+"""A tool approval request on Slack: its Block Kit message, and the same settled."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Collection
 from typing import Any
 
 from bots.reply.tool_text import decision_mark
-from core.types import ApprovalClick, ApprovalRequest, ApprovalSettled
-
-log = logging.getLogger(__name__)
+from core.types import ApprovalRequest, ApprovalSettled
 
 APPROVE_ACTION = "parley_tool_approve"
 DENY_ACTION = "parley_tool_deny"
@@ -73,36 +69,3 @@ def settled_blocks(settled: ApprovalSettled, decision: str) -> list[dict[str, An
 def request_text(request: ApprovalRequest) -> str:
     """The notification's words (blocks carry the rest)."""
     return f"Approval needed: {request.asked_by.display_name} asked me to run {request.tool}"
-
-
-def click_of(
-    body: dict[str, Any], action: dict[str, Any], bot: str, admins: Collection[str]
-) -> ApprovalClick | None:
-    """The click a block_actions payload carries; None (logged) for one Parley did not make."""
-    request_id = str(action.get("value") or "")
-    user = body.get("user") or {}
-    user_id = str(user.get("id") or "")
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
-    team = (body.get("team") or {}).get("id") or user.get("team_id")
-    if not (request_id and user_id and channel and team):
-        log.warning("slack: an approval click Parley cannot read was ignored")
-        return None
-    return ApprovalClick(
-        bot=bot,
-        platform="slack",
-        workspace=str(team),
-        channel=str(channel),
-        approval_id=request_id,
-        user_id=user_id,
-        user_name=str(user.get("name") or user.get("username") or user_id),
-        approve=action.get("action_id") == APPROVE_ACTION,
-        admin=user_id in admins,
-    )
-
-
-def asker_of(action: dict[str, Any]) -> str:
-    """The asker's user id from the clicked block, for the refusal's words ("" if absent)."""
-    block = str(action.get("block_id") or "")
-    return block.removeprefix(BLOCK_PREFIX) if block.startswith(BLOCK_PREFIX) else ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -13,21 +12,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.reply import StreamedReply
-from bots.reply.tool_text import refusal_text
 from bots.slack.agent_view import AgentView, viewed_channel
-from bots.slack.approvals import asker_of
-from bots.slack.approvals import click_of as approval_click_of
+from bots.slack.approval_clicks import ApprovalAnswer, asker_of, click_of
 from bots.slack.assistant import AssistantThreadReply
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
-from bots.slack.feedback import click_of
+from bots.slack.feedback import click_of as feedback_click_of
 from bots.slack.lookups import BotIdentity, SlackLookups, attachments_of, without_mention
 from bots.slack.reply import SlackReplyBinding
 from bots.slack.stream import Recipient, SlackStreamBinding, workspace_append_budget
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.types import (
-    ApprovalClick,
     Author,
     ConversationKey,
     Conversations,
@@ -117,7 +113,7 @@ class SlackEventRouter:
     def on_feedback(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A click on the feedback buttons under a reply, already acknowledged: stored in a
         task this bot owns (drained on shutdown like a turn)."""
-        click = click_of(body, action, self._bot().name)
+        click = feedback_click_of(body, action, self._bot().name)
         if click is not None:
             key = f"feedback:slack:{click.reply_id}"
             self._tasks.start(self._engine.feedback(click), key=key)
@@ -126,30 +122,11 @@ class SlackEventRouter:
         """A click on Approve or Deny, already acknowledged: decided by core in a task this
         bot owns; a refused click gets a short note only the clicker sees."""
         bot = self._bot()
-        click = approval_click_of(body, action, bot.name, bot.admins)
-        if click is None:
-            return
-        thread_ts = (body.get("container") or {}).get("thread_ts")
-        key = f"approval:slack:{click.approval_id}"
-        self._tasks.start(self._decide(click, asker_of(action), thread_ts), key=key)
-
-    async def _decide(self, click: ApprovalClick, asker: str, thread_ts: str | None) -> None:
-        try:
-            name = await self._directory.user_name(click.user_id)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            log.debug("slack: no name for approver %s: %s", click.user_id, error)
-        else:
-            click = replace(click, user_name=name)
-        result = await self._engine.approve(click)
-        note = refusal_text(result, f"<@{asker}>" if asker else "")
-        if note is None:
-            return  # decided: the request's own message is updated by the turn
-        await self._client.chat_postEphemeral(
-            channel=click.channel,
-            user=click.user_id,
-            thread_ts=thread_ts,
-            text=note,
-        )
+        click = click_of(body, action, bot.name, bot.admins)
+        if click is not None:
+            answer = ApprovalAnswer(self._client, self._directory, asker_of(action), body)
+            key = f"approval:slack:{click.approval_id}"
+            self._tasks.start(answer.decide(self._engine, click), key=key)
 
     def _start(
         self, event: dict[str, Any], team_id: str, me: BotIdentity, *, addressed: bool

@@ -12,14 +12,15 @@ from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.openai_tools import asking_for_tools
 from tests.fakes.waiting import wait_until
 
-PERSONA_END = "    context_tokens: 8000\n"
+# The helper persona's model line, in every platform test's config.
+HELPER_MODEL = "    model: gpt-4o-mini\n"
 
 
 def with_tools(path: Path, files: ToolsServerFiles, *, approval_seconds: float = 600.0) -> None:
-    """Rewrites the platform test's config in place: `docs` tools for the first persona."""
+    """Rewrites the platform test's config in place: `docs` tools for the helper persona."""
     text = path.read_text()
-    assert PERSONA_END in text, "the config's first persona ends with its context_tokens"
-    text = text.replace(PERSONA_END, f"{PERSONA_END}    tools: [docs.*]\n", 1)
+    assert text.count(HELPER_MODEL) == 1, "the config has one helper persona on gpt-4o-mini"
+    text = text.replace(HELPER_MODEL, f"{HELPER_MODEL}    tools: [docs.*]\n")
     args = json.dumps(["-m", SERVER_MODULE, "stdio"])
     env = json.dumps(files.env())
     text += (
