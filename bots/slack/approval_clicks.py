@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,27 @@ from bots.slack.directory import Directory
 from core.types import ApprovalClick, Conversations
 
 log = logging.getLogger(__name__)
+
+CLICKS_REMEMBERED = 1024
+
+
+class ClicksSeen:
+    """Socket Mode delivers an envelope again when its ack is lost: the same click (same
+    user, request and action_ts) is decided once and not told "Already decided" after it.
+    A person's second click has a new action_ts and gets its note."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+
+    def first_time(self, click: ApprovalClick, action: dict[str, Any]) -> bool:
+        seen = (click.approval_id, click.user_id, str(action.get("action_ts") or ""))
+        if seen in self._seen:
+            log.info("slack: a redelivered approval click was ignored")
+            return False
+        self._seen[seen] = None
+        if len(self._seen) > CLICKS_REMEMBERED:
+            self._seen.popitem(last=False)
+        return True
 
 
 class ApprovalAnswer:

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.reply import StreamedReply
 from bots.slack.agent_view import AgentView, viewed_channel
-from bots.slack.approval_clicks import ApprovalAnswer, asker_of, click_of
+from bots.slack.approval_clicks import ApprovalAnswer, ClicksSeen, asker_of, click_of
 from bots.slack.assistant import AssistantThreadReply
 from bots.slack.config import SlackBotConfig
 from bots.slack.directory import Directory
@@ -69,6 +69,7 @@ class SlackEventRouter:
         self._titled: OrderedDict[str, None] = OrderedDict()
         self._agent_view = AgentView(client, directory)
         self._no_streams: set[str] = set()  # channels where Slack refused native streams
+        self._clicks = ClicksSeen()  # approval clicks, for redeliveries
 
     def on_mention(self, event: dict[str, Any], team_id: str, me: BotIdentity) -> None:
         if not _from_me(event, me):
@@ -123,7 +124,7 @@ class SlackEventRouter:
         bot owns; a refused click gets a short note only the clicker sees."""
         bot = self._bot()
         click = click_of(body, action, bot.name, bot.admins)
-        if click is not None:
+        if click is not None and self._clicks.first_time(click, action):
             answer = ApprovalAnswer(self._client, self._directory, asker_of(action), body)
             key = f"approval:slack:{click.approval_id}"
             self._tasks.start(answer.decide(self._engine, click), key=key)

@@ -126,7 +126,8 @@ async def test_a_destructive_call_runs_only_once_the_asker_approves(
     asker = fake.identity.user_name.title()
     assert request.content.startswith(f"✋ **{asker}** asked me to run `docs.delete_page` with:")
     assert '```json\n{"page": "faq"}\n```' in request.content
-    assert "✋ `docs.delete_page` · waiting for approval" in reply_in(discord, thread)
+    waiting = "✋ `docs.delete_page` · waiting for approval"
+    await wait_until(lambda: waiting in reply_in(discord, thread), message=waiting)
 
     stranger = press(discord, request, BOB, "Approve")
     approve = press(discord, request, fake.user_id, "Approve")

@@ -93,14 +93,17 @@ async def approval_message(world: SlackWorld, thread_ts: str) -> FakeMessage:
 
 async def click(world: SlackWorld, message: FakeMessage, user: str, action: str) -> dict[str, Any]:
     """`user` clicks; returns the payload once the click's handling has ended."""
-    payload = await world.slack.click_button(GENERAL, message.ts, user, action)
-    await clicked(world, payload)
+    payload = button_click(world.slack.identity, message, user, action)
+    await send_click(world, payload)
     return payload
 
 
-async def clicked(world: SlackWorld, payload: dict[str, Any], times: int = 1) -> None:
-    request_id = payload["actions"][0]["value"]
-    await world.turns.ended(times, f"approval:slack:{request_id}")
+async def send_click(world: SlackWorld, payload: dict[str, Any]) -> None:
+    """Delivers a click and waits until its handling (a task per click) has ended."""
+    key = f"approval:slack:{payload['actions'][0]['value']}"
+    handled = world.turns.count(key)
+    await world.slack.send_interactive(payload)
+    await world.turns.ended(handled + 1, key)
 
 
 def is_request(message: FakeMessage) -> bool:
@@ -147,12 +150,16 @@ async def test_a_destructive_call_runs_only_once_the_asker_approves(
     assert "*Alice* asked me to run `docs.delete_page`" in section
     assert '```{"page": "faq"}```' in section
     assert "Expires" in context_text(request)
-    assert "✋ `docs.delete_page` · waiting for approval" in reply_text(slack, event["ts"])
+    # The request is its own message; the reply's line says so at its next paced edit.
+    waiting = "✋ `docs.delete_page` · waiting for approval"
+    await wait_until(lambda: waiting in reply_text(slack, event["ts"]), message=waiting)
 
-    stranger = await click(slack, request, BOB, APPROVE_ACTION)
+    await click(slack, request, BOB, APPROVE_ACTION)
     assert slack.slack.ephemerals.to(BOB) == ["Only <@U0ALICE> or an admin can approve this."]
     assert files.calls() == []  # a stranger's click ran nothing
 
+    second = button_click(slack.slack.identity, request, ALICE, APPROVE_ACTION)  # clicked twice
+    stranger_again = button_click(slack.slack.identity, request, BOB, APPROVE_ACTION)
     first = await click(slack, request, ALICE, APPROVE_ACTION)
     await slack.settled(GENERAL, event["ts"], count=2)
     assert await calls_made(files, 1) == ["delete_page"]
@@ -163,11 +170,13 @@ async def test_a_destructive_call_runs_only_once_the_asker_approves(
         r"✅ `docs\.delete_page` · \d+\.\d s\n\nDone\.$", reply_text(slack, event["ts"])
     )
 
-    await slack.slack.send_interactive(first)  # the same click again (a doubled click)
-    await clicked(slack, first, times=2)
+    await slack.slack.send_interactive(first)  # Slack delivers the same click again
+    await send_click(slack, second)
+    # The redelivery was decided once and told nothing; the second click, "Already decided".
     assert slack.slack.ephemerals.to(ALICE) == ["Already decided."]
-    await slack.slack.send_interactive(stranger)
-    await clicked(slack, stranger, times=3)
+    handled = f"approval:slack:{first['actions'][0]['value']}"
+    assert (slack.turns.count(handled), slack.turns.running(handled)) == (3, 0)
+    await send_click(slack, stranger_again)
     assert slack.slack.ephemerals.to(BOB)[-1] == "Already decided."
     assert [call["tool"] for call in files.calls()] == ["delete_page"]  # run once
 
@@ -216,7 +225,6 @@ async def test_an_unanswered_request_expires_and_a_late_click_is_refused(
         assert context_text(expired) == "⌛ Expired: not approved within 1 second"
         assert "🚫 `docs.delete_page` · not approved in time" in reply_text(world, event["ts"])
 
-        await world.slack.send_interactive(late)  # clicked in a tab left open
-        await clicked(world, late)
+        await send_click(world, late)  # clicked in a tab left open
         assert world.slack.ephemerals.to(ALICE) == ["This request expired."]
         assert files.calls() == []
