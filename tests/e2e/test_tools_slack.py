@@ -228,3 +228,30 @@ async def test_an_unanswered_request_expires_and_a_late_click_is_refused(
         await send_click(world, late)  # clicked in a tab left open
         assert world.slack.ephemerals.to(ALICE) == ["This request expired."]
         assert files.calls() == []
+
+
+async def test_a_native_stream_shows_the_step_once_it_ended_and_the_wait_as_status(
+    slack_tools: Worlds, files: ToolsServerFiles
+) -> None:
+    async with slack_tools("native") as world:
+        delete_then_answer(world.openai)
+        event = await world.mention("delete the faq page")
+        request = await approval_message(world, event["ts"])
+        status = "is waiting for approval of docs.delete_page…"
+        await wait_until(
+            lambda: any(
+                c.params.get("status") == status
+                for c in world.slack.calls_to("assistant.threads.setStatus")
+            ),
+            message=status,
+        )
+        await click(world, request, ALICE, APPROVE_ACTION)
+        await world.settled(GENERAL, event["ts"], count=2)
+        assert await calls_made(files, 1) == ["delete_page"]
+        shown = reply_text(world, event["ts"])
+        assert re.fullmatch(r"✅ `docs\.delete_page` · \d+\.\d s\n\nDone\.", shown)
+        # Streamed from its first line: nothing shown had to be taken back by chat.update.
+        assert world.slack.calls_to("chat.startStream")
+        assert not [
+            c for c in world.slack.calls_to("chat.update") if c.params.get("ts") != request.ts
+        ]
