@@ -66,8 +66,10 @@ async def test_a_line_read_for_a_reader_that_gave_up_goes_to_the_next() -> None:
     reading = asyncio.Event()
 
     async def read_line() -> str:
+        """Like the terminal's reading thread: once begun, it takes the next line typed,
+        whoever still waits for it."""
         reading.set()
-        return await typed.get()
+        return await asyncio.shield(asyncio.ensure_future(typed.get()))
 
     lines = LineQueue(read_line)
     waiting = asyncio.create_task(lines.next())
