@@ -125,3 +125,13 @@ async def test_a_discord_refusal_is_a_parley_error(discord_world: DiscordWorld) 
     with pytest.raises(ParleyError, match="403"):
         await discord_world.bot.notify(discord_world.key(thread), NOTE)
     assert fake.posted(thread) == []
+
+
+async def test_a_discord_note_for_a_one_off_ask_goes_into_its_channel(
+    discord_world: DiscordWorld,
+) -> None:
+    fake = discord_world.discord
+    # /ask in a channel was answered through its interaction, whose token has expired since.
+    await discord_world.bot.notify(discord_world.key("ask-1200000000000000555"), NOTE)
+    (note,) = fake.posted(fake.channel_id)
+    assert note.content == NOTE and note.message_reference is None
