@@ -135,3 +135,16 @@ async def test_a_discord_note_for_a_one_off_ask_goes_into_its_channel(
     await discord_world.bot.notify(discord_world.key("ask-1200000000000000555"), NOTE)
     (note,) = fake.posted(fake.channel_id)
     assert note.content == NOTE and note.message_reference is None
+
+
+async def test_a_discord_note_whose_answer_was_lost_is_posted_once(
+    discord_world: DiscordWorld,
+) -> None:
+    fake = discord_world.discord
+    thread = fake.add_thread(fake.channel_id, "files")["id"]
+    # Carried out, then answered 500: discord.py sends it again by itself, with the nonce
+    # (enforced) it gave the first try, so Discord answers with the message it made then.
+    fake.fail_next("POST", f"/channels/{thread}/messages", status=500, after=True)
+    await discord_world.bot.notify(discord_world.key(thread), NOTE)
+    assert len(fake.calls_to("POST", f"/channels/{thread}/messages")) == 2
+    assert [m.content for m in fake.posted(thread)] == [NOTE]
