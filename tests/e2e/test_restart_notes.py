@@ -148,3 +148,13 @@ async def test_a_discord_note_whose_answer_was_lost_is_posted_once(
     await discord_world.bot.notify(discord_world.key(thread), NOTE)
     assert len(fake.calls_to("POST", f"/channels/{thread}/messages")) == 2
     assert [m.content for m in fake.posted(thread)] == [NOTE]
+
+
+async def test_a_slack_note_whose_answer_was_lost_is_not_posted_again(slack: SlackWorld) -> None:
+    root = slack.slack.add_message(GENERAL, slack.next_ts(), "U0ALICE", "hello")
+    # Carried out, then answered 500: trying again could show it twice, so it is not tried.
+    slack.slack.fail_next("chat.postMessage", status=500, after=True)
+    with pytest.raises(ParleyError, match="C0GENERAL: internal_error"):
+        await slack.bot.notify(slack.key(GENERAL, root.ts), NOTE)
+    assert [m.markdown_text for m in slack.replies(GENERAL, root.ts)] == [NOTE]
+    assert len(slack.slack.calls_to("chat.postMessage")) == 1
