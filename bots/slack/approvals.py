@@ -68,4 +68,5 @@ def settled_blocks(settled: ApprovalSettled, decision: str) -> list[dict[str, An
 
 def request_text(request: ApprovalRequest) -> str:
     """The notification's words (blocks carry the rest)."""
-    return f"Approval needed: {request.asked_by.display_name} asked me to run {request.tool}"
+    who, tool = escaped(request.asked_by.display_name), escaped(request.tool)
+    return f"Approval needed: {who} asked me to run {tool}"

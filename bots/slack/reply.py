@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.reply import DeliveryError, Pacing, Refusal
 from bots.reply.binding import Show
-from bots.slack.approvals import request_blocks, request_text, settled_blocks
+from bots.slack.approvals import escaped, request_blocks, request_text, settled_blocks
 from bots.slack.errors import SlackDeliveryError, explain
 from bots.slack.feedback import feedback_block, reply_blocks
 from bots.slack.mentions import without_pings
@@ -216,7 +216,7 @@ class SlackReplyBinding:
         await self._client.chat_update(
             channel=self._channel,
             ts=message,
-            text=f"{decision}: {settled.request.tool}",
+            text=escaped(f"{decision}: {settled.request.tool}"),
             blocks=settled_blocks(settled, decision),
         )
 
