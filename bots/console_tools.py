@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -93,8 +92,8 @@ class ConsoleTools:
         if answer is not None and not answer.done():
             # Expired or cancelled before a line came: the next line is the prompt's again.
             answer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await answer
+            # Waits for the answer to end without taking its cancellation for this task's.
+            await asyncio.wait([answer])
             write("\n")
         allowed = settled.request.expires_at - (asked_at or datetime.now(UTC))
         write(f"  {decision_mark(settled)} {decision_text(settled, allowed)}\n")

@@ -10,7 +10,7 @@ import discord
 from bots.discord.access import is_admin
 from bots.discord.approval_view import CUSTOM_ID_PREFIX
 from bots.discord.reply import NO_PINGS
-from bots.discord.router import DiscordEventRouter, conversation_in
+from bots.discord.router import DM_WORKSPACE, DiscordEventRouter, conversation_in
 from bots.reply.tool_text import refusal_text
 from core.types import ApprovalClick
 
@@ -62,7 +62,7 @@ def click_of(
     key = conversation_in(interaction.guild_id, interaction.channel)
     channel = key.channel if key is not None else str(interaction.channel_id)
     config = talk.config
-    workspace = str(interaction.guild_id) if interaction.guild_id else "dm"
+    workspace = str(interaction.guild_id) if interaction.guild_id else DM_WORKSPACE
     return ApprovalClick(
         bot=config.name,
         platform="discord",
