@@ -65,6 +65,9 @@ class StreamedReply(Generic[Message]):
         if self._document.set_step(step):
             await self._changed()
         if not self._binding.live_steps:
+            # The progress status supersedes the waiting one ("is thinking…"), which must
+            # not come after it and hide it.
+            await self._stop_waiting()
             try:
                 await self._binding.progress(progress_text(self._document.steps()))
             except Exception as error:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bots.reply import DeliveryError, StreamedReply
+from bots.reply.binding import Show
 from bots.reply.document import ReplyDocument
 from bots.split import split_message
 from core.types import ApprovalRequest, ApprovalSettled, Author, ToolStep, TurnSummary
@@ -187,3 +190,31 @@ def test_text_split_around_steps_is_the_same_as_splitting_it_whole() -> None:
     document.add_text("after the call " * 4)
     document.set_step(search("ok", 0.1))  # changed in place: split again from the start
     assert document.parts() == split_message(document.rendered(), 40)
+
+
+async def test_without_live_steps_progress_ends_the_waiting_status(
+    platform: FakePlatform, time: FakeTime
+) -> None:
+    """A slow model's "is thinking…" must not come after "is running …" and hide it."""
+    platform.live_steps = False
+    time.gate.clear()
+    stopped = asyncio.Event()
+
+    async def thinking_later(show: Show) -> None:
+        try:
+            await time.sleep(0.8)
+            platform.statuses.append("is thinking…")
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    platform.pacing = replace(platform.pacing, waiting=thinking_later)
+    reply: StreamedReply[int] = StreamedReply(platform)
+    await reply.start()
+    await time.wait_sleeps(1)
+    await reply.step(search("running"))
+    await stopped.wait()
+    time.gate.set()
+    await reply.step(search("ok", 0.3))
+    await reply.finish(TurnSummary())
+    assert platform.statuses == ["is running docs.search…", ""]
