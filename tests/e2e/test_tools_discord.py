@@ -196,3 +196,25 @@ async def test_an_unanswered_request_expires_and_a_late_click_is_refused(
     assert "🚫 `docs.delete_page` · not approved in time" in reply_in(world, thread)
     assert await send(world, late) == "This request expired."
     assert files.calls() == []
+
+
+async def test_an_ask_command_asks_in_a_follow_up_and_edits_it_when_decided(
+    discord: DiscordWorld, files: ToolsServerFiles
+) -> None:
+    """/ask in a channel: the reply is the command's response, the request a follow-up
+    (edited through the interaction's webhook once decided)."""
+    fake = discord.discord
+    delete_then_answer(discord.openai)
+    event = fake.interaction_create("ask", options={"prompt": "delete the faq page"})
+    await fake.dispatch("INTERACTION_CREATE", event)
+    asked = fake.interaction(str(event["id"]))
+    await wait_until(lambda: any(m.components for m in asked.followups), message="a request")
+    (request,) = asked.followups
+    assert is_request(request)
+    assert await send(discord, press(discord, request, fake.user_id, "Approve")) is None
+    await wait_until(lambda: not discord.turns.running(), message="the turn ended")
+    assert await calls_made(files, 1) == ["delete_page"]
+    asker = fake.identity.user_name.title()
+    assert request.components == [] and request.content.endswith(f"✅ Approved by {asker}")
+    assert asked.original is not None
+    assert asked.original.content.endswith("\n\nDone.")
