@@ -11,7 +11,7 @@ from bots.notes import summary_notes
 from bots.reply.approvals import ApprovalMessages
 from bots.reply.binding import Message, ReplyBinding, Show
 from bots.reply.document import ReplyDocument
-from bots.reply.errors import CONNECTION_LOST, TRANSPORT_ERRORS, DeliveryError
+from bots.reply.errors import DeliveryError, Undelivered, reap
 from bots.reply.tool_text import progress_text
 from bots.split import closing_fence, split_message
 from core.errors import ParleyError
@@ -34,6 +34,9 @@ class StreamedReply(Generic[Message]):
         self._binding = binding
         self._pacing = binding.pacing
         self._document = ReplyDocument(binding.limit, live_steps=binding.live_steps)
+        # The platform's refusals and lost connections as its DeliveryError, each refusal
+        # logged once per reply.
+        self._undelivered = Undelivered(binding)
         self._approvals = ApprovalMessages(binding, self._undelivered)
         self._messages: list[Message] = []
         self._shown: list[str] = []  # what each posted message shows now
@@ -46,7 +49,6 @@ class StreamedReply(Generic[Message]):
         self._synced_at = float("-inf")
         self._retrying = False  # a streaming sync failed: the next one waits its interval too
         self._stalled = False  # the platform refused for good: only the final sync tries
-        self._reported: set[str] = set()
         self._rated_at: int | None = None  # the message that shows the feedback buttons
         self._closed = 0  # the messages, in order, the last sync has closed
 
@@ -236,7 +238,7 @@ class StreamedReply(Generic[Message]):
         cut = self._queued
         if cut:
             pending.cancel()
-        await _reap(pending, cancelled_it=cut)
+        await reap(pending, cancelled_it=cut)
 
     async def _wait_for_words(self, waiting: Callable[[Show], Awaitable[None]]) -> None:
         try:
@@ -261,7 +263,7 @@ class StreamedReply(Generic[Message]):
         cut = not self._placing
         if cut:
             waiting.cancel()
-        await _reap(waiting, cancelled_it=cut)
+        await reap(waiting, cancelled_it=cut)
 
     async def _sync(
         self,
@@ -315,33 +317,3 @@ class StreamedReply(Generic[Message]):
             self._rated_at = len(self._messages) - 1
         # At once, not after the turn: people answer while it still streams.
         await self._binding.posted(message)
-
-    def _undelivered(self, error: Exception) -> DeliveryError | None:
-        """The platform's refusal or a lost connection as a DeliveryError; None for a bug."""
-        if isinstance(error, DeliveryError):
-            return error
-        refusal = self._binding.refusal(error)
-        if refusal is not None:
-            if not refusal.transient and refusal.detail not in self._reported:
-                # Once per problem and reply: the admin must read it, and read it once.
-                self._reported.add(refusal.detail)
-                log.error(refusal.detail)
-            return self._binding.undelivered(refusal.detail, transient=refusal.transient)
-        if isinstance(error, TRANSPORT_ERRORS):
-            # The turn's own log line names the conversation; this is not worth a traceback.
-            detail = f"connection lost: {type(error).__name__}: {error}"
-            return self._binding.undelivered(detail, transient=True, user_message=CONNECTION_LOST)
-        return None
-
-
-async def _reap(task: asyncio.Task[None], *, cancelled_it: bool) -> None:
-    """Waits for a task this reply owns. A cancellation ends here only if this reply caused
-    it; the caller's own goes on. The caller may be cleaning up after a cancellation already
-    (a shutdown's notice), so only one that arrives during this wait counts as its own."""
-    current = asyncio.current_task()
-    before = current.cancelling() if current is not None else 0
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not cancelled_it or current is None or current.cancelling() > before:
-            raise
