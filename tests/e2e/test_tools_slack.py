@@ -3,12 +3,15 @@ loop, the fake model asking for tools and the real test MCP server running them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 
 from bots.slack.approvals import APPROVE_ACTION, DENY_ACTION
@@ -17,6 +20,8 @@ from tests.e2e.slack_env import (
     ALICE,
     BOB,
     GENERAL,
+    HTTP_MODE,
+    SIGNING_SECRET,
     SlackWorld,
     running_slack,
     slack_env,
@@ -33,6 +38,7 @@ from tests.fakes.mcp_fixtures import ToolsServerFiles
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_approvals import button_click
 from tests.fakes.slack_server import FakeMessage, FakeSlack, wait_until
+from tests.fakes.slack_signing import signed_headers
 
 __all__ = ["slack_env"]
 
@@ -255,3 +261,37 @@ async def test_a_native_stream_shows_the_step_once_it_ended_and_the_wait_as_stat
         assert not [
             c for c in world.slack.calls_to("chat.update") if c.params.get("ts") != request.ts
         ]
+
+
+async def test_an_approval_over_http_mode_is_acked_and_decides(
+    slack_env: None,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    files: ToolsServerFiles,
+) -> None:
+    config = write_slack_config(tmp_path, fake_slack, fake_openai, mode=HTTP_MODE)
+    with_tools(config, files)
+    async with running_slack(config, fake_slack, fake_openai, socket_mode=False) as world:
+        delete_then_answer(fake_openai)
+        event = world.event("app_mention", f"<@{fake_slack.bot_user_id}> delete the faq page")
+        await post_signed(world, json.dumps(fake_slack.event_callback(event)).encode())
+        request = await approval_message(world, event["ts"])
+        payload = button_click(fake_slack.identity, request, ALICE, APPROVE_ACTION)
+        # Slack posts interactions form-encoded (payload=<JSON>), signed like events.
+        await post_signed(world, urlencode({"payload": json.dumps(payload)}).encode(), form=True)
+        await world.settled(GENERAL, event["ts"], count=2)
+        assert await calls_made(files, 1) == ["delete_page"]
+        decided = fake_slack.workspace.find(GENERAL, request.ts)
+        assert decided is not None and context_text(decided) == "✅ Approved by Alice"
+
+
+async def post_signed(world: SlackWorld, body: bytes, *, form: bool = False) -> None:
+    kind = "application/x-www-form-urlencoded" if form else "application/json"
+    headers = {**signed_headers(body, SIGNING_SECRET), "Content-Type": kind}
+    url = f"http://127.0.0.1:{world.bot.http_port}/slack/events"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as response,
+    ):
+        assert response.status == 200  # acknowledged within the request: bolt's ack
