@@ -218,3 +218,17 @@ async def test_an_ask_command_asks_in_a_follow_up_and_edits_it_when_decided(
     assert request.components == [] and request.content.endswith(f"✅ Approved by {asker}")
     assert asked.original is not None
     assert asked.original.content.endswith("\n\nDone.")
+
+
+async def test_a_request_in_a_dm_is_decided_there(
+    discord: DiscordWorld, files: ToolsServerFiles
+) -> None:
+    fake = discord.discord
+    dm = str(fake.add_dm_channel(fake.user_id)["id"])
+    delete_then_answer(discord.openai)
+    await discord.say("delete the faq page", channel=dm)
+    request = await request_in(discord, dm)
+    assert await send(discord, press(discord, request, fake.user_id, "Approve")) is None
+    await discord.settled(dm, count=2)
+    assert await calls_made(files, 1) == ["delete_page"]
+    assert re.search(r"✅ `docs\.delete_page` · \d+\.\d s\n\nDone\.$", reply_in(discord, dm))
