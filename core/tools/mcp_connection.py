@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import IO, TextIO
 
 import httpx2
@@ -75,7 +76,7 @@ class McpConnection:
                 return await self._client.call_tool(tool, dict(arguments))
         except MCPError as error:
             if error.code == CONNECTION_CLOSED:
-                raise ToolServerDown("the connection was lost during the call") from None
+                raise ToolServerDown("the connection to the server was lost") from None
             raise
         except TimeoutError:
             raise  # the call's own deadline (an OSError too, so caught before the next)
@@ -108,12 +109,16 @@ class McpConnection:
                 log.debug("tool server %s: session ended: %s", self._config.name, describe(error))
         finally:
             self._client = None
+            log.debug("tool server %s: session closed", self._config.name)
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Client]:
         config = self._config
         if config.command is not None:
-            with StderrToLog(config.name) as errlog:
+            loop = asyncio.get_running_loop()
+            # The child's stderr ends when it exits: the one sign of a death between calls.
+            ended = functools.partial(loop.call_soon_threadsafe, self._stop.set)
+            with StderrToLog(config.name, ended) as errlog:
                 async with Client(_stdio(config, errlog.pipe), client_info=CLIENT_INFO) as client:
                     errlog.spawned()
                     yield client
@@ -165,8 +170,9 @@ class StderrToLog:
     """A pipe for a child's stderr whose lines go to the log at DEBUG, read by a thread so
     it works on any event loop."""
 
-    def __init__(self, server: str) -> None:
+    def __init__(self, server: str, ended: Callable[[], object]) -> None:
         self._server = server
+        self._ended = ended
         read_end, write_end = os.pipe()
         self.pipe: TextIO = os.fdopen(write_end, "w")
         self._reader = threading.Thread(
@@ -189,3 +195,5 @@ class StderrToLog:
         with lines:
             for line in lines:
                 log.debug("tool server %s stderr: %s", self._server, line.rstrip())
+        with contextlib.suppress(RuntimeError):  # the loop closed first: nobody to tell
+            self._ended()

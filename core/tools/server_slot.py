@@ -52,13 +52,18 @@ class ServerSlot:
     async def connect(self) -> None:
         """Connects unless connected; a failure is recorded and logged, never raised."""
         async with self._connecting:
-            if self.connected:
+            if self._connection is not None and not self._connection.alive:
+                await self._lost(self._connection, "its process exited")  # between calls
+            if self.connected or self._closed:
                 return
             connection = McpConnection(self.config)
             try:
                 listed = await connection.open()
             except ToolServerDown as down:
                 self._went_down(str(down), retry_after=self._retry_after)
+                return
+            if self._closed:  # closed while it connected: nobody would close it later
+                await connection.close()
                 return
             self._connection = connection
             self._tools = tuple(self._spec(tool) for tool in listed)
@@ -69,7 +74,7 @@ class ServerSlot:
 
     async def call(self, tool: str, arguments: dict[str, JsonValue]) -> ToolResult:
         """One call within the server's timeout; every failure becomes a failed result."""
-        if not self.connected and self.due:
+        if not self.connected and (self.due or self._connection is not None):
             await self.connect()
         connection = self._connection
         if connection is None or not connection.alive:

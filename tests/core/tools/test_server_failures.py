@@ -218,3 +218,22 @@ async def test_closing_while_connecting_leaves_no_child(files: ToolsServerFiles)
     await servers.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_a_child_that_dies_between_calls_is_started_again_at_the_next_call(
+    files: ToolsServerFiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="core.tools")
+    servers = ToolServers({"docs": stdio_config(files)})
+    await servers.start()
+    try:
+        assert (await servers.call(SLOW, {"seconds": 0})).text == "done"
+        os.kill(await files.slow_started(), signal.SIGKILL)
+        await wait_until(lambda: "tool server docs: session closed" in caplog.text)
+        after = await servers.call(SEARCH, {"query": "again"})
+        assert not after.failed, after.text
+    finally:
+        await servers.close()
+    [warning] = warnings_about(caplog, "docs")
+    assert "its process exited" in warning
+    assert "tool server docs is back (6 tools)" in caplog.text
