@@ -45,6 +45,7 @@ class McpConnection:
         self._client: Client | None = None
         self._stop = asyncio.Event()
         self._holder: asyncio.Task[None] | None = None
+        self._http_error: int | None = None  # the last HTTP error status the server gave
 
     @property
     def alive(self) -> bool:
@@ -104,12 +105,18 @@ class McpConnection:
                 await self._stop.wait()
         except Exception as error:  # every failure of a server is reported
             if not opened.done():
-                opened.set_exception(ToolServerDown(describe(error)))
+                # The SDK turns an HTTP error into a JSON-RPC one without its status.
+                status = f" (HTTP {self._http_error})" if self._http_error else ""
+                opened.set_exception(ToolServerDown(describe(error) + status))
             else:
                 log.debug("tool server %s: session ended: %s", self._config.name, describe(error))
         finally:
             self._client = None
             log.debug("tool server %s: session closed", self._config.name)
+
+    async def _note_http_error(self, response: httpx2.Response) -> None:
+        if response.status_code >= 400:
+            self._http_error = response.status_code
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Client]:
@@ -127,6 +134,7 @@ class McpConnection:
         async with httpx2.AsyncClient(
             headers=dict(config.headers),
             timeout=httpx2.Timeout(config.timeout, read=max(config.timeout, 300.0)),
+            event_hooks={"response": [self._note_http_error]},
         ) as http:
             transport = streamable_http_client(str(config.url), http_client=http)
             async with Client(transport, client_info=CLIENT_INFO) as client:

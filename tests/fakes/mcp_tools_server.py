@@ -3,8 +3,9 @@
 Run as `python -m tests.fakes.mcp_tools_server stdio` (a child spoken to over its pipes) or
 `python -m tests.fakes.mcp_tools_server http --port 0` (Streamable HTTP on 127.0.0.1; prints
 `listening on http://127.0.0.1:PORT/mcp` once it accepts connections, so a test waits on
-that line). Env MCP_CALL_LOG names a file that gets one JSON line per call, written before
-the tool works; MCP_STARTED_FLAG names a file `slow` creates (holding this pid) as it starts.
+that line; with env MCP_HTTP_TOKEN it answers 401 unless sent that bearer token).
+Env MCP_CALL_LOG names a file that gets one JSON line per call, written before the tool
+works; MCP_STARTED_FLAG names a file `slow` creates (holding this pid) as it starts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 BIG_SIZE = 100_000
 
@@ -105,6 +107,21 @@ class _AnnouncedServer(uvicorn.Server):
             print(f"listening on http://127.0.0.1:{port}/mcp", flush=True)
 
 
+def _bearer_only(app: ASGIApp, token: str) -> ASGIApp:
+    """Answers 401 to a request without `Authorization: Bearer <token>`, as a hosted MCP
+    server does: proves a config's headers are sent, and is an HTTP error to meet."""
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (b"authorization", expected) not in scope["headers"]:
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b"unauthorized"})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 async def _serve_http(port: int) -> None:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -112,7 +129,10 @@ async def _serve_http(port: int) -> None:
     # headers (Nagle against the client's delayed ACK), which would swamp any measurement.
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     listener.bind(("127.0.0.1", port))
-    app = server.streamable_http_app(host="127.0.0.1")
+    app: ASGIApp = server.streamable_http_app(host="127.0.0.1")
+    token = os.environ.get("MCP_HTTP_TOKEN")
+    if token:
+        app = _bearer_only(app, token)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     await _AnnouncedServer(config).serve(sockets=[listener])
 

@@ -237,3 +237,23 @@ async def test_a_child_that_dies_between_calls_is_started_again_at_the_next_call
     [warning] = warnings_about(caplog, "docs")
     assert "its process exited" in warning
     assert "tool server docs is back (6 tools)" in caplog.text
+
+
+async def test_http_headers_are_sent_and_an_http_error_is_unreachable_without_the_value(
+    files: ToolsServerFiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    http = HttpToolsServer(files, env={"MCP_HTTP_TOKEN": "s3cret-token"})
+    await http.start()
+    right = http_config(http.url, name="good", Authorization="Bearer s3cret-token")
+    wrong = http_config(http.url, name="bad", Authorization="Bearer wrong-s3cret")
+    servers = ToolServers({"good": right, "bad": wrong})
+    try:
+        with caplog.at_level(logging.DEBUG):
+            await servers.start()
+            assert {spec.server for spec in servers.tools()} == {"good"}
+    finally:
+        await servers.close()
+        await http.kill()
+    [warning] = warnings_about(caplog, "bad")
+    assert "401" in warning
+    assert "s3cret" not in caplog.text  # no header value in any log line
