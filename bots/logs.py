@@ -13,7 +13,9 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "parley"
 # The model SDK's HTTP client logs every request at info, full URL included: a line per call
 # that says nothing our turn line does not, and a leak if a URL ever carried a secret.
-_QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2")
+# The MCP SDK logs each HTTP session's id and stream reconnections at info: ours are the
+# tool lines of core.tools (a server down, back).
+_QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2", "mcp")
 # Library warnings on every start that nobody can act on, dropped by exact text (copied so
 # that logging set-up imports neither SDK; tests/cli/test_run_logs.py keeps them equal):
 # slack_bolt says the token it was given is unused (Parley hands it a client that carries

@@ -24,7 +24,7 @@ def info_logs() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     levels = {
         name: logging.getLogger(name).level
-        for name in ("", "httpx", "httpx2", "httpcore", "httpcore2")
+        for name in ("", "httpx", "httpx2", "httpcore", "httpcore2", "mcp")
     }
     configure_logging("info", "text", stream)
     yield stream
