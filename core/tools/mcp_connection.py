@@ -37,6 +37,11 @@ class ToolServerDown(ParleyError):
     """The server could not be reached, or went away; the text says why, without secrets."""
 
 
+class SessionExpired(ToolServerDown):
+    """The HTTP server no longer knows the session (HTTP 404 to a request carrying its id, as
+    after a restart); it ran nothing, and MCP says to start a new session."""
+
+
 class McpConnection:
     """A session with one server, open from `open()` until `close()` or its loss."""
 
@@ -46,6 +51,7 @@ class McpConnection:
         self._stop = asyncio.Event()
         self._holder: asyncio.Task[None] | None = None
         self._http_error: int | None = None  # the last HTTP error status the server gave
+        self._session_expired = False
 
     @property
     def alive(self) -> bool:
@@ -76,6 +82,8 @@ class McpConnection:
             async with asyncio.timeout(self._config.timeout):
                 return await self._client.call_tool(tool, dict(arguments))
         except MCPError as error:
+            if self._session_expired:
+                raise SessionExpired("the server ended the session") from None
             if error.code == CONNECTION_CLOSED:
                 raise ToolServerDown("the connection to the server was lost") from None
             raise
@@ -117,6 +125,8 @@ class McpConnection:
     async def _note_http_error(self, response: httpx2.Response) -> None:
         if response.status_code >= 400:
             self._http_error = response.status_code
+        if response.status_code == 404 and "mcp-session-id" in response.request.headers:
+            self._session_expired = True
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Client]:

@@ -11,7 +11,7 @@ from mcp_types import Tool
 
 from core.config.tools import ToolServerConfig
 from core.tools.calls import JsonValue, ToolResult, ToolSpec
-from core.tools.mcp_connection import McpConnection, ToolServerDown
+from core.tools.mcp_connection import McpConnection, SessionExpired, ToolServerDown
 from core.tools.mcp_results import tool_result
 
 log = logging.getLogger("core.tools")
@@ -53,7 +53,8 @@ class ServerSlot:
         """Connects unless connected; a failure is recorded and logged, never raised."""
         async with self._connecting:
             if self._connection is not None and not self._connection.alive:
-                await self._lost(self._connection, "its process exited")  # between calls
+                ended = "its process exited" if self.transport == "stdio" else "its session ended"
+                await self._lost(self._connection, ended)  # between calls
             if self.connected or self._closed:
                 return
             connection = McpConnection(self.config)
@@ -74,6 +75,19 @@ class ServerSlot:
 
     async def call(self, tool: str, arguments: dict[str, JsonValue]) -> ToolResult:
         """One call within the server's timeout; every failure becomes a failed result."""
+        try:
+            return await self._call_once(tool, arguments)
+        except SessionExpired:
+            # Nothing ran; MCP says start a new session. Once: a server that forgets every
+            # session at once is reported as down by the next attempt.
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                await connection.close()
+            return await self._call_once(tool, arguments, expired_again_is_down=True)
+
+    async def _call_once(
+        self, tool: str, arguments: dict[str, JsonValue], expired_again_is_down: bool = False
+    ) -> ToolResult:
         if not self.connected and (self.due or self._connection is not None):
             await self.connect()
         connection = self._connection
@@ -86,6 +100,11 @@ class ServerSlot:
             result = tool_result(await connection.call(tool, arguments))
         except TimeoutError:
             result = ToolResult(f"timed out after {timeout:g} s", failed=True)
+        except SessionExpired:
+            if not expired_again_is_down:
+                raise
+            await self._lost(connection, "the server ended a new session at once")
+            result = ToolResult(f"tool server {self.config.name}: its session ended", True)
         except ToolServerDown as down:
             await self._lost(connection, str(down))
             result = ToolResult(f"tool server {self.config.name}: {down}", failed=True)

@@ -257,3 +257,28 @@ async def test_http_headers_are_sent_and_an_http_error_is_unreachable_without_th
     [warning] = warnings_about(caplog, "bad")
     assert "401" in warning
     assert "s3cret" not in caplog.text  # no header value in any log line
+
+
+@pytest.mark.parametrize("protocol", ["2026", "2025 sessions"])
+async def test_an_http_server_restarted_between_calls_is_reconnected(
+    files: ToolsServerFiles, protocol: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    http = HttpToolsServer(files, env={"MCP_HTTP_LEGACY": "1"} if protocol != "2026" else {})
+    await http.start()
+    servers = ToolServers({"docs": http_config(http.url)})
+    await servers.start()
+    try:
+        assert not (await servers.call(SEARCH, {"query": "before"})).failed
+        await http.kill()
+        await http.start()  # the same port, a new process: the old session is unknown there
+        results = [await servers.call(SEARCH, {"query": f"after {n}"}) for n in range(2)]
+    finally:
+        await servers.close()
+        await http.kill()
+    assert [r.failed for r in results] == [False, False], [r.text for r in results]
+    assert warnings_about(caplog, "docs") == []  # a new session is routine, not an outage
+    assert [c["arguments"] for c in files.calls()] == [
+        {"query": "before"},
+        {"query": "after 0"},
+        {"query": "after 1"},
+    ]
