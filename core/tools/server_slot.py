@@ -80,9 +80,6 @@ class ServerSlot:
         except SessionExpired:
             # Nothing ran; MCP says start a new session. Once: a server that forgets every
             # session at once is reported as down by the next attempt.
-            connection, self._connection = self._connection, None
-            if connection is not None:
-                await connection.close()
             return await self._call_once(tool, arguments, expired_again_is_down=True)
 
     async def _call_once(
@@ -102,6 +99,7 @@ class ServerSlot:
             result = ToolResult(f"timed out after {timeout:g} s", failed=True)
         except SessionExpired:
             if not expired_again_is_down:
+                await self._drop(connection)
                 raise
             await self._lost(connection, "the server ended a new session at once")
             result = ToolResult(f"tool server {self.config.name}: its session ended", True)
@@ -118,6 +116,14 @@ class ServerSlot:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+
+    async def _drop(self, connection: McpConnection) -> None:
+        """Closes an expired session quietly, a new one due at once (unless another call
+        has opened it already)."""
+        if self._connection is connection:
+            self._connection = None
+            self._retry_at = 0.0
+        await connection.close()
 
     async def _lost(self, connection: McpConnection, reason: str) -> None:
         if self._connection is connection:

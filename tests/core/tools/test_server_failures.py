@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 
 import pytest
 
@@ -15,27 +14,9 @@ from core.config.tools import ToolServerConfig
 from core.tools.calls import ToolSpec
 from core.tools.servers import ToolServers
 from tests.core.tools.conftest import Served
+from tests.core.tools.helpers import SEARCH, SLOW, closed_port, warnings_about
 from tests.fakes.mcp_fixtures import HttpToolsServer, ToolsServerFiles, http_config, stdio_config
 from tests.fakes.waiting import wait_until
-
-SEARCH = ToolSpec("docs.search", "docs", "search", "")
-SLOW = ToolSpec("docs.slow", "docs", "slow", "")
-
-
-def closed_port() -> int:
-    """A port nothing listens on: bound, read, released."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def warnings_about(caplog: pytest.LogCaptureFixture, server: str) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "core.tools" and r.levelno == logging.WARNING and server in r.getMessage()
-    ]
 
 
 async def test_a_call_past_the_timeout_fails_and_the_next_call_works(served: Served) -> None:
@@ -237,48 +218,3 @@ async def test_a_child_that_dies_between_calls_is_started_again_at_the_next_call
     [warning] = warnings_about(caplog, "docs")
     assert "its process exited" in warning
     assert "tool server docs is back (6 tools)" in caplog.text
-
-
-async def test_http_headers_are_sent_and_an_http_error_is_unreachable_without_the_value(
-    files: ToolsServerFiles, caplog: pytest.LogCaptureFixture
-) -> None:
-    http = HttpToolsServer(files, env={"MCP_HTTP_TOKEN": "s3cret-token"})
-    await http.start()
-    right = http_config(http.url, name="good", Authorization="Bearer s3cret-token")
-    wrong = http_config(http.url, name="bad", Authorization="Bearer wrong-s3cret")
-    servers = ToolServers({"good": right, "bad": wrong})
-    try:
-        with caplog.at_level(logging.DEBUG):
-            await servers.start()
-            assert {spec.server for spec in servers.tools()} == {"good"}
-    finally:
-        await servers.close()
-        await http.kill()
-    [warning] = warnings_about(caplog, "bad")
-    assert "401" in warning
-    assert "s3cret" not in caplog.text  # no header value in any log line
-
-
-@pytest.mark.parametrize("protocol", ["2026", "2025 sessions"])
-async def test_an_http_server_restarted_between_calls_is_reconnected(
-    files: ToolsServerFiles, protocol: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    http = HttpToolsServer(files, env={"MCP_HTTP_LEGACY": "1"} if protocol != "2026" else {})
-    await http.start()
-    servers = ToolServers({"docs": http_config(http.url)})
-    await servers.start()
-    try:
-        assert not (await servers.call(SEARCH, {"query": "before"})).failed
-        await http.kill()
-        await http.start()  # the same port, a new process: the old session is unknown there
-        results = [await servers.call(SEARCH, {"query": f"after {n}"}) for n in range(2)]
-    finally:
-        await servers.close()
-        await http.kill()
-    assert [r.failed for r in results] == [False, False], [r.text for r in results]
-    assert warnings_about(caplog, "docs") == []  # a new session is routine, not an outage
-    assert [c["arguments"] for c in files.calls()] == [
-        {"query": "before"},
-        {"query": "after 0"},
-        {"query": "after 1"},
-    ]
