@@ -21,7 +21,7 @@ _QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2", "mcp")
 # slack_bolt says the token it was given is unused (Parley hands it a client that carries
 # the token, and an authorize function answering from the start-up auth.test; bolt reads
 # SLACK_BOT_TOKEN from the environment all the same); discord.py says voice is not supported
-# without its optional libraries, and Parley has no voice.
+# without its optional libraries, and Parley has no voice; the MCP SDK, see below.
 _UNACTIONABLE = frozenset(
     {
         ("slack_bolt.AsyncApp", "As you gave `client` as well, `token` will be unused."),
@@ -32,6 +32,9 @@ _UNACTIONABLE = frozenset(
         ),
         ("discord.client", "PyNaCl is not installed, voice will NOT be supported"),
         ("discord.client", "davey is not installed, voice will NOT be supported"),
+        # The MCP SDK, ending an HTTP session the server had already forgotten (after its
+        # restart), which is why Parley ends it and starts a new one.
+        ("mcp.client.streamable_http", "Session termination failed: 404"),
     }
 )
 # What every LogRecord carries; anything else on a record came in through `extra=`.
