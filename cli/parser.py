@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     rated.add_argument("--until", default=None, help="same forms; default now")
     rated.add_argument("--by", choices=FEEDBACK_GROUPS, default="persona", help="grouping")
     rated.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    notes = _command(
+        commands,
+        "notes-server",
+        "a small MCP server of notes over stdio, to try tools with (see README, Tools)",
+        "cli.notes_server:notes_server",
+    )
+    notes.add_argument("--file", default="data/notes.json", help="the notes file (JSON)")
     _privacy_commands(commands)
     return parser
 

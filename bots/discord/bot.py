@@ -20,6 +20,7 @@ from bots.discord.command_sync import sync_if_changed
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
 from bots.discord.feedback import answer_click, is_feedback
+from bots.discord.notes import post_note
 from bots.discord.ready import ready_when_servers_arrived
 from bots.discord.reply import NO_PINGS
 from bots.discord.router import DiscordEventRouter
@@ -29,7 +30,7 @@ from bots.throttle import ChannelThrottle
 from core.config import BotConfig
 from core.errors import ConfigError, ConfigIssue, ParleyError
 from core.metrics import ApiCalls, ignore_api_calls
-from core.types import Conversations
+from core.types import ConversationKey, Conversations
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ class DiscordBot:
             and client.is_ready()
             and bool(client.ws.open)
         )
+
+    async def notify(self, key: ConversationKey, text: str) -> None:
+        client = self.client
+        if client is None or not self.connected:
+            raise ParleyError(f"discord bot {self._name} is not connected")
+        await post_note(client, key, text)
 
     def _config(self) -> DiscordBotConfig:
         # Looked up per event so a reload's access lists apply at once.

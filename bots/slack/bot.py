@@ -34,6 +34,7 @@ from bots.slack.errors import error_code, explain
 from bots.slack.feedback import ACTION_ID as FEEDBACK_ACTION
 from bots.slack.http_server import CappedSite, body_deadline, refuse_garbled_requests
 from bots.slack.lookups import BotIdentity
+from bots.slack.notes import post_note
 from bots.slack.reply import workspace_edit_budget
 from bots.slack.router import SlackEventRouter
 from bots.slack.stream import workspace_append_budget
@@ -41,7 +42,7 @@ from bots.tasks import Shutdown, TurnTasks
 from core.config import BotConfig
 from core.errors import ParleyError, PlatformUnreachable
 from core.metrics import ApiCalls, ignore_api_calls
-from core.types import Conversations
+from core.types import ConversationKey, Conversations
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class SlackBot:
         self._appends = workspace_append_budget()
         self._api_calls = api_calls
         self._socket: AsyncSocketModeHandler | None = None
+        self._client: AsyncWebClient | None = None  # while serving: its session is open then
         self.http_port: int | None = None  # the bound port in HTTP mode, once started
 
     @property
@@ -83,6 +85,13 @@ class SlackBot:
             session = client.current_session
             return not client.closed and session is not None and not session.closed
         return self.http_port is not None
+
+    async def notify(self, key: ConversationKey, text: str) -> None:
+        client = self._client
+        if client is None:
+            raise ParleyError(f"slack bot {self._name} is not connected")
+        config = self._config()
+        await post_note(client, key, text, bot=self._name, token_var=config.bot_token.variable)
 
     def _config(self) -> SlackBotConfig:
         # Looked up per event so a reload's access lists and prompts apply at once.
@@ -109,6 +118,7 @@ class SlackBot:
                 ),
                 files,
             )
+            self._client = client
             try:
                 if config.app_token is not None:
                     await self._serve_socket_mode(app, config.app_token.reveal())
@@ -117,6 +127,7 @@ class SlackBot:
             finally:
                 # Before the sessions close: running replies still post their last words.
                 await self._tasks.drain()
+                self._client = None
 
     async def _check_token(
         self, client: AsyncWebClient, config: SlackBotConfig
