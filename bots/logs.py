@@ -13,13 +13,15 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "parley"
 # The model SDK's HTTP client logs every request at info, full URL included: a line per call
 # that says nothing our turn line does not, and a leak if a URL ever carried a secret.
-_QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2")
+# The MCP SDK logs each HTTP session's id and stream reconnections at info: ours are the
+# tool lines of core.tools (a server down, back).
+_QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2", "mcp")
 # Library warnings on every start that nobody can act on, dropped by exact text (copied so
 # that logging set-up imports neither SDK; tests/cli/test_run_logs.py keeps them equal):
 # slack_bolt says the token it was given is unused (Parley hands it a client that carries
 # the token, and an authorize function answering from the start-up auth.test; bolt reads
 # SLACK_BOT_TOKEN from the environment all the same); discord.py says voice is not supported
-# without its optional libraries, and Parley has no voice.
+# without its optional libraries, and Parley has no voice; the MCP SDK, see below.
 _UNACTIONABLE = frozenset(
     {
         ("slack_bolt.AsyncApp", "As you gave `client` as well, `token` will be unused."),
@@ -30,6 +32,9 @@ _UNACTIONABLE = frozenset(
         ),
         ("discord.client", "PyNaCl is not installed, voice will NOT be supported"),
         ("discord.client", "davey is not installed, voice will NOT be supported"),
+        # The MCP SDK, ending an HTTP session the server had already forgotten (after its
+        # restart), which is why Parley ends it and starts a new one.
+        ("mcp.client.streamable_http", "Session termination failed: 404"),
     }
 )
 # What every LogRecord carries; anything else on a record came in through `extra=`.

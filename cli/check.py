@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from bots.config_models import load_config
 from bots.platform_notes import platform_notes
 from bots.platforms import ADAPTERS, NOT_YET_BUILT, missing_secrets
-from cli.check_tools import write_tools
+from cli.check_tools import ToolsProbed, probe_tools, write_tools
 from core.config import BotConfig, BudgetConfig, Config, PersonaConfig, ProviderConfig
 from core.model_files import BUNDLED_NAME, LocalModelError, bundled_model_path, local_model_problem
 from core.moderation import describe_moderation
-from core.tools.calls import ToolSpec
 
 if TYPE_CHECKING:
     from cli.probe import Probed
@@ -35,14 +33,15 @@ def check(args: argparse.Namespace) -> int:
         from cli.probe import probe_providers
 
         probed = asyncio.run(probe_providers(config))
-    return print_check(config, sys.stdout, probed)
+    tools_probed = asyncio.run(probe_tools(config)) if args.probe and config.tools else None
+    return print_check(config, sys.stdout, probed, tools_probed)
 
 
 def print_check(
     config: Config,
     out: TextIO,
     probed: Probed | None = None,
-    tools_probed: Sequence[ToolSpec] | None = None,
+    tools_probed: ToolsProbed | None = None,
 ) -> int:
     """Prints the summary; returns the exit code (0: valid, whatever secrets are missing)."""
     write = out.write

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 from core.config import Config
@@ -10,21 +11,48 @@ from core.config.tools import ToolServerConfig
 from core.tools.calls import ToolSpec
 
 
-def write_tools(config: Config, out: TextIO, probed: Sequence[ToolSpec] | None) -> None:
+@dataclass(frozen=True, slots=True)
+class ToolsProbed:
+    """What --probe learnt: every tool the reachable servers offer, and why others failed."""
+
+    specs: tuple[ToolSpec, ...]
+    unreachable: dict[str, str]
+
+
+async def probe_tools(config: Config) -> ToolsProbed:
+    """Connects to every server once, lists its tools, and closes (children reaped)."""
+    from core.tools.servers import ToolServers
+
+    servers = ToolServers(config.tools)
+    try:
+        probes = await servers.probe()
+        specs = servers.tools()
+    finally:
+        await servers.close()
+    unreachable = {p.name: p.error or "unreachable" for p in probes if not p.reachable}
+    return ToolsProbed(specs, unreachable)
+
+
+def write_tools(config: Config, out: TextIO, probed: ToolsProbed | None) -> None:
     """Each server (env and header values never shown), each persona's patterns, and with
     `probed` (every tool the reachable servers offered) the tools each pattern gives."""
     if not config.tools:
         return
     write = out.write
     write("\nTools (MCP servers)\n")
+    specs = probed.specs if probed is not None else None
     for server in config.tools.values():
         write(f"  {server.name:<14} {_describe_server(server)}\n")
-        for spec in (s for s in probed or () if s.server == server.name):
+        if probed is not None and server.name in probed.unreachable:
+            write(f"  {'':<14} → NOT REACHABLE: {probed.unreachable[server.name]}\n")
+        for spec in (s for s in specs or () if s.server == server.name):
             approval = server.approval_for(spec.tool, spec.read_only)
             write(f"  {'':<14}   {spec.tool:<24} {approval}{_read_only(spec)}\n")
     for persona in config.personas.values():
         if persona.tools:
-            write(f"  persona {persona.name}: {_given(persona.tools, probed)}\n")
+            write(f"  persona {persona.name}: {_given(persona.tools, specs)}\n")
+    for problem in unmatched(config, specs or ()):
+        write(f"  → {problem}\n")
 
 
 def unmatched(config: Config, probed: Sequence[ToolSpec]) -> list[str]:

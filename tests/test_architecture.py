@@ -13,6 +13,9 @@ FORBIDDEN_IN_CORE = {"slack_bolt", "slack_sdk", "discord", "bots"}
 # (chat calls go over aiohttp, core/model_http.py).
 MODEL_EDGE = {"openai", "httpx", "httpx2"}
 MODEL_CLIENTS = {CORE / "moderation_client.py"}
+# The MCP SDK's Streamable HTTP transport takes an httpx2 client: the SDK's documented way to
+# send a server's headers. Only the MCP connection builds one; nothing there talks to a model.
+MCP_HTTP_CLIENTS = {CORE / "tools" / "mcp_connection.py"}
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -48,8 +51,17 @@ def test_core_module_stays_platform_neutral(path: Path) -> None:
     leaked = imported_roots(path) & FORBIDDEN_IN_CORE
     assert not leaked, f"{path} imports {sorted(leaked)}; core must not know the platforms"
     if path not in MODEL_CLIENTS:
-        edge = imported_roots(path) & MODEL_EDGE
+        allowed = {"httpx2"} if path in MCP_HTTP_CLIENTS else set()
+        edge = imported_roots(path) & MODEL_EDGE - allowed
         assert not edge, f"{path} imports {sorted(edge)}; only the model edges talk to the SDK"
+
+
+def test_only_core_tools_talks_to_the_mcp_sdk() -> None:
+    """As a client; `parley notes-server` is an MCP server of its own, built with the SDK."""
+    everything = [*CORE_FILES, *BOTS_FILES, *CLI_FILES]
+    users = {p for p in everything if imported_roots(p) & {"mcp", "mcp_types"}}
+    clients = users - {CORE.parent / "cli" / "notes_server.py"}
+    assert clients and all(p.parent == CORE / "tools" for p in clients), sorted(map(str, users))
 
 
 def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import IO, TextIO
 
 import httpx2
@@ -36,6 +37,11 @@ class ToolServerDown(ParleyError):
     """The server could not be reached, or went away; the text says why, without secrets."""
 
 
+class SessionExpired(ToolServerDown):
+    """The HTTP server no longer knows the session (HTTP 404 to a request carrying its id, as
+    after a restart); it ran nothing, and MCP says to start a new session."""
+
+
 class McpConnection:
     """A session with one server, open from `open()` until `close()` or its loss."""
 
@@ -44,6 +50,8 @@ class McpConnection:
         self._client: Client | None = None
         self._stop = asyncio.Event()
         self._holder: asyncio.Task[None] | None = None
+        self._http_error: int | None = None  # the last HTTP error status the server gave
+        self._session_expired = False
 
     @property
     def alive(self) -> bool:
@@ -74,8 +82,10 @@ class McpConnection:
             async with asyncio.timeout(self._config.timeout):
                 return await self._client.call_tool(tool, dict(arguments))
         except MCPError as error:
+            if self._session_expired:
+                raise SessionExpired("the server ended the session") from None
             if error.code == CONNECTION_CLOSED:
-                raise ToolServerDown("the connection was lost during the call") from None
+                raise ToolServerDown("the connection to the server was lost") from None
             raise
         except TimeoutError:
             raise  # the call's own deadline (an OSError too, so caught before the next)
@@ -103,17 +113,29 @@ class McpConnection:
                 await self._stop.wait()
         except Exception as error:  # every failure of a server is reported
             if not opened.done():
-                opened.set_exception(ToolServerDown(describe(error)))
+                # The SDK turns an HTTP error into a JSON-RPC one without its status.
+                status = f" (HTTP {self._http_error})" if self._http_error else ""
+                opened.set_exception(ToolServerDown(describe(error) + status))
             else:
                 log.debug("tool server %s: session ended: %s", self._config.name, describe(error))
         finally:
             self._client = None
+            log.debug("tool server %s: session closed", self._config.name)
+
+    async def _note_http_error(self, response: httpx2.Response) -> None:
+        if response.status_code >= 400:
+            self._http_error = response.status_code
+        if response.status_code == 404 and "mcp-session-id" in response.request.headers:
+            self._session_expired = True
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Client]:
         config = self._config
         if config.command is not None:
-            with StderrToLog(config.name) as errlog:
+            loop = asyncio.get_running_loop()
+            # The child's stderr ends when it exits: the one sign of a death between calls.
+            ended = functools.partial(loop.call_soon_threadsafe, self._stop.set)
+            with StderrToLog(config.name, ended) as errlog:
                 async with Client(_stdio(config, errlog.pipe), client_info=CLIENT_INFO) as client:
                     errlog.spawned()
                     yield client
@@ -122,6 +144,7 @@ class McpConnection:
         async with httpx2.AsyncClient(
             headers=dict(config.headers),
             timeout=httpx2.Timeout(config.timeout, read=max(config.timeout, 300.0)),
+            event_hooks={"response": [self._note_http_error]},
         ) as http:
             transport = streamable_http_client(str(config.url), http_client=http)
             async with Client(transport, client_info=CLIENT_INFO) as client:
@@ -165,8 +188,9 @@ class StderrToLog:
     """A pipe for a child's stderr whose lines go to the log at DEBUG, read by a thread so
     it works on any event loop."""
 
-    def __init__(self, server: str) -> None:
+    def __init__(self, server: str, ended: Callable[[], object]) -> None:
         self._server = server
+        self._ended = ended
         read_end, write_end = os.pipe()
         self.pipe: TextIO = os.fdopen(write_end, "w")
         self._reader = threading.Thread(
@@ -189,3 +213,5 @@ class StderrToLog:
         with lines:
             for line in lines:
                 log.debug("tool server %s stderr: %s", self._server, line.rstrip())
+        with contextlib.suppress(RuntimeError):  # the loop closed first: nobody to tell
+            self._ended()

@@ -11,7 +11,7 @@ from mcp_types import Tool
 
 from core.config.tools import ToolServerConfig
 from core.tools.calls import JsonValue, ToolResult, ToolSpec
-from core.tools.mcp_connection import McpConnection, ToolServerDown
+from core.tools.mcp_connection import McpConnection, SessionExpired, ToolServerDown
 from core.tools.mcp_results import tool_result
 
 log = logging.getLogger("core.tools")
@@ -52,13 +52,19 @@ class ServerSlot:
     async def connect(self) -> None:
         """Connects unless connected; a failure is recorded and logged, never raised."""
         async with self._connecting:
-            if self.connected:
+            if self._connection is not None and not self._connection.alive:
+                ended = "its process exited" if self.transport == "stdio" else "its session ended"
+                await self._lost(self._connection, ended)  # between calls
+            if self.connected or self._closed:
                 return
             connection = McpConnection(self.config)
             try:
                 listed = await connection.open()
             except ToolServerDown as down:
                 self._went_down(str(down), retry_after=self._retry_after)
+                return
+            if self._closed:  # closed while it connected: nobody would close it later
+                await connection.close()
                 return
             self._connection = connection
             self._tools = tuple(self._spec(tool) for tool in listed)
@@ -69,7 +75,17 @@ class ServerSlot:
 
     async def call(self, tool: str, arguments: dict[str, JsonValue]) -> ToolResult:
         """One call within the server's timeout; every failure becomes a failed result."""
-        if not self.connected and self.due:
+        try:
+            return await self._call_once(tool, arguments)
+        except SessionExpired:
+            # Nothing ran; MCP says start a new session. Once: a server that forgets every
+            # session at once is reported as down by the next attempt.
+            return await self._call_once(tool, arguments, expired_again_is_down=True)
+
+    async def _call_once(
+        self, tool: str, arguments: dict[str, JsonValue], expired_again_is_down: bool = False
+    ) -> ToolResult:
+        if not self.connected and (self.due or self._connection is not None):
             await self.connect()
         connection = self._connection
         if connection is None or not connection.alive:
@@ -81,6 +97,12 @@ class ServerSlot:
             result = tool_result(await connection.call(tool, arguments))
         except TimeoutError:
             result = ToolResult(f"timed out after {timeout:g} s", failed=True)
+        except SessionExpired:
+            if not expired_again_is_down:
+                await self._drop(connection)
+                raise
+            await self._lost(connection, "the server ended a new session at once")
+            result = ToolResult(f"tool server {self.config.name}: its session ended", True)
         except ToolServerDown as down:
             await self._lost(connection, str(down))
             result = ToolResult(f"tool server {self.config.name}: {down}", failed=True)
@@ -94,6 +116,14 @@ class ServerSlot:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+
+    async def _drop(self, connection: McpConnection) -> None:
+        """Closes an expired session quietly, a new one due at once (unless another call
+        has opened it already)."""
+        if self._connection is connection:
+            self._connection = None
+            self._retry_at = 0.0
+        await connection.close()
 
     async def _lost(self, connection: McpConnection, reason: str) -> None:
         if self._connection is connection:

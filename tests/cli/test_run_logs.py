@@ -5,14 +5,18 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import discord
 import pytest
 from slack_bolt.logger import messages
 
 from bots.logs import actionable, configure_logging, unconfigure_logging
+from core.tools.calls import ToolSpec
+from core.tools.servers import ToolServers
 from tests.e2e.discord_env import DiscordWorld, discord_env, discord_world
 from tests.e2e.slack_env import GENERAL, SlackWorld, slack, slack_env
+from tests.fakes.mcp_fixtures import HttpToolsServer, ToolsServerFiles, http_config
 from tests.fakes.openai_server import Script
 
 __all__ = ["discord_env", "discord_world", "slack", "slack_env"]
@@ -24,7 +28,7 @@ def info_logs() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     levels = {
         name: logging.getLogger(name).level
-        for name in ("", "httpx", "httpx2", "httpcore", "httpcore2")
+        for name in ("", "httpx", "httpx2", "httpcore", "httpcore2", "mcp")
     }
     configure_logging("info", "text", stream)
     yield stream
@@ -92,3 +96,27 @@ def test_the_dropped_lines_are_the_libraries_own_texts(
         assert not actionable(record)
     other = logging.LogRecord("slack_bolt.AsyncApp", logging.WARNING, "", 0, "other", (), None)
     assert actionable(other)
+
+
+async def test_an_mcp_server_restart_costs_no_warning_but_ours(
+    info_logs: io.StringIO, tmp_path: Path
+) -> None:
+    """A server of the 2025 protocol forgets its sessions when it restarts; the SDK warns
+    that it could not end the old one, which is why Parley ends it and opens another."""
+    files = ToolsServerFiles(tmp_path)
+    http = HttpToolsServer(files, env={"MCP_HTTP_LEGACY": "1"})
+    await http.start()
+    servers = ToolServers({"docs": http_config(http.url)})
+    search = ToolSpec("docs.search", "docs", "search", "")
+    try:
+        await servers.start()
+        await http.kill()
+        await http.start()
+        result = await servers.call(search, {"query": "after a restart"})
+    finally:
+        await servers.close()
+        await http.kill()
+    assert not result.failed, result.text
+    assert len(files.calls()) == 1  # the expired session's call was refused, then sent again
+    lines = info_logs.getvalue().splitlines()
+    assert [line for line in lines if " WARNING " in line or " ERROR " in line] == []

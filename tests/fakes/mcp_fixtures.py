@@ -64,8 +64,10 @@ def stdio_config(
     )
 
 
-def http_config(url: str, *, name: str = "docs", timeout: float = 30.0) -> ToolServerConfig:
-    return ToolServerConfig(name=name, url=url, timeout=timeout)
+def http_config(
+    url: str, *, name: str = "docs", timeout: float = 30.0, **headers: str
+) -> ToolServerConfig:
+    return ToolServerConfig(name=name, url=url, timeout=timeout, headers=headers)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class HttpToolsServer:
 
     files: ToolsServerFiles
     port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
 
     @property
@@ -87,7 +90,7 @@ class HttpToolsServer:
             self.process = await asyncio.create_subprocess_exec(
                 *(sys.executable, "-m", SERVER_MODULE, "http", "--port", str(self.port)),
                 cwd=REPO,
-                env=env | self.files.env(),
+                env=env | self.files.env() | self.env,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr,
             )

@@ -27,12 +27,14 @@ def files(tmp_path: Path) -> ToolsServerFiles:
     return ToolsServerFiles(tmp_path)
 
 
-@pytest.fixture(params=["stdio", "http"])
+@pytest.fixture(params=["stdio", "http", "http-2025"])
 async def served(request: pytest.FixtureRequest, files: ToolsServerFiles) -> AsyncIterator[Served]:
+    """The server as a child, over HTTP, and over HTTP speaking only the 2025 protocol (an
+    initialize handshake and a session id, as most servers still do)."""
     if request.param == "stdio":
         yield Served(stdio_config(files), files, None)
         return
-    http = HttpToolsServer(files)
+    http = HttpToolsServer(files, env={"MCP_HTTP_LEGACY": "1"} if request.param != "http" else {})
     await http.start()
     try:
         yield Served(http_config(http.url), files, http)

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 
 import pytest
 
@@ -15,27 +14,9 @@ from core.config.tools import ToolServerConfig
 from core.tools.calls import ToolSpec
 from core.tools.servers import ToolServers
 from tests.core.tools.conftest import Served
+from tests.core.tools.helpers import SEARCH, SLOW, closed_port, warnings_about
 from tests.fakes.mcp_fixtures import HttpToolsServer, ToolsServerFiles, http_config, stdio_config
 from tests.fakes.waiting import wait_until
-
-SEARCH = ToolSpec("docs.search", "docs", "search", "")
-SLOW = ToolSpec("docs.slow", "docs", "slow", "")
-
-
-def closed_port() -> int:
-    """A port nothing listens on: bound, read, released."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def warnings_about(caplog: pytest.LogCaptureFixture, server: str) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "core.tools" and r.levelno == logging.WARNING and server in r.getMessage()
-    ]
 
 
 async def test_a_call_past_the_timeout_fails_and_the_next_call_works(served: Served) -> None:
@@ -218,3 +199,22 @@ async def test_closing_while_connecting_leaves_no_child(files: ToolsServerFiles)
     await servers.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_a_child_that_dies_between_calls_is_started_again_at_the_next_call(
+    files: ToolsServerFiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="core.tools")
+    servers = ToolServers({"docs": stdio_config(files)})
+    await servers.start()
+    try:
+        assert (await servers.call(SLOW, {"seconds": 0})).text == "done"
+        os.kill(await files.slow_started(), signal.SIGKILL)
+        await wait_until(lambda: "tool server docs: session closed" in caplog.text)
+        after = await servers.call(SEARCH, {"query": "again"})
+        assert not after.failed, after.text
+    finally:
+        await servers.close()
+    [warning] = warnings_about(caplog, "docs")
+    assert "its process exited" in warning
+    assert "tool server docs is back (6 tools)" in caplog.text
