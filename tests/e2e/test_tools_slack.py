@@ -35,7 +35,8 @@ from tests.e2e.tools_env import (
     with_tools,
 )
 from tests.fakes.mcp_fixtures import ToolsServerFiles
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, Script
+from tests.fakes.openai_tools import asking_for_tools
 from tests.fakes.slack_approvals import button_click
 from tests.fakes.slack_server import FakeMessage, FakeSlack, wait_until
 from tests.fakes.slack_signing import signed_headers
@@ -295,3 +296,20 @@ async def post_signed(world: SlackWorld, body: bytes, *, form: bool = False) -> 
         session.post(url, data=body, headers=headers) as response,
     ):
         assert response.status == 200  # acknowledged within the request: bolt's ack
+
+
+async def test_other_threads_are_answered_while_one_waits_for_approval(
+    slack: SlackWorld, files: ToolsServerFiles
+) -> None:
+    slack.openai.enqueue(asking_for_tools(("docs__delete_page", {"page": "faq"})))
+    waiting = await slack.mention("delete the faq page")
+    request = await approval_message(slack, waiting["ts"])
+    slack.openai.enqueue(Script(chunks=("Still here.",)))
+    other = await slack.mention("are you there?", user=BOB)
+    (answer,) = await slack.settled(GENERAL, other["ts"])
+    assert (answer.markdown_text or answer.text) == "Still here."
+    assert slack.turns.running(slack.key(GENERAL, waiting["ts"])) == 1  # still waiting
+    slack.openai.enqueue(Script(chunks=("Done.",)))
+    await click(slack, request, ALICE, APPROVE_ACTION)
+    await slack.settled(GENERAL, waiting["ts"], count=2)
+    assert await calls_made(files, 1) == ["delete_page"]
