@@ -45,6 +45,8 @@ class Chunk:
     usage: Usage | None
     error: dict[str, Any] | None  # an error the server sent inside the stream
     bad_usage: str = ""  # usage figures that were reported but could not be believed
+    # The pieces of tool calls, as sent (checked by core.tool_call_deltas); None: none.
+    tool_calls: list[Any] | None = None
 
 
 class EventReader:
@@ -156,11 +158,18 @@ def parse_chunk(data: str) -> Chunk:
     text: list[str] = []
     # Some servers repeat usage on every chunk: only the choice-less one closes the reply.
     finished = usage is not None and not choices
+    calls: list[Any] | None = None
     for choice in choices:
-        delta = _field(choice, "delta", data)
-        finished = finished or bool(_field(choice, "finish_reason", data))
+        # _field's checks inline: this loop runs for every chunk of every reply.
+        if not isinstance(choice, dict):
+            raise MalformedChunk(f"a choice is not an object: {data[:200]!r}")
+        delta = choice.get("delta")
+        finished = finished or bool(choice.get("finish_reason"))
         text.append(_text(delta, "delta", data))
-    return Chunk("".join(text), finished, usage, None, bad_usage)
+        # `delta` is an object or None once _text has passed it.
+        if delta and "tool_calls" in delta:
+            calls = _tool_calls(delta["tool_calls"], calls, data)
+    return Chunk("".join(text), finished, usage, None, bad_usage, calls)
 
 
 def parse_body(body: str) -> Chunk:
@@ -185,7 +194,24 @@ def _completion(payload: dict[str, Any], body: str) -> Chunk:
         raise MalformedChunk(f"a completion without choices: {body[:200]!r}")
     message = _field(choices[0], "message", body)
     usage, bad_usage = _usage(payload.get("usage"))
-    return Chunk(_text(message, "message", body), True, usage, None, bad_usage)
+    text = _text(message, "message", body)
+    calls = message.get("tool_calls") if message else None
+    if calls is not None:
+        # Whole calls carry no index: their place in the list is theirs.
+        calls = [
+            {**call, "index": index} if isinstance(call, dict) else call
+            for index, call in enumerate(_tool_calls(calls, None, body) or [])
+        ]
+    return Chunk(text, True, usage, None, bad_usage, calls)
+
+
+def _tool_calls(value: object, before: list[Any] | None, data: str) -> list[Any] | None:
+    """A choice's tool call pieces added to those of the chunk's other choices; null is none."""
+    if value is None:
+        return before
+    if not isinstance(value, list):
+        raise MalformedChunk(f"tool_calls is not a list: {data[:200]!r}")
+    return value if before is None else before + value
 
 
 def _json_object(data: str) -> dict[str, Any]:

@@ -13,20 +13,12 @@ import math
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from core.chunks import (
-    DONE,
-    Chunk,
-    EventReader,
-    LineSplitter,
-    MalformedChunk,
-    parse_body,
-    parse_chunk,
-)
+from core.chunks import EventReader, LineSplitter, MalformedChunk, parse_body
 from core.errors import (
     BadCredentials,
     ContextTooLong,
@@ -42,11 +34,12 @@ from core.model_events import ModelClient as ModelClient  # re-exported: the por
 from core.model_events import ModelEvent as ModelEvent
 from core.model_events import ReplyEnded as ReplyEnded
 from core.model_events import TextDelta as TextDelta
+from core.model_events import ToolCallsRequested as ToolCallsRequested
 from core.model_http import READ_GAP_SECONDS, HttpStatusError, ModelHttp, StreamedError
 from core.model_request import JsonValue, request_body
 from core.model_request import ModelRequest as ModelRequest  # the port's type, re-exported
+from core.streamed_reply import StreamedReply
 from core.think import ThinkFilter, ends_reasoning_bare
-from core.types import Usage
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +58,9 @@ _TRANSLATABLE = (
 # Models whose chat template opens the reasoning block itself, so served raw they print
 # reasoning, then a bare </think>: their replies are held until that tag from the first.
 _REASONS_FIRST = re.compile(r"deepseek-r1|(?:^|[-_/:])r1(?:$|[-_/:.])|qwq|thinking", re.IGNORECASE)
+
+
+_SHOWN = (TextDelta, ToolCallsRequested, ReplyEnded)
 
 
 class _EndedEarlyError(Exception):
@@ -187,8 +183,9 @@ class OpenAICompatibleClient:
             try:
                 async with contextlib.aclosing(self._attempt(request.model, body)) as events:
                     async for event in events:
-                        # Nothing shown or ended is run again: the user would see it twice.
-                        shown_text = shown_text or isinstance(event, TextDelta | ReplyEnded)
+                        # Nothing shown, ended or handed over to run tools is run again:
+                        # the user would see it twice, the tools would run twice.
+                        shown_text = shown_text or isinstance(event, _SHOWN)
                         yield event
                 return
             except (*_TRANSLATABLE, _EndedEarlyError) as exc:
@@ -224,7 +221,7 @@ class OpenAICompatibleClient:
         """One request; a fresh filter each time, as a retry starts the reply over."""
         first = self._reasons_first.get(model, _REASONS_FIRST.search(model) is not None)
         learn = functools.partial(self._learn, model, first)
-        reply = _Reply(ThinkFilter(reasoning_first=first), learn)
+        reply = StreamedReply(ThinkFilter(reasoning_first=first), learn)
         streamed: dict[str, JsonValue] = {
             **body,
             "stream": True,
@@ -272,76 +269,3 @@ def _model_ids(listing: object) -> list[str]:
     if not isinstance(data, list):
         raise MalformedChunk(f"the model list is not an OpenAI one: {str(listing)[:200]}")
     return [str(model["id"]) for model in data if isinstance(model, dict) and "id" in model]
-
-
-class _Reply:
-    """What one attempt has gathered from the chunks so far."""
-
-    def __init__(self, think: ThinkFilter, learn: Callable[[ThinkFilter, str], None]) -> None:
-        self.think = think
-        self.usage: Usage | None = None
-        self.finished = False  # the model said so: any text after it is not the reply's
-        self.done = False  # [DONE] came
-        self.events = 0
-        self._learn = learn
-        self._shown: list[str] = []  # to learn whether the model reasons bare
-        self.usage_said: Usage | None = None
-        self._ended_said = False
-        self._doubted_usage = False
-
-    def read(self, events: list[str]) -> Iterator[ModelEvent]:
-        """What the user may see of these events' chunks, as one TextDelta, then ReplyEnded
-        if one of them finished the reply. A bad chunk raises after the text before it, so
-        the error counts as a cut reply, not one to run again."""
-        texts: list[str] = []
-        failure: BaseException | None = None
-        try:
-            for data in events:
-                if data == DONE:
-                    self.done = True
-                    break
-                self.events += 1
-                self._take(parse_chunk(data), texts)
-        except _TRANSLATABLE as bad:
-            failure = bad
-        yield from self._said("".join(texts))
-        if failure is not None:
-            raise failure
-
-    def read_body(self, chunk: Chunk) -> list[ModelEvent]:
-        texts: list[str] = []
-        self._take(chunk, texts)
-        return self._said("".join(texts))
-
-    def _take(self, chunk: Chunk, texts: list[str]) -> None:
-        """Adds the chunk's visible text; an error the server sent raises in its own words."""
-        if chunk.error is not None:
-            raise StreamedError(chunk.error)
-        if chunk.bad_usage and not self._doubted_usage:
-            # Once per reply: some servers repeat usage on every chunk. Parley then counts
-            # the turn with its own tokenizer, as for a server that reports none.
-            self._doubted_usage = True
-            log.warning("model usage not believable, counted by Parley: %s", chunk.bad_usage)
-        self.usage = chunk.usage or self.usage
-        if self.finished:
-            return
-        visible = self.think.feed(chunk.text)
-        if chunk.finished:
-            self.finished = True
-            visible += self.think.flush()
-        self._shown.append(visible)
-        texts.append(visible)
-        if self.finished:
-            self._learn(self.think, "".join(self._shown))
-
-    def _said(self, text: str) -> list[ModelEvent]:
-        events: list[ModelEvent] = [TextDelta(text)] if text else []
-        if self.finished and not self._ended_said:
-            self._ended_said = True
-            if self.usage is not None:
-                # Known already (a non-streamed answer, a server that sends it with the
-                # finish_reason): said with the end, so the finished reply can carry it.
-                self.usage_said = self.usage
-                events.append(self.usage)
-            events.append(REPLY_ENDED)
-        return events

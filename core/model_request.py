@@ -55,6 +55,10 @@ def request_for(
 
 def wire_message(message: PromptMessage) -> dict[str, JsonValue]:
     """One PromptMessage in Chat Completions form; images ride only on user turns."""
+    if message.tool_calls:
+        return _asked_for_tools(message)
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     # The API accepts image parts on user messages only, so other roles stay text.
     if message.role != "user" or not message.images:
         return {"role": message.role, "content": message.content}
@@ -64,6 +68,34 @@ def wire_message(message: PromptMessage) -> dict[str, JsonValue]:
         url = f"data:{image.media_type};base64,{encoded}"
         parts.append({"type": "image_url", "image_url": {"url": url}})
     return {"role": "user", "content": parts}
+
+
+def _asked_for_tools(message: PromptMessage) -> dict[str, JsonValue]:
+    """An assistant turn that asked for tools, with the text it said alongside."""
+    calls: list[JsonValue] = [
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+        for call in message.tool_calls
+    ]
+    # Content is a string even when empty: OpenAI takes null or "", but llama.cpp's server
+    # refused null (its issue 8367) and a missing key (issue 12279) before 2025; "" it
+    # always took.
+    return {"role": "assistant", "content": message.content, "tool_calls": calls}
+
+
+def wire_tool(spec: ToolSpec) -> dict[str, JsonValue]:
+    """A tool as the model is offered it: a function under its wire name."""
+    # A tool without a schema takes no arguments; OpenAI wants an object schema regardless.
+    parameters = spec.parameters or {"type": "object", "properties": {}}
+    function: dict[str, JsonValue] = {
+        "name": spec.wire_name,
+        "description": spec.description,
+        "parameters": parameters,
+    }
+    return {"type": "function", "function": function}
 
 
 def request_body(request: ModelRequest, *, openai_endpoint: bool) -> dict[str, JsonValue]:
@@ -88,4 +120,7 @@ def request_body(request: ModelRequest, *, openai_endpoint: bool) -> dict[str, J
         "messages": [wire_message(message) for message in request.messages],
     }
     body.update({key: value for key, value in options.items() if value is not None})
+    if request.tools:
+        # Without tools, no key at all: servers that know none see the same body as ever.
+        body["tools"] = [wire_tool(spec) for spec in request.tools]
     return body

@@ -13,6 +13,14 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from tests.fakes.loopback import Fake, LoopbackServer
+from tests.fakes.openai_tools import (
+    FakeCall,
+    call_ids,
+    finish_reason,
+    tool_call_deltas,
+    tool_request_problem,
+    whole_tool_calls,
+)
 
 Body = dict[str, object]
 _MISSING_KEY = "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'."
@@ -59,6 +67,15 @@ class Script:
     endless_text: str = "word "
     endless_after_finish: bool = False  # the endless part comes after the finish_reason
     huge_line: int = 5_000_000
+    # After the text: ask for these tools (tests/fakes/openai_tools.py streams them as the
+    # API does) and finish with "tool_calls". `tool_call_ids`: the ids they go out with,
+    # "" for none (None: fresh ones). `cut_after_tool_pieces`: abort the connection after
+    # that many tool call chunks. `finish_reason`: another reason to finish with.
+    tool_calls: Sequence[FakeCall] = ()
+    tool_call_ids: Sequence[str] | None = None
+    argument_piece_chars: int = 4
+    cut_after_tool_pieces: int | None = None
+    finish_reason: str | None = None
 
 
 def echo_last_user(body: Body) -> Script:
@@ -73,10 +90,12 @@ def echo_last_user(body: Body) -> Script:
     return Script(chunks=(f"echo: {text}",))
 
 
-def _error_body(status: int, message: str, code: str | None, kind: str | None) -> Body:
+def _error_body(
+    status: int, message: str, code: str | None, kind: str | None, param: str | None = None
+) -> Body:
     if kind is None:
         kind = "server_error" if status >= 500 else "invalid_request_error"
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 def _usage_body(usage: tuple[int, int, int]) -> Body:
@@ -160,8 +179,14 @@ class _Reply:
         return self.chunk([choice], None)
 
     def completion(self, script: Script) -> Body:
-        message = {"role": "assistant", "content": "".join(script.chunks), "refusal": None}
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        text = "".join(script.chunks)
+        message: Body = {"role": "assistant", "content": text or None, "refusal": None}
+        if script.tool_calls:
+            message["tool_calls"] = whole_tool_calls(script)
+        else:
+            message["content"] = text
+        reason = finish_reason(script)
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
         body: Body = {
             "id": self.id,
             "object": "chat.completion",
@@ -266,6 +291,11 @@ class FakeOpenAI(Fake):
             error = _error_body(400, "The body must be a JSON object.", None, None)
             return web.json_response(error, status=400)
         self.requests.append(body)
+        problem = tool_request_problem(body)
+        if problem is not None:
+            message, param = problem
+            error = _error_body(400, message, None, None, param)
+            return web.json_response(error, status=400)
         arrived = time.monotonic()
         script = self._next_script(body)
         if script.release is not None:
@@ -312,6 +342,10 @@ class FakeOpenAI(Fake):
                 await script.release_chunks[index - 1].wait()
             await response.write(reply.delta({"content": text}))
             first_text = first_text or time.monotonic()
+        if script.tool_calls and not await self._stream_tool_calls(
+            request, response, script, reply
+        ):
+            return response
         if script.endless is not None and not script.endless_after_finish:
             return await self._endless(response, script, reply)
         if script.stream_error is not None:
@@ -324,7 +358,7 @@ class FakeOpenAI(Fake):
             if request.transport is not None:
                 request.transport.abort()
             return response
-        await response.write(reply.delta({}, finish_reason="stop"))
+        await response.write(reply.delta({}, finish_reason=finish_reason(script)))
         if script.endless is not None:
             return await self._endless(response, script, reply)
         if script.cut_after_finish and request.transport is not None:
@@ -339,6 +373,19 @@ class FakeOpenAI(Fake):
         await response.write_eof()
         self.stream_times.append((arrived, first_text, time.monotonic()))
         return response
+
+    async def _stream_tool_calls(
+        self, request: web.Request, response: web.StreamResponse, script: Script, reply: _Reply
+    ) -> bool:
+        """Writes the script's tool call chunks; False if it cut the connection instead."""
+        deltas = tool_call_deltas(script, call_ids(script))
+        cut = script.cut_after_tool_pieces
+        for delta in deltas if cut is None else deltas[:cut]:
+            await response.write(reply.delta(delta))
+        if cut is not None and request.transport is not None:
+            request.transport.abort()
+            return False
+        return True
 
     async def _endless(
         self, response: web.StreamResponse, script: Script, reply: _Reply
