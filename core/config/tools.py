@@ -50,12 +50,23 @@ class ToolServerConfig(Frozen):
     command: str | None = Field(default=None, min_length=1)
     args: tuple[str, ...] = ()
     env: FrozenMap[str, str] = Field(default_factory=empty_map)
-    cwd: Path | None = None
+    cwd: Path | None = None  # default: the folder bots.yaml is in
     url: HttpUrl | None = None
     headers: FrozenMap[str, str] = Field(default_factory=empty_map)
     timeout: float = Field(default=30.0, gt=0, le=3600)
     approval: Approval | None = None  # for every tool of this server
     approvals: FrozenMap[str, Approval] = Field(default_factory=empty_map)  # by tool name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _runs_beside_the_config(cls, data: object, info: ValidationInfo) -> object:
+        # A child's relative paths (its args, its files) mean what they mean to whoever
+        # wrote bots.yaml: relative to its folder, like every other path in it.
+        context = info.context if isinstance(info.context, dict) else {}
+        base = context.get("base_dir")
+        if isinstance(data, dict) and "command" in data and "cwd" not in data and base:
+            return {**data, "cwd": str(base)}
+        return data
 
     @model_validator(mode="after")
     def _one_transport(self) -> ToolServerConfig:

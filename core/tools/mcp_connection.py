@@ -8,6 +8,7 @@ import contextlib
 import functools
 import logging
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import IO, TextIO
@@ -154,13 +155,22 @@ class McpConnection:
 def _stdio(config: ToolServerConfig, errlog: TextIO) -> Transport:
     assert config.command is not None
     inherited = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
+    command, args = _command_line(config.command, config.args)
     parameters = StdioServerParameters(
-        command=config.command,
-        args=list(config.args),
+        command=command,
+        args=args,
         env=inherited | dict(config.env),
         cwd=config.cwd,
     )
     return stdio_client(parameters, errlog=errlog)
+
+
+def _command_line(command: str, args: tuple[str, ...]) -> tuple[str, list[str]]:
+    """`parley` names this Parley (its own servers, e.g. `parley notes-server`), found
+    whether or not its virtualenv is on PATH: the Python running it, with `-m cli`."""
+    if command == "parley":
+        return sys.executable, ["-m", "cli", *args]
+    return command, list(args)
 
 
 async def _all_tools(client: Client) -> list[Tool]:

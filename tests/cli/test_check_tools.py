@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
 from bots.config_models import load_config
@@ -15,8 +14,8 @@ from core.tools.servers import ToolServers
 CONFIG = """\
 tools:
   notes:
-    command: {python}
-    args: [-m, cli, notes-server, --file, {notes}]
+    command: parley
+    args: [notes-server, --file, {notes}]
   gone:
     url: http://127.0.0.1:{port}/mcp
     timeout: 5
@@ -34,7 +33,7 @@ bots:
 
 def config_file(tmp_path: Path, closed_port: int) -> Path:
     path = tmp_path / "bots.yaml"
-    text = CONFIG.format(python=sys.executable, notes=tmp_path / "notes.json", port=closed_port)
+    text = CONFIG.format(notes=tmp_path / "notes.json", port=closed_port)
     path.write_text(text, encoding="utf-8")
     return path
 
