@@ -82,7 +82,11 @@ storage: {{path: "{database}"}}
 def server_entry(transport: str, url: str) -> str:
     if transport == "http":
         return f'{{url: "{url}"}}'
-    return f'{{command: "{sys.executable}", args: [-m, tests.fakes.mcp_tools_server, stdio]}}'
+    root = Path(__file__).parents[1]  # where `tests` imports from
+    return (
+        f'{{command: "{sys.executable}", args: [-m, tests.fakes.mcp_tools_server, stdio],'
+        f' cwd: "{root}"}}'
+    )
 
 
 @contextlib.asynccontextmanager
@@ -99,7 +103,7 @@ async def child(*args: str) -> AsyncIterator[str]:
         await process.wait()
 
 
-async def measure(config: Path, bot: str, turns: int) -> list[float]:
+async def measure(config: Path, bot: str, turns: int, tool_rounds: int) -> list[float]:
     """Per turn: wall time minus time inside the model's streams, in ms."""
     clients: list[TimedClient] = []
 
@@ -114,9 +118,12 @@ async def measure(config: Path, bot: str, turns: int) -> list[float]:
             message = IncomingMessage(bot, key, Author("U1", "Alice"), f"deploy? {i}", f"m{i}")
             waited_before = sum(client.waiting for client in clients)
             started = time.perf_counter()
-            outcome = await runtime.engine.handle(message, RecordingSink())
+            sink = RecordingSink()
+            outcome = await runtime.engine.handle(message, sink)
             total = time.perf_counter() - started
             assert outcome.status == "complete", outcome
+            # A server that did not start would leave a plain turn: nothing measured.
+            assert bot == "plain" or sum(s.state == "ok" for s in sink.steps) == tool_rounds
             waited = sum(client.waiting for client in clients) - waited_before
             if i >= 20:  # the first turns open connections and start the server
                 overheads.append((total - waited) * 1000)
@@ -142,8 +149,8 @@ async def main(turns: int, tool_rounds: int, rounds: int, transport: str) -> Non
             )
             figures = []
             for number in range(1, rounds + 1):
-                base = statistics.median(await measure(config, "plain", turns))
-                tooled = await measure(config, "tooled", turns)
+                base = statistics.median(await measure(config, "plain", turns, 0))
+                tooled = await measure(config, "tooled", turns, tool_rounds)
                 per_round = [(overhead - base) / tool_rounds for overhead in tooled]
                 figures.append((statistics.median(per_round), percentile(per_round, 0.99), base))
                 print(
