@@ -128,11 +128,17 @@ class RoundRunner:
             return
         if record.state == "waiting" and not await self._approved(reply_id, sink, record, name):
             return
+        started = time.monotonic()  # the call's own seconds, not the wait for a decision
         await sink.step(ToolStep(record.id, name, "running"))
         result = await self._tools.host.call(plan.spec, plan.arguments)
         record.seconds = round(time.monotonic() - started, 3)
         record.state = "failed" if result.failed else "ok"
         record.result, cut = _fitted(result, self._tools.result_chars)
+        # What ran, how it went and how long: admins see that; arguments and results, which
+        # may hold anything the users or the tool said, only at debug.
+        log.info(
+            "turn %s: tool %s %s in %.2fs", self._message.key, name, record.state, record.seconds
+        )
         log.debug("tool %s(%s) -> %s", name, record.arguments, record.result)
         await self._store.record_tools(reply_id, self.exchange.to_json())
         note = _short(result.text) if result.failed else ("result cut" if cut else "")
