@@ -109,11 +109,13 @@ async def test_a_call_running_when_parley_is_killed_is_never_run_again(
         follow_up = mention(fake_slack, "did it work?", "1700000200.000100", event["ts"])
         await fake_slack.send_event(follow_up, event_id="Ev0TOOLKILL2")
         await wait_until(
-            lambda: notes(fake_slack, event["ts"], "It did not finish"), message="no answer"
+            lambda: bool(notes(fake_slack, event["ts"], "It did not finish")), message="no answer"
         )
     assert [call["tool"] for call in files.calls()] == ["slow"]  # once, before the kill
     assert len(fake_openai.requests) == 2  # the first turn's, and the follow-up's
-    told = [m for m in fake_openai.requests[-1]["messages"] if m["role"] == "tool"]
+    messages = fake_openai.requests[-1]["messages"]
+    assert isinstance(messages, list)
+    told = [m for m in messages if m["role"] == "tool"]
     assert len(told) == 1 and "not run again" in told[0]["content"]
     verdict, status, exchange = reply_row(database)
     assert (verdict, status) == ("ok", "failed")
@@ -143,7 +145,7 @@ async def test_an_approval_waiting_when_parley_is_killed_is_cancelled_and_runs_n
     async with parley_run(config) as parley:
         await fake_slack.wait_connected()
         await fake_slack.send_event(event, event_id="Ev0TOOLKILL3")
-        await wait_until(requests, message="no approval request")
+        await wait_until(lambda: bool(requests()), message="no approval request")
         parley.child.send_signal(signal.SIGKILL)
         await parley.exit_code()
     (request,) = requests()
