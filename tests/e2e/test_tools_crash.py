@@ -16,7 +16,7 @@ import pytest
 from bots.slack.approvals import APPROVE_ACTION
 from core.errors import ShutDown
 from core.tools.exchange import INTERRUPTED_RESULT, RESTARTED_WAITING_RESULT, Exchange
-from core.turn.rows import INTERRUPTED
+from core.turn.rows import INTERRUPTED, SHUT_DOWN
 from tests.e2e.processes import Parley, parley_run
 from tests.e2e.slack_env import ALICE, GENERAL, slack_env, write_slack_config
 from tests.e2e.tools_env import with_tools
@@ -107,15 +107,27 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def reap(pid: int) -> None:
-    """Kills an MCP server a killed Parley left behind (the test must leave no process)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
-async def killed(parley: Parley) -> None:
+async def killed(parley: Parley) -> set[int]:
+    """SIGKILL: returns the MCP servers the killed Parley had started."""
+    servers = children_of(parley.child.pid)
     parley.child.send_signal(signal.SIGKILL)
     assert await parley.exit_code() == -signal.SIGKILL
+    return servers
+
+
+async def ended_with_parley(servers: set[int]) -> None:
+    """A stdio server ends once its stdin closes, even mid-call; killed here if it did not
+    (the test leaves no process behind either way)."""
+    assert servers, "Parley had started its MCP server"
+    try:
+        await wait_until(
+            lambda: not any(alive(pid) for pid in servers),
+            message="an MCP server outlived the killed Parley",
+        )
+    finally:
+        for pid in servers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 async def stopped_without_orphans(parley: Parley) -> None:
@@ -163,13 +175,14 @@ async def test_a_kill_while_a_tool_runs_leaves_it_interrupted_and_never_run_agai
         await fake_slack.wait_connected()
         await fake_slack.send_event(event, event_id=EVENT_ID)
         server = await files.slow_started()
-        await killed(parley)
-    reap(server)
+        servers = await killed(parley)
+    assert server in servers
+    await ended_with_parley(servers)
     assert len(files.calls()) == 1
 
     async with parley_run(config) as parley:
         note = "`docs.slow` had started and was not run again"
-        await wait_until(lambda: said_in_thread(fake_slack, note), message="no restart note")
+        await wait_until(lambda: bool(said_in_thread(fake_slack, note)), message="no restart note")
         verdict, rows = database_rows(database)
         assert verdict == "ok"
         assert [row[:2] for row in rows] == [("user", "complete"), ("assistant", "failed")]
@@ -213,13 +226,12 @@ async def test_a_kill_while_an_approval_waits_cancels_it(
         await fake_slack.wait_connected()
         await fake_slack.send_event(mention(fake_slack, "delete the faq", QUESTION_TS))
         await wait_until(asked_for_approval, message="no approval request")
-        await killed(parley)
-    for server in children_of(parley.child.pid):
-        reap(server)
+        servers = await killed(parley)
+    await ended_with_parley(servers)
 
     async with parley_run(config) as parley:
         note = "the approval for `docs.delete_page` was cancelled"
-        await wait_until(lambda: said_in_thread(fake_slack, note), message="no restart note")
+        await wait_until(lambda: bool(said_in_thread(fake_slack, note)), message="no restart note")
         click = button_click(fake_slack.identity, requests[0], ALICE, APPROVE_ACTION)
         await fake_slack.send_interactive(click)
         no_longer = "This request is no longer waiting."
@@ -255,6 +267,7 @@ async def test_a_stop_while_a_tool_runs_cuts_the_reply_and_records_the_call(
     assert len(said_in_thread(fake_slack, cut)) == 1, thread_texts(fake_slack)
     verdict, rows = database_rows(database)
     assert verdict == "ok"
+    assert rows[1][1:4] == ("failed", "", SHUT_DOWN)
     assert call_states(rows[1][4]) == [("docs__slow", "interrupted")]
     shown = len(thread_texts(fake_slack))
 
