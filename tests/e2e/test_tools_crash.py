@@ -281,3 +281,36 @@ async def test_a_stop_while_a_tool_runs_cuts_the_reply_and_records_the_call(
     # Only the question and the answer came since: no restart note for a settled row.
     assert len(thread_texts(fake_slack)) == shown + 2
     assert len(files.calls()) == 1
+
+
+async def test_a_stop_while_an_approval_waits_denies_the_call_and_closes_the_request(
+    slack_env: None,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    files: ToolsServerFiles,
+) -> None:
+    config = tools_config(tmp_path, fake_slack, fake_openai, files)
+    database = tmp_path / "data" / "parley.db"
+    fake_openai.enqueue(asking_for_tools(("docs__delete_page", {"page": "faq"})))
+
+    def approval_requests() -> list[FakeMessage]:
+        thread = fake_slack.thread(GENERAL, QUESTION_TS)
+        return [m for m in thread if any(b.get("type") == "actions" for b in m.blocks or ())]
+
+    async with parley_run(config) as parley:
+        await fake_slack.wait_connected()
+        await fake_slack.send_event(mention(fake_slack, "delete the faq", QUESTION_TS))
+        await wait_until(lambda: bool(approval_requests()), message="no approval request")
+        (request,) = approval_requests()
+        await stopped_without_orphans(parley)
+    # A clean stop closes the request (no buttons left to click) before the cut notice.
+    assert approval_requests() == []
+    closed = fake_slack.workspace.find(GENERAL, request.ts)
+    assert closed is not None and "Cancelled" in (closed.text or "")
+    assert len(said_in_thread(fake_slack, ShutDown.user_message)) == 1
+    verdict, rows = database_rows(database)
+    assert verdict == "ok"
+    assert rows[1][1:4] == ("failed", "", SHUT_DOWN)
+    assert call_states(rows[1][4]) == [("docs__delete_page", "denied")]
+    assert files.calls() == []
