@@ -85,6 +85,12 @@ def thread_texts(slack: FakeSlack) -> list[str]:
     return [m.markdown_text or m.text or "" for m in slack.thread(GENERAL, QUESTION_TS)]
 
 
+def approval_requests(slack: FakeSlack) -> list[FakeMessage]:
+    """The thread's messages that still have buttons."""
+    thread = slack.thread(GENERAL, QUESTION_TS)
+    return [m for m in thread if any(b.get("type") == "actions" for b in m.blocks or ())]
+
+
 def said_in_thread(slack: FakeSlack, words: str) -> list[str]:
     return [text for text in thread_texts(slack) if words in text]
 
@@ -215,24 +221,19 @@ async def test_a_kill_while_an_approval_waits_cancels_it(
     config = tools_config(tmp_path, fake_slack, fake_openai, files)
     database = tmp_path / "data" / "parley.db"
     fake_openai.enqueue(asking_for_tools(("docs__delete_page", {"page": "faq"})))
-    requests: list[FakeMessage] = []
-
-    def asked_for_approval() -> bool:
-        thread = fake_slack.thread(GENERAL, QUESTION_TS)
-        requests[:] = [m for m in thread if any(b.get("type") == "actions" for b in m.blocks or ())]
-        return bool(requests)
 
     async with parley_run(config) as parley:
         await fake_slack.wait_connected()
         await fake_slack.send_event(mention(fake_slack, "delete the faq", QUESTION_TS))
-        await wait_until(asked_for_approval, message="no approval request")
+        await wait_until(lambda: bool(approval_requests(fake_slack)), message="no request")
+        (request,) = approval_requests(fake_slack)
         servers = await killed(parley)
     await ended_with_parley(servers)
 
     async with parley_run(config) as parley:
         note = "the approval for `docs.delete_page` was cancelled"
         await wait_until(lambda: bool(said_in_thread(fake_slack, note)), message="no restart note")
-        click = button_click(fake_slack.identity, requests[0], ALICE, APPROVE_ACTION)
+        click = button_click(fake_slack.identity, request, ALICE, APPROVE_ACTION)
         await fake_slack.send_interactive(click)
         no_longer = "This request is no longer waiting."
         await wait_until(
@@ -294,18 +295,14 @@ async def test_a_stop_while_an_approval_waits_denies_the_call_and_closes_the_req
     database = tmp_path / "data" / "parley.db"
     fake_openai.enqueue(asking_for_tools(("docs__delete_page", {"page": "faq"})))
 
-    def approval_requests() -> list[FakeMessage]:
-        thread = fake_slack.thread(GENERAL, QUESTION_TS)
-        return [m for m in thread if any(b.get("type") == "actions" for b in m.blocks or ())]
-
     async with parley_run(config) as parley:
         await fake_slack.wait_connected()
         await fake_slack.send_event(mention(fake_slack, "delete the faq", QUESTION_TS))
-        await wait_until(lambda: bool(approval_requests()), message="no approval request")
-        (request,) = approval_requests()
+        await wait_until(lambda: bool(approval_requests(fake_slack)), message="no approval request")
+        (request,) = approval_requests(fake_slack)
         await stopped_without_orphans(parley)
     # A clean stop closes the request (no buttons left to click) before the cut notice.
-    assert approval_requests() == []
+    assert approval_requests(fake_slack) == []
     closed = fake_slack.workspace.find(GENERAL, request.ts)
     assert closed is not None and "Cancelled" in (closed.text or "")
     assert len(said_in_thread(fake_slack, ShutDown.user_message)) == 1
