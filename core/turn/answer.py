@@ -14,6 +14,7 @@ from core.config import Config
 from core.context import INTERRUPTED_MARKER, prompt_tokens_of, replay_text, reply_turns
 from core.errors import (
     ContentFlagged,
+    NoAnswerAfterTools,
     ParleyError,
     ReplyTimedOut,
     ShutDown,
@@ -248,6 +249,7 @@ class TurnAnswerer:
         persona = turn.resolved.persona
         client = self._models.get(config.providers[persona.provider])
         request = request_for(persona, messages, offered)
+        said_before = len(turn.reply)
         show = functools.partial(show_text, self._store, turn, sink)
         # aclosing: if the sink fails mid-stream, or a deadline or the cap ends the reply,
         # the HTTP response is released at once.
@@ -276,6 +278,10 @@ class TurnAnswerer:
             if calls:
                 await usage_after_end(events, turn)
                 return calls
+            if ended and turn.exchange.rounds and not "".join(turn.reply[said_before:]).strip():
+                # Also the last round, offered no tools, asking for them anyway.
+                await usage_after_end(events, turn)
+                raise NoAnswerAfterTools("the model ended a round after tool calls without text")
             if ended:
                 await self._finish_early(turn, sink, ending)
                 await usage_after_end(events, turn)
