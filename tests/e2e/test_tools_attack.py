@@ -10,7 +10,7 @@ import pytest
 
 from bots.app import Runtime, open_runtime
 from core.errors import NoAnswerAfterTools
-from tests.e2e.test_engine import said, turn
+from tests.e2e.test_engine import said, sent_messages, turn
 from tests.e2e.tools_env import with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
 from tests.fakes.openai_server import FakeOpenAI, Script
@@ -28,7 +28,8 @@ def files(tmp_path: Path) -> ToolsServerFiles:
 async def tools_runtime(config_path: Path, files: ToolsServerFiles) -> AsyncIterator[Runtime]:
     with_tools(config_path, files)
     # with_tools ends the file in the `limits:` block: two rounds are enough to attack.
-    config_path.write_text(config_path.read_text() + "  tool_rounds: 2\n")
+    text = config_path.read_text().replace("    cwd:", "    approval: auto\n    cwd:", 1)
+    config_path.write_text(text + "  tool_rounds: 2\n  tool_result_chars: 1000\n")
     async with open_runtime(config_path) as runtime:
         yield runtime
 
@@ -58,3 +59,56 @@ async def test_the_same_call_id_twice_runs_once_and_the_request_stays_valid(
     sink = await turn(tools_runtime, said("look it up twice"))
     assert sink.text == "Done.", sink.events
     assert sink.error is None
+
+
+async def test_a_hundred_calls_at_once_each_run_once_and_each_is_answered(
+    tools_runtime: Runtime, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    calls: list[FakeCall] = [("docs__search", {"query": f"q{n}"}) for n in range(100)]
+    fake_openai.enqueue(asking_for_tools(*calls), Script(chunks=("All searched.",)))
+    sink = await turn(tools_runtime, said("search everything"))
+    assert sink.text == "All searched.", sink.events
+    assert sorted(str(call["arguments"]) for call in files.calls()) == sorted(
+        str({"query": f"q{n}"}) for n in range(100)
+    )
+    results = [m for m in sent_messages(fake_openai) if m["role"] == "tool"]
+    assert len(results) == 100
+
+
+async def test_unknown_tools_and_bad_arguments_are_told_to_the_model_and_never_run(
+    tools_runtime: Runtime, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    fake_openai.enqueue(
+        asking_for_tools(
+            ("docs__nothing", {}), ("docs__search", "{not json"), ("docs__search", "[1, 2]")
+        ),
+        Script(chunks=("Sorry.",)),
+    )
+    sink = await turn(tools_runtime, said("try"))
+    assert sink.text == "Sorry."
+    results = [str(m["content"]) for m in sent_messages(fake_openai) if m["role"] == "tool"]
+    assert "there is no tool named 'docs__nothing'" in results[0]
+    assert "not valid JSON" in results[1]
+    assert "must be a JSON object" in results[2]
+    assert [step.state for step in sink.steps] == ["failed"] * 3
+    assert files.calls() == []
+
+
+async def test_a_huge_result_is_cut_sent_cut_and_replayed_cut(
+    tools_runtime: Runtime, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    fake_openai.enqueue(
+        asking_for_tools(("docs__big", {}), text=("Looking. ",)), Script(chunks=("It is big.",))
+    )
+    sink = await turn(tools_runtime, said("fetch big", message_id="m1"))
+    assert sink.text == "Looking. It is big."
+    (result,) = [str(m["content"]) for m in sent_messages(fake_openai) if m["role"] == "tool"]
+    assert result.startswith("0123456789") and "cut: the result had 100,000 characters" in result
+    assert len(result) < 1200
+    fake_openai.enqueue(Script(chunks=("Again.",)))
+    await turn(tools_runtime, said("and now?", message_id="m2"))
+    sent = sent_messages(fake_openai)
+    assert all(len(str(m.get("content") or "")) < 1200 for m in sent)
+    # Shown once each, replayed once each: the text before the call and the answer after.
+    replayed = "".join(str(m.get("content") or "") for m in sent if m["role"] == "assistant")
+    assert replayed.count("Looking.") == 1 and replayed.count("It is big.") == 1
