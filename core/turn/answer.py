@@ -308,9 +308,11 @@ class TurnAnswerer:
             tools = turn.exchange.to_json()
             replayed = replay_text(reply_turns(reply, status == "complete", turn.exchange))
             reply_tokens = self._tokenizers.measure(model, replayed)
-        if turn.usage is None and reply:
+        if turn.usage is None and turn.earlier_usage is None and reply:
             # Some servers never report usage; Parley's own exact counts keep accounting
             # and budgets from seeing the turn as free (the tokenizer may need loading).
+            # Not after a tool round was counted: the whole prompt and reply again would
+            # count that round twice.
             turn.usage = await asyncio.to_thread(self._counted_usage, model, turn, reply)
         usage = usage_record(turn, turn.usage) if turn.usage else None
         await first_words_written(turn)

@@ -4,12 +4,13 @@ OpenAI server and the real test MCP server."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bots.app import Runtime, open_runtime
-from core.errors import NoAnswerAfterTools
+from core.errors import BudgetExhausted, NoAnswerAfterTools
 from tests.e2e.test_engine import said, sent_messages, turn
 from tests.e2e.tools_env import with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
@@ -112,3 +113,28 @@ async def test_a_huge_result_is_cut_sent_cut_and_replayed_cut(
     # Shown once each, replayed once each: the text before the call and the answer after.
     replayed = "".join(str(m.get("content") or "") for m in sent if m["role"] == "assistant")
     assert replayed.count("Looking.") == 1 and replayed.count("It is big.") == 1
+
+
+@pytest.fixture
+async def budgeted_runtime(config_path: Path, files: ToolsServerFiles) -> AsyncIterator[Runtime]:
+    with_tools(config_path, files)
+    # One round of the fake's usage (10 prompt + 2 completion tokens) spends it all.
+    budget = "budgets:\n  - {per: user, tokens: 12}\n"
+    config_path.write_text(config_path.read_text() + budget)
+    async with open_runtime(config_path) as runtime:
+        yield runtime
+
+
+async def test_a_budget_spent_by_a_round_stops_the_turn_and_each_round_is_counted_once(
+    budgeted_runtime: Runtime, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    fake_openai.enqueue(asking_for_tools(SEARCH, text=("Let me look.",)))
+    sink = await turn(budgeted_runtime, said("look it up"))
+    assert isinstance(sink.error, BudgetExhausted), sink.events
+    assert sink.text == "Let me look."
+    assert len(fake_openai.requests) == 1 and files.calls() == []
+    now = datetime.now(UTC)
+    rows = await budgeted_runtime.store.ledger.usage_rows(
+        now - timedelta(days=1), now + timedelta(1)
+    )
+    assert [(r.prompt_tokens, r.completion_tokens) for r in rows] == [(10, 2)]
