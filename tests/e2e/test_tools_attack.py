@@ -138,3 +138,13 @@ async def test_a_budget_spent_by_a_round_stops_the_turn_and_each_round_is_counte
         now - timedelta(days=1), now + timedelta(1)
     )
     assert [(r.prompt_tokens, r.completion_tokens) for r in rows] == [(10, 2)]
+
+
+async def test_a_turn_of_two_rounds_is_one_turn_in_the_usage_table(
+    tools_runtime: Runtime, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(asking_for_tools(SEARCH), Script(chunks=("Found it.",)))
+    await turn(tools_runtime, said("look it up"))
+    now = datetime.now(UTC)
+    rows = await tools_runtime.store.ledger.usage_rows(now - timedelta(days=1), now + timedelta(1))
+    assert [(r.turns, r.prompt_tokens, r.completion_tokens) for r in rows] == [(1, 20, 4)]
