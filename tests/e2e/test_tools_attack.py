@@ -3,6 +3,7 @@ OpenAI server and the real test MCP server."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import Runtime, open_runtime
-from core.errors import BudgetExhausted, NoAnswerAfterTools
+from core.errors import BudgetExhausted, NoAnswerAfterTools, ReplyTimedOut
 from tests.e2e.test_engine import said, sent_messages, turn
 from tests.e2e.tools_env import with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
@@ -148,3 +149,37 @@ async def test_a_turn_of_two_rounds_is_one_turn_in_the_usage_table(
     now = datetime.now(UTC)
     rows = await tools_runtime.store.ledger.usage_rows(now - timedelta(days=1), now + timedelta(1))
     assert [(r.turns, r.prompt_tokens, r.completion_tokens) for r in rows] == [(1, 20, 4)]
+
+
+async def test_arguments_and_results_never_reach_the_info_log(
+    tools_runtime: Runtime, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    secret = "sk-live-0123456789abcdef"
+    fake_openai.enqueue(
+        asking_for_tools(("docs__search", {"query": secret}), ("docs__nothing", secret)),
+        Script(chunks=("Done.",)),
+    )
+    await turn(tools_runtime, said("look up my key"))
+    assert any("tool docs.search ok" in r.getMessage() for r in caplog.records)
+    info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [line for line in info if secret in line or "3 pages match" in line]
+
+
+async def test_a_slow_tool_past_the_turn_deadline_ends_in_one_short_message(
+    config_path: Path, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    with_tools(config_path, files)
+    text = config_path.read_text().replace("    cwd:", "    approval: auto\n    cwd:", 1)
+    config_path.write_text(text + "  tool_turn_seconds: 1\n")
+    fake_openai.enqueue(asking_for_tools(("docs__slow", {"seconds": 600}), text=("Wait. ",)))
+    async with open_runtime(config_path) as runtime:
+        sink = await turn(runtime, said("be slow"))
+        assert isinstance(sink.error, ReplyTimedOut), sink.events
+        assert sink.events.count("fail") == 1 and sink.text == "Wait. "
+        assert len(fake_openai.requests) == 1
+        history = (await runtime.store.recent_messages(said("").key, 10)).messages
+        reply = history[-1]
+        assert reply.status == "partial" and reply.content == "Wait. "
+        assert reply.tools is not None and "docs__slow" in str(reply.tools)
+        assert [c["tool"] for c in files.calls()] == ["slow"]
