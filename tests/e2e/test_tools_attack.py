@@ -3,6 +3,7 @@ OpenAI server and the real test MCP server."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,12 @@ import pytest
 from bots.app import Runtime, open_runtime
 from core.errors import BudgetExhausted, NoAnswerAfterTools, ReplyTimedOut
 from tests.e2e.test_engine import said, sent_messages, turn
-from tests.e2e.tools_env import with_tools
+from tests.e2e.tools_env import delete_then_answer, with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.openai_tools import FakeCall, asking_for_tools
+from tests.fakes.sinks import RecordingSink
+from tests.fakes.waiting import wait_until
 
 SEARCH: FakeCall = ("docs__search", {"query": "setup"})
 
@@ -183,3 +186,26 @@ async def test_a_slow_tool_past_the_turn_deadline_ends_in_one_short_message(
         assert reply.status == "partial" and reply.content == "Wait. "
         assert reply.tools is not None and "docs__slow" in str(reply.tools)
         assert [c["tool"] for c in files.calls()] == ["slow"]
+
+
+async def test_reset_while_a_call_waits_for_approval_does_not_wait_for_the_approval(
+    config_path: Path, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    with_tools(config_path, files, approval_seconds=600)
+    delete_then_answer(fake_openai)
+    async with open_runtime(config_path) as runtime:
+        waiting = RecordingSink()
+        asked = asyncio.create_task(runtime.engine.handle(said("delete faq"), waiting))
+        await waiting.asking.wait()
+        resetting = RecordingSink()
+        reset = asyncio.create_task(
+            runtime.engine.handle(said("reset", message_id="r1"), resetting)
+        )
+        await wait_until(lambda: bool(resetting.said), timeout=20, message="reset answered")
+        await asked
+        reset.result()
+        assert [s.decision for s in waiting.settled] == ["denied"]
+        assert waiting.events.count("finish") + waiting.events.count("fail") == 1
+        assert resetting.said[0].startswith("Done: I've forgotten this thread")
+        assert files.calls() == []
+        assert (await runtime.store.recent_messages(said("").key, 10)).messages == ()
