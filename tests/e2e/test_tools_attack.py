@@ -4,7 +4,11 @@ OpenAI server and the real test MCP server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +18,7 @@ import pytest
 from bots.app import Runtime, open_runtime
 from core.errors import BudgetExhausted, NoAnswerAfterTools, ReplyTimedOut
 from tests.e2e.test_engine import said, sent_messages, turn
-from tests.e2e.tools_env import delete_then_answer, with_tools
+from tests.e2e.tools_env import HELPER_MODEL, delete_then_answer, with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.openai_tools import FakeCall, asking_for_tools
@@ -209,3 +213,38 @@ async def test_reset_while_a_call_waits_for_approval_does_not_wait_for_the_appro
         assert resetting.said[0].startswith("Done: I've forgotten this thread")
         assert files.calls() == []
         assert (await runtime.store.recent_messages(said("").key, 10)).messages == ()
+
+
+async def test_a_server_down_at_start_leaves_the_persona_answering_without_tools(
+    config_path: Path, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = config_path.read_text().replace(HELPER_MODEL, f"{HELPER_MODEL}    tools: [docs.*]\n")
+    dead = json.dumps(["-c", "import sys; sys.exit(3)"])
+    text += f"tools:\n  docs:\n    command: {json.dumps(sys.executable)}\n    args: {dead}\n"
+    config_path.write_text(text)
+    caplog.set_level(logging.INFO)
+    async with open_runtime(config_path) as runtime:
+        first = await turn(runtime, said("hi"))
+        second = await turn(runtime, said("again", message_id="m2"))
+    assert first.text == second.text == "Hello world"
+    assert all("tools" not in request for request in fake_openai.requests)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([r for r in warnings if "docs" in r.getMessage()]) == 1, warnings
+
+
+async def test_a_server_killed_mid_call_fails_the_step_and_the_model_is_told(
+    tools_runtime: Runtime, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    fake_openai.enqueue(
+        asking_for_tools(("docs__slow", {"seconds": 600})), Script(chunks=("It broke.",))
+    )
+    answering = asyncio.create_task(turn(tools_runtime, said("be slow")))
+    os.kill(await files.slow_started(), signal.SIGKILL)  # the stdio child this test started
+    async with asyncio.timeout(60):  # a guard against a hang, not a measurement
+        sink = await answering
+    assert sink.text == "It broke." and sink.error is None
+    assert [step.state for step in sink.steps] == ["running", "failed"]
+    assert sink.steps[-1].note
+    told = [str(m["content"]) for m in sent_messages(fake_openai) if m["role"] == "tool"]
+    assert len(told) == 1 and told[0]
+    assert len(fake_openai.requests) == 2
