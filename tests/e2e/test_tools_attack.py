@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import Runtime, open_runtime
-from core.errors import BudgetExhausted, NoAnswerAfterTools, ReplyTimedOut
+from core.errors import BudgetExhausted, ContentFlagged, NoAnswerAfterTools, ReplyTimedOut
 from tests.e2e.test_engine import said, sent_messages, turn
 from tests.e2e.tools_env import HELPER_MODEL, delete_then_answer, with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
@@ -248,3 +248,39 @@ async def test_a_server_killed_mid_call_fails_the_step_and_the_model_is_told(
     told = [str(m["content"]) for m in sent_messages(fake_openai) if m["role"] == "tool"]
     assert len(told) == 1 and told[0]
     assert len(fake_openai.requests) == 2
+
+
+@pytest.fixture
+async def moderated_runtime(config_path: Path, files: ToolsServerFiles) -> AsyncIterator[Runtime]:
+    with_tools(config_path, files)
+    text = config_path.read_text().replace(
+        HELPER_MODEL, f"{HELPER_MODEL}    moderation: {{output: true}}\n", 1
+    )
+    config_path.write_text(text)
+    async with open_runtime(config_path) as runtime:
+        yield runtime
+
+
+async def test_moderated_output_with_tool_rounds_is_shown_once_and_checked(
+    moderated_runtime: Runtime, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    fake_openai.enqueue(
+        asking_for_tools(SEARCH, text=("Let me look. ",)), Script(chunks=("It is in setup.",))
+    )
+    sink = await turn(moderated_runtime, said("where?"))
+    assert sink.text == "Let me look. It is in setup.", sink.events
+    assert len(files.calls()) == 1
+    history = (await moderated_runtime.store.recent_messages(said("").key, 10)).messages
+    assert (history[-1].content, history[-1].status) == (sink.text, "complete")
+    assert "".join(fake_openai.moderated).count("Let me look.") == 1
+
+
+async def test_flagged_text_before_a_tool_call_stops_the_call(
+    moderated_runtime: Runtime, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    fake_openai.flag_words["FLAGME"] = ("violence",)
+    fake_openai.enqueue(asking_for_tools(SEARCH, text=("FLAGME now. ",)))
+    sink = await turn(moderated_runtime, said("where?"))
+    assert isinstance(sink.error, ContentFlagged), sink.events
+    assert "FLAGME" not in sink.text
+    assert files.calls() == [] and len(fake_openai.requests) == 1
