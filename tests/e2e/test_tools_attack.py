@@ -58,16 +58,25 @@ async def test_tools_asked_for_after_the_last_round_still_end_in_a_message(
     assert sink.events[-1] == "fail" and sink.events.count("fail") == 1
 
 
-async def test_the_same_call_id_twice_runs_once_and_the_request_stays_valid(
+async def test_a_call_id_used_again_gets_its_own_step_line_and_its_own_answer(
     tools_runtime: Runtime, fake_openai: FakeOpenAI, files: ToolsServerFiles
 ) -> None:
+    # Twice in one round, then again in the next round (servers that send no id number
+    # each round's calls from call_0 again).
     fake_openai.enqueue(
-        asking_for_tools(SEARCH, SEARCH, tool_call_ids=("call_same", "call_same")),
+        asking_for_tools(SEARCH, SEARCH, tool_call_ids=("call_0", "call_0")),
+        asking_for_tools(SEARCH, tool_call_ids=("call_0",)),
         Script(chunks=("Done.",)),
     )
-    sink = await turn(tools_runtime, said("look it up twice"))
+    sink = await turn(tools_runtime, said("look it up thrice"))
     assert sink.text == "Done.", sink.events
-    assert sink.error is None
+    assert len(files.calls()) == 3
+    finished = {step.call_id for step in sink.steps if step.state == "ok"}
+    assert len(finished) == 3  # three lines in the reply, not one line updated thrice
+    sent = sent_messages(fake_openai)
+    asked = [c["id"] for m in sent if m["role"] == "assistant" for c in m.get("tool_calls", [])]
+    answered = [m["tool_call_id"] for m in sent if m["role"] == "tool"]
+    assert asked == answered and len(set(asked)) == 3
 
 
 async def test_a_hundred_calls_at_once_each_run_once_and_each_is_answered(
