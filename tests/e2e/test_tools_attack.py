@@ -293,3 +293,25 @@ async def test_flagged_text_before_a_tool_call_stops_the_call(
     assert isinstance(sink.error, ContentFlagged), sink.events
     assert "FLAGME" not in sink.text
     assert files.calls() == [] and len(fake_openai.requests) == 1
+
+
+async def test_a_long_tool_exchange_that_no_longer_fits_is_dropped_whole(
+    config_path: Path, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    with_tools(config_path, files)
+    text = config_path.read_text().replace("    context_tokens: 4000\n", "    context_tokens: 900\n", 1)
+    text = text.replace("    cwd:", "    approval: auto\n    cwd:", 1)
+    config_path.write_text(text + "  tool_result_chars: 1000\n")
+    fake_openai.enqueue(
+        asking_for_tools(("docs__big", {}), ("docs__big", {}), text=("Looking. ",)),
+        Script(chunks=("It is big.",)),
+        Script(chunks=("Fine.",)),
+    )
+    async with open_runtime(config_path) as runtime:
+        first = await turn(runtime, said("fetch big twice"))
+        assert first.text == "Looking. It is big.", first.error
+        sink = await turn(runtime, said("and now?", message_id="m2"))
+    assert sink.text == "Fine.", sink.error
+    sent = sent_messages(fake_openai)
+    assert [m["role"] for m in sent] == ["system", "user"], sent
+    assert sent[-1]["content"] == "[Alice] and now?"
