@@ -29,7 +29,7 @@ from core.store import Store
 from core.tokens import Tokenizers
 from core.tools.calls import ToolCall, ToolSpec
 from core.turn.ending import Ending, summary_of, usage_after_end
-from core.turn.limits import within_limits
+from core.turn.limits import prompt_fits, within_limits
 from core.turn.rows import SHUT_DOWN
 from core.turn.shown import first_words_kept, first_words_written, show_text
 from core.turn.state import Turn, TurnObserver, added, log_turn, turn_report, usage_record
@@ -225,6 +225,7 @@ class TurnAnswerer:
             await self._between_rounds(config, turn)
             said = "".join(turn.reply[said_before:])
             messages += tuple(await runner.run(turn.assistant_id, sink, said, calls))
+            await prompt_fits(turn.resolved.persona, messages, self._tokenizers)
 
     async def _between_rounds(self, config: Config, turn: Turn) -> None:
         """The round's cost counted now, so a budget it used up stops the next round."""

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from bots.app import Runtime, open_runtime
-from core.errors import BudgetExhausted, ContentFlagged, NoAnswerAfterTools, ReplyTimedOut
+from core.errors import (
+    BudgetExhausted,
+    ContentFlagged,
+    ContextTooLong,
+    NoAnswerAfterTools,
+    ReplyTimedOut,
+)
 from tests.e2e.test_engine import said, sent_messages, turn
 from tests.e2e.tools_env import HELPER_MODEL, delete_then_answer, with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
@@ -299,19 +305,43 @@ async def test_a_long_tool_exchange_that_no_longer_fits_is_dropped_whole(
     config_path: Path, fake_openai: FakeOpenAI, files: ToolsServerFiles
 ) -> None:
     with_tools(config_path, files)
-    text = config_path.read_text().replace("    context_tokens: 4000\n", "    context_tokens: 900\n", 1)
+    text = config_path.read_text().replace(
+        "    context_tokens: 4000\n", "    context_tokens: 900\n", 1
+    )
     text = text.replace("    cwd:", "    approval: auto\n    cwd:", 1)
     config_path.write_text(text + "  tool_result_chars: 1000\n")
     fake_openai.enqueue(
-        asking_for_tools(("docs__big", {}), ("docs__big", {}), text=("Looking. ",)),
+        asking_for_tools(("docs__big", {}), text=("Looking. ",)),
         Script(chunks=("It is big.",)),
         Script(chunks=("Fine.",)),
     )
+    # The exchange fits its own turn, not beside a long next message.
+    long_question = "and now? " + "please " * 250
     async with open_runtime(config_path) as runtime:
-        first = await turn(runtime, said("fetch big twice"))
+        first = await turn(runtime, said("fetch big"))
         assert first.text == "Looking. It is big.", first.error
-        sink = await turn(runtime, said("and now?", message_id="m2"))
+        sink = await turn(runtime, said(long_question, message_id="m2"))
     assert sink.text == "Fine.", sink.error
     sent = sent_messages(fake_openai)
     assert [m["role"] for m in sent] == ["system", "user"], sent
-    assert sent[-1]["content"] == "[Alice] and now?"
+    assert sent[-1]["content"] == f"[Alice] {long_question}"
+
+
+async def test_results_too_long_for_the_context_are_never_sent(
+    config_path: Path, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    with_tools(config_path, files)
+    text = config_path.read_text().replace(
+        "    context_tokens: 4000\n", "    context_tokens: 900\n", 1
+    )
+    text = text.replace("    cwd:", "    approval: auto\n    cwd:", 1)
+    config_path.write_text(text + "  tool_result_chars: 1000\n")
+    fake_openai.enqueue(asking_for_tools(*[("docs__big", {})] * 4, text=("Looking. ",)))
+    async with open_runtime(config_path) as runtime:
+        sink = await turn(runtime, said("fetch big four times"))
+        history = (await runtime.store.recent_messages(said("").key, 10)).messages
+    assert isinstance(sink.error, ContextTooLong), sink.events
+    assert "too long" in sink.error.user_message
+    assert len(fake_openai.requests) == 1  # the oversized second round never went out
+    assert len(files.calls()) == 4  # what ran stays on record, and is never run again
+    assert history[-1].tools is not None and history[-1].content == "Looking. "
