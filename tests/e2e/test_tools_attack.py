@@ -345,3 +345,21 @@ async def test_results_too_long_for_the_context_are_never_sent(
     assert len(fake_openai.requests) == 1  # the oversized second round never went out
     assert len(files.calls()) == 4  # what ran stays on record, and is never run again
     assert history[-1].tools is not None and history[-1].content == "Looking. "
+
+
+async def test_the_turn_deadline_while_an_approval_waits_ends_it_once(
+    config_path: Path, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    with_tools(config_path, files, approval_seconds=600)
+    config_path.write_text(config_path.read_text() + "  tool_turn_seconds: 1\n")
+    delete_then_answer(fake_openai)
+    async with open_runtime(config_path) as runtime:
+        sink = await turn(runtime, said("delete faq"))
+        history = (await runtime.store.recent_messages(said("").key, 10)).messages
+    assert isinstance(sink.error, ReplyTimedOut), sink.events
+    assert [s.decision for s in sink.settled] == ["cancelled"]
+    assert sink.events.count("fail") == 1 and len(fake_openai.requests) == 1
+    assert files.calls() == []
+    assert "the turn ended (stopped, timed out or restarted) while this call waited" in str(
+        history[-1].tools
+    )
