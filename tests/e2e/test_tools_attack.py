@@ -363,3 +363,21 @@ async def test_the_turn_deadline_while_an_approval_waits_ends_it_once(
     assert "the turn ended (stopped, timed out or restarted) while this call waited" in str(
         history[-1].tools
     )
+
+
+async def test_parley_forget_while_an_approval_waits_leaves_the_thread_forgotten(
+    config_path: Path, fake_openai: FakeOpenAI, files: ToolsServerFiles
+) -> None:
+    with_tools(config_path, files, approval_seconds=1)
+    delete_then_answer(fake_openai)
+    async with open_runtime(config_path) as runtime:
+        sink = RecordingSink()
+        answering = asyncio.create_task(runtime.engine.handle(said("delete faq"), sink))
+        await sink.asking.wait()
+        # What `parley forget` does, from its own process: the store forgets the thread.
+        assert await runtime.store.forget(said("").key) == 2
+        await answering
+        history = (await runtime.store.recent_messages(said("").key, 10)).messages
+    assert sink.events.count("finish") + sink.events.count("fail") == 1, sink.events
+    assert files.calls() == []
+    assert history == ()
