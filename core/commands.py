@@ -53,12 +53,12 @@ class Commands:
         return HELP
 
     async def _reset(self, config: Config, message: IncomingMessage) -> str:
-        if not await self._may_reset(config, message):
+        if not await self.may_reset(config, message):
             return RESET_DENIED
         forgotten = await self._store.forget(message.key)
         return f"Done: I've forgotten this thread ({forgotten} messages)."
 
-    async def _may_reset(self, config: Config, message: IncomingMessage) -> bool:
+    async def may_reset(self, config: Config, message: IncomingMessage) -> bool:
         """A thread may be wiped by an admin or by someone who wrote in it."""
         if message.admin:
             return True

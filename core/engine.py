@@ -142,6 +142,8 @@ class Engine:
                 if not await self._first_delivery(bot, message):
                     return _skipped("duplicate")
                 place.mark_stored()  # nothing to store: the line behind it need not wait
+                if command is not None and command.name == "reset":
+                    await self._withdraw_approvals(config, message)
                 await place.answerable()  # after the turns before it: reset waits for them
                 text = words.GREETING
                 if command is not None:
@@ -149,6 +151,12 @@ class Engine:
                 await reply.say(text)
                 return _skipped("command")
             return await self._turn(config, bot, message, reply, place)
+
+    async def _withdraw_approvals(self, config: Config, message: IncomingMessage) -> None:
+        """A reset waits for the thread's turns; a turn waiting on an Approve click could
+        hold it for `approval_seconds`, so its requests count as denied by whoever reset."""
+        if await self._commands.may_reset(config, message):
+            self._approvals.withdraw(message.key, message.author.display_name)
 
     async def _turn(
         self,

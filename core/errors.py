@@ -157,3 +157,10 @@ class ReplyCut(ModelError):
     oversized stream line): reading stopped there and the stream was closed."""
 
     user_message = "The reply was cut: the model sent more than this bot allows for one reply."
+
+
+class NoAnswerAfterTools(ModelError):
+    """The model used its tools, then ended a round without a word: nothing answers the user,
+    and an empty reply would look like a hang."""
+
+    user_message = "The model used its tools but gave no answer. Please try again."

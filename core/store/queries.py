@@ -188,10 +188,12 @@ LINKED_CONVERSATION_SQL: Final = (
 )
 
 # Usage per day and dimension; reports group these further. The usage_by_time index keeps
-# the period filter cheap however long usage is kept.
+# the period filter cheap however long usage is kept. A turn with tool rounds has one row a
+# round, all naming its reply: counted as one turn (a row with no reply, -id, as its own).
 USAGE_ROWS_SQL: Final = (
     "SELECT substr(created_at, 1, 10), platform, workspace, channel, bot, persona, model,"
-    " user_id, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens)"
+    " user_id, count(DISTINCT coalesce(message_id, -id)),"
+    " sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens)"
     " FROM usage WHERE created_at >= ? AND created_at < ?"
     " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
 )

@@ -50,6 +50,7 @@ class _Place:
 class _Waiting:
     request: ApprovalRequest
     place: _Place
+    key: ConversationKey
     decision: asyncio.Future[tuple[bool, str]]  # (approved, by whom)
 
 
@@ -70,7 +71,7 @@ class Approvals:
         expires = self._clock() + timedelta(seconds=seconds)
         request = ApprovalRequest(secrets.token_urlsafe(12), tool, arguments, asked_by, expires)
         place = _Place(bot, key.platform, key.workspace, key.channel)
-        waiting = _Waiting(request, place, asyncio.get_running_loop().create_future())
+        waiting = _Waiting(request, place, key, asyncio.get_running_loop().create_future())
         self._waiting[request.id] = waiting
         settled = ApprovalSettled(request, "cancelled")
         try:
@@ -100,6 +101,16 @@ class Approvals:
             return "decided"
         waiting.decision.set_result((click.approve, click.user_name or click.user_id))
         return "approved" if click.approve else "denied"
+
+    def withdraw(self, key: ConversationKey, by: str) -> int:
+        """Denies every request the conversation's turns wait on, as `by`: a reset waits for
+        those turns, and must not wait for a click that may never come."""
+        withdrawn = 0
+        for waiting in self._waiting.values():
+            if waiting.key == key and not waiting.decision.done():
+                waiting.decision.set_result((False, by))
+                withdrawn += 1
+        return withdrawn
 
     def _remember(self, request_id: str, result: ApprovalResult) -> None:
         self._ended[request_id] = result

@@ -18,11 +18,15 @@ CallState = Literal["waiting", "running", "ok", "failed", "denied", "interrupted
 _STATES = frozenset(get_args(CallState))
 
 # What the model reads for calls that never gave a result; a replayed call must have one.
+# Said of every way a turn ends early (a stop, a deadline, a restart): the model must not be
+# told Parley restarted when a deadline passed.
 INTERRUPTED_RESULT = (
-    "interrupted: Parley stopped while this tool was running; it may or may not have "
-    "finished, and it was not run again"
+    "interrupted: the turn ended (stopped, timed out or restarted) while this tool was "
+    "running; it may or may not have finished, and it was not run again"
 )
-RESTARTED_WAITING_RESULT = "denied: Parley stopped while this call waited for approval"
+RESTARTED_WAITING_RESULT = (
+    "denied: the turn ended (stopped, timed out or restarted) while this call waited for approval"
+)
 UNANSWERED_RESULT = "not run: the turn ended before this call"
 
 

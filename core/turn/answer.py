@@ -14,6 +14,7 @@ from core.config import Config
 from core.context import INTERRUPTED_MARKER, prompt_tokens_of, replay_text, reply_turns
 from core.errors import (
     ContentFlagged,
+    NoAnswerAfterTools,
     ParleyError,
     ReplyTimedOut,
     ShutDown,
@@ -28,7 +29,7 @@ from core.store import Store
 from core.tokens import Tokenizers
 from core.tools.calls import ToolCall, ToolSpec
 from core.turn.ending import Ending, summary_of, usage_after_end
-from core.turn.limits import within_limits
+from core.turn.limits import prompt_fits, within_limits
 from core.turn.rows import SHUT_DOWN
 from core.turn.shown import first_words_kept, first_words_written, show_text
 from core.turn.state import Turn, TurnObserver, added, log_turn, turn_report, usage_record
@@ -224,6 +225,7 @@ class TurnAnswerer:
             await self._between_rounds(config, turn)
             said = "".join(turn.reply[said_before:])
             messages += tuple(await runner.run(turn.assistant_id, sink, said, calls))
+            await prompt_fits(turn.resolved.persona, messages, self._tokenizers)
 
     async def _between_rounds(self, config: Config, turn: Turn) -> None:
         """The round's cost counted now, so a budget it used up stops the next round."""
@@ -248,6 +250,7 @@ class TurnAnswerer:
         persona = turn.resolved.persona
         client = self._models.get(config.providers[persona.provider])
         request = request_for(persona, messages, offered)
+        said_before = len(turn.reply)
         show = functools.partial(show_text, self._store, turn, sink)
         # aclosing: if the sink fails mid-stream, or a deadline or the cap ends the reply,
         # the HTTP response is released at once.
@@ -276,6 +279,10 @@ class TurnAnswerer:
             if calls:
                 await usage_after_end(events, turn)
                 return calls
+            if ended and turn.exchange.rounds and not "".join(turn.reply[said_before:]).strip():
+                # Also the last round, offered no tools, asking for them anyway.
+                await usage_after_end(events, turn)
+                raise NoAnswerAfterTools("the model ended a round after tool calls without text")
             if ended:
                 await self._finish_early(turn, sink, ending)
                 await usage_after_end(events, turn)
@@ -302,9 +309,11 @@ class TurnAnswerer:
             tools = turn.exchange.to_json()
             replayed = replay_text(reply_turns(reply, status == "complete", turn.exchange))
             reply_tokens = self._tokenizers.measure(model, replayed)
-        if turn.usage is None and reply:
+        if turn.usage is None and turn.earlier_usage is None and reply:
             # Some servers never report usage; Parley's own exact counts keep accounting
             # and budgets from seeing the turn as free (the tokenizer may need loading).
+            # Not after a tool round was counted: the whole prompt and reply again would
+            # count that round twice.
             turn.usage = await asyncio.to_thread(self._counted_usage, model, turn, reply)
         usage = usage_record(turn, turn.usage) if turn.usage else None
         await first_words_written(turn)

@@ -1,13 +1,16 @@
-"""A turn's deadlines and length cap, kept on the model's stream whatever the provider sends."""
+"""A turn's deadlines, length cap and prompt size, kept whatever the provider or tools send."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
-from core.config.schema import LimitsConfig
-from core.errors import ReplyCut, ReplyTimedOut
+from core.config.schema import LimitsConfig, PersonaConfig
+from core.context import prompt_tokens_of
+from core.errors import ContextTooLong, ReplyCut, ReplyTimedOut
 from core.model_events import ModelEvent, TextDelta
+from core.tokens import Tokenizers
+from core.types import PromptMessage
 
 # The cap on one reply's characters, per token of the persona's max_tokens. English runs
 # about 4 characters a token, code about 3, CJK 1 to 2: an honest reply within max_tokens
@@ -69,3 +72,18 @@ def _late(first: bool, limits: LimitsConfig) -> ReplyTimedOut:
         )
     seconds = limits.reply_seconds
     return ReplyTimedOut(f"the whole reply did not end within {seconds:g}s (limits.reply_seconds)")
+
+
+async def prompt_fits(
+    persona: PersonaConfig, messages: Sequence[PromptMessage], tokenizers: Tokenizers
+) -> None:
+    """Results cut one by one can still overflow together (many calls, many rounds): a
+    request past the persona's context budget never goes out."""
+    budget = persona.context_tokens - persona.max_tokens
+    used = await asyncio.to_thread(prompt_tokens_of, messages, persona.model, tokenizers)
+    if used > budget:
+        raise ContextTooLong(
+            f"the tool results brought the prompt to {used} tokens, past {budget}",
+            user_message="The tools' results were too long for me to read them all. "
+            "Please ask for less at a time.",
+        )

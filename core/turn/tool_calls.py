@@ -90,7 +90,11 @@ class RoundRunner:
     ) -> list[PromptMessage]:
         """The round's messages for the next model call: the asking message, then one
         result per call, in the order the model asked."""
-        records = [CallRecord(call.id, call.name, call.arguments) for call in calls]
+        taken = {record.id for round_ in self.exchange.rounds for record in round_.calls}
+        records = []
+        for call in calls:
+            records.append(CallRecord(_unused(call.id, taken), call.name, call.arguments))
+            taken.add(records[-1].id)
         plans = [self._plan(record) for record in records]
         self.exchange.rounds.append(RoundRecord(text, records))
         # On record before anything runs: a kill from here on never runs these again.
@@ -185,6 +189,16 @@ def _arguments(text: str) -> tuple[dict[str, JsonValue], str]:
     if not isinstance(value, dict):
         return {}, "the arguments must be a JSON object"
     return value, ""
+
+
+def _unused(call_id: str, taken: set[str]) -> str:
+    """The call's id, or a fresh one if the turn has used it: each step line and each result
+    is keyed by it (servers that send no id number every round's calls from call_0)."""
+    fresh, number = call_id, 1
+    while fresh in taken:
+        number += 1
+        fresh = f"{call_id}_{number}"
+    return fresh
 
 
 def _fitted(result: ToolResult, limit: int) -> tuple[str, bool]:
