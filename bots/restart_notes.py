@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bots.platforms import BotRunner
-from bots.warm_up import CHECK_EVERY, LONGEST_WAIT
+from bots.warm_up import LONGEST_WAIT, until_connected
 from core.errors import ParleyError, StoreError
 from core.store import Store
 from core.tools.exchange import restart_note
@@ -43,14 +44,12 @@ async def post_once_connected(runners: Mapping[str, BotRunner], leftovers: list[
     """Each note in its thread once its bot is connected; one the platform refuses is logged."""
     if not leftovers:
         return
-    until = asyncio.get_running_loop().time() + LONGEST_WAIT
+    until = time.monotonic() + LONGEST_WAIT
     for leftover in leftovers:
         runner = runners.get(leftover.bot)
         if runner is None:
             continue
-        # The adapters report a state, not an event; a look every CHECK_EVERY costs nothing.
-        while not runner.connected and asyncio.get_running_loop().time() < until:  # noqa: ASYNC110
-            await asyncio.sleep(CHECK_EVERY)
+        await until_connected([runner], until)
         try:
             async with asyncio.timeout(NOTE_SECONDS):
                 await runner.notify(leftover.key, leftover.note)

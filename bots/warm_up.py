@@ -21,15 +21,19 @@ CHECK_EVERY = 0.1  # seconds between looks at the bots' connections
 LONGEST_WAIT = 30.0
 
 
+async def until_connected(bots: Sequence[Connectable], until: float) -> None:
+    """Returns once every bot is connected, or at `until` (time.monotonic()) at the latest."""
+    # The adapters report a state, not an event; a look every CHECK_EVERY costs nothing.
+    while not all(bot.connected for bot in bots) and time.monotonic() < until:  # noqa: ASYNC110
+        await asyncio.sleep(CHECK_EVERY)
+
+
 async def warm_up_once_connected(
     bots: Sequence[Connectable], config: Config, models: ModelClients
 ) -> None:
     """Waits until every bot is connected (at most LONGEST_WAIT), then loads in a worker
     thread; a turn that starts meanwhile waits for what it needs, as it would have anyway."""
-    until = time.monotonic() + LONGEST_WAIT
-    # The adapters report a state, not an event; a look every CHECK_EVERY costs nothing.
-    while not all(bot.connected for bot in bots) and time.monotonic() < until:  # noqa: ASYNC110
-        await asyncio.sleep(CHECK_EVERY)
+    await until_connected(bots, time.monotonic() + LONGEST_WAIT)
     loading = asyncio.ensure_future(asyncio.to_thread(warm_up, config, models))
     try:
         await asyncio.shield(loading)

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from core.config import Config
 from core.config.tools import ToolServerConfig
-from core.tools.calls import ToolSpec
+from core.tools.calls import ToolSpec, matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +86,7 @@ def _given(patterns: Sequence[str], probed: Sequence[ToolSpec] | None) -> str:
 
 
 def _matching(pattern: str, probed: Sequence[ToolSpec]) -> list[ToolSpec]:
-    server, _, tool = pattern.partition(".")
-    return [spec for spec in probed if spec.server == server and tool in ("*", spec.tool)]
+    return [spec for spec in probed if matches(pattern, spec)]
 
 
 def _read_only(spec: ToolSpec) -> str:

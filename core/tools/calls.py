@@ -29,6 +29,12 @@ class ToolSpec:
         return wire_name(self.name)
 
 
+def matches(pattern: str, spec: ToolSpec) -> bool:
+    """Whether a persona's "server.tool" or "server.*" names this tool."""
+    server, _, tool = pattern.partition(".")
+    return server == spec.server and tool in ("*", spec.tool)
+
+
 def wire_name(name: str) -> str:
     """The function name the model sees for tool `name` ("docs.search" -> "docs__search")."""
     server, _, tool = name.partition(".")

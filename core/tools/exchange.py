@@ -75,7 +75,12 @@ class Exchange:
 
     def settle(self) -> None:
         """Calls still running or waiting end as interrupted or denied (the turn stopped)."""
-        _settled(self)
+        for round_ in self.rounds:
+            for record in round_.calls:
+                if record.state == "running":
+                    record.state, record.result = "interrupted", INTERRUPTED_RESULT
+                elif record.state == "waiting":
+                    record.state, record.result = "denied", RESTARTED_WAITING_RESULT
 
     def prompt_messages(self) -> list[PromptMessage]:
         """The rounds as the model reads them: each asking message, then one result per call."""
@@ -96,15 +101,6 @@ def settle_unfinished(text: str) -> str:
     exchange = Exchange.from_json(text)
     exchange.settle()
     return exchange.to_json() or text
-
-
-def _settled(exchange: Exchange) -> None:
-    for round_ in exchange.rounds:
-        for record in round_.calls:
-            if record.state == "running":
-                record.state, record.result = "interrupted", INTERRUPTED_RESULT
-            elif record.state == "waiting":
-                record.state, record.result = "denied", RESTARTED_WAITING_RESULT
 
 
 def restart_note(text: str) -> str:

@@ -14,7 +14,7 @@ from core.config.tools import Approval, ToolServerConfig
 from core.personas import ResolvedPersona
 from core.store import Store
 from core.tools.approvals import Approvals
-from core.tools.calls import JsonValue, ToolCall, ToolHost, ToolResult, ToolSpec
+from core.tools.calls import JsonValue, ToolCall, ToolHost, ToolResult, ToolSpec, matches
 from core.tools.exchange import CallRecord, Exchange, RoundRecord
 from core.types import IncomingMessage, PromptMessage, ReplySink, ToolStep
 
@@ -58,7 +58,7 @@ class TurnTools:
         specs = {
             spec.wire_name: spec
             for spec in self.host.tools()
-            if any(_matches(pattern, spec) for pattern in resolved.tools)
+            if any(matches(pattern, spec) for pattern in resolved.tools)
         }
         if not specs:
             return None
@@ -67,11 +67,6 @@ class TurnTools:
             specs, config.tools, self.host, self.approvals,
             limits.tool_result_chars, limits.approval_seconds,
         )  # fmt: skip
-
-
-def _matches(pattern: str, spec: ToolSpec) -> bool:
-    server, _, tool = pattern.partition(".")
-    return server == spec.server and tool in ("*", spec.tool)
 
 
 class RoundRunner:
