@@ -211,6 +211,15 @@ async def test_a_kill_while_a_tool_runs_leaves_it_interrupted_and_never_run_agai
     assert database_rows(database)[0] == "ok"
 
 
+async def approval_asked(fake_slack: FakeSlack) -> FakeMessage:
+    """Asks to delete the faq page; the request with buttons, once it is in the thread."""
+    await fake_slack.wait_connected()
+    await fake_slack.send_event(mention(fake_slack, "delete the faq", QUESTION_TS))
+    await wait_until(lambda: bool(approval_requests(fake_slack)), message="no approval request")
+    (request,) = approval_requests(fake_slack)
+    return request
+
+
 async def test_a_kill_while_an_approval_waits_cancels_it(
     slack_env: None,
     tmp_path: Path,
@@ -223,10 +232,7 @@ async def test_a_kill_while_an_approval_waits_cancels_it(
     fake_openai.enqueue(asking_for_tools(("docs__delete_page", {"page": "faq"})))
 
     async with parley_run(config) as parley:
-        await fake_slack.wait_connected()
-        await fake_slack.send_event(mention(fake_slack, "delete the faq", QUESTION_TS))
-        await wait_until(lambda: bool(approval_requests(fake_slack)), message="no request")
-        (request,) = approval_requests(fake_slack)
+        request = await approval_asked(fake_slack)
         servers = await killed(parley)
     await ended_with_parley(servers)
 
@@ -296,10 +302,7 @@ async def test_a_stop_while_an_approval_waits_denies_the_call_and_closes_the_req
     fake_openai.enqueue(asking_for_tools(("docs__delete_page", {"page": "faq"})))
 
     async with parley_run(config) as parley:
-        await fake_slack.wait_connected()
-        await fake_slack.send_event(mention(fake_slack, "delete the faq", QUESTION_TS))
-        await wait_until(lambda: bool(approval_requests(fake_slack)), message="no approval request")
-        (request,) = approval_requests(fake_slack)
+        request = await approval_asked(fake_slack)
         await stopped_without_orphans(parley)
     # A clean stop closes the request (no buttons left to click) before the cut notice.
     assert approval_requests(fake_slack) == []
