@@ -17,6 +17,7 @@ from core.blank import is_blank
 from core.budgets import BudgetLedger
 from core.commands import Commands, parse_command
 from core.config import BotConfig, Config
+from core.coordination import Coordination, LocalCoordination
 from core.errors import BudgetExhausted, ParleyError, StoreError
 from core.moderation import Moderation, admin_notice, flag_of
 from core.providers import ModelClients
@@ -75,7 +76,9 @@ class Engine:
         moderation: Moderation | None = None,
         observer: TurnObserver | None = None,
         tools: ToolHost | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
+        self._coordination = coordination or LocalCoordination("")
         self._config = config
         self._store = store
         self._tokenizers = tokenizers
@@ -224,6 +227,10 @@ class Engine:
 
     def persona_names(self) -> list[str]:
         return list(self._config.current.personas)
+
+    @property
+    def coordination(self) -> Coordination:
+        return self._coordination
 
     async def link(self, message: IncomingMessage, posted: list[str]) -> None:
         followed = await self._followed(message)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from core.config import BotConfig
+from core.coordination import Coordination
 from core.errors import ParleyError
 from core.tools.calls import ToolCall
 
@@ -391,6 +392,12 @@ class Conversations(Protocol):
         ...
 
     def persona_names(self) -> list[str]: ...
+
+    @property
+    def coordination(self) -> Coordination:
+        """Roles and one-at-a-time jobs shared with the other replicas (a Discord shard,
+        the command sync)."""
+        ...
 
     async def link(self, message: IncomingMessage, posted: list[str]) -> None:
         """Ties messages Parley posted in answer to `message` to its conversation: a reply

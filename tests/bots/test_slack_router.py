@@ -20,6 +20,7 @@ from bots.slack.router import SlackEventRouter
 from bots.tasks import TurnTasks
 from bots.throttle import ChannelThrottle
 from core.config import BotConfig, SecretRef
+from core.coordination import Coordination
 from core.types import (
     ApprovalClick,
     ApprovalResult,
@@ -53,6 +54,10 @@ class RecordingEngine:
         raise AssertionError("the router reads its own config")
 
     def persona_names(self) -> list[str]:
+        raise AssertionError("not the router's")
+
+    @property
+    def coordination(self) -> Coordination:
         raise AssertionError("not the router's")
 
     async def link(self, message: IncomingMessage, posted: list[str]) -> None:

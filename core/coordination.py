@@ -1,0 +1,61 @@
+"""What several replicas of Parley agree on through their shared store: which replica holds a
+named role (a Discord shard) and which runs a job right now (retention, command sync).
+
+One process on SQLite holds everything itself (`LocalCoordination`); on PostgreSQL the store's
+session advisory locks decide between replicas, and a replica that dies releases what it held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+
+class Coordination(Protocol):
+    @property
+    def replica(self) -> str:
+        """This replica's name (`PARLEY_REPLICA`, else the host name)."""
+        ...
+
+    async def hold(self, name: str) -> bool:
+        """Claims `name` for the rest of this process's life: False when another live
+        replica holds it. Claiming a name this process holds again returns True."""
+        ...
+
+    def once(self, job: str) -> AbstractAsyncContextManager[bool]:
+        """Runs `job` on one replica at a time: yields whether this replica got it (another
+        replica running it now yields False at once, never waits)."""
+        ...
+
+
+class LocalCoordination:
+    """One process is every replica there is: it gets every role; a job still runs once at a
+    time inside it."""
+
+    def __init__(self, replica: str) -> None:
+        self._replica = replica
+        self._held: set[str] = set()
+        self._running: set[str] = set()
+
+    @property
+    def replica(self) -> str:
+        return self._replica
+
+    async def hold(self, name: str) -> bool:
+        self._held.add(name)
+        return True
+
+    @asynccontextmanager
+    async def _once(self, job: str) -> AsyncIterator[bool]:
+        if job in self._running:
+            yield False
+            return
+        self._running.add(job)
+        try:
+            yield True
+        finally:
+            self._running.discard(job)
+
+    def once(self, job: str) -> AbstractAsyncContextManager[bool]:
+        return self._once(job)
