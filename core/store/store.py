@@ -1,11 +1,8 @@
-"""Parley's memory: conversations, usage and seen events in one SQLite file."""
+"""Parley's memory: conversations, usage and seen events, in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
 import logging
-import math
-import sqlite3
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -13,15 +10,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
-import aiosqlite
-
+from core.coordination import Coordination
 from core.errors import StoreError
 from core.store import arrivals, erasure
 from core.store import queries as q
+from core.store.backend import Backend
 from core.store.choices import PersonaChoices
 from core.store.connection import connect
 from core.store.conversation_ids import ConversationIds
-from core.store.database import Database
+from core.store.database import SqliteDatabase
 from core.store.erasure import Erased, Place
 from core.store.feedback import FeedbackBook, conversation_feedback
 from core.store.ledger import Ledger
@@ -41,64 +38,61 @@ from core.store.records import (
     usage_params,
     utc_now,
 )
-from core.store.statements import insert_messages, run
+from core.store.sql import Conn, IntegrityViolation
+from core.store.statements import insert_messages
 from core.store.tail_cache import TailCache
 from core.types import ConversationKey, MessageStatus
-
-# How stale the caches may be after another process's commit (see Store._sync_caches).
-SYNC_INTERVAL = 0.1
 
 log = logging.getLogger(__name__)
 
 
 class Store:
-    """One connection, used by one task at a time; every write is committed on return.
+    """Every write is committed on return; the caches learn only what was committed.
 
-    Build it with `await Store.open(path)`. `clock` exists so tests can age rows.
+    Build it with `await Store.open(path)` (SQLite) or `await Store.connect(url)`
+    (PostgreSQL). `clock` exists so tests can age rows.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, clock: Callable[[], datetime]) -> None:
-        self._db = Database(conn, clock)
-        self._clock = self._db.clock
+    def __init__(self, db: Backend) -> None:
+        self._db = db
+        self._clock = db.clock
         self.ledger = Ledger(self._db)  # usage and answered events
         self.feedback = FeedbackBook(self._db)  # 👍/👎 on replies
-        self._tails = TailCache()
+        self._tails = self._new_tails()
         self._choices = PersonaChoices()
-        self._ids = ConversationIds()
+        self._ids = self._new_ids()
         self._receipts = ReceiveBatches(
             self._db, self._sync_caches, self._write_receipt, self._receipt_committed
         )
-        self._version: int | None = None  # PRAGMA data_version when the caches were last valid
-        self._synced_at = -math.inf  # time.monotonic() of that look
 
     @classmethod
-    async def open(cls, path: Path, *, clock: Callable[[], datetime] = utc_now) -> Store:
-        store = cls(await connect(path), clock)
+    async def open(
+        cls, path: Path, *, clock: Callable[[], datetime] = utc_now, replica: str = ""
+    ) -> Store:
+        store = cls(SqliteDatabase(await connect(path), clock, replica))
         await store._load_persona_choices()
         return store
 
-    async def _sync_caches(self, conn: aiosqlite.Connection) -> None:
-        """Drop every cache if another connection (`parley forget`, a second process)
-        committed since the last look: its deletes would otherwise live on in memory.
+    @property
+    def coordination(self) -> Coordination:
+        """Roles and one-at-a-time jobs shared with the other replicas on this database."""
+        return self._db.coordination
 
-        data_version changes only for other connections' commits, so this store's own
-        writes, which keep the caches in step themselves, never empty them. One look per
-        SYNC_INTERVAL is enough: a turn makes several store calls within a few ms, and a
-        round trip each cost 0.3 ms a turn.
-        """
-        now = time.monotonic()
-        if now - self._synced_at < SYNC_INTERVAL:
-            return
-        self._synced_at = now
-        (row,) = await conn.execute_fetchall(q.DATA_VERSION_SQL)
-        version = int(row[0])
-        if self._version is not None and version != self._version:
+    def _new_tails(self) -> TailCache:
+        return TailCache() if self._db.caching else TailCache(conversations=0)
+
+    def _new_ids(self) -> ConversationIds:
+        return ConversationIds() if self._db.caching else ConversationIds(size=0)
+
+    async def _sync_caches(self, conn: Conn) -> None:
+        """Drop every cache if another process committed since the last look: its deletes
+        would otherwise live on in memory."""
+        if await self._db.changed_elsewhere(conn):
             await self._reset_caches(conn)
-        self._version = version
 
-    async def _reset_caches(self, conn: aiosqlite.Connection) -> None:
-        self._tails = TailCache()
-        self._ids = ConversationIds()
+    async def _reset_caches(self, conn: Conn) -> None:
+        self._tails = self._new_tails()
+        self._ids = self._new_ids()
         await self._choices.load(conn)
 
     async def __aenter__(self) -> Store:
@@ -123,7 +117,7 @@ class Store:
                     # The hot path: one statement is its own transaction, no BEGIN/COMMIT.
                     try:
                         inserted = await insert_messages(conn, known, messages, now)
-                    except sqlite3.IntegrityError:
+                    except IntegrityViolation:
                         # Another process deleted the conversation after it was cached
                         # (`parley forget`): start it afresh below rather than lose these.
                         await self._reset_caches(conn)
@@ -164,7 +158,7 @@ class Store:
         self._received_rows(key, Written(arrival, conversation_id, created, True), rows, now)
         return arrival
 
-    async def _write_receipt(self, conn: aiosqlite.Connection, receipt: Receipt) -> Written:
+    async def _write_receipt(self, conn: Conn, receipt: Receipt) -> Written:
         """One receipt's statements, inside its batch's transaction."""
         key, claim, now = receipt.key, receipt.claim, receipt.now
         conversation_id, created = await self._ids.ensure(conn, key, now)
@@ -215,7 +209,7 @@ class Store:
         # on every turn. The message goes first; a kill between the two loses one usage
         # row, never the reply the user saw.
         async with self._db.single_statements(f"updating message {message_id}") as conn:
-            if not await conn.execute_fetchall(q.UPDATE_MESSAGE_SQL, params):
+            if not await conn.fetch(q.UPDATE_MESSAGE_SQL, params):
                 raise StoreError(f"there is no message {message_id} to update")
             self._tails.update(
                 message_id,
@@ -227,7 +221,7 @@ class Store:
                 tools=tools,
             )
             if usage is not None:
-                await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
+                await conn.run(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
 
     async def revise_message(
         self, message_id: int, *, author_name: str, content: str, token_count: int
@@ -235,7 +229,7 @@ class Store:
         """A stored user message completed once its names and files came in."""
         params = (author_name, content, token_count, message_id)
         async with self._db.single_statements(f"revising message {message_id}") as conn:
-            if not await conn.execute_fetchall(q.REVISE_MESSAGE_SQL, params):
+            if not await conn.fetch(q.REVISE_MESSAGE_SQL, params):
                 raise StoreError(f"there is no message {message_id} to revise")
             self._tails.revise(
                 message_id, author_name=author_name, content=content, token_count=token_count
@@ -245,7 +239,7 @@ class Store:
         """A reply's tool exchange so far, written before a call runs and after it ends: a
         process killed in between leaves the call on record, so it is never run again."""
         async with self._db.single_statements(f"recording tools of {message_id}") as conn:
-            if not await conn.execute_fetchall(q.SET_TOOLS_SQL, (tools, message_id)):
+            if not await conn.fetch(q.SET_TOOLS_SQL, (tools, message_id)):
                 raise StoreError(f"there is no message {message_id} to update")
             self._tails.update_tools(message_id, tools)
 
@@ -253,7 +247,7 @@ class Store:
         """The cost of one model call of a turn still running (a round that asked for tools):
         counted at once, so budgets see it before the next round."""
         async with self._db.single_statements("recording usage") as conn:
-            await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
+            await conn.run(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
 
     async def unfinished_tool_turns(
         self, bots: Sequence[str], before: datetime
@@ -265,7 +259,7 @@ class Store:
             return []
         sql = q.UNFINISHED_TOOL_TURNS_SQL.format(bots=", ".join("?" for _ in bots))
         async with self._db.single_statements("reading unfinished tool calls") as conn:
-            rows = await conn.execute_fetchall(sql, (*bots, to_timestamp(before)))
+            rows = await conn.fetch(sql, (*bots, to_timestamp(before)))
         return [
             (str(bot), ConversationKey(str(p), str(w), str(c), str(t)), str(tools))
             for bot, p, w, c, t, tools in rows
@@ -292,11 +286,11 @@ class Store:
         params = (note, *bots, to_timestamp(before))
         async with self._db.single_statements("marking interrupted replies") as conn:
             tools_sql = q.INTERRUPTED_TOOLS_SQL.format(bots=marks)
-            for message_id, tools in await conn.execute_fetchall(tools_sql, params[1:]):
-                await conn.execute_fetchall(q.SET_TOOLS_SQL, (settle(str(tools)), message_id))
-            marked = await run(conn, sql, params)
+            for message_id, tools in await conn.fetch(tools_sql, params[1:]):
+                await conn.fetch(q.SET_TOOLS_SQL, (settle(str(tools)), message_id))
+            marked = await conn.run(sql, params)
             if marked:
-                self._tails = TailCache()  # cached rows still say "in progress"
+                self._tails = self._new_tails()  # cached rows still say "in progress"
         return marked
 
     async def recent_messages(self, key: ConversationKey, limit: int) -> History:
@@ -312,7 +306,7 @@ class Store:
             hit = self._tails.get(conversation_id, limit)
             if hit is not None:
                 return hit
-            rows = await conn.execute_fetchall(q.RECENT_MESSAGES_SQL, (conversation_id, limit + 1))
+            rows = await conn.fetch(q.RECENT_MESSAGES_SQL, (conversation_id, limit + 1))
             messages = [message_from_row(row) for row in rows]
             newest = messages[:limit]
             history = History(tuple(reversed(newest)), more_before=len(messages) > limit)
@@ -336,16 +330,16 @@ class Store:
                 return 0
             # The conversation row stays (it holds no content) so cached ids stay valid.
             self._tails.drop(conversation_id)
-            return await run(conn, q.DELETE_MESSAGES_SQL, (conversation_id,))
+            return await conn.run(q.DELETE_MESSAGES_SQL, (conversation_id,))
 
     async def transcript(self, key: ConversationKey) -> list[ExportedMessage] | None:
         """Every stored message of this conversation, oldest first; None if none is stored."""
         async with self._db.single_statements(f"exporting {key}") as conn:
-            rows = await conn.execute_fetchall(q.FIND_CONVERSATION_SQL, key_params(key))
+            rows = await conn.fetch(q.FIND_CONVERSATION_SQL, key_params(key))
             found = [int(row[0]) for row in rows]
             if not found:
                 return None
-            rows = await conn.execute_fetchall(q.EXPORT_MESSAGES_SQL, (found[0],))
+            rows = await conn.fetch(q.EXPORT_MESSAGES_SQL, (found[0],))
             ratings = await conversation_feedback(conn, found[0])
         exported = [exported_from_row(row) for row in rows]
         return [
@@ -356,7 +350,7 @@ class Store:
     async def recent_conversations(self, limit: int) -> list[ConversationSummary]:
         """The most recently active conversations that hold messages, newest first."""
         async with self._db.single_statements("listing conversations") as conn:
-            rows = await conn.execute_fetchall(q.RECENT_CONVERSATIONS_SQL, (limit,))
+            rows = await conn.fetch(q.RECENT_CONVERSATIONS_SQL, (limit,))
         return [summary_from_row(row) for row in rows]
 
     async def link_messages(self, key: ConversationKey, message_ids: Sequence[str]) -> None:
@@ -367,13 +361,11 @@ class Store:
             if conversation_id is None:
                 return
             rows = [(key.platform, message_id, conversation_id) for message_id in message_ids]
-            await conn.executemany(q.LINK_MESSAGE_SQL, rows)
+            await conn.run_many(q.LINK_MESSAGE_SQL, rows)
 
     async def linked_conversation(self, platform: str, message_id: str) -> ConversationKey | None:
         async with self._db.single_statements(f"following message {message_id}") as conn:
-            rows = list(
-                await conn.execute_fetchall(q.LINKED_CONVERSATION_SQL, (platform, message_id))
-            )
+            rows = list(await conn.fetch(q.LINKED_CONVERSATION_SQL, (platform, message_id)))
         return ConversationKey(*(str(v) for v in rows[0])) if rows else None
 
     async def prune_messages(self, older_than: timedelta) -> Erased:
@@ -387,7 +379,7 @@ class Store:
                 if deleted:
                     # Cached tails may hold the deleted rows; the ids stay valid until below.
                     # Most hourly runs delete nothing and keep the hot threads in memory.
-                    self._tails = TailCache()
+                    self._tails = self._new_tails()
             messages += deleted
             if deleted < q.PRUNE_BATCH:
                 break
@@ -408,7 +400,7 @@ class Store:
             return await erasure.forget_user(conn, user_id)
 
     @asynccontextmanager
-    async def _erasing(self, action: str, dry_run: bool) -> AsyncIterator[aiosqlite.Connection]:
+    async def _erasing(self, action: str, dry_run: bool) -> AsyncIterator[Conn]:
         """A transaction that is rolled back for a dry run (exact counts, nothing deleted)."""
         async with self._db.writing(action, keep=not dry_run) as conn:
             yield conn

@@ -14,6 +14,7 @@ from core.store import History, NewMessage, Store
 from core.types import ConversationKey
 from tests.core.store.conftest import KEY, add_user_message, raw_rows
 from tests.core.store.rows import add_message
+from tests.sqlite_internals import sqlite_of
 
 FIXED = datetime(2025, 3, 1, 12, 30, 45, 123456, tzinfo=UTC)
 
@@ -192,7 +193,7 @@ async def test_a_hot_conversation_costs_one_query_per_read(store: Store) -> None
     await add_user_message(store, KEY, "warm the cache")
     statements: list[str] = []
     # Reaching into the connection is the only way to count what SQLite is asked to run.
-    conn = store._db._conn
+    conn = sqlite_of(store)._conn
     assert conn is not None
     await conn.set_trace_callback(statements.append)
     await store.recent_messages(KEY, 10)

@@ -13,6 +13,7 @@ from core.store import NewMessage, Store
 from core.store.arrivals import Arrival, Claim
 from core.types import ConversationKey
 from tests.core.store.conftest import raw_rows
+from tests.sqlite_internals import raw_connection, sqlite_of
 
 BURST = 20
 
@@ -34,8 +35,8 @@ def claim(n: int) -> Claim:
 
 async def traced(store: Store) -> list[str]:
     statements: list[str] = []
-    assert store._db._conn is not None  # counting SQL needs the connection itself
-    await store._db._conn.set_trace_callback(statements.append)
+    # counting SQL needs the connection itself
+    await raw_connection(store).set_trace_callback(statements.append)
     return statements
 
 
@@ -92,7 +93,7 @@ async def test_a_delivery_cancelled_before_its_batch_is_written_leaves_nothing(
 ) -> None:
     async with await Store.open(db_path) as store:
         # Another write holds the connection, so both deliveries queue behind it.
-        async with store._db._lock:
+        async with sqlite_of(store)._lock:
             kept = asyncio.create_task(store.receive(key(1), claim(1), rows("kept")))
             cut = asyncio.create_task(store.receive(key(2), claim(2), rows("cut")))
             await asyncio.sleep(0)  # a yield, not a wait: each task queues on its first step

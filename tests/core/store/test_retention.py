@@ -13,6 +13,7 @@ from core.types import ConversationKey
 from tests.core.store.conftest import KEY, add_user_message, raw_rows
 from tests.core.store.rows import add_message
 from tests.fakes.waiting import wait_for_state
+from tests.sqlite_internals import sqlite_of
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 OTHER = ConversationKey("slack", "T1", "C1", "1700000000.000200")
@@ -191,7 +192,7 @@ async def test_a_prune_that_deletes_nothing_keeps_hot_threads_in_memory(db_path:
         await store.recent_messages(KEY, 10)  # the tail is cached now
         assert await store.prune_messages(timedelta(days=90)) == Erased(0, 0)
         statements: list[str] = []
-        conn = store._db._conn  # counting SQL needs the connection itself
+        conn = sqlite_of(store)._conn  # counting SQL needs the connection itself
         assert conn is not None
         await conn.set_trace_callback(statements.append)
         assert [m.content for m in (await store.recent_messages(KEY, 10)).messages] == ["fresh"]

@@ -8,6 +8,7 @@ from core.store import NewMessage, Store
 from core.store.arrivals import Claim
 from core.types import Role
 from tests.core.store.conftest import KEY, raw_rows
+from tests.sqlite_internals import raw_connection
 
 
 def row(text: str, role: Role = "user") -> NewMessage:
@@ -19,8 +20,8 @@ async def test_a_hot_thread_is_read_from_memory_and_matches_the_file(db_path: Pa
         await store.add_messages(KEY, [row("one"), row("two", "assistant")])
         first = await store.recent_messages(KEY, 10)  # loads the tail
         statements: list[str] = []
-        assert store._db._conn is not None  # counting SQL needs the connection itself
-        await store._db._conn.set_trace_callback(statements.append)
+        # counting SQL needs the connection itself
+        await raw_connection(store).set_trace_callback(statements.append)
         (reply,) = await store.add_messages(KEY, [row("three")])
         await store.update_message(reply, content="three!", status="partial", token_count=4)
         cached = await store.recent_messages(KEY, 10)
@@ -67,8 +68,8 @@ async def test_a_new_conversations_first_message_is_its_history_without_a_query(
     claim = Claim("slack:parley", "Ev1")
     async with await Store.open(db_path) as store:
         statements: list[str] = []
-        assert store._db._conn is not None  # counting SQL needs the connection itself
-        await store._db._conn.set_trace_callback(statements.append)
+        # counting SQL needs the connection itself
+        await raw_connection(store).set_trace_callback(statements.append)
         arrival = await store.receive(KEY, claim, [row("hello"), row("", "assistant")])
         assert arrival is not None
         cached = await store.recent_messages(KEY, 10)
