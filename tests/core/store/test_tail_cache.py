@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.store import NewMessage, Store
 from core.store.arrivals import Claim
 from core.types import Role
+from tests.core.store.backends import SqliteDb, StoreDb
 from tests.core.store.conftest import KEY, raw_rows
 from tests.sqlite_internals import raw_connection
 
@@ -97,3 +100,9 @@ async def test_a_stored_conversation_not_in_memory_is_found_not_made_again(
         assert history == await fresh.recent_messages(KEY, 10)
     assert [m.content for m in history.messages] == ["one", "two", ""]
     assert raw_rows(db_path, "SELECT count(*) FROM conversations") == [(1,)]
+
+
+@pytest.fixture
+def db(db_path: Path) -> StoreDb:
+    """SQLite's own file, pragmas and statements: these tests have no PostgreSQL twin."""
+    return SqliteDb(db_path)

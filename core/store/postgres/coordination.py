@@ -1,0 +1,119 @@
+"""Replicas agreeing through PostgreSQL: session advisory locks on one connection of this
+replica's own, so whatever a replica holds is released the moment it dies, and
+LISTEN/NOTIFY for word of what another replica changed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# What one replica says to the others; the payload is the sender's token.
+STORE_CHANNEL: Final = "parley_store"
+
+
+def lock_key(name: str) -> int:
+    """A name as one of PostgreSQL's 64-bit advisory lock keys."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"parley-lock").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PostgresCoordination:
+    """The connection is this replica's alone: a pooled one would carry its locks to
+    whichever task borrows it next. asyncpg runs one query at a time on a connection, so
+    queries here take turns; each is a single short statement."""
+
+    def __init__(self, conn: asyncpg.Connection, replica: str, token: str) -> None:
+        self._conn = conn
+        self._replica = replica
+        self.token = token
+        self._turn = asyncio.Lock()
+        self._held: set[str] = set()
+        self._listeners: list[Callable[[str, str], None]] = []
+        self.lost = asyncio.Event()
+        conn.add_termination_listener(self._terminated)
+
+    @classmethod
+    async def start(cls, url: str, replica: str, token: str) -> PostgresCoordination:
+        conn = await asyncpg.connect(url)
+        coordination = cls(conn, replica, token)
+        await conn.add_listener(STORE_CHANNEL, coordination._notified)
+        return coordination
+
+    @property
+    def replica(self) -> str:
+        return self._replica
+
+    def on_notice(self, listener: Callable[[str, str], None]) -> None:
+        """`listener(channel, payload)` hears every notice another replica sends."""
+        self._listeners.append(listener)
+
+    def _notified(self, _conn: Any, _pid: int, channel: str, payload: object) -> None:
+        payload = str(payload)
+        if payload == self.token:
+            return  # this replica's own word
+        for listener in self._listeners:
+            listener(channel, payload)
+
+    def _terminated(self, _conn: Any) -> None:
+        if not self.lost.is_set():
+            # Every lock it held is gone with it: another replica may now take them.
+            log.error(
+                "lost the coordination connection to PostgreSQL; this replica's roles are released"
+            )
+            self.lost.set()
+
+    async def _try_lock(self, name: str) -> bool:
+        async with self._turn:
+            return bool(
+                await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(name))
+            )
+
+    async def _unlock(self, name: str) -> None:
+        async with self._turn:
+            await self._conn.fetchval("SELECT pg_advisory_unlock($1)", lock_key(name))
+
+    async def hold(self, name: str) -> bool:
+        if name in self._held:
+            return True
+        if not await self._try_lock(name):
+            return False
+        self._held.add(name)
+        return True
+
+    async def held_elsewhere(self, name: str) -> bool:
+        """Whether another live session holds `name` (a replica's own lock: it is alive)."""
+        if name in self._held:
+            return False
+        if not await self._try_lock(name):
+            return True
+        await self._unlock(name)
+        return False
+
+    @asynccontextmanager
+    async def _once(self, job: str) -> AsyncIterator[bool]:
+        name = f"job:{job}"
+        if name in self._held or not await self._try_lock(name):
+            yield False
+            return
+        self._held.add(name)
+        try:
+            yield True
+        finally:
+            self._held.discard(name)
+            if not self._conn.is_closed():
+                await self._unlock(name)
+
+    def once(self, job: str) -> AbstractAsyncContextManager[bool]:
+        return self._once(job)
+
+    async def close(self) -> None:
+        self.lost.set()  # a deliberate close is no loss worth a log line
+        await self._conn.close()

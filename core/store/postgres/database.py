@@ -1,0 +1,142 @@
+"""A pool of PostgreSQL connections lent to the store, and its transactions."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+
+import asyncpg
+
+from core.errors import StoreError
+from core.store.postgres.conn import PostgresConn
+from core.store.postgres.coordination import STORE_CHANNEL, PostgresCoordination
+from core.store.postgres.schema import migrate
+from core.store.sql import Conn, IntegrityViolation
+
+_NOTIFY_SQL = "SELECT pg_notify(?, ?)"
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Re-raise a failure of PostgreSQL or of the way to it as StoreError, keeping detail."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        IntegrityViolation,
+        OSError,
+    ) as exc:
+        raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+
+
+class PostgresDatabase:
+    """Several replicas write the same rows, so nothing is cached but persona choices,
+    which are reloaded whenever another replica says it changed something."""
+
+    caching = False
+    sweeps_every_replica = False
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        coordination: PostgresCoordination,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._pool = pool
+        self._coordination = coordination
+        self.clock = clock
+        self._changed = False
+        coordination.on_notice(self._noticed)
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], datetime],
+        replica: str,
+        pool_min: int = 2,
+        pool_max: int = 10,
+    ) -> PostgresDatabase:
+        where = _without_password(url)
+        with translated(f"opening the database {where}"):
+            first = await asyncpg.connect(url)
+            try:
+                await migrate(first)
+            finally:
+                await first.close()
+            coordination = await PostgresCoordination.start(url, replica, secrets.token_hex(8))
+            try:
+                pool = await asyncpg.create_pool(url, min_size=pool_min, max_size=pool_max)
+            except BaseException:
+                await coordination.close()
+                raise
+        return cls(pool, coordination, clock)
+
+    @property
+    def coordination(self) -> PostgresCoordination:
+        return self._coordination
+
+    def _noticed(self, channel: str, _payload: str) -> None:
+        if channel == STORE_CHANNEL:
+            self._changed = True
+
+    @asynccontextmanager
+    async def single_statements(self, action: str) -> AsyncIterator[Conn]:
+        with translated(action):
+            async with self._pool.acquire() as conn:
+                yield PostgresConn(conn)
+
+    @asynccontextmanager
+    async def writing(self, action: str, *, keep: bool = True) -> AsyncIterator[Conn]:
+        with translated(action):
+            async with self._pool.acquire() as conn:
+                transaction = conn.transaction()
+                await transaction.start()
+                try:
+                    yield PostgresConn(conn)
+                except BaseException:
+                    await transaction.rollback()
+                    raise
+                if keep:
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+
+    async def changed_elsewhere(self, conn: Conn) -> bool:
+        changed, self._changed = self._changed, False
+        return changed
+
+    async def announce_change(self, conn: Conn) -> None:
+        await conn.fetch(_NOTIFY_SQL, (STORE_CHANNEL, self._coordination.token))
+
+    async def integrity_ok(self) -> bool:
+        """PostgreSQL keeps its own pages whole; what can fail is reaching it."""
+        try:
+            async with self.single_statements("checking the database") as conn:
+                await conn.fetch("SELECT 1")
+        except StoreError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        with translated("closing the database"):
+            try:
+                await self._pool.close()
+            finally:
+                await self._coordination.close()
+
+
+def _without_password(url: str) -> str:
+    """The URL as logs and errors may show it."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, credentials = head.partition("://")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{tail}"
