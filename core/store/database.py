@@ -10,13 +10,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 import aiosqlite
 
 from core.coordination import Coordination, LocalCoordination
 from core.errors import StoreError
 from core.store import queries as q
-from core.store.connection import is_corruption, translated
+from core.store.connection import is_corruption, probe_writable, translated
 from core.store.sql import Conn, SqliteConn
 
 # How stale the caches may be after another process's commit (see changed_elsewhere).
@@ -34,9 +35,14 @@ class SqliteDatabase:
     sweeps_every_replica = True
 
     def __init__(
-        self, conn: aiosqlite.Connection, clock: Callable[[], datetime], replica: str = ""
+        self,
+        conn: aiosqlite.Connection,
+        clock: Callable[[], datetime],
+        path: Path,
+        replica: str = "",
     ) -> None:
         self._conn: aiosqlite.Connection | None = conn
+        self.path = path
         self._face = SqliteConn(conn)
         self.clock = clock
         self._coordination = LocalCoordination(replica)
@@ -102,6 +108,9 @@ class SqliteDatabase:
                     with contextlib.suppress(sqlite3.Error):
                         await conn.execute("ROLLBACK")
                     raise
+
+    async def probe(self, patience: float) -> str | None:
+        return await asyncio.to_thread(probe_writable, self.path, patience)
 
     async def integrity_ok(self) -> bool:
         """Whether SQLite's own integrity check passes; a corrupt file gives False."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -10,12 +11,16 @@ from datetime import datetime
 import asyncpg
 
 from core.errors import StoreError
+from core.store.connection import PROBE_BYTES
 from core.store.postgres.conn import PostgresConn
 from core.store.postgres.coordination import STORE_CHANNEL, PostgresCoordination
 from core.store.postgres.schema import migrate
 from core.store.sql import Conn, IntegrityViolation
 
 _NOTIFY_SQL = "SELECT pg_notify(?, ?)"
+# A turn's worth of bytes in a table of the probe's own session, rolled back.
+_PROBE_TABLE_SQL = "CREATE TEMP TABLE parley_health_probe (written TEXT) ON COMMIT DROP"
+_PROBE_WRITE_SQL = "INSERT INTO parley_health_probe VALUES (repeat('x', ?))"
 
 
 @contextmanager
@@ -114,6 +119,17 @@ class PostgresDatabase:
 
     async def announce_change(self, conn: Conn) -> None:
         await conn.fetch(_NOTIFY_SQL, (STORE_CHANNEL, self._coordination.token))
+
+    async def probe(self, patience: float) -> str | None:
+        try:
+            async with asyncio.timeout(patience), self.writing("probing", keep=False) as conn:
+                await conn.run(_PROBE_TABLE_SQL)
+                await conn.run(_PROBE_WRITE_SQL, (PROBE_BYTES,))
+        except TimeoutError:
+            return f"no answer within {patience:g} s"
+        except StoreError as error:
+            return str(error)
+        return None
 
     async def integrity_ok(self) -> bool:
         """PostgreSQL keeps its own pages whole; what can fail is reaching it."""
