@@ -45,6 +45,11 @@ class Backend(Protocol):
         may not know, since the last call."""
         ...
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs as soon as another replica announces a change, where the
+        database can tell at once (PostgreSQL); SQLite's readers look at each turn instead."""
+        ...
+
     async def announce_change(self, conn: Conn) -> None:
         """Tells the other replicas that rows they may hold in memory changed (a persona
         choice, an erasure); inside the caller's transaction where it has one."""

@@ -74,6 +74,9 @@ class SqliteDatabase:
         self._version = int(version)
         return changed
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Never called: changed_elsewhere looks at data_version instead."""
+
     async def announce_change(self, conn: Conn) -> None:
         """Nothing to say: another process notices through data_version."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -65,6 +66,8 @@ class Store:
         self._receipts = ReceiveBatches(
             self._db, self._sync_caches, self._write_receipt, self._receipt_committed
         )
+        self._reloads: set[asyncio.Task[None]] = set()
+        db.on_change(self._changed_elsewhere)
 
     @classmethod
     async def open(
@@ -111,6 +114,13 @@ class Store:
         would otherwise live on in memory."""
         if await self._db.changed_elsewhere(conn):
             await self._reset_caches(conn)
+
+    def _changed_elsewhere(self) -> None:
+        """Another replica chose a persona or erased rows: persona choices are read on every
+        turn without a query, so they are reloaded now rather than at the next store call."""
+        reload = asyncio.create_task(self._load_persona_choices(), name="persona-choices")
+        self._reloads.add(reload)
+        reload.add_done_callback(self._reloads.discard)
 
     async def _reset_caches(self, conn: Conn) -> None:
         self._tails = self._new_tails()
@@ -482,5 +492,7 @@ class Store:
         return await self._db.integrity_ok()
 
     async def close(self) -> None:
+        for reload in list(self._reloads):
+            reload.cancel()
         await self._receipts.wait()
         await self._db.close()

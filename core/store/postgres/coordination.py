@@ -15,8 +15,12 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
-# What one replica says to the others; the payload is the sender's token.
+# What one replica says to the others about stored rows. Every notice's payload starts with
+# the sender's token, so a replica never hears itself.
 STORE_CHANNEL: Final = "parley_store"
+_PREFIX: Final = "parley_"
+_NOTIFY_SQL: Final = "SELECT pg_notify($1, $2)"
+MAX_MESSAGE: Final = 7000  # PostgreSQL takes payloads under 8,000 bytes
 
 
 def lock_key(name: str) -> int:
@@ -36,7 +40,8 @@ class PostgresCoordination:
         self.token = token
         self._turn = asyncio.Lock()
         self._held: set[str] = set()
-        self._listeners: list[Callable[[str, str], None]] = []
+        self._store_listeners: list[Callable[[], None]] = []
+        self._subscribers: dict[str, list[Callable[[str], None]]] = {}
         self.lost = asyncio.Event()
         conn.add_termination_listener(self._terminated)
 
@@ -51,16 +56,40 @@ class PostgresCoordination:
     def replica(self) -> str:
         return self._replica
 
-    def on_notice(self, listener: Callable[[str, str], None]) -> None:
-        """`listener(channel, payload)` hears every notice another replica sends."""
-        self._listeners.append(listener)
+    def on_store_change(self, listener: Callable[[], None]) -> None:
+        """`listener()` hears whenever another replica announces a change of stored rows."""
+        self._store_listeners.append(listener)
 
     def _notified(self, _conn: Any, _pid: int, channel: str, payload: object) -> None:
-        payload = str(payload)
-        if payload == self.token:
+        sender, _, message = str(payload).partition(" ")
+        if sender == self.token:
             return  # this replica's own word
-        for listener in self._listeners:
-            listener(channel, payload)
+        if channel == STORE_CHANNEL:
+            for store_listener in self._store_listeners:
+                store_listener()
+            return
+        for listener in self._subscribers.get(channel, []):
+            listener(message)
+
+    def notice(self, message: str = "") -> str:
+        """A payload other replicas take as this replica's."""
+        return f"{self.token} {message}"
+
+    async def publish(self, channel: str, message: str) -> None:
+        if len(message.encode()) > MAX_MESSAGE:
+            raise ValueError(f"a message to other replicas is at most {MAX_MESSAGE} bytes")
+        async with self._turn:
+            await self._conn.execute(
+                "SELECT pg_notify($1, $2)", _PREFIX + channel, self.notice(message)
+            )
+
+    async def subscribe(self, channel: str, listener: Callable[[str], None]) -> None:
+        name = _PREFIX + channel
+        first = name not in self._subscribers
+        self._subscribers.setdefault(name, []).append(listener)
+        if first:
+            async with self._turn:
+                await self._conn.add_listener(name, self._notified)
 
     def _terminated(self, _conn: Any) -> None:
         if not self.lost.is_set():

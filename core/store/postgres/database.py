@@ -56,7 +56,8 @@ class PostgresDatabase:
         self._coordination = coordination
         self.clock = clock
         self._changed = False
-        coordination.on_notice(self._noticed)
+        self._listeners: list[Callable[[], None]] = []
+        coordination.on_store_change(self._noticed)
 
     @classmethod
     async def connect(
@@ -87,9 +88,13 @@ class PostgresDatabase:
     def coordination(self) -> PostgresCoordination:
         return self._coordination
 
-    def _noticed(self, channel: str, _payload: str) -> None:
-        if channel == STORE_CHANNEL:
-            self._changed = True
+    def _noticed(self) -> None:
+        self._changed = True
+        for listener in self._listeners:
+            listener()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
 
     @asynccontextmanager
     async def single_statements(self, action: str) -> AsyncIterator[Conn]:
@@ -118,7 +123,7 @@ class PostgresDatabase:
         return changed
 
     async def announce_change(self, conn: Conn) -> None:
-        await conn.fetch(_NOTIFY_SQL, (STORE_CHANNEL, self._coordination.token))
+        await conn.fetch(_NOTIFY_SQL, (STORE_CHANNEL, self._coordination.notice()))
 
     async def probe(self, patience: float) -> str | None:
         try:
