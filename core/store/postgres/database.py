@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import datetime
 
 import asyncpg
@@ -15,7 +15,9 @@ from core.store.connection import PROBE_BYTES
 from core.store.postgres.conn import PostgresConn
 from core.store.postgres.coordination import STORE_CHANNEL, PostgresCoordination
 from core.store.postgres.schema import migrate
+from core.store.postgres.turns import ConversationTurns
 from core.store.sql import Conn, IntegrityViolation
+from core.types import ConversationKey
 
 _NOTIFY_SQL = "SELECT pg_notify(?, ?)"
 # A turn's worth of bytes in a table of the probe's own session, rolled back.
@@ -56,6 +58,7 @@ class PostgresDatabase:
         self._coordination = coordination
         self.clock = clock
         self._changed = False
+        self._turns = ConversationTurns(coordination)
         self._listeners: list[Callable[[], None]] = []
         coordination.on_store_change(self._noticed)
 
@@ -117,6 +120,9 @@ class PostgresDatabase:
                     await transaction.commit()
                 else:
                     await transaction.rollback()
+
+    def turn(self, key: ConversationKey, reply_id: int | None) -> AbstractAsyncContextManager[None]:
+        return self._turns.turn(self.single_statements, key, reply_id)
 
     async def changed_elsewhere(self, conn: Conn) -> bool:
         changed, self._changed = self._changed, False
