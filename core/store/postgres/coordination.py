@@ -133,11 +133,15 @@ class PostgresCoordination:
             await self.end_turn(name)
 
     async def take_turn(self, name: str) -> None:
+        waited = False
         while True:
             released = self._released.setdefault(name, asyncio.Event())
             if await self._try_lock(name):
                 self._released.pop(name, None)
                 return
+            if not waited:
+                log.debug("%s is taken by another replica; waiting", name)
+                waited = True
             await self.wait_for_turn_end(name, released)
 
     async def wait_for_turn_end(self, name: str, released: asyncio.Event | None = None) -> None:
