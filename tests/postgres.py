@@ -3,6 +3,7 @@ PARLEY_TEST_DATABASE_URL names), and a fresh database per test."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import tempfile
@@ -16,8 +17,10 @@ import pytest
 _numbers = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """The URL of a PostgreSQL server to create databases on: PARLEY_TEST_DATABASE_URL's,
+    else an embedded server of this process's own, stopped and deleted afterwards."""
     given = os.environ.get("PARLEY_TEST_DATABASE_URL")
     if given:
         yield given
@@ -37,6 +40,18 @@ def postgres_server_url() -> Iterator[str]:
         server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+async def create_database(server: str, name: str) -> str:
+    """A new empty database on `server`, as a URL."""
+    await _admin(server, f"CREATE DATABASE {name}")
+    return server.replace("/postgres?", f"/{name}?")
+
+
 async def _admin(server: str, sql: str) -> None:
     conn = await asyncpg.connect(server)
     try:
@@ -49,6 +64,5 @@ async def _admin(server: str, sql: str) -> None:
 async def postgres_url(postgres_server_url: str) -> AsyncIterator[str]:
     """A database of this test's own, dropped after it."""
     name = f"parley_t_{os.getpid()}_{next(_numbers)}"
-    await _admin(postgres_server_url, f"CREATE DATABASE {name}")
-    yield postgres_server_url.replace("/postgres?", f"/{name}?")
+    yield await create_database(postgres_server_url, name)
     await _admin(postgres_server_url, f"DROP DATABASE {name} WITH (FORCE)")

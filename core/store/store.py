@@ -86,13 +86,19 @@ class Store:
         replica: str = "",
         pool_min: int = 2,
         pool_max: int = 10,
+        synchronous_commit: bool = False,
     ) -> Store:
         """A store on PostgreSQL, shared with every other replica connected to `url`."""
         # Imported here: a SQLite install never loads asyncpg.
         from core.store.postgres.database import PostgresDatabase
 
         db = await PostgresDatabase.connect(
-            url, clock=clock, replica=replica, pool_min=pool_min, pool_max=pool_max
+            url,
+            clock=clock,
+            replica=replica,
+            pool_min=pool_min,
+            pool_max=pool_max,
+            synchronous_commit=synchronous_commit,
         )
         store = cls(db)
         await store._load_persona_choices()

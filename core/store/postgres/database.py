@@ -10,6 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
+from core.config.storage_url import shown
 from core.errors import StoreError
 from core.store.connection import PROBE_BYTES
 from core.store.postgres.conn import PostgresConn
@@ -71,8 +72,9 @@ class PostgresDatabase:
         replica: str,
         pool_min: int = 2,
         pool_max: int = 10,
+        synchronous_commit: bool = False,
     ) -> PostgresDatabase:
-        where = _without_password(url)
+        where = shown(url)
         with translated(f"opening the database {where}"):
             first = await asyncpg.connect(url)
             try:
@@ -81,7 +83,13 @@ class PostgresDatabase:
                 await first.close()
             coordination = await PostgresCoordination.start(url, replica, secrets.token_hex(8))
             try:
-                pool = await asyncpg.create_pool(url, min_size=pool_min, max_size=pool_max)
+                pool = await asyncpg.create_pool(
+                    url,
+                    min_size=pool_min,
+                    max_size=pool_max,
+                    reset=_keep_session,
+                    server_settings={"synchronous_commit": "on" if synchronous_commit else "off"},
+                )
             except BaseException:
                 await coordination.close()
                 raise
@@ -159,11 +167,8 @@ class PostgresDatabase:
                 await self._coordination.close()
 
 
-def _without_password(url: str) -> str:
-    """The URL as logs and errors may show it."""
-    head, at, tail = url.rpartition("@")
-    if not at or "://" not in head:
-        return url
-    scheme, _, credentials = head.partition("://")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{tail}"
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The store's connections never LISTEN, lock or SET anything (the coordination's own
+    connection does), so a connection back in the pool needs no reset query: asyncpg's
+    default would cost a round trip on every store call. Open transactions are still
+    ended by the pool itself."""
