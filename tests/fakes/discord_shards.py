@@ -18,10 +18,11 @@ def shard_of_guild(guild_id: str | int, count: int) -> int:
 
 
 def shard_of_event(event: str, data: Any, count: int) -> int:
-    if not isinstance(data, dict):
+    """Tests send malformed payloads too: one with no usable server id goes to shard 0."""
+    if not isinstance(data, dict) or count == 1:
         return 0
     guild_id = data.get("id") if event in _GUILD_EVENTS else data.get("guild_id")
-    return 0 if guild_id is None else shard_of_guild(str(guild_id), count)
+    return shard_of_guild(str(guild_id), count) if str(guild_id).isdigit() else 0
 
 
 def guild_id_on_shard(shard: int, count: int, nth: int = 0) -> str:
