@@ -107,7 +107,7 @@ class GatewayServer:
         self.heartbeats = 0
         self.connections: list[str] = []
         self.received: list[Payload] = []
-        self.identified: list[object] = []  # each IDENTIFY's `shard` field (None: unsharded)
+        self.identified: list[Any] = []  # each IDENTIFY's `shard` field (None: unsharded)
         self.undelivered: list[tuple[int, str]] = []  # (shard, event) with no session there
         self._build_ready = build_ready
         self._sessions: dict[str, GatewaySession] = {}
