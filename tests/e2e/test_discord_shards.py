@@ -118,7 +118,8 @@ async def test_slash_commands_and_buttons_on_every_shard(
             interaction = await ask(fake, channel, f"asked on shard {shard}")
             assert interaction.callback_type == 5  # deferred at once, then answered
         thread = await mention(fake, servers[2], "rate me")
-        await answered(fake, thread, "rate me")
+        # The buttons come with the reply's last edit.
+        await wait_until(lambda: any(m.components for m in fake.posted(thread)), message="buttons")
         (reply,) = fake.posted(thread)
         click = await fake.click_button(reply, fake.user_id, "👍")
         clicked = fake.interaction(str(click["id"]))
