@@ -74,3 +74,18 @@ class DiscordShards(Frozen):
     def sharded(self) -> bool:
         """More than one shard: IDENTIFY carries `shard`; one shard is a plain session."""
         return self.count > 1
+
+
+def describe_shards(shards: DiscordShards) -> str | None:
+    """What `parley check` says of the shards; None for one unsharded session."""
+    if not shards.sharded:
+        return None
+    if shards.per_replica is not None:
+        return (
+            f"shards: {shards.count}, each replica runs the first {shards.per_replica} "
+            "no other live replica runs"
+        )
+    if shards.ids is None:
+        return f"shards: {shards.count}, all run by this replica"
+    listed = ", ".join(str(shard) for shard in shards.ids)
+    return f"shards: {shards.count}, this replica runs {listed}"

@@ -12,7 +12,7 @@ import pytest
 from bots.app import open_runtime
 from core.errors import ParleyError
 from core.types import ConversationKey
-from tests.e2e.replicas import SharedRoles, replica_engine, serving
+from tests.e2e.replicas import replica_engine, serving
 from tests.e2e.test_discord_shards import (
     COUNT,
     answered,
@@ -23,6 +23,7 @@ from tests.e2e.test_discord_shards import (
     mention,
     servers,
 )
+from tests.fakes.coordination import SharedRoles
 from tests.fakes.discord_server import FakeDiscord, wait_until
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -13,8 +13,9 @@ from bots.app import Runtime, open_runtime
 from bots.discord.bot import DiscordBot
 from core.types import Conversations
 from tests.e2e.discord_env import write_config
-from tests.e2e.replicas import SharedRoles, replica_engine, serving
+from tests.e2e.replicas import replica_engine, serving
 from tests.e2e.turns import watching_turns
+from tests.fakes.coordination import SharedRoles
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction, wait_until
 from tests.fakes.openai_server import FakeOpenAI, echo_last_user
 
