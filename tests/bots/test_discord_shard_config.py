@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from bots.config_models import load_config
 from bots.discord.config import DiscordBotConfig
+from cli.check import print_check
 from core.errors import ConfigError
 
 HEAD = """\
@@ -83,3 +85,11 @@ def test_an_empty_environment_variable_for_ids_is_named(tmp_path: Path) -> None:
         load_bot(tmp_path, extra, DISCORD_SHARDS="")
     issues = [str(issue) for issue in raised.value.issues]
     assert any("10 bots[0].shards.ids: environment variable DISCORD_SHARDS" in i for i in issues)
+
+
+def test_check_names_the_shards_under_the_bot(tmp_path: Path) -> None:
+    path = tmp_path / "bots.yaml"
+    path.write_text(HEAD + "    shards: {count: 3, ids: [1]}\n")
+    out = io.StringIO()
+    print_check(load_config(path, env={"DISCORD_TOKEN": "t"}), out)
+    assert "→ shards: 3, this replica runs 1\n" in out.getvalue()
