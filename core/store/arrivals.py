@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-import aiosqlite
-
 from core.store import queries as q
 from core.store.records import NewMessage
+from core.store.sql import Conn
 from core.store.statements import insert_messages
 from core.types import MessageStatus
 
@@ -44,25 +43,23 @@ class Arrival:
     reply_tools: str = ""
 
 
-async def claim(conn: aiosqlite.Connection, found: Claim, now: str) -> bool:
+async def claim(conn: Conn, found: Claim, now: str) -> bool:
     """True the first time the delivery is seen, inside the caller's transaction."""
     params = (found.scope, found.delivery, now)
-    return bool(await conn.execute_fetchall(q.CLAIM_EVENT_SQL, params))
+    return bool(await conn.fetch(q.CLAIM_EVENT_SQL, params))
 
 
 async def store_rows(
-    conn: aiosqlite.Connection, conversation_id: int, rows: list[NewMessage], now: str
+    conn: Conn, conversation_id: int, rows: list[NewMessage], now: str, replica: str
 ) -> Arrival:
-    user_id, reply_id = await insert_messages(conn, conversation_id, rows, now)
+    user_id, reply_id = await insert_messages(conn, conversation_id, rows, now, replica)
     return Arrival(user_id, reply_id, rows[0].token_count)
 
 
-async def stored_delivery(
-    conn: aiosqlite.Connection, conversation_id: int, message_id: str
-) -> Arrival | None:
+async def stored_delivery(conn: Conn, conversation_id: int, message_id: str) -> Arrival | None:
     """The rows a claimed delivery left, if its message was stored with a reply row."""
     params = (conversation_id, conversation_id, message_id)
-    rows = list(await conn.execute_fetchall(_STORED_DELIVERY_SQL, params))
+    rows = list(await conn.fetch(_STORED_DELIVERY_SQL, params))
     if len(rows) < 2 or rows[0][1] != "user" or rows[1][1] != "assistant":
         return None
     (user_id, *_, user_tokens, _), (reply_id, _, status, content, error, _, tools) = rows

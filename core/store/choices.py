@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from core.store import queries as q
 from core.store.records import key_params
-from core.store.statements import run
+from core.store.sql import Conn
 from core.types import ConversationKey
 
 WHOLE_CHANNEL = ""  # the thread column of a choice that covers a whole channel
@@ -23,13 +21,13 @@ class PersonaChoices:
         thread = self._chosen.get((bot, *place))
         return thread or self._chosen.get((bot, *place[:3], WHOLE_CHANNEL))
 
-    async def load(self, conn: aiosqlite.Connection) -> None:
-        rows = await conn.execute_fetchall(q.ALL_PERSONA_CHOICES_SQL)
+    async def load(self, conn: Conn) -> None:
+        rows = await conn.fetch(q.ALL_PERSONA_CHOICES_SQL)
         self._chosen = {tuple(row[:5]): str(row[5]) for row in rows}
 
     async def choose(
         self,
-        conn: aiosqlite.Connection,
+        conn: Conn,
         bot: str,
         key: ConversationKey,
         persona: str | None,
@@ -40,8 +38,8 @@ class PersonaChoices:
     ) -> None:
         where = (bot, *key_params(key)[:3], WHOLE_CHANNEL if whole_channel else key.thread)
         if persona is None:
-            await run(conn, q.CLEAR_PERSONA_CHOICE_SQL, where)
+            await conn.run(q.CLEAR_PERSONA_CHOICE_SQL, where)
             self._chosen.pop(where, None)
         else:
-            await run(conn, q.SET_PERSONA_CHOICE_SQL, (*where, persona, chosen_by, now))
+            await conn.run(q.SET_PERSONA_CHOICE_SQL, (*where, persona, chosen_by, now))
             self._chosen[where] = persona

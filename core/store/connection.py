@@ -13,6 +13,7 @@ import aiosqlite
 
 from core.errors import StoreError
 from core.store.schema import PRAGMAS, migrate
+from core.store.sql import IntegrityViolation
 
 _CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
@@ -24,7 +25,7 @@ def translated(action: str) -> Iterator[None]:
         yield
     except StoreError:
         raise
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, IntegrityViolation) as exc:
         raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
 
 

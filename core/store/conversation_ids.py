@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import aiosqlite
-
 from core.errors import StoreError
 from core.store import queries as q
 from core.store.records import key_params
+from core.store.sql import Conn
 from core.types import ConversationKey
 
 # Enough for every conversation active at once on a busy install; a miss costs one query.
@@ -36,17 +35,15 @@ class ConversationIds:
         if len(self._ids) > self._size:
             self._ids.popitem(last=False)
 
-    async def find(self, conn: aiosqlite.Connection, key: ConversationKey) -> int | None:
+    async def find(self, conn: Conn, key: ConversationKey) -> int | None:
         cached = self.cached(key)
         if cached is not None:
             return cached
         # One trip to SQLite's thread; a cursor's execute, fetchone and close are three.
-        rows = list(await conn.execute_fetchall(q.FIND_CONVERSATION_SQL, key_params(key)))
+        rows = list(await conn.fetch(q.FIND_CONVERSATION_SQL, key_params(key)))
         return int(rows[0][0]) if rows else None
 
-    async def ensure(
-        self, conn: aiosqlite.Connection, key: ConversationKey, now: str
-    ) -> tuple[int, bool]:
+    async def ensure(self, conn: Conn, key: ConversationKey, now: str) -> tuple[int, bool]:
         """The conversation's id, and whether this call created its row (inside the
         caller's transaction, if any)."""
         cached = self.cached(key)
@@ -55,7 +52,7 @@ class ConversationIds:
         # The insert goes first: a conversation not cached is most often a new one (a new
         # thread), and then one trip both makes and finds it.
         params = (*key_params(key), now)
-        created = list(await conn.execute_fetchall(q.CREATE_CONVERSATION_SQL, params))
+        created = list(await conn.fetch(q.CREATE_CONVERSATION_SQL, params))
         if created:
             return int(created[0][0]), True
         found = await self.find(conn, key)

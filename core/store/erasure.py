@@ -7,11 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from core.store import queries as q
 from core.store.feedback import ANONYMISE_SQL as ANONYMISE_FEEDBACK_SQL
-from core.store.statements import run
+from core.store.sql import Conn
 from core.types import ConversationKey
 
 # Usage rows of a forgotten user keep their tokens (totals and budgets stay right) but
@@ -59,50 +57,50 @@ def _ids(values: Iterable[Any]) -> str:
     return json.dumps([int(v) for v in values])
 
 
-async def drop_empty(conn: aiosqlite.Connection, conversation_ids: Sequence[int]) -> int:
+async def drop_empty(conn: Conn, conversation_ids: Sequence[int]) -> int:
     """Delete those of these conversations that hold no message, with their links and
     thread persona choices; returns how many went."""
-    rows = list(await conn.execute_fetchall(q.EMPTY_CONVERSATIONS_SQL, (_ids(conversation_ids),)))
+    rows = list(await conn.fetch(q.EMPTY_CONVERSATIONS_SQL, (_ids(conversation_ids),)))
     if not rows:
         return 0
     empty = _ids(row[0] for row in rows)
-    await run(conn, q.DELETE_LINKS_SQL, (empty,))
-    await conn.executemany(q.DELETE_THREAD_CHOICES_SQL, [tuple(row[1:]) for row in rows])
-    return await run(conn, q.DELETE_CONVERSATIONS_SQL, (empty,))
+    await conn.run(q.DELETE_LINKS_SQL, (empty,))
+    await conn.run_many(q.DELETE_THREAD_CHOICES_SQL, [tuple(row[1:]) for row in rows])
+    return await conn.run(q.DELETE_CONVERSATIONS_SQL, (empty,))
 
 
-async def prune_messages_batch(conn: aiosqlite.Connection, cutoff: str) -> int:
-    return await run(conn, q.PRUNE_MESSAGES_SQL, (cutoff, q.PRUNE_BATCH))
+async def prune_messages_batch(conn: Conn, cutoff: str) -> int:
+    return await conn.run(q.PRUNE_MESSAGES_SQL, (cutoff, q.PRUNE_BATCH))
 
 
-async def drop_stale_conversations(conn: aiosqlite.Connection, cutoff: str) -> int:
-    rows = await conn.execute_fetchall(q.STALE_CONVERSATIONS_SQL, (cutoff,))
+async def drop_stale_conversations(conn: Conn, cutoff: str) -> int:
+    rows = await conn.fetch(q.STALE_CONVERSATIONS_SQL, (cutoff,))
     return await drop_empty(conn, [int(row[0]) for row in rows])
 
 
-async def prune_events(conn: aiosqlite.Connection, cutoff: str, keep: Sequence[str]) -> int:
+async def prune_events(conn: Conn, cutoff: str, keep: Sequence[str]) -> int:
     sql = q.PRUNE_EVENTS_SQL + q.KEEP_SCOPE_SQL * len(keep)
-    return await run(conn, sql, (cutoff, *(v for prefix in keep for v in (prefix, prefix))))
+    return await conn.run(sql, (cutoff, *(v for prefix in keep for v in (prefix, prefix))))
 
 
-async def forget_place(conn: aiosqlite.Connection, place: Place) -> Erased:
+async def forget_place(conn: Conn, place: Place) -> Erased:
     """Delete every conversation under `place` with its messages, links and persona choices."""
     where, values = place.where()
-    rows = await conn.execute_fetchall(f"SELECT id FROM conversations WHERE {where}", values)
+    rows = await conn.fetch(f"SELECT id FROM conversations WHERE {where}", values)
     found = _ids(row[0] for row in rows)
-    (messages,) = next(iter(await conn.execute_fetchall(q.COUNT_MESSAGES_IN_SQL, (found,))))
-    await run(conn, q.DELETE_LINKS_SQL, (found,))
-    await run(conn, f"DELETE FROM persona_choices WHERE {where}", values)
+    (messages,) = next(iter(await conn.fetch(q.COUNT_MESSAGES_IN_SQL, (found,))))
+    await conn.run(q.DELETE_LINKS_SQL, (found,))
+    await conn.run(f"DELETE FROM persona_choices WHERE {where}", values)
     # Messages go with their conversation (ON DELETE CASCADE).
-    conversations = await run(conn, q.DELETE_CONVERSATIONS_SQL, (found,))
+    conversations = await conn.run(q.DELETE_CONVERSATIONS_SQL, (found,))
     return Erased(messages=int(messages), conversations=conversations)
 
 
-async def forget_user(conn: aiosqlite.Connection, user_id: str) -> Erased:
+async def forget_user(conn: Conn, user_id: str) -> Erased:
     """Delete what this user wrote everywhere; anonymise their usage rows."""
-    rows = await conn.execute_fetchall(q.USER_CONVERSATIONS_SQL, (user_id,))
-    messages = await run(conn, q.DELETE_USER_MESSAGES_SQL, (user_id,))
+    rows = await conn.fetch(q.USER_CONVERSATIONS_SQL, (user_id,))
+    messages = await conn.run(q.DELETE_USER_MESSAGES_SQL, (user_id,))
     conversations = await drop_empty(conn, [int(row[0]) for row in rows])
-    usage = await run(conn, q.ANONYMISE_USAGE_SQL, (FORGOTTEN_USER, user_id))
-    ratings = await run(conn, ANONYMISE_FEEDBACK_SQL, (user_id,))
+    usage = await conn.run(q.ANONYMISE_USAGE_SQL, (FORGOTTEN_USER, user_id))
+    ratings = await conn.run(ANONYMISE_FEEDBACK_SQL, (user_id,))
     return Erased(messages=messages, conversations=conversations, usage_rows=usage, ratings=ratings)

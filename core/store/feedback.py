@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-import aiosqlite
-
-from core.store.database import Database
+from core.store.backend import Backend
 from core.store.records import FeedbackEntry, from_timestamp, to_timestamp
-from core.store.statements import run
+from core.store.sql import Conn
 from core.types import ConversationKey, FeedbackClick, FeedbackResult
 
 # The reply, where it lives and, once its usage is recorded, the persona and model it used.
@@ -35,7 +33,8 @@ _CHANGE_SQL: Final = (
 # Ratings per place, bot, persona and model clicked in [since, until); reports group further.
 ROWS_SQL: Final = (
     "SELECT platform, workspace, bot, persona, model,"
-    " sum(rating = 'up'), sum(rating = 'down')"
+    " sum(CASE WHEN rating = 'up' THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN rating = 'down' THEN 1 ELSE 0 END)"
     " FROM feedback WHERE clicked_at >= ? AND clicked_at < ? GROUP BY 1, 2, 3, 4, 5"
 )
 # Every rating of one conversation's replies, for `parley export`.
@@ -72,7 +71,7 @@ class FeedbackRow:
 class FeedbackBook:
     """The feedback table; it holds no conversation content and needs no cache."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self._db = db
 
     async def rate(self, click: FeedbackClick, persona_of: PersonaOf) -> tuple[FeedbackResult, str]:
@@ -81,10 +80,10 @@ class FeedbackBook:
         Returns what happened and the rated reply's persona ("" if unknown)."""
         clicked_at = to_timestamp(click.clicked_at)
         async with self._db.writing(f"storing feedback on reply {click.reply_id}") as conn:
-            rows = list(await conn.execute_fetchall(_REPLY_SQL, (click.reply_id,)))
+            rows = list(await conn.fetch(_REPLY_SQL, (click.reply_id,)))
             if not rows or not _rated_where_shown(click, rows[0]):
                 return "unknown", ""
-            stored = list(await conn.execute_fetchall(_RATING_SQL, (click.reply_id, click.user_id)))
+            stored = list(await conn.fetch(_RATING_SQL, (click.reply_id, click.user_id)))
             if stored:
                 rating, at, persona = stored[0]
                 if rating == click.rating:
@@ -92,22 +91,22 @@ class FeedbackBook:
                 if str(at) > clicked_at:
                     return "stale", str(persona)
                 params = (click.rating, clicked_at, click.reply_id, click.user_id)
-                await run(conn, _CHANGE_SQL, params)
+                await conn.run(_CHANGE_SQL, params)
                 return "changed", str(persona)
-            row = _new_row(click, rows[0], persona_of, self._db.now())
-            await run(conn, _INSERT_SQL, row)
+            row = _new_row(click, rows[0], persona_of, to_timestamp(self._db.clock()))
+            await conn.run(_INSERT_SQL, row)
         return "stored", str(row[9])
 
     async def rows(self, since: datetime, until: datetime) -> list[FeedbackRow]:
         params = (to_timestamp(since), to_timestamp(until))
         async with self._db.single_statements("reading feedback") as conn:
-            rows = await conn.execute_fetchall(ROWS_SQL, params)
+            rows = await conn.fetch(ROWS_SQL, params)
         return [_feedback_row(row) for row in rows]
 
     async def prune(self, older_than: timedelta) -> int:
         cutoff = to_timestamp(self._db.clock() - older_than)
         async with self._db.writing("pruning old feedback") as conn:
-            return await run(conn, PRUNE_SQL, (cutoff,))
+            return await conn.run(PRUNE_SQL, (cutoff,))
 
 
 def _feedback_row(row: Sequence[Any]) -> FeedbackRow:
@@ -117,10 +116,8 @@ def _feedback_row(row: Sequence[Any]) -> FeedbackRow:
     )
 
 
-async def conversation_feedback(
-    conn: aiosqlite.Connection, conversation_id: int
-) -> list[FeedbackEntry]:
-    rows = await conn.execute_fetchall(CONVERSATION_SQL, (conversation_id,))
+async def conversation_feedback(conn: Conn, conversation_id: int) -> list[FeedbackEntry]:
+    rows = await conn.fetch(CONVERSATION_SQL, (conversation_id,))
     return [
         FeedbackEntry(int(m), str(user), "up" if rating == "up" else "down", from_timestamp(at))
         for m, user, rating, at in rows

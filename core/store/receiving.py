@@ -9,12 +9,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import aiosqlite
-
 from core.errors import StoreError
 from core.store.arrivals import Arrival, Claim
-from core.store.database import Database
+from core.store.backend import Backend
 from core.store.records import NewMessage
+from core.store.sql import Conn
 from core.types import ConversationKey
 
 
@@ -39,8 +38,8 @@ class Written:
     stored: bool  # its rows went in (False: a delivery seen before)
 
 
-Prepare = Callable[[aiosqlite.Connection], Awaitable[None]]
-Write = Callable[[aiosqlite.Connection, Receipt], Awaitable[Written]]
+Prepare = Callable[[Conn], Awaitable[None]]
+Write = Callable[[Conn, Receipt], Awaitable[Written]]
 Committed = Callable[[Receipt, Written], None]
 
 
@@ -54,7 +53,7 @@ class ReceiveBatches:
     interrupted, and a redelivery is answered).
     """
 
-    def __init__(self, db: Database, prepare: Prepare, write: Write, committed: Committed) -> None:
+    def __init__(self, db: Backend, prepare: Prepare, write: Write, committed: Committed) -> None:
         self._db = db
         self._prepare = prepare
         self._write = write

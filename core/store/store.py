@@ -1,27 +1,25 @@
-"""Parley's memory: conversations, usage and seen events in one SQLite file."""
+"""Parley's memory: conversations, usage and seen events, in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import math
-import sqlite3
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
-import aiosqlite
-
+from core.coordination import Coordination
 from core.errors import StoreError
 from core.store import arrivals, erasure
 from core.store import queries as q
+from core.store.backend import Backend
 from core.store.choices import PersonaChoices
 from core.store.connection import connect
 from core.store.conversation_ids import ConversationIds
-from core.store.database import Database
+from core.store.database import SqliteDatabase
 from core.store.erasure import Erased, Place
 from core.store.feedback import FeedbackBook, conversation_feedback
 from core.store.ledger import Ledger
@@ -41,64 +39,92 @@ from core.store.records import (
     usage_params,
     utc_now,
 )
-from core.store.statements import insert_messages, run
+from core.store.sql import Conn, IntegrityViolation
+from core.store.statements import insert_messages
 from core.store.tail_cache import TailCache
 from core.types import ConversationKey, MessageStatus
-
-# How stale the caches may be after another process's commit (see Store._sync_caches).
-SYNC_INTERVAL = 0.1
 
 log = logging.getLogger(__name__)
 
 
 class Store:
-    """One connection, used by one task at a time; every write is committed on return.
+    """Every write is committed on return; the caches learn only what was committed.
 
-    Build it with `await Store.open(path)`. `clock` exists so tests can age rows.
+    Build it with `await Store.open(path)` (SQLite) or `await Store.connect(url)`
+    (PostgreSQL). `clock` exists so tests can age rows.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, clock: Callable[[], datetime]) -> None:
-        self._db = Database(conn, clock)
-        self._clock = self._db.clock
+    def __init__(self, db: Backend) -> None:
+        self._db = db
+        self._clock = db.clock
+        self._replica = db.coordination.replica
         self.ledger = Ledger(self._db)  # usage and answered events
         self.feedback = FeedbackBook(self._db)  # 👍/👎 on replies
-        self._tails = TailCache()
+        self._tails = self._new_tails()
         self._choices = PersonaChoices()
-        self._ids = ConversationIds()
+        self._ids = self._new_ids()
         self._receipts = ReceiveBatches(
             self._db, self._sync_caches, self._write_receipt, self._receipt_committed
         )
-        self._version: int | None = None  # PRAGMA data_version when the caches were last valid
-        self._synced_at = -math.inf  # time.monotonic() of that look
+        self._reloads: set[asyncio.Task[None]] = set()
+        db.on_change(self._changed_elsewhere)
 
     @classmethod
-    async def open(cls, path: Path, *, clock: Callable[[], datetime] = utc_now) -> Store:
-        store = cls(await connect(path), clock)
+    async def open(
+        cls, path: Path, *, clock: Callable[[], datetime] = utc_now, replica: str = ""
+    ) -> Store:
+        store = cls(SqliteDatabase(await connect(path), clock, path, replica))
         await store._load_persona_choices()
         return store
 
-    async def _sync_caches(self, conn: aiosqlite.Connection) -> None:
-        """Drop every cache if another connection (`parley forget`, a second process)
-        committed since the last look: its deletes would otherwise live on in memory.
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        replica: str = "",
+        pool_min: int = 2,
+        pool_max: int = 10,
+    ) -> Store:
+        """A store on PostgreSQL, shared with every other replica connected to `url`."""
+        # Imported here: a SQLite install never loads asyncpg.
+        from core.store.postgres.database import PostgresDatabase
 
-        data_version changes only for other connections' commits, so this store's own
-        writes, which keep the caches in step themselves, never empty them. One look per
-        SYNC_INTERVAL is enough: a turn makes several store calls within a few ms, and a
-        round trip each cost 0.3 ms a turn.
-        """
-        now = time.monotonic()
-        if now - self._synced_at < SYNC_INTERVAL:
-            return
-        self._synced_at = now
-        (row,) = await conn.execute_fetchall(q.DATA_VERSION_SQL)
-        version = int(row[0])
-        if self._version is not None and version != self._version:
+        db = await PostgresDatabase.connect(
+            url, clock=clock, replica=replica, pool_min=pool_min, pool_max=pool_max
+        )
+        store = cls(db)
+        await store._load_persona_choices()
+        return store
+
+    @property
+    def coordination(self) -> Coordination:
+        """Roles and one-at-a-time jobs shared with the other replicas on this database."""
+        return self._db.coordination
+
+    def _new_tails(self) -> TailCache:
+        return TailCache() if self._db.caching else TailCache(conversations=0)
+
+    def _new_ids(self) -> ConversationIds:
+        return ConversationIds() if self._db.caching else ConversationIds(size=0)
+
+    async def _sync_caches(self, conn: Conn) -> None:
+        """Drop every cache if another process committed since the last look: its deletes
+        would otherwise live on in memory."""
+        if await self._db.changed_elsewhere(conn):
             await self._reset_caches(conn)
-        self._version = version
 
-    async def _reset_caches(self, conn: aiosqlite.Connection) -> None:
-        self._tails = TailCache()
-        self._ids = ConversationIds()
+    def _changed_elsewhere(self) -> None:
+        """Another replica chose a persona or erased rows: persona choices are read on every
+        turn without a query, so they are reloaded now rather than at the next store call."""
+        reload = asyncio.create_task(self._load_persona_choices(), name="persona-choices")
+        self._reloads.add(reload)
+        reload.add_done_callback(self._reloads.discard)
+
+    async def _reset_caches(self, conn: Conn) -> None:
+        self._tails = self._new_tails()
+        self._ids = self._new_ids()
         await self._choices.load(conn)
 
     async def __aenter__(self) -> Store:
@@ -122,8 +148,8 @@ class Store:
                 if known is not None:
                     # The hot path: one statement is its own transaction, no BEGIN/COMMIT.
                     try:
-                        inserted = await insert_messages(conn, known, messages, now)
-                    except sqlite3.IntegrityError:
+                        inserted = await insert_messages(conn, known, messages, now, self._replica)
+                    except IntegrityViolation:
                         # Another process deleted the conversation after it was cached
                         # (`parley forget`): start it afresh below rather than lose these.
                         await self._reset_caches(conn)
@@ -136,11 +162,18 @@ class Store:
             conversation_id, _ = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
             for start in range(0, len(messages), q.INSERT_MESSAGES_BATCH):
                 batch = messages[start : start + q.INSERT_MESSAGES_BATCH]
-                ids += await insert_messages(conn, conversation_id, batch, now)
+                ids += await insert_messages(conn, conversation_id, batch, now, self._replica)
         # Cached only once committed: a rolled-back conversation's id could be reused.
         self._ids.remember(key, conversation_id)
         self._tails.drop(conversation_id)  # the next read loads it afresh
         return ids
+
+    def turn(
+        self, key: ConversationKey, reply_id: int | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """Held while a turn answers `reply_id` in `key` (or a command runs there): other
+        replicas on the database wait, and this one waits for replies they took earlier."""
+        return self._db.turn(key, reply_id)
 
     async def receive(
         self, key: ConversationKey, claim: arrivals.Claim | None, rows: list[NewMessage]
@@ -160,11 +193,11 @@ class Store:
         async with self._db.single_statements(f"receiving a message in {key}") as conn:
             await self._sync_caches(conn)
             conversation_id, created = await self._ids.ensure(conn, key, now)
-            arrival = await arrivals.store_rows(conn, conversation_id, rows, now)
+            arrival = await arrivals.store_rows(conn, conversation_id, rows, now, self._replica)
         self._received_rows(key, Written(arrival, conversation_id, created, True), rows, now)
         return arrival
 
-    async def _write_receipt(self, conn: aiosqlite.Connection, receipt: Receipt) -> Written:
+    async def _write_receipt(self, conn: Conn, receipt: Receipt) -> Written:
         """One receipt's statements, inside its batch's transaction."""
         key, claim, now = receipt.key, receipt.claim, receipt.now
         conversation_id, created = await self._ids.ensure(conn, key, now)
@@ -172,7 +205,7 @@ class Store:
             message_id = receipt.rows[0].platform_message_id
             found = await arrivals.stored_delivery(conn, conversation_id, message_id)
             return Written(found, conversation_id, created, stored=False)
-        arrival = await arrivals.store_rows(conn, conversation_id, receipt.rows, now)
+        arrival = await arrivals.store_rows(conn, conversation_id, receipt.rows, now, self._replica)
         return Written(arrival, conversation_id, created, stored=True)
 
     def _receipt_committed(self, receipt: Receipt, written: Written) -> None:
@@ -215,7 +248,7 @@ class Store:
         # on every turn. The message goes first; a kill between the two loses one usage
         # row, never the reply the user saw.
         async with self._db.single_statements(f"updating message {message_id}") as conn:
-            if not await conn.execute_fetchall(q.UPDATE_MESSAGE_SQL, params):
+            if not await conn.fetch(q.UPDATE_MESSAGE_SQL, params):
                 raise StoreError(f"there is no message {message_id} to update")
             self._tails.update(
                 message_id,
@@ -227,7 +260,20 @@ class Store:
                 tools=tools,
             )
             if usage is not None:
-                await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
+                await conn.run(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
+
+    async def reopen_interrupted(self, message_id: int) -> bool:
+        """Takes up a reply a stopped process left with nothing shown (its message came again):
+        True for the one caller that gets it, on whichever replica."""
+        params = (self._replica, message_id)
+        async with self._db.single_statements(f"reopening message {message_id}") as conn:
+            if not await conn.fetch(q.REOPEN_INTERRUPTED_SQL, params):
+                return False
+            self._tails.update(
+                message_id, content="", status="partial", token_count=0, error="",
+                platform_message_id=None, tools=None,
+            )  # fmt: skip
+        return True
 
     async def revise_message(
         self, message_id: int, *, author_name: str, content: str, token_count: int
@@ -235,7 +281,7 @@ class Store:
         """A stored user message completed once its names and files came in."""
         params = (author_name, content, token_count, message_id)
         async with self._db.single_statements(f"revising message {message_id}") as conn:
-            if not await conn.execute_fetchall(q.REVISE_MESSAGE_SQL, params):
+            if not await conn.fetch(q.REVISE_MESSAGE_SQL, params):
                 raise StoreError(f"there is no message {message_id} to revise")
             self._tails.revise(
                 message_id, author_name=author_name, content=content, token_count=token_count
@@ -245,7 +291,7 @@ class Store:
         """A reply's tool exchange so far, written before a call runs and after it ends: a
         process killed in between leaves the call on record, so it is never run again."""
         async with self._db.single_statements(f"recording tools of {message_id}") as conn:
-            if not await conn.execute_fetchall(q.SET_TOOLS_SQL, (tools, message_id)):
+            if not await conn.fetch(q.SET_TOOLS_SQL, (tools, message_id)):
                 raise StoreError(f"there is no message {message_id} to update")
             self._tails.update_tools(message_id, tools)
 
@@ -253,7 +299,7 @@ class Store:
         """The cost of one model call of a turn still running (a round that asked for tools):
         counted at once, so budgets see it before the next round."""
         async with self._db.single_statements("recording usage") as conn:
-            await conn.execute_insert(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
+            await conn.run(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
 
     async def unfinished_tool_turns(
         self, bots: Sequence[str], before: datetime
@@ -263,13 +309,25 @@ class Store:
         of its calls."""
         if not bots:
             return []
-        sql = q.UNFINISHED_TOOL_TURNS_SQL.format(bots=", ".join("?" for _ in bots))
+        sql, params = self._sweep(q.UNFINISHED_TOOL_TURNS_SQL, bots, before, alias="m.")
         async with self._db.single_statements("reading unfinished tool calls") as conn:
-            rows = await conn.execute_fetchall(sql, (*bots, to_timestamp(before)))
+            rows = await conn.fetch(sql, params)
         return [
             (str(bot), ConversationKey(str(p), str(w), str(c), str(t)), str(tools))
             for bot, p, w, c, t, tools in rows
         ]
+
+    def _sweep(
+        self, sql: str, bots: Sequence[str], before: datetime, alias: str = ""
+    ) -> tuple[str, tuple[str, ...]]:
+        """A sweep's statement and parameters: these bots' rows from before `before`, and
+        only this replica's where several share the database."""
+        params: tuple[str, ...] = (*bots, to_timestamp(before))
+        mine = ""
+        if not self._db.sweeps_every_replica:
+            mine = q.ONLY_MINE_SQL.replace("replica", alias + "replica")
+            params = (*params, self._replica)
+        return sql.format(bots=", ".join("?" for _ in bots), mine=mine), params
 
     async def mark_interrupted(
         self,
@@ -281,22 +339,21 @@ class Store:
         """Replies of these bots that a killed process left in progress, started before
         `before`, get `note` as their error: partial if they hold text, else failed. Their
         tool exchanges are rewritten by `settle` (calls left running or waiting end there).
+        On PostgreSQL only this replica's own replies: the others' are live.
 
         Call it before the bots serve: a reply still "in progress" then can only be one a
         previous process never finished. Returns how many were marked.
         """
         if not bots:
             return 0
-        marks = ", ".join("?" for _ in bots)
-        sql = q.MARK_INTERRUPTED_SQL.format(bots=marks)
-        params = (note, *bots, to_timestamp(before))
+        tools_sql, where = self._sweep(q.INTERRUPTED_TOOLS_SQL, bots, before)
+        sql, _ = self._sweep(q.MARK_INTERRUPTED_SQL, bots, before)
         async with self._db.single_statements("marking interrupted replies") as conn:
-            tools_sql = q.INTERRUPTED_TOOLS_SQL.format(bots=marks)
-            for message_id, tools in await conn.execute_fetchall(tools_sql, params[1:]):
-                await conn.execute_fetchall(q.SET_TOOLS_SQL, (settle(str(tools)), message_id))
-            marked = await run(conn, sql, params)
+            for message_id, tools in await conn.fetch(tools_sql, where):
+                await conn.fetch(q.SET_TOOLS_SQL, (settle(str(tools)), message_id))
+            marked = await conn.run(sql, (note, *where))
             if marked:
-                self._tails = TailCache()  # cached rows still say "in progress"
+                self._tails = self._new_tails()  # cached rows still say "in progress"
         return marked
 
     async def recent_messages(self, key: ConversationKey, limit: int) -> History:
@@ -312,7 +369,7 @@ class Store:
             hit = self._tails.get(conversation_id, limit)
             if hit is not None:
                 return hit
-            rows = await conn.execute_fetchall(q.RECENT_MESSAGES_SQL, (conversation_id, limit + 1))
+            rows = await conn.fetch(q.RECENT_MESSAGES_SQL, (conversation_id, limit + 1))
             messages = [message_from_row(row) for row in rows]
             newest = messages[:limit]
             history = History(tuple(reversed(newest)), more_before=len(messages) > limit)
@@ -336,16 +393,16 @@ class Store:
                 return 0
             # The conversation row stays (it holds no content) so cached ids stay valid.
             self._tails.drop(conversation_id)
-            return await run(conn, q.DELETE_MESSAGES_SQL, (conversation_id,))
+            return await conn.run(q.DELETE_MESSAGES_SQL, (conversation_id,))
 
     async def transcript(self, key: ConversationKey) -> list[ExportedMessage] | None:
         """Every stored message of this conversation, oldest first; None if none is stored."""
         async with self._db.single_statements(f"exporting {key}") as conn:
-            rows = await conn.execute_fetchall(q.FIND_CONVERSATION_SQL, key_params(key))
+            rows = await conn.fetch(q.FIND_CONVERSATION_SQL, key_params(key))
             found = [int(row[0]) for row in rows]
             if not found:
                 return None
-            rows = await conn.execute_fetchall(q.EXPORT_MESSAGES_SQL, (found[0],))
+            rows = await conn.fetch(q.EXPORT_MESSAGES_SQL, (found[0],))
             ratings = await conversation_feedback(conn, found[0])
         exported = [exported_from_row(row) for row in rows]
         return [
@@ -356,7 +413,7 @@ class Store:
     async def recent_conversations(self, limit: int) -> list[ConversationSummary]:
         """The most recently active conversations that hold messages, newest first."""
         async with self._db.single_statements("listing conversations") as conn:
-            rows = await conn.execute_fetchall(q.RECENT_CONVERSATIONS_SQL, (limit,))
+            rows = await conn.fetch(q.RECENT_CONVERSATIONS_SQL, (limit,))
         return [summary_from_row(row) for row in rows]
 
     async def link_messages(self, key: ConversationKey, message_ids: Sequence[str]) -> None:
@@ -367,13 +424,11 @@ class Store:
             if conversation_id is None:
                 return
             rows = [(key.platform, message_id, conversation_id) for message_id in message_ids]
-            await conn.executemany(q.LINK_MESSAGE_SQL, rows)
+            await conn.run_many(q.LINK_MESSAGE_SQL, rows)
 
     async def linked_conversation(self, platform: str, message_id: str) -> ConversationKey | None:
         async with self._db.single_statements(f"following message {message_id}") as conn:
-            rows = list(
-                await conn.execute_fetchall(q.LINKED_CONVERSATION_SQL, (platform, message_id))
-            )
+            rows = list(await conn.fetch(q.LINKED_CONVERSATION_SQL, (platform, message_id)))
         return ConversationKey(*(str(v) for v in rows[0])) if rows else None
 
     async def prune_messages(self, older_than: timedelta) -> Erased:
@@ -387,7 +442,7 @@ class Store:
                 if deleted:
                     # Cached tails may hold the deleted rows; the ids stay valid until below.
                     # Most hourly runs delete nothing and keep the hot threads in memory.
-                    self._tails = TailCache()
+                    self._tails = self._new_tails()
             messages += deleted
             if deleted < q.PRUNE_BATCH:
                 break
@@ -395,6 +450,7 @@ class Store:
             conversations = await erasure.drop_stale_conversations(conn, cutoff)
             if conversations:
                 await self._reset_caches(conn)
+                await self._db.announce_change(conn)
         return Erased(messages=messages, conversations=conversations)
 
     async def forget_place(self, place: Place, *, dry_run: bool = False) -> Erased:
@@ -408,12 +464,13 @@ class Store:
             return await erasure.forget_user(conn, user_id)
 
     @asynccontextmanager
-    async def _erasing(self, action: str, dry_run: bool) -> AsyncIterator[aiosqlite.Connection]:
+    async def _erasing(self, action: str, dry_run: bool) -> AsyncIterator[Conn]:
         """A transaction that is rolled back for a dry run (exact counts, nothing deleted)."""
         async with self._db.writing(action, keep=not dry_run) as conn:
             yield conn
             if not dry_run:
                 await self._reset_caches(conn)
+                await self._db.announce_change(conn)
 
     def chosen_persona(self, bot: str, key: ConversationKey) -> str | None:
         """The persona picked in chat for this thread, else for its channel; no I/O."""
@@ -434,6 +491,7 @@ class Store:
             await self._choices.choose(
                 conn, bot, key, persona, whole_channel=whole_channel, chosen_by=chosen_by, now=now
             )
+            await self._db.announce_change(conn)
 
     async def _load_persona_choices(self) -> None:
         try:
@@ -443,10 +501,18 @@ class Store:
             # A damaged file still opens, so integrity_ok() can say what is wrong.
             log.warning("persona choices not loaded, using bots.yaml's: %s", error)
 
+    async def probe(self, patience: float) -> str | None:
+        """Commits (SQLite) or writes and rolls back (PostgreSQL) a turn's worth of bytes on a
+        connection of its own: None if it could, else why not. The store's data is never
+        touched; `patience` bounds the wait, so a stuck database shows at once."""
+        return await self._db.probe(patience)
+
     async def integrity_ok(self) -> bool:
         """Whether SQLite's own integrity check passes; a corrupt file gives False."""
         return await self._db.integrity_ok()
 
     async def close(self) -> None:
+        for reload in list(self._reloads):
+            reload.cancel()
         await self._receipts.wait()
         await self._db.close()

@@ -25,6 +25,7 @@ from tests.e2e.test_monitoring import ANY_PORT, running
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.sinks import RecordingSink
 from tests.fakes.slack_server import FakeSlack, wait_until
+from tests.sqlite_internals import sqlite_of
 
 __all__ = ["discord_env", "discord_world", "slack_env"]
 
@@ -225,7 +226,7 @@ async def test_a_database_at_its_size_limit_fails_the_turn_not_the_engine(
     await runtime.engine.handle(IncomingMessage("parley", key, ALICE, "hello", "m-1"), first)
     assert first.error is None
     # Per connection: the engine's own is the one that must hit the limit.
-    conn = runtime.store._db._conn  # no public way to cap the file
+    conn = sqlite_of(runtime.store)._conn  # no public way to cap the file
     assert conn is not None
     async with conn.execute("PRAGMA page_count") as cursor:
         row = await cursor.fetchone()
@@ -269,7 +270,7 @@ async def test_a_full_store_on_discord_gets_one_short_reply_and_the_next_turn_is
     discord_world: DiscordWorld,
 ) -> None:
     world, fake = discord_world, discord_world.discord
-    conn = world.runtime.store._db._conn  # no public way to cap the file
+    conn = sqlite_of(world.runtime.store)._conn  # no public way to cap the file
     assert conn is not None
     async with conn.execute("PRAGMA page_count") as cursor:
         row = await cursor.fetchone()

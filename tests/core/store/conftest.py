@@ -12,6 +12,7 @@ import pytest
 
 from core.store import Store
 from core.types import ConversationKey
+from tests.core.store.backends import PostgresDb, SqliteDb, StoreDb
 from tests.core.store.rows import add_message
 
 KEY = ConversationKey(platform="slack", workspace="T1", channel="C1", thread="1700000000.000100")
@@ -28,9 +29,24 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "parley.db"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, db_path: Path) -> StoreDb:
+    """Each store test runs on both databases."""
+    if request.param == "sqlite":
+        return SqliteDb(db_path)
+    return PostgresDb(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(db_path)
+async def sqlite_store(db_path: Path) -> AsyncIterator[Store]:
+    """For tests of SQLite's own statements and caches."""
+    async with await Store.open(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def store(db: StoreDb) -> AsyncIterator[Store]:
+    opened = await db.open()
     try:
         yield opened
     finally:

@@ -7,7 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.store import Store
+from tests.core.store.backends import SqliteDb, StoreDb
 from tests.core.store.conftest import KEY
 from tests.core.store.rows import add_message
 
@@ -97,3 +100,9 @@ async def test_killed_writer_keeps_every_committed_message(db_path: Path) -> Non
     assert first in stored
     assert set(reported) <= stored
     assert history.more_before is False
+
+
+@pytest.fixture
+def db(db_path: Path) -> StoreDb:
+    """SQLite's own file, pragmas and statements: these tests have no PostgreSQL twin."""
+    return SqliteDb(db_path)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from core.store import MIGRATIONS, Store, UsageRecord, schema
 from core.types import ConversationKey, FeedbackClick, Rating
-from tests.core.store.conftest import KEY, raw_rows
+from tests.core.store.backends import SqliteDb, StoreDb
+from tests.core.store.conftest import KEY
 from tests.core.store.rows import add_message
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -81,7 +82,7 @@ async def test_a_reply_without_usage_yet_takes_the_persona_answering_now(store: 
 
 
 async def test_export_carries_ratings_and_forgetting_the_user_keeps_the_count(
-    store: Store, db_path: Path
+    store: Store, db: StoreDb
 ) -> None:
     reply = await reply_with_usage(store)
     await store.feedback.rate(click(reply, "up"), never_asked)
@@ -90,11 +91,12 @@ async def test_export_carries_ratings_and_forgetting_the_user_keeps_the_count(
     assert [(f.user_id, f.rating) for f in exported[0].feedback] == [("U1", "up")]
     assert (await store.forget_user("U1", dry_run=True)).ratings == 1
     assert (await store.forget_user("U1")).ratings == 1
-    ((user, rating),) = raw_rows(db_path, "SELECT user_id, rating FROM feedback")
+    ((user, rating),) = await db.rows("SELECT user_id, rating FROM feedback")
     assert user.startswith("forgotten-") and rating == "up"
 
 
 async def test_a_version_4_database_upgrades_and_keeps_its_rows(db_path: Path) -> None:
+    db = SqliteDb(db_path)
     db_path.parent.mkdir(parents=True)
     with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:
         for migration in schema.MIGRATIONS[:4]:
@@ -111,12 +113,12 @@ async def test_a_version_4_database_upgrades_and_keeps_its_rows(db_path: Path) -
             " 'old answer', 'complete', 2, ?)",
             (T0.isoformat(),),
         )
-    async with await Store.open(db_path) as store:
+    async with await db.open() as store:
         assert await store.feedback.rate(click(1, "up"), now_answering) == ("stored", "pirate")
-    assert raw_rows(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 6
-    assert raw_rows(db_path, "SELECT content FROM messages") == [("old answer",)]
-    assert raw_rows(db_path, "SELECT message_id, rating FROM feedback") == [(1, "up")]
+    assert await db.rows("PRAGMA user_version") == [(len(MIGRATIONS),)]
+    assert len(MIGRATIONS) == 7
+    assert await db.rows("SELECT content FROM messages") == [("old answer",)]
+    assert await db.rows("SELECT message_id, rating FROM feedback") == [(1, "up")]
 
 
 async def test_ratings_are_pruned_with_usage_by_age(store: Store) -> None:

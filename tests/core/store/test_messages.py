@@ -12,14 +12,16 @@ import pytest
 from core.errors import StoreError
 from core.store import History, NewMessage, Store
 from core.types import ConversationKey
-from tests.core.store.conftest import KEY, add_user_message, raw_rows
+from tests.core.store.backends import StoreDb
+from tests.core.store.conftest import KEY, add_user_message
 from tests.core.store.rows import add_message
+from tests.sqlite_internals import sqlite_of
 
 FIXED = datetime(2025, 3, 1, 12, 30, 45, 123456, tzinfo=UTC)
 
 
-async def test_round_trip_keeps_every_field(db_path: Path) -> None:
-    async with await Store.open(db_path, clock=lambda: FIXED) as store:
+async def test_round_trip_keeps_every_field(db: StoreDb) -> None:
+    async with await db.open(clock=lambda: FIXED) as store:
         message_id = await add_message(
             store,
             KEY,
@@ -46,9 +48,9 @@ async def test_round_trip_keeps_every_field(db_path: Path) -> None:
     assert stored.created_at.utcoffset() == timedelta(0)
 
 
-async def test_created_at_is_utc_even_from_another_zone(db_path: Path) -> None:
+async def test_created_at_is_utc_even_from_another_zone(db: StoreDb) -> None:
     elsewhere = FIXED.astimezone(timezone(timedelta(hours=5)))
-    async with await Store.open(db_path, clock=lambda: elsewhere) as store:
+    async with await db.open(clock=lambda: elsewhere) as store:
         await add_user_message(store, KEY, "hi")
         (stored,) = (await store.recent_messages(KEY, 1)).messages
     assert stored.created_at == FIXED
@@ -111,10 +113,10 @@ async def test_negative_limit_is_refused(store: Store) -> None:
         await store.recent_messages(KEY, -1)
 
 
-async def test_unknown_key_is_empty_and_creates_nothing(store: Store, db_path: Path) -> None:
+async def test_unknown_key_is_empty_and_creates_nothing(store: Store, db: StoreDb) -> None:
     assert await store.recent_messages(KEY, 10) == History(messages=(), more_before=False)
     assert await store.forget(KEY) == 0
-    assert raw_rows(db_path, "SELECT COUNT(*) FROM conversations") == [(0,)]
+    assert await db.rows("SELECT COUNT(*) FROM conversations") == [(0,)]
 
 
 async def test_keys_differing_in_one_component_never_share_messages(store: Store) -> None:
@@ -161,8 +163,8 @@ async def test_concurrent_writers_all_land(store: Store) -> None:
         assert len((await store.recent_messages(key, 100)).messages) == 8
 
 
-async def test_a_rejected_write_leaves_no_conversation_behind(store: Store, db_path: Path) -> None:
-    with pytest.raises(StoreError, match="CHECK constraint"):
+async def test_a_rejected_write_leaves_no_conversation_behind(store: Store, db: StoreDb) -> None:
+    with pytest.raises(StoreError, match=r"(?i)check constraint"):
         await add_message(
             store,
             KEY,
@@ -173,26 +175,27 @@ async def test_a_rejected_write_leaves_no_conversation_behind(store: Store, db_p
             status="bogus",  # type: ignore[arg-type]  # the schema must refuse what mypy would
             token_count=1,
         )
-    assert raw_rows(db_path, "SELECT COUNT(*) FROM conversations") == [(0,)]
+    assert await db.rows("SELECT COUNT(*) FROM conversations") == [(0,)]
     other = replace(KEY, channel="C9")
     await add_user_message(store, other, "elsewhere")
     await add_user_message(store, KEY, "here")
     assert [m.content for m in (await store.recent_messages(KEY, 5)).messages] == ["here"]
 
 
-async def test_a_closed_store_raises_store_error(db_path: Path) -> None:
-    store = await Store.open(db_path)
+async def test_a_closed_store_raises_store_error(db: StoreDb) -> None:
+    store = await db.open()
     await store.close()
     await store.close()  # closing twice is harmless
     with pytest.raises(StoreError, match="closed"):
         await add_user_message(store, KEY, "too late")
 
 
-async def test_a_hot_conversation_costs_one_query_per_read(store: Store) -> None:
+async def test_a_hot_conversation_costs_one_query_per_read(sqlite_store: Store) -> None:
+    store = sqlite_store
     await add_user_message(store, KEY, "warm the cache")
     statements: list[str] = []
     # Reaching into the connection is the only way to count what SQLite is asked to run.
-    conn = store._db._conn
+    conn = sqlite_of(store)._conn
     assert conn is not None
     await conn.set_trace_callback(statements.append)
     await store.recent_messages(KEY, 10)

@@ -10,9 +10,11 @@ import pytest
 from core.store import FORGOTTEN_USER, Erased, Place, Store, UsageRecord
 from core.store import queries as q
 from core.types import ConversationKey
-from tests.core.store.conftest import KEY, add_user_message, raw_rows
+from tests.core.store.backends import SqliteDb, StoreDb
+from tests.core.store.conftest import KEY, add_user_message
 from tests.core.store.rows import add_message
 from tests.fakes.waiting import wait_for_state
+from tests.sqlite_internals import sqlite_of
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 OTHER = ConversationKey("slack", "T1", "C1", "1700000000.000200")
@@ -27,15 +29,15 @@ class Clock:
         return self.now
 
 
-def contents(path: Path) -> list[str]:
-    return [str(row[0]) for row in raw_rows(path, "SELECT content FROM messages ORDER BY id")]
+async def contents(db: StoreDb) -> list[str]:
+    return [str(row[0]) for row in await db.rows("SELECT content FROM messages ORDER BY id")]
 
 
 async def test_prune_deletes_exactly_the_old_messages_and_emptied_conversations(
-    db_path: Path,
+    db: StoreDb,
 ) -> None:
     clock = Clock()
-    async with await Store.open(db_path, clock=clock) as store:
+    async with await db.open(clock=clock) as store:
         await add_user_message(store, KEY, "old in KEY")
         await add_user_message(store, OTHER, "old in OTHER")
         await store.link_messages(OTHER, ["P1"])
@@ -58,28 +60,28 @@ async def test_prune_deletes_exactly_the_old_messages_and_emptied_conversations(
         assert await store.linked_conversation("slack", "P1") is None
         # The thread's choice went with it; the channel's is a setting and stays.
         assert store.chosen_persona("b", OTHER) == "pirate"
-        assert raw_rows(db_path, "SELECT thread FROM persona_choices") == [("",)]
+        assert await db.rows("SELECT thread FROM persona_choices") == [("",)]
         assert await store.prune_messages(timedelta(days=5)) == Erased(0, 0)
-    assert contents(db_path) == ["exactly at the cutoff", "new in KEY"]
+    assert await contents(db) == ["exactly at the cutoff", "new in KEY"]
 
 
-async def test_prune_works_in_batches(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_prune_works_in_batches(db: StoreDb, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(q, "PRUNE_BATCH", 2)
     clock = Clock()
-    async with await Store.open(db_path, clock=clock) as store:
+    async with await db.open(clock=clock) as store:
         for n in range(5):
             await add_user_message(store, KEY, f"old {n}")
         clock.now = START + timedelta(days=2)
         await add_user_message(store, KEY, "new")
         assert await store.prune_messages(timedelta(days=1)) == Erased(5, 0)
-    assert contents(db_path) == ["new"]
+    assert await contents(db) == ["new"]
 
 
 async def test_usage_and_events_are_pruned_by_age_but_command_markers_stay(
-    db_path: Path,
+    db: StoreDb,
 ) -> None:
     clock = Clock()
-    async with await Store.open(db_path, clock=clock) as store:
+    async with await db.open(clock=clock) as store:
         await store.ledger.record_usage(UsageRecord(KEY, "b", "p", "m", "U1", 10, 1, 0))
         await store.ledger.claim_event("slack:b", "old")
         await store.ledger.claim_event("discord-commands:b:global", "abc123")
@@ -92,11 +94,11 @@ async def test_usage_and_events_are_pruned_by_age_but_command_markers_stay(
         assert await store.ledger.event_seen("discord-commands:b:global", "abc123")
         assert await store.ledger.event_seen("slack:b", "new")
         assert not await store.ledger.event_seen("slack:b", "old")
-    assert raw_rows(db_path, "SELECT prompt_tokens FROM usage") == [(20,)]
+    assert await db.rows("SELECT prompt_tokens FROM usage") == [(20,)]
 
 
-async def test_a_forget_by_another_process_reaches_a_warm_cache(db_path: Path) -> None:
-    async with await Store.open(db_path) as serving, await Store.open(db_path) as admin:
+async def test_a_forget_by_another_process_reaches_a_warm_cache(db: StoreDb) -> None:
+    async with await db.open() as serving, await db.open() as admin:
         await add_user_message(serving, KEY, "remember me")
         assert len((await serving.recent_messages(KEY, 10)).messages) == 1
         assert await serving.knows(KEY)
@@ -114,7 +116,7 @@ async def test_a_forget_by_another_process_reaches_a_warm_cache(db_path: Path) -
         assert [m.content for m in (await serving.recent_messages(KEY, 10)).messages] == [
             "fresh start"
         ]
-    assert contents(db_path) == ["fresh start"]
+    assert await contents(db) == ["fresh start"]
 
 
 async def test_forget_a_channel_or_workspace_keeps_everything_else(store: Store) -> None:
@@ -130,7 +132,7 @@ async def test_forget_a_channel_or_workspace_keeps_everything_else(store: Store)
     assert not await store.knows(ELSEWHERE)
 
 
-async def test_forget_a_user_deletes_only_what_they_wrote(store: Store, db_path: Path) -> None:
+async def test_forget_a_user_deletes_only_what_they_wrote(store: Store, db: StoreDb) -> None:
     await add_user_message(store, KEY, "Ada in KEY")  # author U1
     await add_message(store,
         KEY, role="user", author_id="U2", author_name="Bo", content="Bo in KEY",
@@ -146,7 +148,7 @@ async def test_forget_a_user_deletes_only_what_they_wrote(store: Store, db_path:
 
     assert [m.content for m in (await store.recent_messages(KEY, 10)).messages] == ["Bo in KEY"]
     assert not await store.knows(OTHER)
-    usage = raw_rows(db_path, "SELECT user_id, prompt_tokens FROM usage ORDER BY id")
+    usage = await db.rows("SELECT user_id, prompt_tokens FROM usage ORDER BY id")
     assert usage == [(FORGOTTEN_USER, 10), ("U2", 20)]
     assert await store.forget_user("U1") == Erased(0, 0, 0)
 
@@ -172,9 +174,9 @@ async def test_transcript_lists_every_message_with_usage(store: Store) -> None:
 
 
 async def test_a_message_right_after_another_process_forgot_its_thread_is_kept(
-    db_path: Path,
+    db: StoreDb,
 ) -> None:
-    async with await Store.open(db_path) as serving, await Store.open(db_path) as admin:
+    async with await db.open() as serving, await db.open() as admin:
         await add_user_message(serving, KEY, "before")
         assert await admin.forget_place(Place.of(KEY)) == Erased(1, 1)
 
@@ -182,16 +184,17 @@ async def test_a_message_right_after_another_process_forgot_its_thread_is_kept(
         await add_user_message(serving, KEY, "after")
 
         assert [m.content for m in (await serving.recent_messages(KEY, 10)).messages] == ["after"]
-    assert raw_rows(db_path, "SELECT content FROM messages") == [("after",)]
+    assert await db.rows("SELECT content FROM messages") == [("after",)]
 
 
 async def test_a_prune_that_deletes_nothing_keeps_hot_threads_in_memory(db_path: Path) -> None:
-    async with await Store.open(db_path) as store:
+    db = SqliteDb(db_path)  # SQLite's own statements
+    async with await db.open() as store:
         await add_user_message(store, KEY, "fresh")
         await store.recent_messages(KEY, 10)  # the tail is cached now
         assert await store.prune_messages(timedelta(days=90)) == Erased(0, 0)
         statements: list[str] = []
-        conn = store._db._conn  # counting SQL needs the connection itself
+        conn = sqlite_of(store)._conn  # counting SQL needs the connection itself
         assert conn is not None
         await conn.set_trace_callback(statements.append)
         assert [m.content for m in (await store.recent_messages(KEY, 10)).messages] == ["fresh"]

@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import StoreError
 from core.store.runner_lock import lock_path, runner_lock
+from tests.core.store.backends import SqliteDb, StoreDb
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(tmp_path: Path) -> None:
@@ -32,3 +33,9 @@ def test_a_lock_that_cannot_be_made_is_a_store_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(StoreError, match="runner lock"), runner_lock(blocker / "parley.db"):
         pass
+
+
+@pytest.fixture
+def db(db_path: Path) -> StoreDb:
+    """SQLite's own file, pragmas and statements: these tests have no PostgreSQL twin."""
+    return SqliteDb(db_path)

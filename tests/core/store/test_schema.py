@@ -13,6 +13,7 @@ import pytest
 from core.errors import StoreError
 from core.store import MIGRATIONS, Store, schema
 from core.store import queries as q
+from tests.core.store.backends import SqliteDb, StoreDb
 from tests.core.store.conftest import KEY, add_user_message, raw_rows
 
 
@@ -159,3 +160,9 @@ async def test_damaged_pages_fail_the_integrity_check(db_path: Path) -> None:
     wreck_all_but_the_first_page(db_path)
     async with await Store.open(db_path) as store:
         assert await store.integrity_ok() is False
+
+
+@pytest.fixture
+def db(db_path: Path) -> StoreDb:
+    """SQLite's own file, pragmas and statements: these tests have no PostgreSQL twin."""
+    return SqliteDb(db_path)

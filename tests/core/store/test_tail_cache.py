@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.store import NewMessage, Store
 from core.store.arrivals import Claim
 from core.types import Role
+from tests.core.store.backends import SqliteDb, StoreDb
 from tests.core.store.conftest import KEY, raw_rows
+from tests.sqlite_internals import raw_connection
 
 
 def row(text: str, role: Role = "user") -> NewMessage:
@@ -19,8 +23,8 @@ async def test_a_hot_thread_is_read_from_memory_and_matches_the_file(db_path: Pa
         await store.add_messages(KEY, [row("one"), row("two", "assistant")])
         first = await store.recent_messages(KEY, 10)  # loads the tail
         statements: list[str] = []
-        assert store._db._conn is not None  # counting SQL needs the connection itself
-        await store._db._conn.set_trace_callback(statements.append)
+        # counting SQL needs the connection itself
+        await raw_connection(store).set_trace_callback(statements.append)
         (reply,) = await store.add_messages(KEY, [row("three")])
         await store.update_message(reply, content="three!", status="partial", token_count=4)
         cached = await store.recent_messages(KEY, 10)
@@ -67,8 +71,8 @@ async def test_a_new_conversations_first_message_is_its_history_without_a_query(
     claim = Claim("slack:parley", "Ev1")
     async with await Store.open(db_path) as store:
         statements: list[str] = []
-        assert store._db._conn is not None  # counting SQL needs the connection itself
-        await store._db._conn.set_trace_callback(statements.append)
+        # counting SQL needs the connection itself
+        await raw_connection(store).set_trace_callback(statements.append)
         arrival = await store.receive(KEY, claim, [row("hello"), row("", "assistant")])
         assert arrival is not None
         cached = await store.recent_messages(KEY, 10)
@@ -96,3 +100,9 @@ async def test_a_stored_conversation_not_in_memory_is_found_not_made_again(
         assert history == await fresh.recent_messages(KEY, 10)
     assert [m.content for m in history.messages] == ["one", "two", ""]
     assert raw_rows(db_path, "SELECT count(*) FROM conversations") == [(1,)]
+
+
+@pytest.fixture
+def db(db_path: Path) -> StoreDb:
+    """SQLite's own file, pragmas and statements: these tests have no PostgreSQL twin."""
+    return SqliteDb(db_path)

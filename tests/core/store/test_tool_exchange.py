@@ -12,7 +12,8 @@ from core.store import Store, schema
 from core.store.schema import MIGRATIONS
 from core.tools.exchange import CallRecord, Exchange, RoundRecord, settle_unfinished
 from core.turn.rows import never_answered
-from tests.core.store.conftest import KEY, raw_rows
+from tests.core.store.backends import SqliteDb
+from tests.core.store.conftest import KEY
 from tests.core.store.test_interrupted import reply
 
 
@@ -70,6 +71,7 @@ def test_unreadable_exchanges_read_as_none() -> None:
 
 
 async def test_a_version_5_database_gains_the_tools_column(db_path: Path) -> None:
+    db = SqliteDb(db_path)
     db_path.parent.mkdir(parents=True)
     with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:
         for migration in schema.MIGRATIONS[:5]:
@@ -86,7 +88,7 @@ async def test_a_version_5_database_gains_the_tools_column(db_path: Path) -> Non
             " 'old answer', 'complete', 2, ?)",
             (datetime.now(UTC).isoformat(),),
         )
-    async with await Store.open(db_path) as store:
+    async with await db.open() as store:
         (row,) = (await store.recent_messages(KEY, 10)).messages
         assert (row.content, row.tools) == ("old answer", "")
-    assert raw_rows(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+    assert await db.rows("PRAGMA user_version") == [(len(MIGRATIONS),)]

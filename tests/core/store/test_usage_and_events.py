@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from core.store import Store, UsageRecord
-from tests.core.store.conftest import KEY, raw_rows
+from tests.core.store.backends import StoreDb
+from tests.core.store.conftest import KEY
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -21,7 +21,7 @@ class Clock:
         return self.now
 
 
-async def test_usage_rows_land_in_the_right_columns(db_path: Path) -> None:
+async def test_usage_rows_land_in_the_right_columns(db: StoreDb) -> None:
     record = UsageRecord(
         key=KEY,
         bot="helper",
@@ -33,11 +33,10 @@ async def test_usage_rows_land_in_the_right_columns(db_path: Path) -> None:
         cached_tokens=64,
         message_id=42,
     )
-    async with await Store.open(db_path, clock=lambda: START) as store:
+    async with await db.open(clock=lambda: START) as store:
         await store.ledger.record_usage(record)
         await store.ledger.record_usage(UsageRecord(KEY, "helper", "concise", "m", "U2", 1, 2, 0))
-    rows = raw_rows(
-        db_path,
+    rows = await db.rows(
         "SELECT created_at, platform, workspace, channel, thread, bot, persona, model, user_id,"
         " prompt_tokens, completion_tokens, cached_tokens, message_id FROM usage ORDER BY id",
     )
@@ -59,20 +58,20 @@ async def test_usage_rows_land_in_the_right_columns(db_path: Path) -> None:
     assert rows[1][-5:] == ("U2", 1, 2, 0, None)
 
 
-async def test_claim_event_is_true_once_and_survives_a_restart(db_path: Path) -> None:
-    async with await Store.open(db_path) as store:
+async def test_claim_event_is_true_once_and_survives_a_restart(db: StoreDb) -> None:
+    async with await db.open() as store:
         assert await store.ledger.claim_event("slack:T1", "Ev1") is True
         assert await store.ledger.claim_event("slack:T1", "Ev1") is False
         # The same event id in another scope is a different event.
         assert await store.ledger.claim_event("discord:G1", "Ev1") is True
-    async with await Store.open(db_path) as reopened:
+    async with await db.open() as reopened:
         assert await reopened.ledger.claim_event("slack:T1", "Ev1") is False
         assert await reopened.ledger.claim_event("slack:T1", "Ev2") is True
 
 
-async def test_prune_events_forgets_only_old_claims(db_path: Path) -> None:
+async def test_prune_events_forgets_only_old_claims(db: StoreDb) -> None:
     clock = Clock()
-    async with await Store.open(db_path, clock=clock) as store:
+    async with await db.open(clock=clock) as store:
         assert await store.ledger.claim_event("s", "old") is True
         clock.now = START + timedelta(hours=2)
         assert await store.ledger.claim_event("s", "new") is True
@@ -89,9 +88,9 @@ async def test_integrity_ok_on_a_healthy_store(store: Store) -> None:
     assert await store.integrity_ok() is True
 
 
-async def test_spend_rows_read_a_period_then_only_what_was_added(db_path: Path) -> None:
+async def test_spend_rows_read_a_period_then_only_what_was_added(db: StoreDb) -> None:
     clock = Clock()
-    async with await Store.open(db_path, clock=clock) as store:
+    async with await db.open(clock=clock) as store:
         assert await store.ledger.spend_rows(START) == ([], 0)
         await store.ledger.record_usage(UsageRecord(KEY, "bot", "p", "m", "U1", 100, 1, 0))
         clock.now = START + timedelta(days=1)

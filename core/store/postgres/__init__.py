@@ -1,0 +1,1 @@
+"""The store on PostgreSQL: several replicas of Parley on one database."""

@@ -1,0 +1,169 @@
+"""A pool of PostgreSQL connections lent to the store, and its transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from datetime import datetime
+
+import asyncpg
+
+from core.errors import StoreError
+from core.store.connection import PROBE_BYTES
+from core.store.postgres.conn import PostgresConn
+from core.store.postgres.coordination import STORE_CHANNEL, PostgresCoordination
+from core.store.postgres.schema import migrate
+from core.store.postgres.turns import ConversationTurns
+from core.store.sql import Conn, IntegrityViolation
+from core.types import ConversationKey
+
+_NOTIFY_SQL = "SELECT pg_notify(?, ?)"
+# A turn's worth of bytes in a table of the probe's own session, rolled back.
+_PROBE_TABLE_SQL = "CREATE TEMP TABLE parley_health_probe (written TEXT) ON COMMIT DROP"
+_PROBE_WRITE_SQL = "INSERT INTO parley_health_probe VALUES (repeat('x', ?))"
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Re-raise a failure of PostgreSQL or of the way to it as StoreError, keeping detail."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        IntegrityViolation,
+        OSError,
+    ) as exc:
+        raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+
+
+class PostgresDatabase:
+    """Several replicas write the same rows, so nothing is cached but persona choices,
+    which are reloaded whenever another replica says it changed something."""
+
+    caching = False
+    sweeps_every_replica = False
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        coordination: PostgresCoordination,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._pool = pool
+        self._coordination = coordination
+        self.clock = clock
+        self._changed = False
+        self._turns = ConversationTurns(coordination)
+        self._listeners: list[Callable[[], None]] = []
+        coordination.on_store_change(self._noticed)
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], datetime],
+        replica: str,
+        pool_min: int = 2,
+        pool_max: int = 10,
+    ) -> PostgresDatabase:
+        where = _without_password(url)
+        with translated(f"opening the database {where}"):
+            first = await asyncpg.connect(url)
+            try:
+                await migrate(first)
+            finally:
+                await first.close()
+            coordination = await PostgresCoordination.start(url, replica, secrets.token_hex(8))
+            try:
+                pool = await asyncpg.create_pool(url, min_size=pool_min, max_size=pool_max)
+            except BaseException:
+                await coordination.close()
+                raise
+        return cls(pool, coordination, clock)
+
+    @property
+    def coordination(self) -> PostgresCoordination:
+        return self._coordination
+
+    def _noticed(self) -> None:
+        self._changed = True
+        for listener in self._listeners:
+            listener()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    @asynccontextmanager
+    async def single_statements(self, action: str) -> AsyncIterator[Conn]:
+        with translated(action):
+            async with self._pool.acquire() as conn:
+                yield PostgresConn(conn)
+
+    @asynccontextmanager
+    async def writing(self, action: str, *, keep: bool = True) -> AsyncIterator[Conn]:
+        with translated(action):
+            async with self._pool.acquire() as conn:
+                transaction = conn.transaction()
+                await transaction.start()
+                try:
+                    yield PostgresConn(conn)
+                except BaseException:
+                    await transaction.rollback()
+                    raise
+                if keep:
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+
+    def turn(self, key: ConversationKey, reply_id: int | None) -> AbstractAsyncContextManager[None]:
+        return self._turns.turn(self.single_statements, key, reply_id)
+
+    async def changed_elsewhere(self, conn: Conn) -> bool:
+        changed, self._changed = self._changed, False
+        return changed
+
+    async def announce_change(self, conn: Conn) -> None:
+        await conn.fetch(_NOTIFY_SQL, (STORE_CHANNEL, self._coordination.notice()))
+
+    async def probe(self, patience: float) -> str | None:
+        try:
+            async with asyncio.timeout(patience), self.writing("probing", keep=False) as conn:
+                await conn.run(_PROBE_TABLE_SQL)
+                await conn.run(_PROBE_WRITE_SQL, (PROBE_BYTES,))
+        except TimeoutError:
+            return f"no answer within {patience:g} s"
+        except StoreError as error:
+            return str(error)
+        return None
+
+    async def integrity_ok(self) -> bool:
+        """PostgreSQL keeps its own pages whole; what can fail is reaching it."""
+        try:
+            async with self.single_statements("checking the database") as conn:
+                await conn.fetch("SELECT 1")
+        except StoreError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        with translated("closing the database"):
+            try:
+                await self._pool.close()
+            finally:
+                await self._coordination.close()
+
+
+def _without_password(url: str) -> str:
+    """The URL as logs and errors may show it."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, credentials = head.partition("://")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{tail}"
