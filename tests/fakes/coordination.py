@@ -3,7 +3,7 @@ table of who holds which role and which jobs run, as PostgreSQL would keep it.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 
@@ -13,6 +13,8 @@ class SharedRoles:
     def __init__(self) -> None:
         self.holders: dict[str, str] = {}
         self.running: set[str] = set()
+        # channel -> (replica, listener) for every subscription
+        self.listeners: dict[str, list[tuple[str, Callable[[str], None]]]] = {}
 
     def replica(self, name: str) -> ReplicaCoordination:
         return ReplicaCoordination(self, name)
@@ -20,7 +22,7 @@ class SharedRoles:
 
 class ReplicaCoordination:
     """One replica's `Coordination`: a role held by another replica is refused; a job
-    another replica runs yields False at once."""
+    another replica runs yields False at once; a message published reaches the others."""
 
     def __init__(self, shared: SharedRoles, name: str) -> None:
         self._shared = shared
@@ -46,3 +48,11 @@ class ReplicaCoordination:
 
     def once(self, job: str) -> AbstractAsyncContextManager[bool]:
         return self._once(job)
+
+    async def publish(self, channel: str, message: str) -> None:
+        for replica, listener in self._shared.listeners.get(channel, []):
+            if replica != self._name:
+                listener(message)
+
+    async def subscribe(self, channel: str, listener: Callable[[str], None]) -> None:
+        self._shared.listeners.setdefault(channel, []).append((self._name, listener))
