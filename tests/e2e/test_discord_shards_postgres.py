@@ -82,3 +82,24 @@ async def test_replicas_on_one_database_split_the_shards_and_answer_once(
         assert [len(fake.posted(thread)) for thread in threads] == [1, 1, 1]
     puts = fake.calls_to("PUT", f"/applications/{fake.application_id}/commands")
     assert len(puts) == 1
+
+
+async def test_a_stopped_replicas_shards_go_to_the_next_replica(
+    fake: FakeDiscord,
+    servers: dict[int, str],
+    shared_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with contextlib.AsyncExitStack() as stays:
+        second = await stays.enter_async_context(replica("b", shared_config, monkeypatch))
+        second_bot = await stays.enter_async_context(serving(bot_of(second)))
+        async with replica("a", shared_config, monkeypatch) as first, serving(bot_of(first)):
+            pass  # a ran shard 2, the only one b left free; its locks go as its store closes
+        assert guild_ids(second_bot) == on_shards(fake, 0, 1)
+        async with (
+            replica("c", shared_config, monkeypatch) as third,
+            serving(bot_of(third)) as third_bot,
+        ):
+            assert guild_ids(third_bot) == on_shards(fake, 2)
+            thread = await mention(fake, servers[2], "taken over")
+            await answered(fake, thread, "taken over")
