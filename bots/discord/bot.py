@@ -158,7 +158,7 @@ class ParleyDiscordClient(discord.Client):
         engine: Conversations,
         api_calls: ApiCalls = ignore_api_calls,
         shutdown: Shutdown | None = None,
-        **sharding: Any,
+        **sharding: Any,  # shard_ids and shard_count, from the sharded subclass only
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # follow-ups in threads carry no mention
@@ -202,6 +202,7 @@ class ParleyDiscordClient(discord.Client):
         return state
 
     def gateway_open(self) -> bool:
+        """The gateway WebSocket (each shard's, when sharded) is open now."""
         return bool(self.ws.open)
 
     async def setup_hook(self) -> None:
