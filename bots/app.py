@@ -15,6 +15,7 @@ from pathlib import Path
 from bots.config_models import config_models, load_config
 from bots.monitoring import Monitor
 from bots.platforms import KEPT_SCOPES, BotRunner, adapter_factory
+from bots.replica import replica_name
 from bots.restart_notes import leftover_notes, post_once_connected
 from bots.tasks import Shutdown
 from bots.warm_up import warm_up, warm_up_once_connected
@@ -26,6 +27,7 @@ from core.moderation import Moderation, skipped_moderation
 from core.providers import ModelClients
 from core.retention import keep_pruning
 from core.store import Store
+from core.store.opening import open_store
 from core.tokens import Tokenizers
 from core.tools.exchange import settle_unfinished
 from core.tools.host import ToolHostRunning
@@ -57,7 +59,7 @@ async def open_runtime(
     """
     config = load_config(config_path)
     holder = ConfigHolder(config_path, config, platforms=config_models())
-    store = await Store.open(config.storage.path)
+    store = await open_store(config.storage, replica=replica_name())
     tokenizers = Tokenizers()
     models = models or ModelClients()
     if model_side_now:
@@ -78,6 +80,7 @@ async def open_runtime(
         moderation=moderation,
         observer=metrics,
         tools=tools,
+        coordination=store.coordination,
     )
     watcher = asyncio.create_task(holder.watch(), name="config-watch")
     pruner = asyncio.create_task(
@@ -86,7 +89,7 @@ async def open_runtime(
     )
     _reload_on_sighup(holder)
     try:
-        monitor = Monitor(holder, metrics)
+        monitor = Monitor(holder, metrics, store)
         yield Runtime(holder, store, engine, metrics, monitor, tokenizers, models)
     finally:
         _stop_reloading_on_sighup()
@@ -108,6 +111,14 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
     True when asked to stop (SIGTERM or SIGINT); False when no bot was left running, which a
     service manager must see as a failure (Restart=on-failure).
     """
+    coordination = runtime.store.coordination
+    if not await coordination.hold(f"replica:{coordination.replica}"):
+        log.error(
+            "another Parley replica named %r is serving %s; give each replica its own "
+            "PARLEY_REPLICA",
+            coordination.replica, runtime.config.current.storage.describe(),
+        )  # fmt: skip
+        return False
     shutdown = Shutdown(grace=runtime.config.current.limits.shutdown_seconds)
     runners = [
         adapter_factory(bot.platform)(

@@ -13,7 +13,7 @@ from aiohttp import web
 from core.config import Config
 from core.engine import ConfigSource
 from core.metrics import OK, UNKNOWN, Metrics
-from core.store import probe_writable
+from core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,10 @@ class Check:
 class Monitor:
     """Answers /healthz from live checks and /metrics from the runtime's registry."""
 
-    def __init__(self, config: ConfigSource, metrics: Metrics) -> None:
+    def __init__(self, config: ConfigSource, metrics: Metrics, store: Store) -> None:
         self._config = config
         self._metrics = metrics
+        self._store = store
         self._bots: dict[str, Connectable] = {}
         self.port: int | None = None  # the bound port while serving (port 0 picks one)
 
@@ -53,7 +54,7 @@ class Monitor:
 
     async def checks(self) -> list[Check]:
         config = self._config.current
-        problem = await asyncio.to_thread(probe_writable, config.storage.path, DATABASE_TIMEOUT)
+        problem = await self._store.probe(DATABASE_TIMEOUT)
         checks = [Check("database", problem is None, problem or "writable")]
         for name, bot in self._bots.items():
             up = bot.connected
@@ -94,6 +95,7 @@ class Monitor:
         failing = [check.name for check in checks if not check.ok]
         body = {
             "status": "unhealthy" if failing else "ok",
+            "replica": self._store.coordination.replica,
             "failing": failing,
             "checks": {check.name: check.detail for check in checks},
         }

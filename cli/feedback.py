@@ -12,7 +12,7 @@ from typing import TextIO
 from bots.config_models import load_config
 from cli.report import period, write_rows
 from core.feedback import FeedbackLine, summarize_feedback
-from core.store import Store
+from core.store.opening import open_store
 
 COLUMNS = ("group", "up", "down", "ratings", "positive_share")
 
@@ -24,7 +24,7 @@ def feedback(args: argparse.Namespace) -> int:
 async def _feedback(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     since, until = period(args)
-    async with await Store.open(config.storage.path) as store:
+    async with await open_store(config.storage) as store:
         rows = await store.feedback.rows(since, until)
     lines = summarize_feedback(rows, args.by)
     write_report(lines, by=args.by, since=since, until=until, fmt=args.format, out=sys.stdout)

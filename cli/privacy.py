@@ -15,6 +15,7 @@ from pathlib import Path
 from bots.config_models import load_config
 from core.errors import ParleyError
 from core.store import Erased, Place, Store
+from core.store.opening import open_store
 from core.transcripts import parse_key, parse_place, transcript_document
 
 # `parley forget` exit codes: 0 deleted (or nothing to delete), 1 nothing deleted
@@ -27,7 +28,7 @@ WHERE_KEYS_ARE = (
 
 
 async def _open_store(args: argparse.Namespace) -> Store:
-    return await Store.open(load_config(args.config).storage.path)
+    return await open_store(load_config(args.config).storage)
 
 
 def forget(args: argparse.Namespace) -> int:

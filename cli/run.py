@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from contextlib import nullcontext
 
 from bots import event_loop
 from bots.logs import configure_logging
@@ -40,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or config.logging.level, config.logging.format)
     # Before anything touches the file: the interrupted-reply sweep must never run while
     # another runner's replies are live.
-    with runner_lock(config.storage.path):
+    # On PostgreSQL, replicas hold their names there instead (bots/app.run_bots).
+    lock = runner_lock(config.storage.path) if config.storage.url is None else nullcontext()
+    with lock:
         return event_loop.run(_run(args))
 
 

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from bots.config_models import load_config
 from cli.report import period, write_rows
-from core.store import Store
+from core.store.opening import open_store
 from core.usage import UsageLine, summarize
 
 # Costs are written fixed-point to this many decimals (a billionth: a few tokens of the
@@ -28,7 +28,7 @@ def usage(args: argparse.Namespace) -> int:
 async def _usage(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     since, until = period(args)
-    store = await Store.open(config.storage.path)
+    store = await open_store(config.storage)
     try:
         rows = await store.ledger.usage_rows(since, until)
     finally:

@@ -7,7 +7,7 @@ session advisory locks decide between replicas, and a replica that dies releases
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
@@ -26,6 +26,16 @@ class Coordination(Protocol):
     def once(self, job: str) -> AbstractAsyncContextManager[bool]:
         """Runs `job` on one replica at a time: yields whether this replica got it (another
         replica running it now yields False at once, never waits)."""
+        ...
+
+    async def publish(self, channel: str, message: str) -> None:
+        """Sends `message` (at most 7,000 bytes) to every other replica subscribed to
+        `channel`, once the caller's work is done; never to this one. At most once: a
+        replica that is down or reconnecting misses it."""
+        ...
+
+    async def subscribe(self, channel: str, listener: Callable[[str], None]) -> None:
+        """`listener(message)` hears what other replicas publish on `channel` from now on."""
         ...
 
 
@@ -59,3 +69,9 @@ class LocalCoordination:
 
     def once(self, job: str) -> AbstractAsyncContextManager[bool]:
         return self._once(job)
+
+    async def publish(self, channel: str, message: str) -> None:
+        """There is no other replica to tell."""
+
+    async def subscribe(self, channel: str, listener: Callable[[str], None]) -> None:
+        """Nothing will ever be published by another replica."""

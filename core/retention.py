@@ -50,10 +50,15 @@ async def keep_pruning(
     keep_scopes: Sequence[str] = (),
     every: timedelta = PRUNE_EVERY,
 ) -> None:
-    """Prune now and every `every` until cancelled; reads the settings in force each time."""
+    """Prune now and every `every` until cancelled; reads the settings in force each time.
+    Replicas sharing a database take turns: a pass another replica is running is skipped."""
     while True:
         try:
-            await prune_once(store, storage(), keep_scopes)
+            async with store.coordination.once("retention") as ours:
+                if ours:
+                    await prune_once(store, storage(), keep_scopes)
+                else:
+                    log.debug("retention: another replica is pruning; skipped this pass")
         except StoreError as error:
             # A busy or damaged file: the bots keep serving, the next pass tries again.
             log.warning("retention: pruning failed, will retry: %s", error)

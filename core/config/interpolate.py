@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from core.config.paths import LineMap, Loc, format_path
 from core.config.secrets import LITERAL_SECRET_MESSAGE, SECRET_REFERENCE, SecretRef, SecretUse
+from core.config.storage_url import LITERAL_PASSWORD_MESSAGE, literal_password
 from core.errors import ConfigIssue
 
 # `$${` stays a literal `${`; a bare `${` that is not a whole reference is reported.
@@ -61,6 +62,8 @@ class _Walker:
     def walk(self, value: object, loc: Loc) -> object:
         if is_secret_loc(loc, self._secret_bot_keys):
             return self._secret(value, loc)
+        if loc == ("storage", "url") and isinstance(value, str) and literal_password(value):
+            self._issue(loc, LITERAL_PASSWORD_MESSAGE)
         if isinstance(value, dict):
             return {key: self.walk(item, (*loc, key)) for key, item in value.items()}
         if isinstance(value, list):

@@ -12,6 +12,7 @@ from core.config.fields import Frozen, HttpUrl
 from core.config.operations import ModerationConfig
 from core.config.sampling import StopStrings
 from core.config.secrets import SecretRef
+from core.config.storage_url import SCHEMES, shown
 from core.config.tools import ToolPattern
 
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
@@ -105,6 +106,11 @@ class StorageConfig(Frozen):
     """
 
     path: Path = Field(default=DEFAULT_STORAGE_PATH, validate_default=True)
+    # PostgreSQL instead of the SQLite file, shared by every replica (issue 13).
+    url: str | None = None
+    # Connections each replica keeps to PostgreSQL for its turns (one more holds its locks).
+    pool_min: int = Field(default=2, ge=1, le=100)
+    pool_max: int = Field(default=10, ge=1, le=100)
     retention_days: int | None = Field(default=90, ge=1)
     usage_retention_days: int | None = Field(default=400, ge=1)
 
@@ -112,6 +118,29 @@ class StorageConfig(Frozen):
     @classmethod
     def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
         return _resolve(value, info)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(SCHEMES):
+            raise PydanticCustomError(
+                "storage_url", "must be a PostgreSQL URL: postgresql://USER@HOST:PORT/DATABASE"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_database(self) -> StorageConfig:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise PydanticCustomError(
+                "storage_both", "give storage.path (SQLite) or storage.url (PostgreSQL), not both"
+            )
+        if self.pool_min > self.pool_max:
+            raise PydanticCustomError("storage_pool", "pool_min must not exceed pool_max")
+        return self
+
+    def describe(self) -> str:
+        """Where the conversations live, as logs and `parley check` show it."""
+        return shown(self.url) if self.url is not None else str(self.path)
 
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:

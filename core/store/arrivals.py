@@ -49,8 +49,10 @@ async def claim(conn: Conn, found: Claim, now: str) -> bool:
     return bool(await conn.fetch(q.CLAIM_EVENT_SQL, params))
 
 
-async def store_rows(conn: Conn, conversation_id: int, rows: list[NewMessage], now: str) -> Arrival:
-    user_id, reply_id = await insert_messages(conn, conversation_id, rows, now)
+async def store_rows(
+    conn: Conn, conversation_id: int, rows: list[NewMessage], now: str, replica: str
+) -> Arrival:
+    user_id, reply_id = await insert_messages(conn, conversation_id, rows, now, replica)
     return Arrival(user_id, reply_id, rows[0].token_count)
 
 

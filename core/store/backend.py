@@ -11,6 +11,7 @@ from typing import Protocol
 
 from core.coordination import Coordination
 from core.store.sql import Conn
+from core.types import ConversationKey
 
 
 class Backend(Protocol):
@@ -40,14 +41,29 @@ class Backend(Protocol):
         `keep` is false: a dry run that counts exactly and deletes nothing)."""
         ...
 
+    def turn(self, key: ConversationKey, reply_id: int | None) -> AbstractAsyncContextManager[None]:
+        """Held while a turn (or a command) runs in `key`: no other replica answers there
+        meanwhile, and a reply waits for earlier ones other live replicas took. One process
+        on SQLite orders its turns itself (core/turn/order.py)."""
+        ...
+
     async def changed_elsewhere(self, conn: Conn) -> bool:
         """Whether another process committed what this one's caches or persona choices
         may not know, since the last call."""
         ...
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs as soon as another replica announces a change, where the
+        database can tell at once (PostgreSQL); SQLite's readers look at each turn instead."""
+        ...
+
     async def announce_change(self, conn: Conn) -> None:
         """Tells the other replicas that rows they may hold in memory changed (a persona
         choice, an erasure); inside the caller's transaction where it has one."""
+        ...
+
+    async def probe(self, patience: float) -> str | None:
+        """None if a turn's worth of writing succeeds now, else why not."""
         ...
 
     async def integrity_ok(self) -> bool: ...

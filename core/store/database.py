@@ -10,14 +10,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 import aiosqlite
 
 from core.coordination import Coordination, LocalCoordination
 from core.errors import StoreError
 from core.store import queries as q
-from core.store.connection import is_corruption, translated
+from core.store.connection import is_corruption, probe_writable, translated
 from core.store.sql import Conn, SqliteConn
+from core.types import ConversationKey
 
 # How stale the caches may be after another process's commit (see changed_elsewhere).
 SYNC_INTERVAL = 0.1
@@ -34,9 +36,14 @@ class SqliteDatabase:
     sweeps_every_replica = True
 
     def __init__(
-        self, conn: aiosqlite.Connection, clock: Callable[[], datetime], replica: str = ""
+        self,
+        conn: aiosqlite.Connection,
+        clock: Callable[[], datetime],
+        path: Path,
+        replica: str = "",
     ) -> None:
         self._conn: aiosqlite.Connection | None = conn
+        self.path = path
         self._face = SqliteConn(conn)
         self.clock = clock
         self._coordination = LocalCoordination(replica)
@@ -67,6 +74,14 @@ class SqliteDatabase:
         changed = self._version is not None and int(version) != self._version
         self._version = int(version)
         return changed
+
+    @asynccontextmanager
+    async def turn(self, key: ConversationKey, reply_id: int | None) -> AsyncIterator[None]:
+        """One process: the engine's own arrival order is the whole order."""
+        yield
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Never called: changed_elsewhere looks at data_version instead."""
 
     async def announce_change(self, conn: Conn) -> None:
         """Nothing to say: another process notices through data_version."""
@@ -102,6 +117,9 @@ class SqliteDatabase:
                     with contextlib.suppress(sqlite3.Error):
                         await conn.execute("ROLLBACK")
                     raise
+
+    async def probe(self, patience: float) -> str | None:
+        return await asyncio.to_thread(probe_writable, self.path, patience)
 
     async def integrity_ok(self) -> bool:
         """Whether SQLite's own integrity check passes; a corrupt file gives False."""

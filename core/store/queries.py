@@ -17,10 +17,10 @@ CREATE_CONVERSATION_SQL: Final = (
 
 _INSERT_MESSAGES_HEAD: Final = (
     "INSERT INTO messages (conversation_id, role, author_id, author_name, content, status,"
-    " error, token_count, platform_message_id, created_at) VALUES "
+    " error, token_count, platform_message_id, created_at, replica) VALUES "
 )
-_MESSAGE_VALUES: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# Rows per statement; 10 parameters each stays far below SQLite's parameter limit.
+_MESSAGE_VALUES: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# Rows per statement; 11 parameters each stays far below SQLite's parameter limit.
 INSERT_MESSAGES_BATCH: Final = 100
 
 
@@ -39,14 +39,14 @@ def insert_messages_sql(rows: int) -> str:
 INTERRUPTED_TOOLS_SQL: Final = (
     "SELECT id, tools FROM messages"
     " WHERE role = 'assistant' AND status = 'partial' AND error = '' AND tools != ''"
-    " AND author_id IN ({bots}) AND created_at < ?"
+    " AND author_id IN ({bots}) AND created_at < ?{mine}"
 )
 # The same replies with their bot and conversation, for the notes a restart posts.
 UNFINISHED_TOOL_TURNS_SQL: Final = (
     "SELECT m.author_id, c.platform, c.workspace, c.channel, c.thread, m.tools"
     " FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id"
     " WHERE m.role = 'assistant' AND m.status = 'partial' AND m.error = '' AND m.tools != ''"
-    " AND m.author_id IN ({bots}) AND m.created_at < ? ORDER BY m.id"
+    " AND m.author_id IN ({bots}) AND m.created_at < ?{mine} ORDER BY m.id"
 )
 SET_TOOLS_SQL: Final = "UPDATE messages SET tools = ? WHERE id = ? RETURNING id"
 
@@ -54,13 +54,22 @@ MARK_INTERRUPTED_SQL: Final = (
     "UPDATE messages SET error = ?,"
     " status = CASE WHEN content = '' THEN 'failed' ELSE 'partial' END"
     " WHERE role = 'assistant' AND status = 'partial' AND error = ''"
-    " AND author_id IN ({bots}) AND created_at < ?"
+    " AND author_id IN ({bots}) AND created_at < ?{mine}"
 )
+# Appended where replicas share the database: a replica sweeps only the replies it wrote.
+ONLY_MINE_SQL: Final = " AND replica = ?"
 
 UPDATE_MESSAGE_SQL: Final = (
     "UPDATE messages SET content = ?, status = ?, token_count = ?, error = ?,"
     " platform_message_id = COALESCE(?, platform_message_id), tools = COALESCE(?, tools)"
     " WHERE id = ? RETURNING id"
+)
+
+# A reply a stopped process left with nothing shown, taken up again by one replica only.
+REOPEN_INTERRUPTED_SQL: Final = (
+    "UPDATE messages SET status = 'partial', error = '', token_count = 0, replica = ?"
+    " WHERE id = ? AND role = 'assistant' AND status <> 'complete' AND content = ''"
+    " AND tools = '' AND error LIKE 'interrupted%' RETURNING id"
 )
 
 REVISE_MESSAGE_SQL: Final = (

@@ -147,6 +147,12 @@ _TOOLS_V6: Final = (
     "ALTER TABLE messages ADD COLUMN tools TEXT NOT NULL DEFAULT ''",
 )
 
+_REPLICAS_V7: Final = (
+    # Which replica wrote a row: with several on one PostgreSQL, a restart sweeps only the
+    # replies its own replica left unfinished. The columns stay the same on both databases.
+    "ALTER TABLE messages ADD COLUMN replica TEXT NOT NULL DEFAULT ''",
+)
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append only: a released
 # migration is never edited, because files in the field have already run it.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -156,6 +162,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     _RETENTION_V4,
     _FEEDBACK_V5,
     _TOOLS_V6,
+    _REPLICAS_V7,
 )
 
 

@@ -11,8 +11,13 @@ from core.store.sql import Conn
 
 
 async def insert_messages(
-    conn: Conn, conversation_id: int, messages: Sequence[NewMessage], now: str
+    conn: Conn,
+    conversation_id: int,
+    messages: Sequence[NewMessage],
+    now: str,
+    replica: str,
 ) -> list[int]:
+    """`replica` names the writer: a restart sweeps only the replies its own replica left."""
     params = [
         value
         for m in messages
@@ -27,6 +32,7 @@ async def insert_messages(
             m.token_count,
             m.platform_message_id,
             now,
+            replica,
         )
     ]
     rows = list(await conn.fetch(q.insert_messages_sql(len(messages)), params))

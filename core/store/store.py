@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,7 @@ class Store:
     def __init__(self, db: Backend) -> None:
         self._db = db
         self._clock = db.clock
+        self._replica = db.coordination.replica
         self.ledger = Ledger(self._db)  # usage and answered events
         self.feedback = FeedbackBook(self._db)  # 👍/👎 on replies
         self._tails = self._new_tails()
@@ -64,12 +66,14 @@ class Store:
         self._receipts = ReceiveBatches(
             self._db, self._sync_caches, self._write_receipt, self._receipt_committed
         )
+        self._reloads: set[asyncio.Task[None]] = set()
+        db.on_change(self._changed_elsewhere)
 
     @classmethod
     async def open(
         cls, path: Path, *, clock: Callable[[], datetime] = utc_now, replica: str = ""
     ) -> Store:
-        store = cls(SqliteDatabase(await connect(path), clock, replica))
+        store = cls(SqliteDatabase(await connect(path), clock, path, replica))
         await store._load_persona_choices()
         return store
 
@@ -111,6 +115,13 @@ class Store:
         if await self._db.changed_elsewhere(conn):
             await self._reset_caches(conn)
 
+    def _changed_elsewhere(self) -> None:
+        """Another replica chose a persona or erased rows: persona choices are read on every
+        turn without a query, so they are reloaded now rather than at the next store call."""
+        reload = asyncio.create_task(self._load_persona_choices(), name="persona-choices")
+        self._reloads.add(reload)
+        reload.add_done_callback(self._reloads.discard)
+
     async def _reset_caches(self, conn: Conn) -> None:
         self._tails = self._new_tails()
         self._ids = self._new_ids()
@@ -137,7 +148,7 @@ class Store:
                 if known is not None:
                     # The hot path: one statement is its own transaction, no BEGIN/COMMIT.
                     try:
-                        inserted = await insert_messages(conn, known, messages, now)
+                        inserted = await insert_messages(conn, known, messages, now, self._replica)
                     except IntegrityViolation:
                         # Another process deleted the conversation after it was cached
                         # (`parley forget`): start it afresh below rather than lose these.
@@ -151,11 +162,18 @@ class Store:
             conversation_id, _ = await self._ids.ensure(conn, key, to_timestamp(self._clock()))
             for start in range(0, len(messages), q.INSERT_MESSAGES_BATCH):
                 batch = messages[start : start + q.INSERT_MESSAGES_BATCH]
-                ids += await insert_messages(conn, conversation_id, batch, now)
+                ids += await insert_messages(conn, conversation_id, batch, now, self._replica)
         # Cached only once committed: a rolled-back conversation's id could be reused.
         self._ids.remember(key, conversation_id)
         self._tails.drop(conversation_id)  # the next read loads it afresh
         return ids
+
+    def turn(
+        self, key: ConversationKey, reply_id: int | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """Held while a turn answers `reply_id` in `key` (or a command runs there): other
+        replicas on the database wait, and this one waits for replies they took earlier."""
+        return self._db.turn(key, reply_id)
 
     async def receive(
         self, key: ConversationKey, claim: arrivals.Claim | None, rows: list[NewMessage]
@@ -175,7 +193,7 @@ class Store:
         async with self._db.single_statements(f"receiving a message in {key}") as conn:
             await self._sync_caches(conn)
             conversation_id, created = await self._ids.ensure(conn, key, now)
-            arrival = await arrivals.store_rows(conn, conversation_id, rows, now)
+            arrival = await arrivals.store_rows(conn, conversation_id, rows, now, self._replica)
         self._received_rows(key, Written(arrival, conversation_id, created, True), rows, now)
         return arrival
 
@@ -187,7 +205,7 @@ class Store:
             message_id = receipt.rows[0].platform_message_id
             found = await arrivals.stored_delivery(conn, conversation_id, message_id)
             return Written(found, conversation_id, created, stored=False)
-        arrival = await arrivals.store_rows(conn, conversation_id, receipt.rows, now)
+        arrival = await arrivals.store_rows(conn, conversation_id, receipt.rows, now, self._replica)
         return Written(arrival, conversation_id, created, stored=True)
 
     def _receipt_committed(self, receipt: Receipt, written: Written) -> None:
@@ -244,6 +262,19 @@ class Store:
             if usage is not None:
                 await conn.run(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
 
+    async def reopen_interrupted(self, message_id: int) -> bool:
+        """Takes up a reply a stopped process left with nothing shown (its message came again):
+        True for the one caller that gets it, on whichever replica."""
+        params = (self._replica, message_id)
+        async with self._db.single_statements(f"reopening message {message_id}") as conn:
+            if not await conn.fetch(q.REOPEN_INTERRUPTED_SQL, params):
+                return False
+            self._tails.update(
+                message_id, content="", status="partial", token_count=0, error="",
+                platform_message_id=None, tools=None,
+            )  # fmt: skip
+        return True
+
     async def revise_message(
         self, message_id: int, *, author_name: str, content: str, token_count: int
     ) -> None:
@@ -278,13 +309,25 @@ class Store:
         of its calls."""
         if not bots:
             return []
-        sql = q.UNFINISHED_TOOL_TURNS_SQL.format(bots=", ".join("?" for _ in bots))
+        sql, params = self._sweep(q.UNFINISHED_TOOL_TURNS_SQL, bots, before, alias="m.")
         async with self._db.single_statements("reading unfinished tool calls") as conn:
-            rows = await conn.fetch(sql, (*bots, to_timestamp(before)))
+            rows = await conn.fetch(sql, params)
         return [
             (str(bot), ConversationKey(str(p), str(w), str(c), str(t)), str(tools))
             for bot, p, w, c, t, tools in rows
         ]
+
+    def _sweep(
+        self, sql: str, bots: Sequence[str], before: datetime, alias: str = ""
+    ) -> tuple[str, tuple[str, ...]]:
+        """A sweep's statement and parameters: these bots' rows from before `before`, and
+        only this replica's where several share the database."""
+        params: tuple[str, ...] = (*bots, to_timestamp(before))
+        mine = ""
+        if not self._db.sweeps_every_replica:
+            mine = q.ONLY_MINE_SQL.replace("replica", alias + "replica")
+            params = (*params, self._replica)
+        return sql.format(bots=", ".join("?" for _ in bots), mine=mine), params
 
     async def mark_interrupted(
         self,
@@ -296,20 +339,19 @@ class Store:
         """Replies of these bots that a killed process left in progress, started before
         `before`, get `note` as their error: partial if they hold text, else failed. Their
         tool exchanges are rewritten by `settle` (calls left running or waiting end there).
+        On PostgreSQL only this replica's own replies: the others' are live.
 
         Call it before the bots serve: a reply still "in progress" then can only be one a
         previous process never finished. Returns how many were marked.
         """
         if not bots:
             return 0
-        marks = ", ".join("?" for _ in bots)
-        sql = q.MARK_INTERRUPTED_SQL.format(bots=marks)
-        params = (note, *bots, to_timestamp(before))
+        tools_sql, where = self._sweep(q.INTERRUPTED_TOOLS_SQL, bots, before)
+        sql, _ = self._sweep(q.MARK_INTERRUPTED_SQL, bots, before)
         async with self._db.single_statements("marking interrupted replies") as conn:
-            tools_sql = q.INTERRUPTED_TOOLS_SQL.format(bots=marks)
-            for message_id, tools in await conn.fetch(tools_sql, params[1:]):
+            for message_id, tools in await conn.fetch(tools_sql, where):
                 await conn.fetch(q.SET_TOOLS_SQL, (settle(str(tools)), message_id))
-            marked = await conn.run(sql, params)
+            marked = await conn.run(sql, (note, *where))
             if marked:
                 self._tails = self._new_tails()  # cached rows still say "in progress"
         return marked
@@ -459,10 +501,18 @@ class Store:
             # A damaged file still opens, so integrity_ok() can say what is wrong.
             log.warning("persona choices not loaded, using bots.yaml's: %s", error)
 
+    async def probe(self, patience: float) -> str | None:
+        """Commits (SQLite) or writes and rolls back (PostgreSQL) a turn's worth of bytes on a
+        connection of its own: None if it could, else why not. The store's data is never
+        touched; `patience` bounds the wait, so a stuck database shows at once."""
+        return await self._db.probe(patience)
+
     async def integrity_ok(self) -> bool:
         """Whether SQLite's own integrity check passes; a corrupt file gives False."""
         return await self._db.integrity_ok()
 
     async def close(self) -> None:
+        for reload in list(self._reloads):
+            reload.cancel()
         await self._receipts.wait()
         await self._db.close()

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import datetime
 
 import asyncpg
 
 from core.errors import StoreError
+from core.store.connection import PROBE_BYTES
 from core.store.postgres.conn import PostgresConn
 from core.store.postgres.coordination import STORE_CHANNEL, PostgresCoordination
 from core.store.postgres.schema import migrate
+from core.store.postgres.turns import ConversationTurns
 from core.store.sql import Conn, IntegrityViolation
+from core.types import ConversationKey
 
 _NOTIFY_SQL = "SELECT pg_notify(?, ?)"
+# A turn's worth of bytes in a table of the probe's own session, rolled back.
+_PROBE_TABLE_SQL = "CREATE TEMP TABLE parley_health_probe (written TEXT) ON COMMIT DROP"
+_PROBE_WRITE_SQL = "INSERT INTO parley_health_probe VALUES (repeat('x', ?))"
 
 
 @contextmanager
@@ -51,7 +58,9 @@ class PostgresDatabase:
         self._coordination = coordination
         self.clock = clock
         self._changed = False
-        coordination.on_notice(self._noticed)
+        self._turns = ConversationTurns(coordination)
+        self._listeners: list[Callable[[], None]] = []
+        coordination.on_store_change(self._noticed)
 
     @classmethod
     async def connect(
@@ -82,9 +91,13 @@ class PostgresDatabase:
     def coordination(self) -> PostgresCoordination:
         return self._coordination
 
-    def _noticed(self, channel: str, _payload: str) -> None:
-        if channel == STORE_CHANNEL:
-            self._changed = True
+    def _noticed(self) -> None:
+        self._changed = True
+        for listener in self._listeners:
+            listener()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
 
     @asynccontextmanager
     async def single_statements(self, action: str) -> AsyncIterator[Conn]:
@@ -108,12 +121,26 @@ class PostgresDatabase:
                 else:
                     await transaction.rollback()
 
+    def turn(self, key: ConversationKey, reply_id: int | None) -> AbstractAsyncContextManager[None]:
+        return self._turns.turn(self.single_statements, key, reply_id)
+
     async def changed_elsewhere(self, conn: Conn) -> bool:
         changed, self._changed = self._changed, False
         return changed
 
     async def announce_change(self, conn: Conn) -> None:
-        await conn.fetch(_NOTIFY_SQL, (STORE_CHANNEL, self._coordination.token))
+        await conn.fetch(_NOTIFY_SQL, (STORE_CHANNEL, self._coordination.notice()))
+
+    async def probe(self, patience: float) -> str | None:
+        try:
+            async with asyncio.timeout(patience), self.writing("probing", keep=False) as conn:
+                await conn.run(_PROBE_TABLE_SQL)
+                await conn.run(_PROBE_WRITE_SQL, (PROBE_BYTES,))
+        except TimeoutError:
+            return f"no answer within {patience:g} s"
+        except StoreError as error:
+            return str(error)
+        return None
 
     async def integrity_ok(self) -> bool:
         """PostgreSQL keeps its own pages whole; what can fail is reaching it."""

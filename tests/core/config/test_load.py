@@ -107,6 +107,19 @@ def test_storage_path_resolves_against_the_config_directory(write_config: WriteC
     assert config.storage.path.is_absolute()
 
 
+def test_storage_url_takes_its_password_from_the_environment_and_never_shows_it(
+    write_config: WriteConfig,
+) -> None:
+    url = "postgresql://parley:${PGPASSWORD}@db.internal:5432/parley"
+    path = write_config(MINIMAL + f"storage:\n  url: {url}\n  pool_max: 4\n")
+
+    config = load_config(path, {"PGPASSWORD": "s3cret-pw"})
+
+    assert config.storage.url == "postgresql://parley:s3cret-pw@db.internal:5432/parley"
+    assert (config.storage.pool_min, config.storage.pool_max) == (2, 4)
+    assert config.storage.describe() == "postgresql://parley@db.internal:5432/parley"
+
+
 def test_absolute_storage_path_is_kept(write_config: WriteConfig, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere" / "p.db"
     config = load_config(write_config(MINIMAL + f"storage:\n  path: {target}\n"), {})

@@ -116,7 +116,7 @@ async def test_a_version_4_database_upgrades_and_keeps_its_rows(db_path: Path) -
     async with await db.open() as store:
         assert await store.feedback.rate(click(1, "up"), now_answering) == ("stored", "pirate")
     assert await db.rows("PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 6
+    assert len(MIGRATIONS) == 7
     assert await db.rows("SELECT content FROM messages") == [("old answer",)]
     assert await db.rows("SELECT message_id, rating FROM feedback") == [(1, "up")]
 
