@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 import pytest
 
 from core.store import Store
-from core.tools.approval_relay import SharedApprovals
+from core.tools.approval_relay import CHANNEL, SharedApprovals
 from core.tools.approvals import Approvals
 from core.types import ApprovalRequest, ApprovalSettled, ConversationKey
 from tests.core.store.backends import PostgresDb
 from tests.core.tools.test_approvals import ASKER, KEY, ApprovalSink, click
+from tests.fakes.waiting import wait_until
 
 Replica = tuple[Store, SharedApprovals]
 
@@ -38,10 +39,10 @@ async def replicas(postgres_url: str) -> AsyncIterator[list[Replica]]:
 
 
 async def asking(
-    approvals: SharedApprovals, sink: ApprovalSink, key: ConversationKey = KEY
+    approvals: SharedApprovals, sink: ApprovalSink, key: ConversationKey = KEY, seconds: float = 60
 ) -> tuple[asyncio.Task[ApprovalSettled], ApprovalRequest]:
     task = asyncio.create_task(
-        approvals.ask("team", key, "docs.delete_page", '{"page": "x"}', ASKER, sink, 60)
+        approvals.ask("team", key, "docs.delete_page", '{"page": "x"}', ASKER, sink, seconds)
     )
     return task, await sink.asked.get()
 
@@ -97,3 +98,27 @@ async def test_a_reset_on_one_replica_withdraws_the_threads_requests_on_the_othe
     assert not elsewhere.done()
     assert await b.click(click(other_request, "U1")) == "approved"
     assert (await elsewhere).decision == "approved"
+
+
+async def test_a_click_after_expiry_on_another_replica_is_told_it_expired(
+    replicas: list[Replica],
+) -> None:
+    (_, a), (_, b), _ = replicas
+    task, request = await asking(a, ApprovalSink(), seconds=0.05)
+    assert (await task).decision == "expired"
+    assert await b.click(click(request, "U1")) == "expired"
+
+
+async def test_a_garbled_message_from_another_replica_is_logged_and_changes_nothing(
+    replicas: list[Replica], caplog: pytest.LogCaptureFixture
+) -> None:
+    (_, a), (_, b), (store_c, _) = replicas
+    task, request = await asking(a, ApprovalSink())
+    await store_c.coordination.publish(CHANNEL, '{"kind": "click", "click": {"nope": 1}}')
+    await store_c.coordination.publish(CHANNEL, "not json")
+    await wait_until(
+        lambda: len([r for r in caplog.records if "not understood" in r.getMessage()]) == 2
+    )
+    assert not task.done()
+    assert await b.click(click(request, "U1")) == "approved"
+    assert (await task).decision == "approved"
