@@ -1,6 +1,9 @@
 """Engine overhead per turn with 100,000 stored messages: everything except waiting for the model.
 
-Run: .venv/bin/python -m bench.engine_overhead [--turns 1000] [--rounds 5]
+Run: .venv/bin/python -m bench.engine_overhead [--turns 1000] [--rounds 5] [--postgres]
+
+`--postgres` stores on PostgreSQL (PARLEY_TEST_DATABASE_URL's server, else an embedded
+PostgreSQL 18 on a unix socket) instead of the SQLite file.
 
 The model is the fake OpenAI server in a separate process, answering at once over loopback.
 Overhead = the turn's wall time minus the time spent inside the model client's stream (the
@@ -29,7 +32,9 @@ from core.providers import ModelClients, client_for
 from core.store import NewMessage, Store
 from core.types import Author, ConversationKey, IncomingMessage
 from tests.e2e.conftest import TEST_KEY, write_config
+from tests.e2e.replicas import replica_config
 from tests.fakes.sinks import RecordingSink
+from tests.postgres import create_database, postgres_server
 
 CONVERSATIONS = 5_000
 MESSAGES_PER_CONVERSATION = 20  # 100,000 in all
@@ -81,9 +86,9 @@ def key_of(n: int) -> ConversationKey:
     return ConversationKey("slack", f"T{n % 7:04d}", f"C{n % 101:05d}", f"17000{n:05d}.000100")
 
 
-async def seed(database: Path) -> None:
+async def seed(database: Path | str) -> None:
     filler = "lorem ipsum dolor " * 4
-    store = await Store.open(database)
+    store = await (Store.connect(database) if isinstance(database, str) else Store.open(database))
     try:
         for n in range(CONVERSATIONS):
             thread = [
@@ -137,7 +142,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def main(turns: int, rounds: int) -> None:
+async def main(turns: int, rounds: int, postgres: str | None) -> None:
     fake = await asyncio.create_subprocess_exec(
         sys.executable, "-c", SERVE_FAKE, stdout=asyncio.subprocess.PIPE
     )
@@ -146,12 +151,17 @@ async def main(turns: int, rounds: int) -> None:
     results: list[tuple[float, float, float, float]] = []
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            config = write_config(Path(scratch), base_url)
+            if postgres is None:
+                config = write_config(Path(scratch), base_url)
+                database: Path | str = Path(scratch) / "data" / "parley.db"
+            else:
+                config = replica_config(Path(scratch), base_url, postgres)
+                database = postgres
             # Never reached, but checked on every turn: their cost is part of the overhead.
             config.write_text(config.read_text() + BUDGETS)
             os.environ["PARLEY_TEST_KEY"] = TEST_KEY
             started = time.perf_counter()
-            await seed(Path(scratch) / "data" / "parley.db")
+            await seed(database)
             print(
                 f"seeded {CONVERSATIONS * MESSAGES_PER_CONVERSATION:,} messages in "
                 f"{CONVERSATIONS:,} conversations in {time.perf_counter() - started:.1f}s"
@@ -190,5 +200,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=1000, help="measured turns per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres", action="store_true", help="store on PostgreSQL")
     arguments = parser.parse_args()
-    event_loop.run(main(arguments.turns, arguments.rounds))
+    if not arguments.postgres:
+        event_loop.run(main(arguments.turns, arguments.rounds, None))
+    else:
+        with postgres_server() as server:
+            url = event_loop.run(create_database(server, "parley_bench"))
+            event_loop.run(main(arguments.turns, arguments.rounds, url))

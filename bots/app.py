@@ -68,7 +68,7 @@ async def open_runtime(
     for note in skipped_moderation(config):
         log.warning("%s", note)
     moderation = Moderation()
-    metrics = Metrics()
+    metrics = Metrics(replica=store.coordination.replica)
     tools = ToolHostRunning(config.tools) if config.tools else None
     if tools is not None:
         tools.begin()

@@ -73,7 +73,7 @@ def print_check(
         write("\nBudgets\n")
         for budget in config.budgets:
             write(f"  {_describe_budget(budget)}\n")
-    write(f"\nStorage\n  {config.storage.path}\n  {_retention(config)}\n")
+    write(f"\nStorage\n  {config.storage.describe()}\n  {_retention(config)}\n")
     write(f"\nMonitoring (parley run)\n  {_monitoring(config)}\n")
     return 0
 

@@ -151,7 +151,8 @@ class Engine:
                 await place.answerable()  # after the turns before it: reset waits for them
                 text = words.GREETING
                 if command is not None:
-                    text = await self._commands.run(config, bot, message, command)
+                    async with self._store.turn(message.key):  # and for other replicas' turns
+                        text = await self._commands.run(config, bot, message, command)
                 await reply.say(text)
                 return _skipped("command")
             return await self._turn(config, bot, message, reply, place)
@@ -180,7 +181,7 @@ class Engine:
             return _skipped("duplicate")
         try:
             await place.answerable()
-            async with self._observer.active():
+            async with self._store.turn(message.key, arrival.reply_id), self._observer.active():
                 started = time.monotonic()
                 try:
                     stored_name = message.author.display_name

@@ -45,17 +45,20 @@ class Metrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, replica: str = "") -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
         # RSS, CPU seconds, start time and open fds (from /proc, so Linux only), and python_info.
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
+        # The replica's name rides on this one series only: a label on every series would
+        # multiply them by the replicas, and Prometheus's own `instance` tells them apart.
         build = Gauge(
-            "parley_build_info", "Always 1; the labels say which Parley and Python run.",
-            ["version", "python"], registry=registry,
+            "parley_build_info",
+            "Always 1; the labels say which Parley and Python run, and as which replica.",
+            ["version", "python", "replica"], registry=registry,
         )  # fmt: skip
-        build.labels(parley_version(), platform.python_version()).set(1)
+        build.labels(parley_version(), platform.python_version(), replica).set(1)
         self._connected = Gauge(
             "parley_bot_connected", "1 while the bot's platform connection is up, else 0.",
             ["bot"], registry=registry,

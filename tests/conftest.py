@@ -6,18 +6,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.core.store.conftest import _pg_server, postgres_url
 from tests.fakes.discord_fixtures import fake_discord
 from tests.fakes.fixtures import fake_openai, no_proxy
 from tests.fakes.slack_fixtures import fake_slack
+from tests.postgres import postgres_server_url, postgres_url
 
-# postgres_url: the store tests' stand-in, shared until tests/postgres.py lands on main.
 __all__ = [
-    "_pg_server",
     "fake_discord",
     "fake_openai",
     "fake_slack",
     "no_proxy",
+    "postgres_server_url",
     "postgres_url",
     "private_cache_home",
 ]

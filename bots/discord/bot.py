@@ -5,43 +5,48 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from types import SimpleNamespace
+from collections.abc import Callable
 from typing import Any, Self
 
 import aiohttp
 import discord
-import yarl
 from discord import app_commands
 from discord.state import ConnectionState
 
 from bots.connect import keep_connecting
 from bots.discord.approvals import answer_approval, is_approval
-from bots.discord.command_sync import sync_if_changed
+from bots.discord.command_sync import sync_on_one_replica
 from bots.discord.commands import install
 from bots.discord.config import DiscordBotConfig
+from bots.discord.endpoints import counting_trace, pointed_at
 from bots.discord.feedback import answer_click, is_feedback
 from bots.discord.notes import post_note
 from bots.discord.ready import ready_when_servers_arrived
 from bots.discord.reply import NO_PINGS
 from bots.discord.router import DiscordEventRouter
+from bots.discord.shards import IdentifyPacing, ShardPlan, claim_shards
 from bots.discord.slash import command_failed
 from bots.tasks import Shutdown, TurnTasks
 from bots.throttle import ChannelThrottle
 from core.config import BotConfig
-from core.errors import ConfigError, ConfigIssue, ParleyError
+from core.errors import ParleyError
 from core.metrics import ApiCalls, ignore_api_calls
 from core.types import ConversationKey, Conversations
 
 log = logging.getLogger(__name__)
 
-DISCORD_API = "https://discord.com/api/v10"
-DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 GUILD_READY_TIMEOUT = 2.0  # discord.py's default wait for a server READY listed that has not come
 # What reaching Discord at start-up raises while the network or Discord is down; once
 # connected, discord.py reconnects by itself. LoginFailure and a gateway close for a bad
 # token or intents (ConnectionClosed 4004, 4014) are not here: retrying cannot fix them.
 GATEWAY_AUTHENTICATION_FAILED = 4004
+# What to do about the gateway's sharding close codes.
+SHARDING_HINTS = {
+    4010: "shards.count or shards.ids do not fit the other replicas' (every replica needs "
+    "the same count, and ids below it)",
+    4011: "the bot is in too many servers for one session: set shards.count (Discord "
+    "recommends one shard per 1,000 servers)",
+}
 UNREACHABLE: tuple[type[BaseException], ...] = (
     OSError,
     aiohttp.ClientError,
@@ -71,13 +76,14 @@ class DiscordBot:
 
     @property
     def connected(self) -> bool:
-        """The gateway session is ready and its WebSocket is open now."""
+        """The gateway sessions (one per shard this replica runs) are ready and their
+        WebSockets are open now."""
         client = self.client
         return (
             client is not None
             and not client.is_closed()
             and client.is_ready()
-            and bool(client.ws.open)
+            and client.gateway_open()
         )
 
     async def notify(self, key: ConversationKey, text: str) -> None:
@@ -93,14 +99,23 @@ class DiscordBot:
         return config
 
     async def run(self) -> None:
-        await keep_connecting(f"{self._name} (discord)", self._serve, UNREACHABLE)
+        shards = self._config().shards
+        plan = await claim_shards(self._name, shards, self._engine.coordination)
+        if plan is None:
+            return
+        await keep_connecting(f"{self._name} (discord)", lambda: self._serve(plan), UNREACHABLE)
 
-    async def _serve(self) -> None:
+    def _client(self, plan: ShardPlan) -> ParleyDiscordClient:
+        if plan.sharded:
+            return ShardedParleyDiscordClient(
+                self._config, self._engine, plan, self._api_calls, self._shutdown
+            )
+        return ParleyDiscordClient(self._config, self._engine, self._api_calls, self._shutdown)
+
+    async def _serve(self, plan: ShardPlan) -> None:
         config = self._config()
         with pointed_at(config):
-            self.client = ParleyDiscordClient(
-                self._config, self._engine, self._api_calls, self._shutdown
-            )
+            self.client = self._client(plan)
             try:
                 async with self.client:
                     try:
@@ -120,9 +135,10 @@ class DiscordBot:
                 # Only the close codes discord.py will not reconnect after reach here.
                 if closed.code == GATEWAY_AUTHENTICATION_FAILED:
                     raise self._token_rejected(config) from closed
+                hint = f": {SHARDING_HINTS[closed.code]}" if closed.code in SHARDING_HINTS else ""
                 raise ParleyError(
                     f"discord bot {self._name}: Discord closed the gateway for good: "
-                    f"{closed.code} {closed.reason}"
+                    f"{closed.code} {closed.reason}{hint}"
                 ) from closed
 
     def _token_rejected(self, config: DiscordBotConfig) -> ParleyError:
@@ -142,6 +158,7 @@ class ParleyDiscordClient(discord.Client):
         engine: Conversations,
         api_calls: ApiCalls = ignore_api_calls,
         shutdown: Shutdown | None = None,
+        **sharding: Any,  # shard_ids and shard_count, from the sharded subclass only
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # follow-ups in threads carry no mention
@@ -154,6 +171,7 @@ class ParleyDiscordClient(discord.Client):
             max_messages=None,
             http_trace=counting_trace(api_calls),
             allowed_mentions=NO_PINGS,
+            **sharding,
         )
         self.tree: app_commands.CommandTree[ParleyDiscordClient] = app_commands.CommandTree(self)
         self.tree.error(command_failed)
@@ -183,9 +201,13 @@ class ParleyDiscordClient(discord.Client):
         ready_when_servers_arrived(state, GUILD_READY_TIMEOUT)
         return state
 
+    def gateway_open(self) -> bool:
+        """The gateway WebSocket (each shard's, when sharded) is open now."""
+        return bool(self.ws.open)
+
     async def setup_hook(self) -> None:
         install(self.tree, self.talk)
-        await sync_if_changed(self.tree, self._current(), self.talk.engine)
+        await sync_on_one_replica(self.tree, self._current(), self.talk.engine)
 
     async def on_ready(self) -> None:
         # Also after a session had to start afresh (a resumed one is not READY again).
@@ -212,6 +234,45 @@ class ParleyDiscordClient(discord.Client):
         log.error("discord: %s failed: %s: %s", event_method, type(error).__name__, error)
 
 
+# misc: ParleyDiscordClient._get_state is typed for a plain ConnectionState; through
+# super() it returns the AutoShardedConnectionState discord.py builds here, parsers wrapped.
+class ShardedParleyDiscordClient(ParleyDiscordClient, discord.AutoShardedClient):  # type: ignore[misc]
+    """The same client over one gateway session per shard this replica runs: discord.py
+    routes every shard's events into the one set of handlers above."""
+
+    def __init__(
+        self,
+        config: Callable[[], DiscordBotConfig],
+        engine: Conversations,
+        plan: ShardPlan,
+        api_calls: ApiCalls = ignore_api_calls,
+        shutdown: Shutdown | None = None,
+    ) -> None:
+        super().__init__(
+            config, engine, api_calls, shutdown, shard_ids=list(plan.ids), shard_count=plan.count
+        )
+        self._pacing = IdentifyPacing()
+
+    def gateway_open(self) -> bool:
+        shards = self.shards
+        return len(shards) == len(self.shard_ids or ()) and not any(
+            shard.is_closed() for shard in shards.values()
+        )
+
+    async def setup_hook(self) -> None:
+        # Before the first IDENTIFY: how many shards may identify at once.
+        with contextlib.suppress(discord.HTTPException, discord.GatewayNotFound):
+            limits = await self.fetch_session_start_limits()
+            self._pacing.max_concurrency = limits.max_concurrency
+        await super().setup_hook()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self._pacing.wait_turn(shard_id or 0)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.debug("discord bot %s: shard %d ready", self._current().name, shard_id)
+
+
 def skipping_malformed(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
     """A gateway parser that logs a payload it cannot parse in one line and skips it."""
 
@@ -224,44 +285,3 @@ def skipping_malformed(event: str, parse: Callable[[Any], None]) -> Callable[[An
             log.warning("discord: skipped a malformed %s event: %s", event, reason)
 
     return parse_or_skip
-
-
-def counting_trace(record: ApiCalls) -> aiohttp.TraceConfig:
-    """discord.py's own hook into its HTTP session: every REST and CDN response, retries
-    after a 429 included, is counted; the gateway's WebSocket upgrade (101) is not."""
-
-    async def on_request_end(
-        session: aiohttp.ClientSession,
-        context: SimpleNamespace,
-        params: aiohttp.TraceRequestEndParams,
-    ) -> None:
-        if params.response.status != 101:
-            record(params.response.status)
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_end.append(on_request_end)
-    return trace
-
-
-@contextlib.contextmanager
-def pointed_at(config: DiscordBotConfig) -> Iterator[None]:
-    """discord.py keeps its REST base and gateway process-wide, so every Discord bot in
-    one process must agree on them; they are put back when the bot stops."""
-    api = (config.api_base_url or DISCORD_API).rstrip("/")
-    gateway = yarl.URL(config.gateway_url or DISCORD_GATEWAY)
-    before = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
-    if _running_urls and _running_urls[-1] != (api, gateway):
-        message = "every Discord bot in one process must use the same api_base_url and gateway_url"
-        raise ConfigError([ConfigIssue(config.name, None, "api_base_url", message)])
-    discord.http.Route.BASE = api
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
-    _running_urls.append((api, gateway))
-    try:
-        yield
-    finally:
-        _running_urls.pop()
-        if not _running_urls:
-            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = before
-
-
-_running_urls: list[tuple[str, yarl.URL]] = []

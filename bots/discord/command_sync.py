@@ -39,6 +39,22 @@ async def sync_if_changed(tree: Tree, config: DiscordBotConfig, engine: Conversa
     await _clear_stale(tree.client, config.name, places, markers)
 
 
+def command_sync_job(bot: str) -> str:
+    return f"discord:{bot}:command-sync"
+
+
+async def sync_on_one_replica(tree: Tree, config: DiscordBotConfig, engine: Conversations) -> None:
+    """Every replica declares the same commands: while one syncs them, the others skip."""
+    async with engine.coordination.once(command_sync_job(config.name)) as ours:
+        if not ours:
+            log.debug(
+                "discord bot %s: another replica is syncing its slash commands; skipped",
+                config.name,
+            )
+            return
+        await sync_if_changed(tree, config, engine)
+
+
 async def _sync(tree: Tree, name: str, place: str) -> bool:
     """False when Discord refuses the place: the bot still serves, and the log says why."""
     scope = None if place == GLOBAL else discord.Object(int(place))

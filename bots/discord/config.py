@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from bots.discord.shard_config import DiscordShards
 from core.config import BotConfig, Override, SecretRef
 from core.config.fields import FrozenMap, HttpUrl, empty_map, pattern_check, url_check
 
@@ -50,3 +51,4 @@ class DiscordBotConfig(BotConfig):
     admins: tuple[DiscordUserId, ...] = ()
     admin_roles: tuple[DiscordRoleId, ...] = ()
     moderation_channel: DiscordChannelId | None = None  # where admins hear of flagged messages
+    shards: DiscordShards = Field(default_factory=DiscordShards)

@@ -16,19 +16,23 @@ def ready_when_servers_arrived(state: ConnectionState[Any], patience: float) -> 
     so every start waited that long after the last server. Here the wait ends when each
     server READY listed has arrived; one that has not keeps the full `patience`.
 
+    A sharded client gets one READY per shard, each listing that shard's servers; the
+    timeout is the state's, shared by the shards' ready tasks, so it drops once every
+    shard's servers have arrived.
+
     Wraps the state's READY and GUILD_CREATE parsers (after any other wrapping)."""
-    due: set[str] = set()
+    due: dict[int, set[str]] = {}  # shard id (0 unsharded) to servers not arrived yet
     parse_ready = state.parsers["READY"]
     parse_guild = state.parsers["GUILD_CREATE"]
 
     def all_arrived() -> None:
-        if not due:
-            # Read by discord.py's ready task before each further wait.
+        if not any(due.values()):
+            # Read by discord.py's ready tasks before each further wait.
             state.guild_ready_timeout = NOTHING_DUE
 
     def ready(data: Any) -> None:
-        due.clear()
-        due.update(str(guild.get("id")) for guild in data.get("guilds") or ())
+        shard = (data.get("shard") or [0])[0]
+        due[shard] = {str(guild.get("id")) for guild in data.get("guilds") or ()}
         state.guild_ready_timeout = patience
         parse_ready(data)
         all_arrived()
@@ -36,7 +40,8 @@ def ready_when_servers_arrived(state: ConnectionState[Any], patience: float) -> 
     def guild_create(data: Any) -> None:
         parse_guild(data)
         if isinstance(data, dict) and not data.get("unavailable"):
-            due.discard(str(data.get("id")))
+            for servers in due.values():
+                servers.discard(str(data.get("id")))
             all_arrived()
 
     state.parsers["READY"] = ready

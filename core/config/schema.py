@@ -111,6 +111,10 @@ class StorageConfig(Frozen):
     # Connections each replica keeps to PostgreSQL for its turns (one more holds its locks).
     pool_min: int = Field(default=2, ge=1, le=100)
     pool_max: int = Field(default=10, ge=1, le=100)
+    # False matches the SQLite file's synchronous=NORMAL: a killed Parley loses nothing, a
+    # crash of PostgreSQL or its machine may lose the last fraction of a second of commits
+    # (the database stays consistent). True waits for the disk on every commit.
+    synchronous_commit: bool = False
     retention_days: int | None = Field(default=90, ge=1)
     usage_retention_days: int | None = Field(default=400, ge=1)
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from core.coordination import Coordination
 from core.store.sql import Conn
+from core.types import ConversationKey
 
 
 class Backend(Protocol):
@@ -44,6 +45,12 @@ class Backend(Protocol):
     def writing(self, action: str, *, keep: bool = True) -> AbstractAsyncContextManager[Conn]:
         """One transaction, committed before the caller continues (rolled back instead when
         `keep` is false: a dry run that counts exactly and deletes nothing)."""
+        ...
+
+    def turn(self, key: ConversationKey, reply_id: int | None) -> AbstractAsyncContextManager[None]:
+        """Held while a turn (or a command) runs in `key`: no other replica answers there
+        meanwhile, and a reply waits for earlier ones other live replicas took. One process
+        on SQLite orders its turns itself (core/turn/order.py)."""
         ...
 
     async def changed_elsewhere(self, conn: Conn) -> bool:

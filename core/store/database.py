@@ -19,6 +19,7 @@ from core.errors import StoreError
 from core.store import queries as q
 from core.store.connection import is_corruption, probe_writable, translated
 from core.store.sql import Conn, SqliteConn
+from core.types import ConversationKey
 
 # How stale the caches may be after another process's commit (see changed_elsewhere).
 SYNC_INTERVAL = 0.1
@@ -74,6 +75,11 @@ class SqliteDatabase:
         changed = self._version is not None and int(version) != self._version
         self._version = int(version)
         return changed
+
+    @asynccontextmanager
+    async def turn(self, key: ConversationKey, reply_id: int | None) -> AsyncIterator[None]:
+        """One process: the engine's own arrival order is the whole order."""
+        yield
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Never called: changed_elsewhere looks at data_version instead."""

@@ -65,6 +65,13 @@ UPDATE_MESSAGE_SQL: Final = (
     " WHERE id = ? RETURNING id"
 )
 
+# A reply a stopped process left with nothing shown, taken up again by one replica only.
+REOPEN_INTERRUPTED_SQL: Final = (
+    "UPDATE messages SET status = 'partial', error = '', token_count = 0, replica = ?"
+    " WHERE id = ? AND role = 'assistant' AND status <> 'complete' AND content = ''"
+    " AND tools = '' AND error LIKE 'interrupted%' RETURNING id"
+)
+
 REVISE_MESSAGE_SQL: Final = (
     "UPDATE messages SET author_name = ?, content = ?, token_count = ? WHERE id = ? RETURNING id"
 )

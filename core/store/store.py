@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -86,13 +86,19 @@ class Store:
         replica: str = "",
         pool_min: int = 2,
         pool_max: int = 10,
+        synchronous_commit: bool = False,
     ) -> Store:
         """A store on PostgreSQL, shared with every other replica connected to `url`."""
         # Imported here: a SQLite install never loads asyncpg.
         from core.store.postgres.database import PostgresDatabase
 
         db = await PostgresDatabase.connect(
-            url, clock=clock, replica=replica, pool_min=pool_min, pool_max=pool_max
+            url,
+            clock=clock,
+            replica=replica,
+            pool_min=pool_min,
+            pool_max=pool_max,
+            synchronous_commit=synchronous_commit,
         )
         store = cls(db)
         await store._load_persona_choices()
@@ -167,6 +173,13 @@ class Store:
         self._ids.remember(key, conversation_id)
         self._tails.drop(conversation_id)  # the next read loads it afresh
         return ids
+
+    def turn(
+        self, key: ConversationKey, reply_id: int | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """Held while a turn answers `reply_id` in `key` (or a command runs there): other
+        replicas on the database wait, and this one waits for replies they took earlier."""
+        return self._db.turn(key, reply_id)
 
     async def receive(
         self, key: ConversationKey, claim: arrivals.Claim | None, rows: list[NewMessage]
@@ -254,6 +267,19 @@ class Store:
             )
             if usage is not None:
                 await conn.run(q.INSERT_USAGE_SQL, usage_params(usage, self._clock()))
+
+    async def reopen_interrupted(self, message_id: int) -> bool:
+        """Takes up a reply a stopped process left with nothing shown (its message came again):
+        True for the one caller that gets it, on whichever replica."""
+        params = (self._replica, message_id)
+        async with self._db.single_statements(f"reopening message {message_id}") as conn:
+            if not await conn.fetch(q.REOPEN_INTERRUPTED_SQL, params):
+                return False
+            self._tails.update(
+                message_id, content="", status="partial", token_count=0, error="",
+                platform_message_id=None, tools=None,
+            )  # fmt: skip
+        return True
 
     async def revise_message(
         self, message_id: int, *, author_name: str, content: str, token_count: int

@@ -57,10 +57,11 @@ class Receiver:
         # Marked before the next await: a redelivery racing this turn must see it.
         self._in_flight.add(arrival.user_id)
         if not arrival.first:
+            # Atomic: of two replicas handed redeliveries of one message, one reopens it.
+            if not await self._store.reopen_interrupted(arrival.reply_id):
+                self._in_flight.discard(arrival.user_id)
+                return None, False
             log.info("turn %s: answering a redelivered message never answered", message.key)
-            await self._store.update_message(
-                arrival.reply_id, content="", status="partial", token_count=0
-            )
         return arrival, older_unread
 
     def _answerable(self, arrival: Arrival) -> bool:

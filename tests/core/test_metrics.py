@@ -68,13 +68,14 @@ def test_errors_are_counted_by_bot_provider_and_kind() -> None:
 
 
 def test_no_created_series_and_the_build_and_process_figures() -> None:
-    metrics = Metrics()
+    metrics = Metrics(replica="web-2")
     metrics.ended(report(RateLimited("429")))
     text = metrics.exposition().decode()
     assert "_created" not in text
     found = samples(metrics)
     build = [labels for name, labels in found if name == "parley_build_info"]
     assert len(build) == 1 and dict(build[0])["python"].startswith("3.")
+    assert dict(build[0])["replica"] == "web-2"
     assert found[("process_resident_memory_bytes", frozenset())] > 0
     assert any(name == "python_info" for name, _ in found)
 

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bots.app import Runtime, open_runtime, run_bots
 from bots.platforms import startable_bots
+from bots.replica import replica_name
 from cli.main import main
 from core.version import parley_version
 from tests.e2e.discord_env import discord_env, write_config
@@ -150,6 +151,7 @@ async def test_slack_turns_move_the_counters_and_health_reads_ok(
 
         body = await parley.until_healthy(True)
         assert body["checks"]["provider:fake"] == "ok"
+        assert body["replica"] == replica_name()
 
 
 async def test_process_build_and_connection_figures_and_no_created_series(
@@ -169,7 +171,7 @@ async def test_process_build_and_connection_figures_and_no_created_series(
         assert metrics[("process_open_fds", frozenset())] > 0
         assert any(name == "python_info" for name, _ in metrics)
         python = ".".join(str(part) for part in sys.version_info[:3])
-        build = {"version": parley_version(), "python": python}
+        build = {"version": parley_version(), "python": python, "replica": replica_name()}
         assert await parley.value("parley_build_info", **build) == 1
         assert await parley.value("parley_bot_connected", bot="team") == 1
 

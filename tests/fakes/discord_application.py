@@ -32,9 +32,12 @@ def _installable(command: object) -> bool:
 class ApplicationRoutes:
     """GET /users/@me and /oauth2/applications/@me (discord.py's login), gateway, commands."""
 
-    def __init__(self, world: World, gateway_url: Callable[[], str]) -> None:
+    def __init__(
+        self, world: World, gateway_url: Callable[[], str], shards: tuple[int, int] = (1, 1)
+    ) -> None:
         self.world = world
         self.gateway_url = gateway_url
+        self.shard_count, self.max_concurrency = shards
 
     def routes(self) -> list[web.RouteDef]:
         global_commands = "/applications/{app}/commands"
@@ -80,8 +83,16 @@ class ApplicationRoutes:
         return json_response({"url": self.gateway_url()})
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return json_response({"url": self.gateway_url(), "shards": 1, "session_start_limit": limit})
+        limit = {
+            "total": 1000,
+            "remaining": 999,
+            "reset_after": 14_400_000,
+            "max_concurrency": self.max_concurrency,
+        }
+        shards = self.shard_count
+        return json_response(
+            {"url": self.gateway_url(), "shards": shards, "session_start_limit": limit}
+        )
 
     def _scope(self, request: web.Request) -> str | web.Response:
         if request.match_info["app"] != self.world.identity.application_id:

@@ -17,6 +17,7 @@ from tests.fakes.discord_interactions import InteractionRoutes
 from tests.fakes.discord_mentions import pings
 from tests.fakes.discord_payloads import Payload
 from tests.fakes.discord_rest import AttachmentRoutes, ChannelRoutes
+from tests.fakes.discord_shards import guild_id_on_shard
 from tests.fakes.discord_state import (
     DiscordIdentity,
     Download,
@@ -62,11 +63,18 @@ class FakeDiscord(Fake):
         heartbeat_interval_ms: int = 41_250,
         response_window: float | None = RESPONSE_WINDOW,
         port: int = 0,
+        shards: int = 1,
+        sharding_required: bool = False,
+        max_concurrency: int = 1,
     ) -> None:
         self.identity = identity or DiscordIdentity()
         self.world = World(self.identity)
         self.response_window = response_window
-        self.gateway = GatewayServer(self.identity.token, self._ready, heartbeat_interval_ms)
+        self.max_concurrency = max_concurrency  # IDENTIFYs per 5 s, per GET /gateway/bot
+        self.gateway = GatewayServer(
+            self.identity.token, self._ready, heartbeat_interval_ms,
+            shard_count=shards, sharding_required=sharding_required,
+        )  # fmt: skip
         self.calls: list[RestCall] = []
         self.downloads: list[Download] = []
         self._faults = Faults()
@@ -131,7 +139,8 @@ class FakeDiscord(Fake):
         interaction_routes = InteractionRoutes(
             self.world, lambda: self.base_url, lambda: self.response_window
         )
-        api.add_routes(ApplicationRoutes(self.world, lambda: self.gateway_url).routes())
+        limits = (self.gateway.shard_count, self.max_concurrency)
+        api.add_routes(ApplicationRoutes(self.world, lambda: self.gateway_url, limits).routes())
         api.add_routes(channel_routes.routes())
         api.add_routes(interaction_routes.routes())
         api.router.add_route("*", "/{tail:.*}", self._not_found)
@@ -226,34 +235,46 @@ class FakeDiscord(Fake):
         self._faults = Faults()
 
     # Gateway.
-    async def wait_ready(self) -> None:
+    async def wait_ready(self, shard: int = 0) -> None:
         """Returns once a client has IDENTIFYed (READY + GUILD_CREATEs sent) or RESUMEd."""
-        async with deadline(_WAIT, "no gateway client became ready"):
-            await self.gateway.wait_ready()
+        async with deadline(_WAIT, f"no gateway client became ready on shard {shard}"):
+            await self.gateway.wait_ready(shard)
 
     async def dispatch(self, event: str, data: Any) -> int:
-        """Sends an op 0 dispatch with the session's next sequence number and returns it."""
+        """Sends an op 0 dispatch with its session's next sequence number and returns it:
+        a server's event goes to the server's shard, a DM's to shard 0 (0 returned: no
+        session runs that shard)."""
         async with deadline(_WAIT, "no gateway session to dispatch to"):
             await self.gateway.wait_session()
+        shard = self.gateway.shard_for(event, data)
         if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and isinstance(data, dict):
-            data = events.hide_content(self.world, data, self.gateway.intents)
+            data = events.hide_content(self.world, data, self.gateway.intents_of(shard))
         if event == "INTERACTION_CREATE" and isinstance(data, dict):
             interaction = self.world.interactions.get(str(data.get("id")))
             if interaction is not None:
                 interaction.sent_at = time.monotonic()
-        return await self.gateway.dispatch(event, data)
+        return await self.gateway.dispatch(event, data, shard)
 
-    async def request_reconnect(self) -> None:
+    async def request_reconnect(self, shard: int = 0) -> None:
         async with deadline(_WAIT, "no gateway client to reconnect"):
-            await self.gateway.request_reconnect()
+            await self.gateway.request_reconnect(shard)
 
-    async def drop_connection(self) -> None:
+    async def drop_connection(self, shard: int = 0) -> None:
         async with deadline(_WAIT, "no gateway client to drop"):
-            await self.gateway.drop_connection()
+            await self.gateway.drop_connection(shard)
 
-    async def invalidate_session(self, resumable: bool) -> None:
+    async def invalidate_session(self, resumable: bool, shard: int = 0) -> None:
         async with deadline(_WAIT, "no gateway client to invalidate"):
-            await self.gateway.invalidate_session(resumable)
+            await self.gateway.invalidate_session(resumable, shard)
+
+    def add_guild_on_shard(self, shard: int, nth: int = 0) -> tuple[str, str]:
+        """A server (with a #general channel) that Discord puts on `shard` of the fake's
+        shard count; returns (guild id, channel id)."""
+        guild_id = guild_id_on_shard(shard, self.gateway.shard_count, nth)
+        self.world.add_guild(guild_id, f"shard{shard}-{nth}", self.user_id)
+        channel_id = str(int(guild_id) + 1)
+        self.world.add_text_channel(channel_id, guild_id, "general")
+        return guild_id, channel_id
 
     def message_create(
         self,
@@ -307,7 +328,7 @@ class FakeDiscord(Fake):
 
     async def _emit(self, event: str, data: Any) -> None:
         """Echoes REST side effects on the gateway; kept for replay if the client is away."""
-        if self.gateway.session is not None:
+        if self.gateway.has_sessions:
             await self.gateway.dispatch(event, data)
 
     # HTTP.

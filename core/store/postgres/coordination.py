@@ -5,6 +5,7 @@ LISTEN/NOTIFY for word of what another replica changed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 STORE_CHANNEL: Final = "parley_store"
 _PREFIX: Final = "parley_"
 _NOTIFY_SQL: Final = "SELECT pg_notify($1, $2)"
+# A conversation's turn ended on some replica: its name, for the replicas waiting on it.
+TURNS_CHANNEL: Final = "parley_turns"
+_RELEASE_SQL: Final = "SELECT pg_advisory_unlock($1), pg_notify($2, $3)"
+# A replica that died releases its locks without a word: waiters look again this often.
+RECHECK_SECONDS: Final = 1.0
 MAX_MESSAGE: Final = 7000  # PostgreSQL takes payloads under 8,000 bytes
 
 
@@ -42,6 +48,7 @@ class PostgresCoordination:
         self._held: set[str] = set()
         self._store_listeners: list[Callable[[], None]] = []
         self._subscribers: dict[str, list[Callable[[str], None]]] = {}
+        self._released: dict[str, asyncio.Event] = {}  # turn locks other replicas wait on
         self.lost = asyncio.Event()
         conn.add_termination_listener(self._terminated)
 
@@ -50,6 +57,7 @@ class PostgresCoordination:
         conn = await asyncpg.connect(url)
         coordination = cls(conn, replica, token)
         await conn.add_listener(STORE_CHANNEL, coordination._notified)
+        await conn.add_listener(TURNS_CHANNEL, coordination._notified)
         return coordination
 
     @property
@@ -67,6 +75,11 @@ class PostgresCoordination:
         if channel == STORE_CHANNEL:
             for store_listener in self._store_listeners:
                 store_listener()
+            return
+        if channel == TURNS_CHANNEL:
+            released = self._released.pop(message, None)
+            if released is not None:
+                released.set()
             return
         for listener in self._subscribers.get(channel, []):
             listener(message)
@@ -108,6 +121,46 @@ class PostgresCoordination:
     async def _unlock(self, name: str) -> None:
         async with self._turn:
             await self._conn.fetchval("SELECT pg_advisory_unlock($1)", lock_key(name))
+
+    @asynccontextmanager
+    async def turn(self, name: str) -> AsyncIterator[None]:
+        """Holds the lock `name` while the caller runs, waiting while another replica holds
+        it; the release wakes the replicas waiting for it at once."""
+        await self.take_turn(name)
+        try:
+            yield
+        finally:
+            await self.end_turn(name)
+
+    async def take_turn(self, name: str) -> None:
+        waited = False
+        while True:
+            released = self._released.setdefault(name, asyncio.Event())
+            if await self._try_lock(name):
+                self._released.pop(name, None)
+                return
+            if not waited:
+                log.debug("%s is taken by another replica; waiting", name)
+                waited = True
+            await self.wait_for_turn_end(name, released)
+
+    async def wait_for_turn_end(self, name: str, released: asyncio.Event | None = None) -> None:
+        """Until a turn on `name` ends somewhere, or RECHECK_SECONDS pass."""
+        released = released or self._released.setdefault(name, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RECHECK_SECONDS):
+                await released.wait()
+
+    async def end_turn(self, name: str, *, wake: bool = True) -> None:
+        if self._conn.is_closed():
+            return  # the lock went with the connection
+        async with self._turn:
+            if wake:
+                await self._conn.fetchrow(
+                    _RELEASE_SQL, lock_key(name), TURNS_CHANNEL, self.notice(name)
+                )
+            else:
+                await self._conn.fetchval("SELECT pg_advisory_unlock($1)", lock_key(name))
 
     async def hold(self, name: str) -> bool:
         if name in self._held:

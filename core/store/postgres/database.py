@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import datetime
 
 import asyncpg
 
+from core.config.storage_url import shown
 from core.errors import StoreError
 from core.store.connection import PROBE_BYTES
 from core.store.postgres.conn import PostgresConn
 from core.store.postgres.coordination import STORE_CHANNEL, PostgresCoordination
 from core.store.postgres.schema import migrate
+from core.store.postgres.turns import ConversationTurns
 from core.store.sql import Conn, IntegrityViolation
+from core.types import ConversationKey
 
 _NOTIFY_SQL = "SELECT pg_notify(?, ?)"
 # A turn's worth of bytes in a table of the probe's own session, rolled back.
@@ -57,6 +60,7 @@ class PostgresDatabase:
         self._coordination = coordination
         self.clock = clock
         self._changed = False
+        self._turns = ConversationTurns(coordination)
         self._listeners: list[Callable[[], None]] = []
         coordination.on_store_change(self._noticed)
 
@@ -69,8 +73,9 @@ class PostgresDatabase:
         replica: str,
         pool_min: int = 2,
         pool_max: int = 10,
+        synchronous_commit: bool = False,
     ) -> PostgresDatabase:
-        where = _without_password(url)
+        where = shown(url)
         with translated(f"opening the database {where}"):
             first = await asyncpg.connect(url)
             try:
@@ -79,7 +84,13 @@ class PostgresDatabase:
                 await first.close()
             coordination = await PostgresCoordination.start(url, replica, secrets.token_hex(8))
             try:
-                pool = await asyncpg.create_pool(url, min_size=pool_min, max_size=pool_max)
+                pool = await asyncpg.create_pool(
+                    url,
+                    min_size=pool_min,
+                    max_size=pool_max,
+                    reset=_keep_session,
+                    server_settings={"synchronous_commit": "on" if synchronous_commit else "off"},
+                )
             except BaseException:
                 await coordination.close()
                 raise
@@ -119,6 +130,9 @@ class PostgresDatabase:
                 else:
                     await transaction.rollback()
 
+    def turn(self, key: ConversationKey, reply_id: int | None) -> AbstractAsyncContextManager[None]:
+        return self._turns.turn(self.single_statements, key, reply_id)
+
     async def changed_elsewhere(self, conn: Conn) -> bool:
         changed, self._changed = self._changed, False
         return changed
@@ -154,11 +168,8 @@ class PostgresDatabase:
                 await self._coordination.close()
 
 
-def _without_password(url: str) -> str:
-    """The URL as logs and errors may show it."""
-    head, at, tail = url.rpartition("@")
-    if not at or "://" not in head:
-        return url
-    scheme, _, credentials = head.partition("://")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{tail}"
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The store's connections never LISTEN, lock or SET anything (the coordination's own
+    connection does), so a connection back in the pool needs no reset query: asyncpg's
+    default would cost a round trip on every store call. Open transactions are still
+    ended by the pool itself."""

