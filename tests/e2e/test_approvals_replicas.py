@@ -6,15 +6,16 @@ MCP server; the fake model serves both."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
-from bots.app import Runtime, open_runtime
+from bots.app import Runtime
 from core.types import ApprovalClick, ApprovalRequest
+from tests.e2e.conftest import TEST_KEY
+from tests.e2e.replicas import replica_config
+from tests.e2e.replicas import replicas as running_replicas
 from tests.e2e.test_engine import ALICE, THREAD, said
 from tests.e2e.tools_env import calls_made, delete_then_answer, with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
@@ -31,18 +32,17 @@ def files(tmp_path: Path) -> ToolsServerFiles:
 
 @pytest.fixture
 async def replicas(
-    config_path: Path, files: ToolsServerFiles, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    fake_openai: FakeOpenAI,
+    files: ToolsServerFiles,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[tuple[Runtime, Runtime]]:
-    with_tools(config_path, files)
-    text = config_path.read_text()
-    path_line = next(line for line in text.splitlines() if line.startswith("  path: "))
-    config_path.write_text(text.replace(path_line, f"  url: {json.dumps(postgres_url)}"))
-    async with AsyncExitStack() as stack:
-        opened = []
-        for name in ("a", "b"):
-            monkeypatch.setenv("PARLEY_REPLICA", name)
-            opened.append(await stack.enter_async_context(open_runtime(config_path)))
-        yield opened[0], opened[1]
+    monkeypatch.setenv("PARLEY_TEST_KEY", TEST_KEY)
+    config = replica_config(tmp_path, fake_openai.base_url, postgres_url)
+    with_tools(config, files)
+    async with running_replicas(config, ("a", "b"), monkeypatch) as (a, b):
+        yield a, b
 
 
 def click(request: ApprovalRequest, user: str, *, approve: bool = True) -> ApprovalClick:
