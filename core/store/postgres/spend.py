@@ -29,8 +29,10 @@ _SEQUENCE_SQL: Final = (
     "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('usage', 'id')::regclass), 0)"
 )
 # Every INSERT, UPDATE or DELETE on usage holds this from before its first row to its end.
+# pg_locks shows every database of the server: a table elsewhere may share usage's oid.
 _WRITERS_SQL: Final = (
     "SELECT DISTINCT virtualtransaction FROM pg_locks WHERE locktype = 'relation'"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     " AND relation = 'usage'::regclass AND mode = 'RowExclusiveLock'"
 )
 # One row each, its id first: the rows above the floor are told apart by id.
