@@ -98,9 +98,15 @@ class SharedApprovals:
         if self._subscribed:
             return
         async with self._subscribing:
-            if not self._subscribed:
+            if self._subscribed:
+                return
+            try:
                 await self._coordination.subscribe(CHANNEL, self._heard)
-                self._subscribed = True
+            except Exception as error:  # asyncpg's or the socket's; tried again next time
+                # Clicks on this replica still decide; those relayed here go unanswered.
+                log.warning("approvals: not listening to other replicas: %s", error)
+                return
+            self._subscribed = True
 
     def _heard(self, message: str) -> None:
         try:

@@ -122,3 +122,14 @@ async def test_a_garbled_message_from_another_replica_is_logged_and_changes_noth
     assert not task.done()
     assert await b.click(click(request, "U1")) == "approved"
     assert (await task).decision == "approved"
+
+
+async def test_a_replica_that_cannot_listen_still_asks_and_decides_its_own_clicks(
+    replicas: list[Replica], caplog: pytest.LogCaptureFixture
+) -> None:
+    (store_a, a), _, _ = replicas
+    await store_a.close()  # its connection to the others is gone
+    task, request = await asking(a, ApprovalSink())
+    assert any("not listening" in r.getMessage() for r in caplog.records)
+    assert await a.click(click(request, "U1")) == "approved"
+    assert (await task).decision == "approved"
