@@ -3,7 +3,7 @@
 Run: .venv/bin/python -m bench.engine_overhead [--turns 1000] [--rounds 5] [--postgres]
 
 `--postgres` stores on PostgreSQL (PARLEY_TEST_DATABASE_URL's server, else an embedded
-PostgreSQL 18 on a unix socket) instead of the SQLite file.
+PostgreSQL 18 with its default settings on a unix socket) instead of the SQLite file.
 
 The model is the fake OpenAI server in a separate process, answering at once over loopback.
 Overhead = the turn's wall time minus the time spent inside the model client's stream (the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
@@ -34,7 +35,7 @@ from core.types import Author, ConversationKey, IncomingMessage
 from tests.e2e.conftest import TEST_KEY, write_config
 from tests.e2e.replicas import replica_config
 from tests.fakes.sinks import RecordingSink
-from tests.postgres import create_database, postgres_server
+from tests.postgres import SERVER_URL_VARIABLE, create_database, embedded_server
 
 CONVERSATIONS = 5_000
 MESSAGES_PER_CONVERSATION = 20  # 100,000 in all
@@ -205,6 +206,8 @@ if __name__ == "__main__":
     if not arguments.postgres:
         event_loop.run(main(arguments.turns, arguments.rounds, None))
     else:
-        with postgres_server() as server:
-            url = event_loop.run(create_database(server, "parley_bench"))
+        given = os.environ.get(SERVER_URL_VARIABLE)
+        # PostgreSQL's own settings (fsync on), not the tests' fast ones.
+        with contextlib.nullcontext(given) if given else embedded_server(durable=True) as server:
+            url = event_loop.run(create_database(server))
             event_loop.run(main(arguments.turns, arguments.rounds, url))

@@ -1,4 +1,4 @@
-"""Fixtures every test shares: no proxies for loopback fakes, a private tokenizer cache."""
+"""Fixtures every test shares: no proxies for loopback fakes, PostgreSQL, a private cache."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import pytest
 from tests.fakes.discord_fixtures import fake_discord
 from tests.fakes.fixtures import fake_openai, no_proxy
 from tests.fakes.slack_fixtures import fake_slack
-from tests.postgres import postgres_server_url, postgres_url
+from tests.postgres import postgres_databases, postgres_server_url, postgres_url
 
 __all__ = [
     "fake_discord",
     "fake_openai",
     "fake_slack",
     "no_proxy",
+    "postgres_databases",
     "postgres_server_url",
     "postgres_url",
     "private_cache_home",

@@ -106,7 +106,7 @@ class StorageConfig(Frozen):
     """
 
     path: Path = Field(default=DEFAULT_STORAGE_PATH, validate_default=True)
-    # PostgreSQL instead of the SQLite file, shared by every replica (issue 13).
+    # PostgreSQL, shared by every replica: when set, `path` is not used.
     url: str | None = None
     # Connections each replica keeps to PostgreSQL for its turns (one more holds its locks).
     pool_min: int = Field(default=2, ge=1, le=100)
@@ -126,18 +126,16 @@ class StorageConfig(Frozen):
     @field_validator("url")
     @classmethod
     def _postgres(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(SCHEMES):
+        if not value:
+            return None  # `url: ${PARLEY_DATABASE_URL:-}` left empty: the SQLite file
+        if not value.startswith(SCHEMES):
             raise PydanticCustomError(
                 "storage_url", "must be a PostgreSQL URL: postgresql://USER@HOST:PORT/DATABASE"
             )
         return value
 
     @model_validator(mode="after")
-    def _one_database(self) -> StorageConfig:
-        if self.url is not None and "path" in self.model_fields_set:
-            raise PydanticCustomError(
-                "storage_both", "give storage.path (SQLite) or storage.url (PostgreSQL), not both"
-            )
+    def _pool(self) -> StorageConfig:
         if self.pool_min > self.pool_max:
             raise PydanticCustomError("storage_pool", "pool_min must not exceed pool_max")
         return self

@@ -13,6 +13,7 @@ from tests.fakes.loopback import Fake, LoopbackServer
 from tests.fakes.slack_api import SlackError, WebApi
 from tests.fakes.slack_approvals import EphemeralMethods, button_click
 from tests.fakes.slack_blocks import feedback_click, interactive_envelope
+from tests.fakes.slack_connections import Target
 from tests.fakes.slack_events import event_callback, events_api_envelope
 from tests.fakes.slack_http import Fault, Faults, auth_error, bearer, fault_response, request_params
 from tests.fakes.slack_socket import ACK_WINDOW, SocketModeServer
@@ -213,24 +214,39 @@ class FakeSlack(Fake):
     async def wait_connected(
         self,
         timeout: float = 30.0,  # noqa: ASYNC109  (the fake's API; it wraps its own deadline)
+        *,
+        count: int = 1,
     ) -> None:
-        async with deadline(timeout, "no Socket Mode client connected"):
-            await self.socket.wait_connected()
+        """Until `count` Socket Mode connections are open (several processes of one app)."""
+        async with deadline(timeout, f"not {count} Socket Mode client(s) connected"):
+            await self.socket.wait_connected(count)
 
-    async def disconnect_client(self, reason: str = "refresh_requested") -> None:
-        """Sends {"type": "disconnect"}; the client reconnects through apps.connections.open."""
+    async def disconnect_client(
+        self, reason: str = "refresh_requested", *, which: Target = None
+    ) -> None:
+        """Sends {"type": "disconnect"} to the newest connection (or `which`); the client
+        reconnects through apps.connections.open."""
         async with deadline(_SOCKET_TIMEOUT, "no Socket Mode client to disconnect"):
-            await self.socket.disconnect_client(reason)
+            await self.socket.disconnect_client(reason, which=which)
 
-    async def drop_client(self) -> None:
-        """Closes the Socket Mode connection abruptly; the client reconnects on its own."""
+    async def drop_client(self, *, which: Target = None) -> None:
+        """Closes the newest Socket Mode connection (or `which`) abruptly; the client
+        reconnects on its own."""
         async with deadline(_SOCKET_TIMEOUT, "no Socket Mode client to drop"):
-            await self.socket.drop_client()
+            await self.socket.drop_client(which=which)
 
-    async def send_envelope(self, envelope: dict[str, Any]) -> None:
+    async def send_envelope(self, envelope: dict[str, Any], *, to: Target = None) -> None:
         """Sends any raw frame (slash_commands, interactive, ...) without waiting for an ack."""
         async with deadline(_SOCKET_TIMEOUT, "no Socket Mode client connected"):
-            await self.socket.send(envelope)
+            await self.socket.send(envelope, to=to)
+
+    async def redeliver(
+        self, envelope_id: str, reason: str = "timeout", *, to: Target = None
+    ) -> str:
+        """Slack's retry of envelope `envelope_id` (same event id, retry_attempt + 1), to
+        another connection than the try before unless `to` names one; returned once acked."""
+        async with deadline(_SOCKET_TIMEOUT, f"retry of {envelope_id} not acknowledged"):
+            return await self.socket.redeliver(envelope_id, reason, to=to)
 
     def event_callback(
         self, event: dict[str, Any], *, event_id: str | None = None, team_id: str | None = None
@@ -248,8 +264,10 @@ class FakeSlack(Fake):
         retry_attempt: int = 0,
         retry_reason: str = "",
         team_id: str | None = None,
+        to: Target = None,
     ) -> str:
-        """Delivers `event` over Socket Mode and returns the envelope id once it is acked.
+        """Delivers `event` over Socket Mode (to one connection: see Target) and returns the
+        envelope id once it is acked.
 
         A message or app_mention event is also stored in history (once per ts), since on
         Slack the message exists before its event arrives.
@@ -264,7 +282,7 @@ class FakeSlack(Fake):
         )
         what = f"envelope {envelope['envelope_id']} not acknowledged"
         async with deadline(_SOCKET_TIMEOUT, what):
-            return await self.socket.send_and_wait_ack(envelope)
+            return await self.socket.send_and_wait_ack(envelope, to=to)
 
     async def click_feedback(
         self, channel: str, ts: str, user: str, *, positive: bool = True
@@ -290,11 +308,11 @@ class FakeSlack(Fake):
         await self.send_interactive(payload)
         return payload
 
-    async def send_interactive(self, payload: dict[str, Any]) -> str:
+    async def send_interactive(self, payload: dict[str, Any], *, to: Target = None) -> str:
         """Delivers an interactive payload (a click) and returns its envelope id once acked."""
         envelope = interactive_envelope(payload)
         async with deadline(_SOCKET_TIMEOUT, f"envelope {envelope['envelope_id']} not acked"):
-            return await self.socket.send_and_wait_ack(envelope)
+            return await self.socket.send_and_wait_ack(envelope, to=to)
 
     def _remember(self, event: dict[str, Any]) -> None:
         if event.get("type") not in ("message", "app_mention") or "subtype" in event:

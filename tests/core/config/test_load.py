@@ -120,6 +120,15 @@ def test_storage_url_takes_its_password_from_the_environment_and_never_shows_it(
     assert config.storage.describe() == "postgresql://parley@db.internal:5432/parley"
 
 
+def test_an_empty_storage_url_keeps_the_sqlite_file(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL + "storage:\n  url: ${PARLEY_DATABASE_URL:-}\n")
+
+    config = load_config(path, {})
+
+    assert config.storage.url is None
+    assert config.storage.describe() == str(path.parent / "data" / "parley.db")
+
+
 def test_absolute_storage_path_is_kept(write_config: WriteConfig, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere" / "p.db"
     config = load_config(write_config(MINIMAL + f"storage:\n  path: {target}\n"), {})
