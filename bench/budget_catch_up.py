@@ -4,8 +4,9 @@ which misses rows committed out of id order) against the settling reader replica
 Run: .venv/bin/python -m bench.budget_catch_up [--period-rows 20000] [--added 20] [--rounds 200]
 
 A database holds `--period-rows` usage rows of this month; then, `--rounds` times, `--added`
-rows arrive (what other replicas spend in 30 s) and each reader catches up. The server is
-PARLEY_TEST_DATABASE_URL's, else an embedded one with the tests' settings.
+rows arrive (what other replicas spend in 30 s) and each reader catches up. Last, a first
+read while another transaction's usage row is uncommitted (the settling reader's worst case).
+The server is PARLEY_TEST_DATABASE_URL's, else an embedded one with the tests' settings.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ async def main(url: str, period_rows: int, added: int, rounds: int) -> None:
                 ms, tokens = await _timed(functools.partial(reader.added, SINCE))
                 times[name].append(ms)
                 counted[name] += tokens
+        await _first_read_during_a_write(url, store, period_rows + rounds * added)
         for name, spent in times.items():
             p99 = statistics.quantiles(spent, n=100)[98]
             print(
@@ -78,6 +80,20 @@ async def main(url: str, period_rows: int, added: int, rounds: int) -> None:
                 f" p99 {p99:.2f} ms over {rounds} rounds; counted {counted[name]} tokens"
                 f" (expected {rounds * added * 10})"
             )
+
+
+async def _first_read_during_a_write(url: str, store: Store, rows: int) -> None:
+    """A replica's first read while another's usage row is uncommitted: nothing is settled
+    yet, so the settling reader reads the period row by row (once)."""
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            record = UsageRecord(KEY, "team", "helper", "gpt-4o", "U1", 10, 2, 0)
+            await conn.execute(postgres_sql(q.INSERT_USAGE_SQL), *usage_params(record, NOW))
+            ms, _ = await _timed(functools.partial(store.ledger.spend_reader().period, SINCE))
+            print(f"settling: first read of {rows} rows during a write {ms:.1f} ms (row by row)")
+    finally:
+        await conn.close()
 
 
 async def _run(arguments: argparse.Namespace, server: str) -> None:
