@@ -47,6 +47,7 @@ class PostgresDatabase:
     which are reloaded whenever another replica says it changed something."""
 
     caching = False
+    concurrent_writers = True
     sweeps_every_replica = False
 
     def __init__(
