@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bots.config_models import config_models, load_config
 from bots.monitoring import Monitor
@@ -150,27 +151,49 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
         for bot, runner in zip(bots, runners, strict=True)
     ]
     stopping = asyncio.create_task(stop.requested.wait(), name="stop-signal")
+    losing = asyncio.create_task(coordination.lost.wait(), name="coordination-lost")
     try:
-        pending: set[asyncio.Task[object]] = {*serving, stopping}
-        # Until every bot has stopped (each on its own), or a stop signal.
-        while pending and not stop.requested.is_set():
-            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            if not any(task in pending for task in serving):
-                break
-        if not stop.requested.is_set():
-            log.error("no bot is running any more; stopping")
+        await _serve_until_stopped(serving, stopping, losing, coordination.replica)
     finally:
         runtime.config.hold_running({})
         # A second signal while the replies finish changes nothing: the wait is bounded.
         # Each bot stops listening, drains its own turns (shutdown.grace) and closes its
         # connections, before the store closes behind it.
-        for task in (*serving, stopping, monitor, warming, noting):
+        background = (stopping, losing, monitor, warming, noting)
+        for task in (*serving, *background):
             task.cancel()
-        await asyncio.gather(*serving, stopping, monitor, warming, noting, return_exceptions=True)
+        await asyncio.gather(*serving, *background, return_exceptions=True)
         _stop_signals_off()
     if stop.signal is not None:
         log.info("%s", stop.summary(shutdown))
     return stop.requested.is_set()
+
+
+async def _serve_until_stopped(
+    serving: list[asyncio.Task[None]],
+    stopping: asyncio.Task[bool],
+    losing: asyncio.Task[bool],
+    replica: str,
+) -> None:
+    """Until a stop signal, every bot stopped (each on its own), or the roles this replica
+    claimed are lost (its coordination connection died): another replica may hold its
+    Discord shards by now and only a new start claims them again, so its supervisor must
+    restart it."""
+    pending: set[asyncio.Task[Any]] = {*serving, stopping, losing}
+    while not stopping.done():
+        _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if stopping.done():
+            return
+        if losing.done():
+            log.error(
+                "replica %s lost its claims on the database; stopping so that its "
+                "supervisor starts it again",
+                replica or "(unnamed)",
+            )
+            return
+        if not any(task in pending for task in serving):
+            log.error("no bot is running any more; stopping")
+            return
 
 
 class StopRequest:

@@ -7,6 +7,7 @@ session advisory locks decide between replicas, and a replica that dies releases
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
@@ -16,6 +17,12 @@ class Coordination(Protocol):
     @property
     def replica(self) -> str:
         """This replica's name (`PARLEY_REPLICA`, else the host name)."""
+        ...
+
+    @property
+    def lost(self) -> asyncio.Event:
+        """Set when this replica no longer holds what it claimed (its connection to the
+        others died): another replica may have taken its roles, so it must stop serving."""
         ...
 
     async def hold(self, name: str) -> bool:
@@ -47,10 +54,15 @@ class LocalCoordination:
         self._replica = replica
         self._held: set[str] = set()
         self._running: set[str] = set()
+        self._lost = asyncio.Event()  # nothing to lose: no other replica can take a role
 
     @property
     def replica(self) -> str:
         return self._replica
+
+    @property
+    def lost(self) -> asyncio.Event:
+        return self._lost
 
     async def hold(self, name: str) -> bool:
         self._held.add(name)

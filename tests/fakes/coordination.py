@@ -3,6 +3,7 @@ table of who holds which role and which jobs run, as PostgreSQL would keep it.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -27,10 +28,15 @@ class ReplicaCoordination:
     def __init__(self, shared: SharedRoles, name: str) -> None:
         self._shared = shared
         self._name = name
+        self._lost = asyncio.Event()
 
     @property
     def replica(self) -> str:
         return self._name
+
+    @property
+    def lost(self) -> asyncio.Event:
+        return self._lost
 
     async def hold(self, name: str) -> bool:
         return self._shared.holders.setdefault(name, self._name) == self._name
