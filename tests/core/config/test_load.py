@@ -310,3 +310,21 @@ def test_slack_streams_natively_unless_told_to_edit(write_config: WriteConfig) -
         load_config(write_config(MINIMAL + SLACK_BOT + "    streaming: live\n"), SLACK_ENV)
     (issue,) = [str(issue) for issue in caught.value.issues]
     assert "bots.yaml:14 bots[1].streaming" in issue and "native" in issue, issue
+
+
+def test_a_storage_url_password_in_the_query_is_never_shown_and_must_be_a_variable(
+    write_config: WriteConfig,
+) -> None:
+    url = "postgresql://parley@db.internal/parley?sslmode=require&password=${PGPASSWORD}"
+    path = write_config(MINIMAL + f"storage:\n  url: {url}\n")
+
+    config = load_config(path, {"PGPASSWORD": "s3cret-pw"})
+
+    assert config.storage.describe() == (
+        "postgresql://parley@db.internal/parley?sslmode=require&password=…"
+    )
+    literal = write_config(MINIMAL + "storage:\n  url: postgresql://p@db/p?password=hunter2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(literal, {})
+    assert "must come from the environment" in str(caught.value)
+    assert "hunter2" not in str(caught.value)

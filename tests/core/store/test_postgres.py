@@ -68,3 +68,11 @@ def test_statements_are_numbered_and_sqlite_phrases_rewritten() -> None:
     assert postgres_sql("DELETE FROM t WHERE id IN (SELECT value FROM json_each(?))") == (
         "DELETE FROM t WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)"
     )
+
+
+async def test_a_password_given_as_a_query_parameter_is_not_in_the_error() -> None:
+    url = "postgresql://parley@127.0.0.1:1/parley?password=hunter2"
+    with pytest.raises(StoreError) as caught:
+        await Store.connect(url)
+    assert "hunter2" not in str(caught.value)
+    assert "127.0.0.1:1/parley" in str(caught.value)
