@@ -42,9 +42,13 @@ class Backend(Protocol):
         """A connection for reads and for writes that are one statement each (autocommit)."""
         ...
 
-    def writing(self, action: str, *, keep: bool = True) -> AbstractAsyncContextManager[Conn]:
+    def writing(
+        self, action: str, *, keep: bool = True, durable: bool = False
+    ) -> AbstractAsyncContextManager[Conn]:
         """One transaction, committed before the caller continues (rolled back instead when
-        `keep` is false: a dry run that counts exactly and deletes nothing)."""
+        `keep` is false: a dry run that counts exactly and deletes nothing). `durable`: the
+        commit survives a crash of the database server even where commits otherwise do not
+        wait for the disk (a user's message, once received, is never lost)."""
         ...
 
     def turn(self, key: ConversationKey, reply_id: int | None) -> AbstractAsyncContextManager[None]:

@@ -101,9 +101,13 @@ class SqliteDatabase:
                 yield self._face
 
     @asynccontextmanager
-    async def writing(self, action: str, *, keep: bool = True) -> AsyncIterator[Conn]:
+    async def writing(
+        self, action: str, *, keep: bool = True, durable: bool = False
+    ) -> AsyncIterator[Conn]:
         """One IMMEDIATE transaction, committed before the caller continues (rolled back
-        instead when `keep` is false: a dry run that counts exactly and deletes nothing)."""
+        instead when `keep` is false: a dry run that counts exactly and deletes nothing).
+        Every commit is `durable` here: in WAL mode with synchronous=NORMAL only a power
+        loss, not a crash of this process, can undo one."""
         async with self._lock:
             conn = self._connection()
             with translated(action):

@@ -85,7 +85,7 @@ class ReceiveBatches:
         batch: list[Receipt] = []
         try:
             try:
-                async with self._db.writing("receiving messages") as conn:
+                async with self._db.writing("receiving messages", durable=True) as conn:
                     batch = self._take()
                     await self._prepare(conn)
                     written = [await self._write(conn, receipt) for receipt in batch]
@@ -109,7 +109,9 @@ class ReceiveBatches:
 
     async def _write_alone(self, receipt: Receipt) -> None:
         try:
-            async with self._db.writing(f"receiving a message in {receipt.key}") as conn:
+            async with self._db.writing(
+                f"receiving a message in {receipt.key}", durable=True
+            ) as conn:
                 result = await self._write(conn, receipt)
         except StoreError as error:
             _fail(receipt, error)

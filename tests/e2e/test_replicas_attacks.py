@@ -4,12 +4,31 @@ replica, two replicas under one name."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
-from tests.e2e.test_replicas_processes import mention, replica, replies, rows, write_config
-from tests.fakes.openai_server import FakeOpenAI
+from tests.e2e.test_replicas_processes import (
+    counted_reply,
+    mention,
+    replica,
+    replies,
+    rows,
+    write_config,
+)
+from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.waiting import deadline, wait_until
+from tests.postgres import (
+    _binaries,
+    _run,
+    _server_user,
+    create_database,
+    drop_database,
+    embedded_server,
+)
 
 # The replica's own session holds its advisory locks ("replica:<name>"); the pool's do not.
 _COORDINATION_PIDS = (
@@ -38,3 +57,70 @@ async def test_a_replica_whose_coordination_connection_dies_stops_with_one_line(
             parley.lines
         )
         assert not parley.said("Traceback"), parley.lines
+
+
+@contextlib.contextmanager
+def own_server() -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL of this test's own (it is restarted), with its data directory."""
+    with embedded_server() as server_url:
+        socket = Path(parse_qs(urlsplit(server_url).query)["host"][0])
+        yield server_url, socket.parent
+
+
+def pg_ctl(place: Path, *arguments: str) -> None:
+    _run(
+        _server_user(),
+        [
+            _binaries() / "pg_ctl",
+            "-D",
+            place / "data",
+            "-l",
+            place / "server.log",
+            "-w",
+            *arguments,
+        ],
+    )
+
+
+async def test_postgresql_crashing_mid_reply_stops_the_replicas_and_loses_no_message(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    """`pg_ctl restart -m immediate` (a crash) while r1 streams a reply: both replicas see
+    their claims gone and exit 1; the reply is finished once, the question is kept though
+    commits do not wait for the disk by default, and the restarted replica answers."""
+    fake_openai.default = counted_reply
+    slow = Script(chunks=tuple(f"word{n} " for n in range(40)), delay_between_chunks=0.1)
+    config = write_config(tmp_path, fake_slack, fake_openai, None)
+    story, last = "1700000000.000100", "1700000099.000300"
+    with own_server() as (server_url, place):
+        url = await create_database(server_url)
+        async with contextlib.AsyncExitStack() as stack:
+            started = []
+            for count, name in enumerate(("r1", "r2"), start=1):
+                started.append(
+                    await stack.enter_async_context(replica(config, name, fake_slack, url, None))
+                )
+                await fake_slack.wait_connected(60, count=count)
+            fake_openai.enqueue(slow)
+            await fake_slack.send_event(mention(fake_slack, "a long story", story), to=0)
+            await wait_until(lambda: "word0" in "".join(replies(fake_slack, story)), 30)
+            await asyncio.to_thread(pg_ctl, place, "restart", "-m", "immediate")
+            async with deadline(30, "both replicas stopped"):
+                codes = [await parley.exit_code() for parley in started]
+            assert codes == [1, 1]
+            for parley in started:
+                assert len(parley.said("lost its claims on the database")) == 1, parley.lines
+        async with replica(config, "r1", fake_slack, url, None) as again:
+            await fake_slack.wait_connected(60, count=1)
+            await fake_slack.send_event(mention(fake_slack, "after the restart", last))
+            await wait_until(lambda: len(replies(fake_slack, last)) == 1, 60)
+            again.child.terminate()
+            assert await again.exit_code() == 0
+        found = await rows(
+            url, "SELECT role, status, error, content FROM messages ORDER BY id LIMIT 2"
+        )
+        await drop_database(server_url, url)
+    (shown,) = replies(fake_slack, story)  # one message, not a second attempt
+    assert [r["content"].strip() for r in found] == ["a long story", shown]
+    assert found[1]["status"] == "complete" or found[1]["error"], found
+    assert len(fake_openai.requests) == 2
