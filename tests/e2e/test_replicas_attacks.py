@@ -124,3 +124,35 @@ async def test_postgresql_crashing_mid_reply_stops_the_replicas_and_loses_no_mes
     assert [r["content"].strip() for r in found] == ["a long story", shown]
     assert found[1]["status"] == "complete" or found[1]["error"], found
     assert len(fake_openai.requests) == 2
+
+
+async def test_a_second_replica_under_the_same_name_is_refused_and_the_first_serves_on(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI, postgres_url: str
+) -> None:
+    """The start-up sweep marks a replica's own unfinished replies: a namesake would cut
+    the first one's live reply, so it must not start at all."""
+    fake_openai.default = counted_reply
+    slow = Script(chunks=tuple(f"word{n} " for n in range(20)), delay_between_chunks=0.1)
+    config = write_config(tmp_path, fake_slack, fake_openai, None)
+    story = "1700000000.000100"
+    async with replica(config, "r1", fake_slack, postgres_url, None) as first:
+        await fake_slack.wait_connected(60)
+        fake_openai.enqueue(slow)
+        await fake_slack.send_event(mention(fake_slack, "a long story", story))
+        await wait_until(lambda: "word0" in "".join(replies(fake_slack, story)), 30)
+        async with replica(config, "r1", fake_slack, postgres_url, None) as namesake:
+            async with deadline(30, "the namesake refused"):
+                assert await namesake.exit_code() == 1
+        refusals = namesake.said("another Parley replica named 'r1' is serving")
+        assert len(refusals) == 1, namesake.lines
+        assert "postgresql://" in refusals[0] and not namesake.said("Traceback")
+        await wait_until(lambda: "word19" in "".join(replies(fake_slack, story)), 30)
+        other = "1700000001.000100"
+        await fake_slack.send_event(mention(fake_slack, "still there?", other))
+        await wait_until(lambda: len(replies(fake_slack, other)) == 1, 30)
+        assert first.child.returncode is None
+    statuses = await rows(
+        postgres_url, "SELECT status, error FROM messages WHERE role = 'assistant'"
+    )
+    assert [tuple(r) for r in statuses] == [("complete", ""), ("complete", "")]
+    assert len(fake_slack.socket.pool.open) <= 1
