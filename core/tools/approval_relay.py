@@ -118,7 +118,8 @@ class SharedApprovals:
                 self._answered(word["token"], word["result"])
             elif kind == "withdraw":
                 self._approvals.withdraw(ConversationKey(*word["key"]), str(word["by"]))
-        except (ValueError, TypeError, KeyError) as error:
+        # RecursionError: anyone on the database may NOTIFY, e.g. 7,900 nested brackets.
+        except (ValueError, TypeError, KeyError, RecursionError) as error:
             log.warning("approvals: a message from another replica was not understood: %s", error)
 
     def _decide(self, token: str, click: ApprovalClick) -> None:

@@ -140,9 +140,11 @@ async def test_a_second_replica_under_the_same_name_is_refused_and_the_first_ser
         fake_openai.enqueue(slow)
         await fake_slack.send_event(mention(fake_slack, "a long story", story))
         await wait_until(lambda: "word0" in "".join(replies(fake_slack, story)), 30)
-        async with replica(config, "r1", fake_slack, postgres_url, None) as namesake:
-            async with deadline(30, "the namesake refused"):
-                assert await namesake.exit_code() == 1
+        async with (
+            replica(config, "r1", fake_slack, postgres_url, None) as namesake,
+            deadline(30, "the namesake refused"),
+        ):
+            assert await namesake.exit_code() == 1
         refusals = namesake.said("another Parley replica named 'r1' is serving")
         assert len(refusals) == 1, namesake.lines
         assert "postgresql://" in refusals[0] and not namesake.said("Traceback")

@@ -82,7 +82,11 @@ class PostgresCoordination:
                 released.set()
             return
         for listener in self._subscribers.get(channel, []):
-            listener(message)
+            try:
+                listener(message)
+            except Exception as error:  # any role on the database may NOTIFY anything
+                # One line, and the next listener still hears it.
+                log.warning("a notice on %s was not understood: %r", channel, error)
 
     def notice(self, message: str = "") -> str:
         """A payload other replicas take as this replica's."""

@@ -1,5 +1,6 @@
 """Approvals across replicas: two replicas on one PostgreSQL, a request asked on one and
-clicked on the other is decided by the one that asked, once, by the same rules."""
+clicked on the other is decided by the one that asked, once, by the same rules; notices
+from a hostile process on the database are shrugged off."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from typing import Any
 
+import asyncpg
 import pytest
 
 from core.store import Store
+from core.store.postgres.coordination import STORE_CHANNEL, TURNS_CHANNEL
 from core.tools.approval_relay import CHANNEL, SharedApprovals
 from core.tools.approvals import Approvals
 from core.types import ApprovalRequest, ApprovalSettled, ConversationKey
@@ -133,3 +137,49 @@ async def test_a_replica_that_cannot_listen_still_asks_and_decides_its_own_click
     assert any("not listening" in r.getMessage() for r in caplog.records)
     assert await a.click(click(request, "U1")) == "approved"
     assert (await task).decision == "approved"
+
+
+# Any role on the database may NOTIFY Parley's channels: garbage, the deepest JSON that fits.
+_MOST = 7900  # PostgreSQL refuses a channel and payload of 8,000 bytes or more
+HOSTILE = (
+    "x " + "\ufffd" * 2000,
+    "",
+    " ",
+    "x",
+    "no-token-here",
+    "x " + "[" * (_MOST - 2),  # json.loads: RecursionError, not ValueError
+    "x " + "{" * (_MOST - 2),
+    "x " + '{"kind": "click", "token": 1, "click": []}',
+    "x " + '{"kind": "result", "token": "t", "result": ["unhashable"]}',
+    "x " + '{"kind": "withdraw", "key": 5, "by": null}',
+    "x " + '{"kind": "withdraw", "key": ["a", "b"], "by": "U1"}',
+    "x " + "é" * 3940,
+)
+
+
+async def test_hostile_notices_on_every_channel_are_shrugged_off(
+    replicas: list[Replica],
+    postgres_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (_, a), (store_b, b), _ = replicas
+    unhandled: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: unhandled.append(ctx))
+    sink = ApprovalSink()
+    task, request = await asking(b, sink)  # b listens to the other replicas from now on
+    heard: list[str] = []
+    await store_b.coordination.subscribe(CHANNEL, heard.append)
+    hostile = await asyncpg.connect(postgres_url)
+    try:
+        for channel in (STORE_CHANNEL, TURNS_CHANNEL, "parley_" + CHANNEL):
+            for payload in HOSTILE:
+                await hostile.execute("SELECT pg_notify($1, $2)", channel, payload)
+        await hostile.execute("SELECT pg_notify($1, $2)", "parley_" + CHANNEL, "x last")
+    finally:
+        await hostile.close()
+    await wait_until(lambda: "last" in heard, 10, "every hostile notice delivered")
+    assert unhandled == []
+    assert not task.done()
+    assert await a.click(click(request, "U1")) == "approved"  # relayed to b, decided there
+    assert (await task).decision == "approved"
+    assert any("not understood" in r.getMessage() for r in caplog.records)
