@@ -58,8 +58,9 @@ class ConversationTurns:
             if waiting_for is None or time.monotonic() - started > EARLIER_PATIENCE:
                 break
             # Its replica took the message before this one but has not taken the lock yet:
-            # let it go first.
-            await self._coordination.end_turn(name, wake=False)
+            # let it go first, and wake it: it is most likely waiting for this very lock
+            # (a silent release cost it the 1 s recheck, every turn of a busy thread).
+            await self._coordination.end_turn(name)
             log.debug("turn %s waits for replica %s to answer first", key, waiting_for)
             await self._coordination.wait_for_turn_end(name)
         try:
