@@ -30,6 +30,12 @@ class Coordination(Protocol):
         replica holds it. Claiming a name this process holds again returns True."""
         ...
 
+    async def agree(self, topic: str, value: int) -> int | None:
+        """Says, for the rest of this process's life, that this replica uses `value` (0 or
+        more) for `topic`, and returns None, when every other live replica said the same;
+        else returns a value another one said, and this replica says nothing."""
+        ...
+
     def once(self, job: str) -> AbstractAsyncContextManager[bool]:
         """Runs `job` on one replica at a time: yields whether this replica got it (another
         replica running it now yields False at once, never waits)."""
@@ -67,6 +73,9 @@ class LocalCoordination:
     async def hold(self, name: str) -> bool:
         self._held.add(name)
         return True
+
+    async def agree(self, topic: str, value: int) -> int | None:
+        return None  # nobody else to disagree
 
     @asynccontextmanager
     async def _once(self, job: str) -> AsyncIterator[bool]:

@@ -42,7 +42,15 @@ async def claim_shards(
 ) -> ShardPlan | None:
     """This replica's shards, each held for the process's life. Named shards (`ids`, or
     all of them) another live replica holds stop the bot with an error; `per_replica`
-    takes the first free ones, and None when there are none (warned)."""
+    takes the first free ones, and None when there are none (warned). Replicas that
+    disagree on `count` stop the bot: shard 0 of 2 and shard 1 of 3 share servers, which
+    would be answered twice."""
+    other = await coordination.agree(f"discord:{bot}:shard-count", shards.count)
+    if other is not None:
+        raise ParleyError(
+            f"discord bot {bot}: another live replica runs it with shards.count {other}, "
+            f"this one with {shards.count}; every replica must use the same count"
+        )
     if shards.per_replica is not None:
         return await _claim_free(bot, shards.count, shards.per_replica, coordination)
     wanted = shards.ids if shards.ids is not None else tuple(range(shards.count))

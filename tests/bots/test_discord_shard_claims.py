@@ -70,3 +70,14 @@ async def test_the_shards_this_replica_runs_are_logged_once(
 )
 def test_check_describes_the_shards(shards: DiscordShards, note: str | None) -> None:
     assert describe_shards(shards) == note
+
+
+async def test_replicas_disagreeing_on_the_shard_count_stop_the_bot_with_one_line() -> None:
+    """Shard 0 of 3 and shard 1 of 2 would both get the servers whose id is 3 (mod 6)."""
+    roles = SharedRoles()
+    per_replica = {"count": 3, "per_replica": 1}
+    await claim_shards("disco", DiscordShards(**per_replica), roles.replica("a"))
+    with pytest.raises(ParleyError, match=r"shards\.count 3, this one with 2; every replica"):
+        await claim_shards("disco", DiscordShards(count=2, per_replica=1), roles.replica("b"))
+    assert roles.holders == {"discord:disco:shard:0": "a"}  # b claimed nothing
+    assert await claim_shards("disco", DiscordShards(**per_replica), roles.replica("c"))

@@ -14,6 +14,7 @@ class SharedRoles:
     def __init__(self) -> None:
         self.holders: dict[str, str] = {}
         self.running: set[str] = set()
+        self.values: dict[str, dict[str, int]] = {}  # topic -> replica -> value
         # channel -> (replica, listener) for every subscription
         self.listeners: dict[str, list[tuple[str, Callable[[str], None]]]] = {}
 
@@ -40,6 +41,13 @@ class ReplicaCoordination:
 
     async def hold(self, name: str) -> bool:
         return self._shared.holders.setdefault(name, self._name) == self._name
+
+    async def agree(self, topic: str, value: int) -> int | None:
+        said = self._shared.values.setdefault(topic, {})
+        other = next((other for other in said.values() if other != value), None)
+        if other is None:
+            said[self._name] = value
+        return other
 
     @asynccontextmanager
     async def _once(self, job: str) -> AsyncIterator[bool]:

@@ -27,12 +27,27 @@ _RELEASE_SQL: Final = "SELECT pg_advisory_unlock($1), pg_notify($2, $3)"
 # A replica that died releases its locks without a word: waiters look again this often.
 RECHECK_SECONDS: Final = 1.0
 MAX_MESSAGE: Final = 7000  # PostgreSQL takes payloads under 8,000 bytes
+# What other replicas said they use for a topic: the second key of their shared two-key
+# advisory locks on the topic's key (pg_locks shows every session's, this database's here).
+_OTHER_VALUE_SQL: Final = (
+    "SELECT l.objid::bigint FROM pg_locks AS l JOIN pg_database AS d ON d.oid = l.database"
+    " WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted"
+    " AND d.datname = current_database() AND l.classid::bigint = $1"
+    " AND l.objid::bigint <> $2 LIMIT 1"
+)
 
 
 def lock_key(name: str) -> int:
     """A name as one of PostgreSQL's 64-bit advisory lock keys."""
     digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"parley-lock").digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def topic_key(topic: str) -> int:
+    """A topic as the first of a two-key advisory lock: 0 to 2**31 - 1, so that pg_locks'
+    unsigned classid reads back the same number."""
+    digest = hashlib.blake2b(topic.encode(), digest_size=4, person=b"parley-topic").digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 class PostgresCoordination:
@@ -173,6 +188,23 @@ class PostgresCoordination:
             return False
         self._held.add(name)
         return True
+
+    async def agree(self, topic: str, value: int) -> int | None:
+        if not 0 <= value < 2**31:
+            raise ValueError(f"{topic}: {value} is not a value replicas can agree on")
+        key = topic_key(topic)
+        async with self._turn:
+            # Shared: every replica saying the same value holds it at once; nobody ever
+            # takes these exclusively, so this never waits.
+            await self._conn.execute("SELECT pg_advisory_lock_shared($1::int, $2::int)", key, value)
+            other = await self._conn.fetchval(_OTHER_VALUE_SQL, key, value)
+            if other is None:
+                return None
+            # Two replicas starting together with different values both step back.
+            await self._conn.execute(
+                "SELECT pg_advisory_unlock_shared($1::int, $2::int)", key, value
+            )
+        return int(other)
 
     async def held_elsewhere(self, name: str) -> bool:
         """Whether another live session holds `name` (a replica's own lock: it is alive)."""

@@ -101,3 +101,17 @@ async def test_retention_runs_on_one_replica_at_a_time(
         pruning.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await pruning
+
+
+async def test_replicas_say_what_they_use_and_hear_who_disagrees(postgres_url: str) -> None:
+    db = PostgresDb(postgres_url)
+    async with await db.open(replica="a") as a, await db.open(replica="b") as b:
+        assert await a.coordination.agree("discord:disco:shard-count", 3) is None
+        assert await b.coordination.agree("discord:disco:shard-count", 3) is None
+        assert await b.coordination.agree("discord:other:shard-count", 2) is None
+        async with await db.open(replica="c") as c:
+            assert await c.coordination.agree("discord:disco:shard-count", 2) == 3
+            # c said nothing in the end: the others still agree.
+            assert await a.coordination.agree("discord:disco:shard-count", 3) is None
+    async with await db.open(replica="d") as d:
+        assert await d.coordination.agree("discord:disco:shard-count", 2) is None
