@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from tests.e2e.test_replicas_processes import (
     counted_reply,
     mention,
@@ -26,6 +28,7 @@ from tests.postgres import (
     _run,
     _server_user,
     create_database,
+    database_url,
     drop_database,
     embedded_server,
 )
@@ -158,3 +161,37 @@ async def test_a_second_replica_under_the_same_name_is_refused_and_the_first_ser
     )
     assert [tuple(r) for r in statuses] == [("complete", ""), ("complete", "")]
     assert len(fake_slack.socket.pool.open) <= 1
+
+
+@pytest.mark.parametrize(
+    ("url", "named", "reason"),
+    [
+        # Nothing listens there: a network not up at boot, a server still starting.
+        ("postgresql://parley:hunter2@127.0.0.1:1/parley", "127.0.0.1:1", "refused"),
+        ("postgresql://parley@127.0.0.1:1/parley?password=hunter2", "127.0.0.1:1", "refused"),
+        ("postgresql://parley:hunter2@nowhere.invalid/parley", "nowhere.invalid", "gaierror"),
+        ("", "parley_t_missing", 'database "parley_t_missing" does not exist'),
+    ],
+)
+async def test_a_database_out_of_reach_at_start_is_one_line_and_exit_1(
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    postgres_server_url: str,
+    url: str,
+    named: str,
+    reason: str,
+) -> None:
+    """What a supervisor expects: exit non-zero at once (it restarts with its own backoff),
+    one line naming the host or database, never the password, no traceback."""
+    config = write_config(tmp_path, fake_slack, fake_openai, None)
+    url = url or database_url(postgres_server_url, "parley_t_missing")
+    async with (
+        replica(config, "r1", fake_slack, url, None) as parley,
+        deadline(30, "the replica gave up"),
+    ):
+        assert await parley.exit_code() == 1
+    (line,) = parley.lines
+    assert named in line and reason in line, line
+    assert "hunter2" not in line and line.startswith("parley: opening the database")
+    assert len(fake_slack.socket.pool.open) == 0  # it never served
