@@ -37,6 +37,10 @@ _UNACTIONABLE = frozenset(
         ("mcp.client.streamable_http", "Session termination failed: 404"),
     }
 )
+# Libraries whose warnings carry a traceback of an error Parley reports itself, in a line
+# of its own: asyncpg's pool, failing to reconnect while PostgreSQL restarts, would print
+# one every few seconds. Their line keeps the error's name and text.
+_ONE_LINE_ERRORS = ("asyncpg.pool",)
 # What every LogRecord carries; anything else on a record came in through `extra=`.
 _STANDARD_FIELDS = frozenset(
     [*logging.LogRecord("", 0, "", 0, "", (), None).__dict__, "message", "asctime"]
@@ -60,7 +64,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def actionable(record: logging.LogRecord) -> bool:
-    """False for a library's line that says nothing an admin can act on."""
+    """False for a library's line that says nothing an admin can act on; a traceback some
+    libraries attach is folded into their line."""
+    if record.exc_info and record.name in _ONE_LINE_ERRORS:
+        error = record.exc_info[1]
+        record.msg = f"{record.getMessage()}: {type(error).__name__}: {error}"
+        record.args, record.exc_info, record.exc_text = None, None, None
     return (record.name, record.getMessage()) not in _UNACTIONABLE
 
 

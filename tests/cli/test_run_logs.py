@@ -120,3 +120,21 @@ async def test_an_mcp_server_restart_costs_no_warning_but_ours(
     assert len(files.calls()) == 1  # the expired session's call was refused, then sent again
     lines = info_logs.getvalue().splitlines()
     assert [line for line in lines if " WARNING " in line or " ERROR " in line] == []
+
+
+def test_the_pool_retrying_while_postgresql_restarts_is_one_line(info_logs: io.StringIO) -> None:
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError as error:
+        logging.getLogger("asyncpg.pool").warning(
+            "Failed to restore the pool connection floor; retrying", exc_info=error
+        )
+    assert (
+        info_logs.getvalue()
+        .splitlines()[-1]
+        .endswith(
+            "WARNING asyncpg.pool: Failed to restore the pool connection floor; retrying: "
+            "ConnectionRefusedError: [Errno 111] Connection refused"
+        )
+    )
+    assert "Traceback" not in info_logs.getvalue()

@@ -113,6 +113,7 @@ async def test_postgresql_crashing_mid_reply_stops_the_replicas_and_loses_no_mes
             assert codes == [1, 1]
             for parley in started:
                 assert len(parley.said("lost its claims on the database")) == 1, parley.lines
+                assert not parley.said("Traceback"), parley.lines
         async with replica(config, "r1", fake_slack, url, None) as again:
             await fake_slack.wait_connected(60, count=1)
             await fake_slack.send_event(mention(fake_slack, "after the restart", last))
