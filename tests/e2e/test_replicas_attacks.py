@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -22,7 +23,7 @@ from tests.e2e.test_replicas_processes import (
 )
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.waiting import deadline, wait_until
+from tests.fakes.waiting import deadline, wait_for_state, wait_until
 from tests.postgres import (
     _binaries,
     _run,
@@ -196,3 +197,48 @@ async def test_a_database_out_of_reach_at_start_is_one_line_and_exit_1(
     assert named in line and reason in line, line
     assert "hunter2" not in line and line.startswith("parley: opening the database")
     assert len(fake_slack.socket.pool.open) == 0  # it never served
+
+
+async def test_a_replica_stopped_mid_reply_lets_the_waiting_replica_answer_the_thread_next(
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI, postgres_url: str
+) -> None:
+    """SIGTERM on r1 mid-reply while r2 waits for the thread: r1's reply is cut and marked
+    (limits.shutdown_seconds 0.5), r2 answers right after with the cut reply in view."""
+    fake_openai.default = counted_reply
+    slow = Script(chunks=tuple(f"word{n} " for n in range(200)), delay_between_chunks=0.1)
+    config = write_config(tmp_path, fake_slack, fake_openai, None)
+    config.write_text(config.read_text() + "limits: {shutdown_seconds: 0.5}\n")
+    story = "1700000000.000100"
+    async with contextlib.AsyncExitStack() as stack:
+        r1 = await stack.enter_async_context(replica(config, "r1", fake_slack, postgres_url, None))
+        await fake_slack.wait_connected(60, count=1)
+        await stack.enter_async_context(replica(config, "r2", fake_slack, postgres_url, None))
+        await fake_slack.wait_connected(60, count=2)
+        fake_openai.enqueue(slow)
+        await fake_slack.send_event(mention(fake_slack, "a long story", story), to=0)
+        await wait_until(lambda: "word0" in "".join(replies(fake_slack, story)), 30)
+        await fake_slack.send_event(
+            mention(fake_slack, "and then?", "1700000001.000100", story), to=1
+        )
+
+        async def r2_waits() -> bool:
+            found = await rows(postgres_url, "SELECT count(*) FROM messages WHERE role = 'user'")
+            return int(found[0][0]) == 2
+
+        await wait_for_state(r2_waits, 30, "r2 stored the follow-up")
+        assert len(fake_openai.requests) == 1  # r2 has not asked: the thread is r1's
+        r1.child.send_signal(signal.SIGTERM)
+        assert await r1.exit_code() == 0
+        await wait_until(lambda: len(replies(fake_slack, story)) == 2, 30)
+    cut, answer = replies(fake_slack, story)
+    assert "word0" in cut and "word199" not in cut
+    assert answer == "after 1 replies: and then?"
+    assert len(fake_openai.requests) == 2
+    assert "word0" in str(fake_openai.requests[1]["messages"])  # the cut reply in view
+    found = await rows(
+        postgres_url, "SELECT replica, status, error FROM messages WHERE role = 'assistant'"
+    )
+    assert sorted((r["replica"], r["status"], bool(r["error"])) for r in found) == [
+        ("r1", "partial", True),
+        ("r2", "complete", False),
+    ]
