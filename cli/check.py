@@ -23,6 +23,7 @@ VOLATILE_PLACEHOLDERS = {
     "{user_name}": "{user_name} changes with each speaker",
 }
 OPENAI_ENDPOINT = "https://api.openai.com/v1 (OpenAI)"
+DATABASE_PROBE_SECONDS = 10.0
 
 
 def check(args: argparse.Namespace) -> int:
@@ -34,7 +35,13 @@ def check(args: argparse.Namespace) -> int:
 
         probed = asyncio.run(probe_providers(config))
     tools_probed = asyncio.run(probe_tools(config)) if args.probe and config.tools else None
-    return print_check(config, sys.stdout, probed, tools_probed)
+    database = None
+    if args.probe and config.storage.url is not None:
+        from core.store.postgres.database import unreachable
+
+        problem = asyncio.run(unreachable(config.storage.url, DATABASE_PROBE_SECONDS))
+        database = f"NOT REACHABLE: {problem}" if problem else "reachable"
+    return print_check(config, sys.stdout, probed, tools_probed, database)
 
 
 def print_check(
@@ -42,6 +49,7 @@ def print_check(
     out: TextIO,
     probed: Probed | None = None,
     tools_probed: ToolsProbed | None = None,
+    database: str | None = None,
 ) -> int:
     """Prints the summary; returns the exit code (0: valid, whatever secrets are missing)."""
     write = out.write
@@ -74,6 +82,8 @@ def print_check(
         for budget in config.budgets:
             write(f"  {_describe_budget(budget)}\n")
     write(f"\nStorage\n  {config.storage.describe()}\n  {_retention(config)}\n")
+    if database is not None:  # --probe opened it
+        write(f"  {database}\n")
     write(f"\nMonitoring (parley run)\n  {_monitoring(config)}\n")
     return 0
 

@@ -311,3 +311,29 @@ def test_check_finds_swapped_slack_tokens(
         assert f"{config}:{line} bots[1].{key}: " in err
     assert "look swapped" in err
     assert "app-level-secret" not in err and SLACK_SECRET not in err
+
+
+@pytest.mark.parametrize("reachable", [True, False], ids=["reachable", "missing_database"])
+async def test_check_probe_opens_the_database_and_says_what_is_wrong(
+    tmp_path: Path, fake_openai: FakeOpenAI, postgres_url: str, reachable: bool
+) -> None:
+    config = write_config(tmp_path, fake_openai.base_url)
+    url = postgres_url if reachable else postgres_url.replace("/parley_t_", "/missing_")
+    url = url.replace("postgres@", "postgres:${PGPASSWORD}@")
+    text = config.read_text()
+    config.write_text(text[: text.index("storage:")] + f"storage:\n  url: {url}\n")
+    env = {**os.environ, "PARLEY_TEST_KEY": "sk-test", "PGPASSWORD": "hunter2"}
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "cli", "check", "--probe", str(config)),
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
+    assert process.returncode == 0
+    storage = out[out.index("\nStorage\n") :]
+    if reachable:
+        assert "\n  reachable\n" in storage
+    else:
+        assert "NOT REACHABLE: opening the database postgresql://postgres@/missing_" in storage
+        assert "does not exist" in storage
+    assert "hunter2" not in out

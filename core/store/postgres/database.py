@@ -184,3 +184,18 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     connection does), so a connection back in the pool needs no reset query: asyncpg's
     default would cost a round trip on every store call. Open transactions are still
     ended by the pool itself."""
+
+
+async def unreachable(url: str, patience: float) -> str | None:
+    """Why the database at `url` cannot be opened now (one line, no password), or None:
+    for `parley check --probe`, which must change nothing, so no migration."""
+    where = shown(url)
+    try:
+        with translated(f"opening the database {where}"):
+            conn = await asyncpg.connect(url, timeout=patience)
+            await conn.close()
+    except TimeoutError:
+        return f"opening the database {where}: no answer within {patience:g} s"
+    except StoreError as error:
+        return str(error)
+    return None
