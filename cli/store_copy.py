@@ -115,9 +115,8 @@ async def copy_store(
     err.write(f"copying {source.path} to {shown(url)}\n")
     # Read-only, and one read transaction for the whole copy: every table and the final
     # counts come from one moment of the file.
-    reader = await aiosqlite.connect(source.uri, uri=True)
+    reader = await aiosqlite.connect(source.uri, uri=True, isolation_level=None)
     try:
-        reader.isolation_level = None
         await reader.execute("BEGIN")
         target = await asyncpg.connect(url)
         try:
