@@ -50,7 +50,8 @@ async def test_every_row_of_every_table_is_copied_and_the_store_reads_it_back(
     await assert_same_rows(source, postgres_url)
     conn = await asyncpg.connect(postgres_url)
     try:
-        assert await conn.fetch("SELECT DISTINCT replica FROM messages") == [("box-1",)]
+        replicas = await conn.fetchval("SELECT string_agg(DISTINCT replica, ',') FROM messages")
+        assert replicas == "box-1"
     finally:
         await conn.close()
 

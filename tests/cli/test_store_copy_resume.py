@@ -1,0 +1,110 @@
+"""`parley store copy` stopped part way (cancelled like Ctrl-C, or killed) and run again."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from cli.store_copy import Source, copy_store
+from cli.store_copy_progress import PlainLines
+from tests.cli.store_copy_seed import assert_same_rows, seed
+from tests.cli.test_store_copy import copy
+
+BULK = 2000
+
+
+class CancelAfter(PlainLines):
+    """The plain lines, and the copy's task cancelled once `batches` of `table` are in."""
+
+    def __init__(self, table: str, batches: int) -> None:
+        super().__init__(io.StringIO())
+        self._table = table
+        self._left = batches
+        self.task: asyncio.Task[object] | None = None
+
+    def batch_copied(self, table: str, added: int, present: int) -> None:
+        super().batch_copied(table, added, present)
+        if table == self._table:
+            self._left -= 1
+            if self._left == 0 and self.task is not None:
+                self.task.cancel()  # lands at the copy's next await, as Ctrl-C's does
+
+
+async def count(url: str, table: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+    finally:
+        await conn.close()
+
+
+def said_for(table: str, err: str) -> tuple[int, int, int]:
+    """(copied, already there, in the source) from the line a run ends `table` with."""
+    found = re.search(
+        rf"^{table}: ([\d,]+) copied, ([\d,]+) already there, ([\d,]+) in the source",
+        err,
+        re.MULTILINE,
+    )
+    assert found is not None, err
+    copied, there, total = (int(group.replace(",", "")) for group in found.groups())
+    return copied, there, total
+
+
+async def test_a_copy_cancelled_part_way_is_taken_up_without_writing_a_row_twice(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "parley.db"
+    await seed(source, bulk=BULK)
+    stopper = CancelAfter("messages", batches=5)
+    task = asyncio.create_task(
+        copy_store(Source.look_at(source), postgres_url, stopper, 100, io.StringIO())
+    )
+    stopper.task = task
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await count(postgres_url, "messages") == 500  # five whole batches, no more
+
+    assert await copy(source, postgres_url, "--batch-size", "100") == 0
+    copied, there, total = said_for("messages", capsys.readouterr().err)
+    assert total == BULK + 4
+    # The run starts at the highest id copied (compared again, not written): the rest only.
+    assert (copied, there) == (total - 500, 500)
+    await assert_same_rows(source, postgres_url)
+
+
+async def test_a_copy_killed_by_sigkill_is_taken_up_and_ends_with_the_source_counts(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "parley.db"
+    await seed(source, bulk=BULK)
+    argv = ["-m", "cli", "store", "copy", "--from", str(source), "--batch-size", "20"]
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, "--to-env", "TARGET",
+        env={**os.environ, "TARGET": postgres_url, "PYTHONPATH": os.getcwd()},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stderr is not None
+    heard: list[str] = []
+    while not any(line.startswith("conversations: ") and "copied" in line for line in heard):
+        line = (await child.stderr.readline()).decode()
+        assert line, f"the copy ended before its first table: {heard}"
+        heard.append(line)
+    child.send_signal(signal.SIGKILL)
+    assert await child.wait() == -signal.SIGKILL
+    assert await count(postgres_url, "messages") < BULK + 4
+
+    assert await copy(source, postgres_url) == 0
+    err = capsys.readouterr().err
+    conversations = said_for("conversations", err)
+    assert conversations[0] == 0 and conversations[1] == conversations[2]
+    copied, there, total = said_for("messages", err)
+    assert copied + there == total == BULK + 4
+    await assert_same_rows(source, postgres_url)
