@@ -24,14 +24,13 @@ from tests.cli.store_copy_seed import (
 )
 
 
-def parley(*argv: str) -> int:
-    return main(list(argv))
+async def parley(*argv: str) -> int:
+    """The command as an admin types it, off the test's event loop (it runs its own)."""
+    return await asyncio.to_thread(main, list(argv))
 
 
 async def copy(source: Path, url: str, *extra: str) -> int:
-    """The command as an admin types it, off the test's event loop (it runs its own)."""
-    argv = ("store", "copy", "--from", str(source), "--to", url, *extra)
-    return await asyncio.to_thread(parley, *argv)
+    return await parley("store", "copy", "--from", str(source), "--to", url, *extra)
 
 
 @pytest.fixture
