@@ -91,11 +91,11 @@ async def test_a_file_of_an_older_parley_is_upgraded_then_copied(
     assert await copy(source, postgres_url) == 0
     captured = capsys.readouterr()
     assert f"upgraded {source} from schema version 6 to {len(MIGRATIONS)}" in captured.err
-    conn = await asyncpg.connect(postgres_url)
+    target = await asyncpg.connect(postgres_url)
     try:
-        row = await conn.fetchrow("SELECT content, replica FROM messages WHERE id = 1")
+        row = await target.fetchrow("SELECT content, replica FROM messages WHERE id = 1")
     finally:
-        await conn.close()
+        await target.close()
     assert row is not None and (row["content"], row["replica"]) == ("old", "")
 
 
