@@ -80,8 +80,15 @@ async def test_a_copy_cancelled_part_way_is_taken_up_without_writing_a_row_twice
     await assert_same_rows(source, postgres_url)
 
 
-async def test_a_copy_killed_by_sigkill_is_taken_up_and_ends_with_the_source_counts(
-    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("stop", "exit_code"), [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)]
+)
+async def test_a_copy_killed_or_interrupted_is_taken_up_and_ends_with_the_source_counts(
+    tmp_path: Path,
+    postgres_url: str,
+    capsys: pytest.CaptureFixture[str],
+    stop: signal.Signals,
+    exit_code: int,
 ) -> None:
     source = tmp_path / "parley.db"
     await seed(source, bulk=BULK)
@@ -97,8 +104,12 @@ async def test_a_copy_killed_by_sigkill_is_taken_up_and_ends_with_the_source_cou
         line = (await child.stderr.readline()).decode()
         assert line, f"the copy ended before its first table: {heard}"
         heard.append(line)
-    child.send_signal(signal.SIGKILL)
-    assert await child.wait() == -signal.SIGKILL
+    child.send_signal(stop)
+    rest = (await child.stderr.read()).decode()
+    assert await child.wait() == exit_code, rest
+    if stop == signal.SIGINT:  # Ctrl-C: one line saying what to do, no traceback
+        assert rest.splitlines()[-1].endswith("run the same command to go on"), rest
+        assert "Traceback" not in rest
     assert await count(postgres_url, "messages") < BULK + 4
 
     assert await copy(source, postgres_url) == 0
