@@ -3,7 +3,7 @@ that stops part way is taken up by the next without writing any row twice."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,6 +14,10 @@ from cli.store_copy_tables import Table
 from core.errors import StoreError
 
 DEFAULT_BATCH = 5000
+# Long replies and tool results make some rows large: a batch also ends at this many
+# characters, so it stays a few tens of MB in memory and on the wire, whatever rows it has.
+MAX_BATCH_CHARS = 16_000_000
+_FETCH_ROWS = 500
 
 
 class CopyProgress(Protocol):
@@ -61,10 +65,25 @@ async def _copy_table(
     progress.table_started(table.name, total, skipped)
     params = () if start_id is None else (start_id,)
     async with source.execute(table.source_rows_sql(from_id=start_id is not None), params) as rows:
-        while batch := await rows.fetchmany(batch_size):
-            added, present = await _write_batch(target, table, list(batch))
+        async for batch in _batches(rows, batch_size):
+            added, present = await _write_batch(target, table, batch)
             progress.batch_copied(table.name, added, present)
     progress.table_done(table.name)
+
+
+async def _batches(rows: aiosqlite.Cursor, batch_size: int) -> AsyncIterator[list[Sequence[Any]]]:
+    """The rows in order, `batch_size` at a time, or fewer once they hold MAX_BATCH_CHARS."""
+    batch: list[Sequence[Any]] = []
+    chars = 0
+    while fetched := await rows.fetchmany(min(batch_size, _FETCH_ROWS)):
+        for row in fetched:
+            batch.append(row)
+            chars += sum(len(value) for value in row if isinstance(value, str))
+            if len(batch) >= batch_size or chars >= MAX_BATCH_CHARS:
+                yield batch
+                batch, chars = [], 0
+    if batch:
+        yield batch
 
 
 async def _resume_point(

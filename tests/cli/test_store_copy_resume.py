@@ -14,8 +14,10 @@ import asyncpg
 import pytest
 
 from cli.store_copy import Source, copy_store
+from cli.store_copy_batches import MAX_BATCH_CHARS
 from cli.store_copy_progress import PlainLines
-from tests.cli.store_copy_seed import assert_same_rows, seed
+from core.store import NewMessage, Store
+from tests.cli.store_copy_seed import SLACK, assert_same_rows, seed
 from tests.cli.test_store_copy import copy
 
 BULK = 2000
@@ -119,3 +121,31 @@ async def test_a_copy_killed_or_interrupted_is_taken_up_and_ends_with_the_source
     copied, there, total = said_for("messages", err)
     assert copied + there == total == BULK + 4
     await assert_same_rows(source, postgres_url)
+
+
+class Batches(PlainLines):
+    """The plain lines, and how many rows each batch of each table held."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.sizes: dict[str, list[int]] = {}
+
+    def batch_copied(self, table: str, added: int, present: int) -> None:
+        super().batch_copied(table, added, present)
+        self.sizes.setdefault(table, []).append(added + present)
+
+
+async def test_long_rows_end_a_batch_before_its_row_count_does(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    source = tmp_path / "parley.db"
+    await seed(source)
+    long_reply = "x" * (MAX_BATCH_CHARS // 5)
+    async with await Store.open(source) as store:
+        said = NewMessage("assistant", "helper", "helper", long_reply, "complete", 1)
+        await store.add_messages(SLACK, [said] * 12)
+    batches = Batches()
+    await copy_store(Source.look_at(source), postgres_url, batches, 5000, io.StringIO())
+    # 4 + 12 messages; a batch ends on the row that reaches the budget (5 long ones).
+    assert batches.sizes["messages"] == [9, 5, 2]
+    assert await count(postgres_url, "messages") == 16
