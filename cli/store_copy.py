@@ -24,7 +24,7 @@ from cli.store_copy_tables import tables_of
 from core.config.storage_url import SCHEMES, shown
 from core.errors import StoreError
 from core.store import Store
-from core.store.postgres.schema import migrate
+from core.store.postgres.schema import MIGRATION_LOCK, migrate
 from core.store.runner_lock import runner_lock
 from core.store.schema import MIGRATIONS
 
@@ -143,8 +143,10 @@ async def _upgrade(source: Source, err: TextIO) -> None:
 
 async def _prepare_target(target: asyncpg.Connection) -> None:
     """The schema as Store.connect would make it, and nobody serving from it meanwhile:
-    a running replica would hand out ids the copy is about to write."""
+    a replica would hand out ids the copy is about to write. One starting during the copy
+    waits in its migration for this session's lock, released when the copy ends."""
     await migrate(target)
+    await target.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     if await target.fetchval(_OTHERS_LOCKS_SQL):
         raise StoreError(
             "a running Parley (or another program) holds locks on that database: "

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
 import asyncpg
@@ -17,8 +18,10 @@ from cli.store_copy import Source, copy_store
 from cli.store_copy_batches import MAX_BATCH_CHARS
 from cli.store_copy_progress import PlainLines
 from core.store import NewMessage, Store
+from core.store.postgres.schema import migrate
 from tests.cli.store_copy_seed import SLACK, assert_same_rows, seed
 from tests.cli.test_store_copy import copy
+from tests.fakes.waiting import wait_for_state
 
 BULK = 2000
 
@@ -149,3 +152,56 @@ async def test_long_rows_end_a_batch_before_its_row_count_does(
     # 4 + 12 messages; a batch ends on the row that reaches the budget (5 long ones).
     assert batches.sizes["messages"] == [9, 5, 2]
     assert await count(postgres_url, "messages") == 16
+
+
+class Started(PlainLines):
+    """The plain lines, and an event set once `table` starts."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(io.StringIO())
+        self._table = table
+        self.reached = asyncio.Event()
+
+    def table_started(self, table: str, total: int, present: int) -> None:
+        super().table_started(table, total, present)
+        if table == self._table:
+            self.reached.set()
+
+
+async def test_a_replica_starting_during_the_copy_waits_until_it_ends(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    source = tmp_path / "parley.db"
+    seeded = await seed(source)
+    blocker = await asyncpg.connect(postgres_url)
+    await migrate(blocker)
+    hold_usage = blocker.transaction()
+    await hold_usage.start()
+    await blocker.execute("LOCK TABLE usage IN ACCESS EXCLUSIVE MODE")  # the copy stops there
+    started = Started("messages")
+    copying = asyncio.create_task(
+        copy_store(Source.look_at(source), postgres_url, started, 100, io.StringIO())
+    )
+    await started.reached.wait()
+    replica = asyncio.create_task(Store.connect(postgres_url, replica="r2", pool_min=1))
+    waiting_sql = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
+        "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    observer = await asyncpg.connect(postgres_url)
+    try:
+        await wait_for_state(lambda: _positive(observer.fetchval(waiting_sql)))
+    finally:
+        await observer.close()
+    assert not replica.done()
+    await hold_usage.commit()
+    await blocker.close()
+    await copying
+    await assert_same_rows(source, postgres_url)
+    async with await replica as store:
+        more = NewMessage("user", "U1", "Ada", "after", "complete", 1)
+        assert await store.add_messages(SLACK, [more]) == [seeded.forgotten_id + 1]
+
+
+async def _positive(value: Awaitable[int]) -> bool:
+    return await value > 0
