@@ -19,7 +19,9 @@ PASSWORD = "pw-never-shown-4f2a"
 
 
 def with_password(url: str) -> str:
-    return url.replace("postgresql://postgres:@", f"postgresql://postgres:{PASSWORD}@")
+    """The test server's URL with a password (trust auth ignores it), however it was written."""
+    user = url.removeprefix("postgresql://").split("@", 1)[0].split(":", 1)[0]
+    return url.replace(url.split("@", 1)[0], f"postgresql://{user}:{PASSWORD}", 1)
 
 
 async def test_the_password_is_never_printed_whichever_way_the_url_is_given(
