@@ -1,4 +1,4 @@
-"""Parley's SQLite memory: messages per conversation, usage records and seen events."""
+"""Parley's memory: conversations, usage and seen events, in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
