@@ -158,6 +158,8 @@ async def test_a_second_replica_under_the_same_name_is_refused_and_the_first_ser
         await fake_slack.send_event(mention(fake_slack, "still there?", other))
         await wait_until(lambda: len(replies(fake_slack, other)) == 1, 30)
         assert first.child.returncode is None
+        first.child.terminate()  # its last reply's row is written before it exits
+        assert await first.exit_code() == 0
     statuses = await rows(
         postgres_url, "SELECT status, error FROM messages WHERE role = 'assistant'"
     )

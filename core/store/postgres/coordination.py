@@ -170,16 +170,14 @@ class PostgresCoordination:
             async with asyncio.timeout(RECHECK_SECONDS):
                 await released.wait()
 
-    async def end_turn(self, name: str, *, wake: bool = True) -> None:
+    async def end_turn(self, name: str) -> None:
+        """Releases `name` and wakes the replicas waiting for it."""
         if self._conn.is_closed():
             return  # the lock went with the connection
         async with self._turn:
-            if wake:
-                await self._conn.fetchrow(
-                    _RELEASE_SQL, lock_key(name), TURNS_CHANNEL, self.notice(name)
-                )
-            else:
-                await self._conn.fetchval("SELECT pg_advisory_unlock($1)", lock_key(name))
+            await self._conn.fetchrow(
+                _RELEASE_SQL, lock_key(name), TURNS_CHANNEL, self.notice(name)
+            )
 
     async def hold(self, name: str) -> bool:
         if name in self._held:
