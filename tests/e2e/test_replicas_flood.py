@@ -43,7 +43,7 @@ class Overlap:
         return Finishing()
 
 
-async def test_fifty_messages_in_one_thread_over_three_replicas_are_answered_once_in_order(
+async def test_fifty_messages_in_one_thread_over_three_replicas_are_answered_once_one_at_a_time(
     tmp_path: Path, fake_openai: FakeOpenAI, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = replica_config(tmp_path, fake_openai.base_url, postgres_url)
