@@ -174,7 +174,8 @@ class Engine:
         resolved = self._preparer.persona(config, bot, message.key)
         count = functools.partial(self._tokenizers.measure, resolved.persona.model)
         await place.stored()
-        arrival, older_unread = await self._receiver.receive(config, bot, message, count)
+        async with self._store.arriving(message.key):  # other replicas' messages too
+            arrival, older_unread = await self._receiver.receive(config, bot, message, count)
         place.mark_stored()
         if arrival is None:
             log.info("turn %s: %s answered before, skipping it", message.key, message.delivery)

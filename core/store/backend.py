@@ -57,6 +57,11 @@ class Backend(Protocol):
         on SQLite orders its turns itself (core/turn/order.py)."""
         ...
 
+    def arriving(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
+        """Held while a message of `key` is stored: one replica at a time per conversation,
+        so its rows' ids follow the order they were committed in, which `turn` relies on."""
+        ...
+
     async def changed_elsewhere(self, conn: Conn) -> bool:
         """Whether another process committed what this one's caches or persona choices
         may not know, since the last call."""

@@ -81,6 +81,11 @@ class SqliteDatabase:
         """One process: the engine's own arrival order is the whole order."""
         yield
 
+    @asynccontextmanager
+    async def arriving(self, key: ConversationKey) -> AsyncIterator[None]:
+        """One process: the engine stores a conversation's messages in arrival order."""
+        yield
+
     def on_change(self, listener: Callable[[], None]) -> None:
         """Never called: changed_elsewhere looks at data_version instead."""
 

@@ -181,6 +181,10 @@ class Store:
         replicas on the database wait, and this one waits for replies they took earlier."""
         return self._db.turn(key, reply_id)
 
+    def arriving(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
+        """Held while a message of `key` is stored (see Backend.arriving)."""
+        return self._db.arriving(key)
+
     async def receive(
         self, key: ConversationKey, claim: arrivals.Claim | None, rows: list[NewMessage]
     ) -> arrivals.Arrival | None:

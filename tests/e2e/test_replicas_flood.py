@@ -69,6 +69,10 @@ async def test_fifty_messages_in_one_thread_over_three_replicas_are_answered_onc
         " WHERE m.role = 'assistant' ORDER BY m.id",
     )
     assert [r["status"] for r in found] == ["complete"] * FLOOD
+    # In the order the thread's messages were stored, each reply having seen all before it.
+    assert [r["content"].split(":")[0] for r in found] == [
+        f"after {n} replies" for n in range(FLOOD)
+    ]
     assert sorted({r["replica"] for r in found}) == ["a", "b", "c"]
     assert sorted(sink.text.split(": ")[-1] for sink in sinks) == sorted(
         f"q{n}" for n in range(FLOOD)

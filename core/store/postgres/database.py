@@ -16,7 +16,7 @@ from core.store.connection import PROBE_BYTES
 from core.store.postgres.conn import PostgresConn
 from core.store.postgres.coordination import STORE_CHANNEL, PostgresCoordination
 from core.store.postgres.schema import migrate
-from core.store.postgres.turns import ConversationTurns
+from core.store.postgres.turns import ConversationTurns, arrival_lock_name
 from core.store.sql import Conn, failures_as_store_errors
 from core.types import ConversationKey
 
@@ -132,6 +132,9 @@ class PostgresDatabase:
 
     def turn(self, key: ConversationKey, reply_id: int | None) -> AbstractAsyncContextManager[None]:
         return self._turns.turn(self.single_statements, key, reply_id)
+
+    def arriving(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
+        return self._coordination.turn(arrival_lock_name(key))
 
     async def changed_elsewhere(self, conn: Conn) -> bool:
         changed, self._changed = self._changed, False

@@ -40,6 +40,12 @@ def lock_name(key: ConversationKey) -> str:
     return "turn:" + "\x1f".join(key_params(key))
 
 
+def arrival_lock_name(key: ConversationKey) -> str:
+    """Held only while a message is stored: a reply's id then tells which message came first
+    across replicas, since no row of the conversation commits out of id order."""
+    return "arrive:" + "\x1f".join(key_params(key))
+
+
 class ConversationTurns:
     def __init__(self, coordination: PostgresCoordination) -> None:
         self._coordination = coordination
