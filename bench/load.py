@@ -34,9 +34,9 @@ from bots.app import open_runtime
 from bots.discord.bot import DiscordBot
 from bots.slack.bot import SlackBot
 
-CONFIG = (
-    HELPER_ON_FAKE_MODEL
-    + """\
+# The two bots, a str.format template like HELPER_ON_FAKE_MODEL; the Discord bot comes last,
+# so bench.load_replicas appends its `shards:` key to it.
+BOTS = """\
 bots:
   - name: slack-load
     platform: slack
@@ -52,8 +52,7 @@ bots:
     gateway_url: "{gateway_url}"
     workspaces: {{"{guild}": {{persona: helper}}}}
 """
-    + STORAGE
-)
+CONFIG = HELPER_ON_FAKE_MODEL + BOTS + STORAGE
 
 
 async def start_model(seconds: float, chunks: int) -> tuple[asyncio.subprocess.Process, str]:

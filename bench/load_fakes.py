@@ -1,10 +1,11 @@
 """The load benchmark's other process: fake Slack and fake Discord, delivering a burst at once.
 
-Driven by bench/load.py over stdin/stdout, one JSON object per line, so the fakes' CPU time
-never counts as Parley's. Each conversation's first message is a mention; in the "ordered"
-ones two more mentions follow in the same thread straight after it (each sent once the
-previous delivery is acknowledged), and each reply must answer its own message and have seen
-the replies before it.
+Driven over stdin/stdout, one JSON object per line, by bench/load.py and by
+bench/load_replicas.py (which names how many replicas connect: `python -m bench.load_fakes
+[REPLICAS]`), so the fakes' CPU time never counts as Parley's. Each conversation's first
+message is a mention; in the "ordered" ones two more mentions follow in the same thread
+straight after it (each sent once the previous delivery is acknowledged), and each reply must
+answer its own message and have seen the replies before it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from bench.load_model import expected_reply, question
 from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_shards import shard_of_guild
 from tests.fakes.slack_server import FakeSlack
 
 CHANNELS = 10
@@ -126,7 +128,7 @@ class Burst:
                     flush=True,
                 )
             for call in self.slack.calls[slack_cursor:]:
-                self.note(str(call.params.get("markdown_text", "")).strip(), call.at, seen)
+                self.note(self.slack_text(call.params), call.at, seen)
             slack_cursor = len(self.slack.calls)
             for rest in self.discord.calls[discord_cursor:]:
                 if isinstance(rest.json, dict) and rest.method in ("POST", "PATCH"):
@@ -136,6 +138,14 @@ class Burst:
         routes = Counter(c.method for c in self.slack.calls)
         routes.update(f"{c.method} {_route(c.path)}" for c in self.discord.calls)
         print(dict(routes), file=sys.stderr, flush=True)
+
+    def slack_text(self, params: dict[str, Any]) -> str:
+        """The whole text of the message a call wrote to: a native stream (Slack's default)
+        sends its reply in pieces, so no one call carries it."""
+        message = self.slack.workspace.find(str(params.get("channel")), str(params.get("ts")))
+        if message is None:  # chat.postMessage and chat.startStream name no ts
+            return str(params.get("markdown_text", "")).strip()
+        return (message.markdown_text or message.text).strip()
 
     def note(self, text: str, at: float, seen: set[str]) -> None:
         if text in self.expected and text not in seen:
@@ -195,21 +205,37 @@ def _single_turn_wall(conversations: list[Conversation], started: float) -> floa
     return max(ends) - started if ends else -1.0
 
 
-def prepare(slack: FakeSlack, discord: FakeDiscord) -> None:
+def prepare(slack: FakeSlack, discord: FakeDiscord) -> list[str]:
+    """Users, channels and ready threads; with several shards, one server per shard and the
+    channels and threads dealt over them, so the conversations spread over the shards.
+    Returns the servers' ids."""
+    count = discord.gateway.shard_count
+    guilds = [_guild_on(discord, shard) for shard in range(count)]
     for n in range(USERS):
         slack.add_user(f"U0LOAD{n:03d}", f"Load User {n}")
     for n in range(CHANNELS):
         slack.add_channel(f"C0LOAD{n:03d}", f"load-{n}")
-        discord.add_channel(discord.world.ids.next(), f"load-{n}")
+        discord.add_channel(discord.world.ids.next(), f"load-{n}", guilds[n % count][0])
     for n in range(READY_THREADS):
-        discord.add_thread(discord.channel_id, f"ordered-{n}")
+        discord.add_thread(guilds[n % count][1], f"ordered-{n}")
+    return [guild for guild, _ in guilds]
 
 
-async def main() -> None:
+def _guild_on(discord: FakeDiscord, shard: int) -> tuple[str, str]:
+    """A server Discord puts on `shard`, and a channel of it: the fake's own where it fits."""
+    if shard_of_guild(discord.guild_id, discord.gateway.shard_count) == shard:
+        return discord.guild_id, discord.channel_id
+    return discord.add_guild_on_shard(shard)
+
+
+async def main(replicas: int) -> None:
+    """`replicas` Parley processes each open a Socket Mode connection and run one of as many
+    Discord shards (one replica: one unsharded session)."""
     # Slack's chat.update limit (about 50 a minute per workspace) would stretch 500 replies
     # in one workspace over ten minutes; this benchmark measures Parley's own work.
-    async with FakeSlack(updates_per_minute=None) as slack, FakeDiscord() as discord:
-        prepare(slack, discord)
+    fakes = FakeSlack(updates_per_minute=None), FakeDiscord(shards=replicas)
+    async with fakes[0] as slack, fakes[1] as discord:
+        guilds = prepare(slack, discord)
         _send(
             {
                 "slack_url": slack.api_url,
@@ -219,10 +245,12 @@ async def main() -> None:
                 "gateway_url": discord.gateway_url,
                 "discord_token": discord.token,
                 "guild": discord.guild_id,
+                "guilds": guilds,
             }
         )
-        await slack.wait_connected(timeout=60)
-        await discord.wait_ready()
+        await slack.wait_connected(timeout=60, count=replicas)
+        for shard in range(replicas):
+            await discord.wait_ready(shard)
         _send({"connected": True})
         # One burst per process: conversation names and event ids would repeat in a second.
         loop = asyncio.get_running_loop()
@@ -238,4 +266,4 @@ def _send(message: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1))

@@ -1,0 +1,81 @@
+"""bench.load_replicas' lines: one per round, then the medians per replica count and their ratio."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+Result = dict[str, Any]
+
+
+def turns(r: Result) -> int:
+    return int(r["messages"])
+
+
+def turns_per_second(r: Result) -> float:
+    return turns(r) / r["all_replies_s"] if r["all_replies_s"] > 0 else 0.0
+
+
+def cpu_ms_per_turn(r: Result) -> float:
+    return sum(r["cpu_s"]) / turns(r) * 1000
+
+
+def postgres_ms_per_turn(r: Result) -> float:
+    return float(r["postgres_cpu_s"]) / turns(r) * 1000
+
+
+def transactions_per_turn(r: Result) -> float:
+    database = r["database"]
+    return float(database["xact_commit"] + database["xact_rollback"]) / turns(r)
+
+
+def _numbers(values: list[float], digits: int = 0) -> str:
+    return "/".join(f"{value:.{digits}f}" for value in values)
+
+
+def show_round(number: int, r: Result) -> None:
+    print(
+        f"round {number}, {r['replicas']} replica(s): {r['messages']} messages -> "
+        f"{r['final_replies']} final replies, {r['problem_count']} threads wrong; all replies "
+        f"{r['all_replies_s']:.2f} s ({turns_per_second(r):.0f} turns/s; Slack "
+        f"{r['all_slack_s']:.2f}, Discord {r['all_discord_s']:.2f}); replica CPU "
+        f"{_numbers(r['cpu_s'], 1)} s = {sum(r['cpu_s']):.1f} s, {cpu_ms_per_turn(r):.1f} ms "
+        f"per turn; PostgreSQL CPU {r['postgres_cpu_s']:.1f} s "
+        f"({postgres_ms_per_turn(r):.1f} ms per turn); peak RSS {_numbers(r['peak_rss_mb'])} MB "
+        f"(from {_numbers(r['rss_before_mb'])}); {transactions_per_turn(r):.1f} transactions "
+        f"per turn; database {r['database']['size'] / 1e6:.1f} MB",
+        flush=True,
+    )
+    for problem in r["problems"]:
+        print("   ", problem[:300])
+
+
+def _median(results: list[Result], measure: Callable[[Result], float]) -> float:
+    return float(statistics.median(measure(r) for r in results))
+
+
+def show_medians(by_count: dict[int, list[Result]]) -> None:
+    for count, results in by_count.items():
+        peaks = [max(r["peak_rss_mb"]) for r in results]
+        print(
+            f"{count} replica(s), median of {len(results)} rounds: all replies "
+            f"{_median(results, lambda r: r['all_replies_s']):.2f} s, "
+            f"{_median(results, turns_per_second):.0f} turns/s, replica CPU "
+            f"{_median(results, lambda r: sum(r['cpu_s'])):.1f} s "
+            f"({_median(results, cpu_ms_per_turn):.2f} ms per turn), PostgreSQL "
+            f"{_median(results, postgres_ms_per_turn):.2f} ms per turn, highest peak RSS of a "
+            f"replica {statistics.median(peaks):.0f} MB, "
+            f"{_median(results, transactions_per_turn):.1f} transactions per turn, "
+            f"threads wrong {sum(r['problem_count'] for r in results)}",
+            flush=True,
+        )
+    fewest, most = min(by_count), max(by_count)
+    if fewest != most:
+        fewer = _median(by_count[fewest], cpu_ms_per_turn)
+        ratio = _median(by_count[most], cpu_ms_per_turn) / fewer
+        print(
+            f"replica CPU per turn, {most} replicas / {fewest}: {ratio:.2f}x "
+            f"(issue 13 allows 1.15x)",
+            flush=True,
+        )
