@@ -27,6 +27,7 @@ from typing import Any
 
 import bots.discord.bot as discord_bot
 import bots.slack.reply as slack_reply
+import bots.slack.stream as slack_stream
 from bench.rss import PeakRss, database_bytes
 from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, Fakes
 from bots import event_loop
@@ -90,12 +91,19 @@ async def one_round(arguments: argparse.Namespace) -> dict[str, Any]:
             await process.wait()
 
 
-async def serve_burst(config: Path, fakes: Fakes, arguments: argparse.Namespace) -> dict[str, Any]:
+def lift_limits() -> None:
+    """What this benchmark changes in Parley, here and in bench.load_replicas' replicas."""
     discord_bot.GUILD_READY_TIMEOUT = 0.05  # the fake sends every server at once
-    # Real Slack allows about 50 chat.update calls a minute per workspace, so 500 replies in
-    # one workspace would wait ten minutes for their edits; the fakes lift that limit (see
-    # load_fakes.py) and so does Parley here: this measures Parley's own work.
+    # Real Slack allows about 50 chat.update and 100 chat.appendStream calls a minute per
+    # workspace, so 500 replies in one workspace would wait minutes for their edits or
+    # appends; the fakes lift those limits (see load_fakes.py) and so does Parley here: this
+    # measures Parley's own work.
     slack_reply.WORKSPACE_EDITS = 1_000_000
+    slack_stream.WORKSPACE_APPENDS = 1_000_000
+
+
+async def serve_burst(config: Path, fakes: Fakes, arguments: argparse.Namespace) -> dict[str, Any]:
+    lift_limits()
     async with open_runtime(config) as runtime:
         bots: list[Bot] = [
             SlackBot(runtime.config.current.bot("slack-load"), runtime.engine),

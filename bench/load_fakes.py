@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.load_model import expected_reply, question
+from bench.load_model import ANSWER, expected_reply, question
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.discord_shards import shard_of_guild
 from tests.fakes.slack_server import FakeSlack
@@ -165,13 +165,14 @@ class Burst:
 
     def report(self, started: float, delivered: float) -> dict[str, Any]:
         problems: list[str] = []
-        finals = 0
+        finals = misordered = 0
         for c in self.conversations:
             shown = self.shown(c)
             wanted = [expected_reply(c.name, turn) for turn in range(1, c.turns + 1)]
             finals += sum(1 for text in shown if text in wanted)
             if shown != wanted:
                 problems.append(f"{c.name}: shows {shown!r}, expected {wanted!r}")
+                misordered += _each_answered_once(shown, c.turns)
         firsts = [c.finals[0] for c in self.conversations if c.finals]
         lasts = [c.finals[-1] for c in self.conversations if c.finals]
         return {
@@ -188,7 +189,15 @@ class Burst:
             "all_discord_s": _last(self.conversations, "d", started),
             "problems": problems[:10],
             "problem_count": len(problems),
+            "misordered": misordered,
         }
+
+
+def _each_answered_once(shown: list[str], turns: int) -> bool:
+    """Every message got one reply, none lost or doubled: only the order (or what a reply
+    had seen before it) was wrong."""
+    answered = sorted(int(found.group(1)) for text in shown if (found := ANSWER.search(text)))
+    return len(shown) == turns and answered == list(range(1, turns + 1))
 
 
 def _route(path: str) -> str:

@@ -37,7 +37,8 @@ def _numbers(values: list[float], digits: int = 0) -> str:
 def show_round(number: int, r: Result) -> None:
     print(
         f"round {number}, {r['replicas']} replica(s): {r['messages']} messages -> "
-        f"{r['final_replies']} final replies, {r['problem_count']} threads wrong; all replies "
+        f"{r['final_replies']} final replies, {r['problem_count']} threads wrong "
+        f"({r['misordered']} only in order); all replies "
         f"{r['all_replies_s']:.2f} s ({turns_per_second(r):.0f} turns/s; Slack "
         f"{r['all_slack_s']:.2f}, Discord {r['all_discord_s']:.2f}); replica CPU "
         f"{_numbers(r['cpu_s'], 1)} s = {sum(r['cpu_s']):.1f} s, {cpu_ms_per_turn(r):.1f} ms "
@@ -67,7 +68,8 @@ def show_medians(by_count: dict[int, list[Result]]) -> None:
             f"{_median(results, postgres_ms_per_turn):.2f} ms per turn, highest peak RSS of a "
             f"replica {statistics.median(peaks):.0f} MB, "
             f"{_median(results, transactions_per_turn):.1f} transactions per turn, "
-            f"threads wrong {sum(r['problem_count'] for r in results)}",
+            f"threads wrong {sum(r['problem_count'] for r in results)} "
+            f"({sum(r['misordered'] for r in results)} only in order)",
             flush=True,
         )
     fewest, most = min(by_count), max(by_count)

@@ -1,4 +1,4 @@
-"""One replica of bench/load_replicas.py: `parley run` itself, with bench.load's two limits lifted.
+"""One replica of bench/load_replicas.py: `parley run` itself, with bench.load's limits lifted.
 
 Run: python -m bench.replica_run run --config bots.yaml   (PARLEY_REPLICA names the replica)
 
@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import bots.app as app
-import bots.discord.bot as discord_bot
-import bots.slack.reply as slack_reply
+from bench.load import lift_limits
 from bots.warm_up import warm_up_once_connected
 from cli.main import main
 
@@ -40,10 +39,7 @@ def say_when_warm(
 
 
 def run_replica() -> int:
-    # The same two as bench.load: the fake sends every server at once, and Slack's ~50 edits
-    # a minute per workspace would stretch 500 replies over ten minutes (the fake lifts it).
-    discord_bot.GUILD_READY_TIMEOUT = 0.05
-    slack_reply.WORKSPACE_EDITS = 1_000_000
+    lift_limits()
     profile_to = os.environ.get(PROFILE_VARIABLE)
     profiler = cProfile.Profile() if profile_to else None
     warm_up = say_when_warm(warm_up_once_connected, profiler)
