@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.load_model import ANSWER, expected_reply, question
+from bench.load_model import ANSWER, expected_reply, question, whole_reply
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.discord_shards import shard_of_guild
 from tests.fakes.slack_server import FakeSlack
@@ -45,8 +45,9 @@ class Burst:
         self.slack_count, self.discord_count = args["slack"], args["discord"]
         self.ordered, self.turns = args["ordered"], args["turns"]
         self.conversations: list[Conversation] = []
-        # Each reply's full text is unique, so a write showing one tells which reply is done.
-        self.expected: dict[str, tuple[Conversation, int]] = {}
+        # Each reply's full text names its conversation and turn, so a write showing one tells
+        # which reply is done (even one that saw the wrong history: the check finds that).
+        self.expected: dict[tuple[str, int], Conversation] = {}
 
     def plan(self, prefix: str, count: int) -> list[Conversation]:
         planned = []
@@ -54,7 +55,7 @@ class Burst:
             turns = self.turns if i >= count - self.ordered else 1
             conversation = Conversation(f"{prefix}{i}", turns)
             for turn in range(1, turns + 1):
-                self.expected[expected_reply(conversation.name, turn)] = (conversation, turn)
+                self.expected[(conversation.name, turn)] = conversation
             planned.append(conversation)
         self.conversations.extend(planned)
         return planned
@@ -114,7 +115,7 @@ class Burst:
 
     async def wait_for_replies(self, deadline: float) -> None:
         wanted = sum(c.turns for c in self.conversations)
-        seen: set[str] = set()
+        seen: set[tuple[str, int]] = set()
         slack_cursor = discord_cursor = 0
         shown_at = time.monotonic()
         while len(seen) < wanted and time.monotonic() < deadline:
@@ -147,11 +148,11 @@ class Burst:
             return str(params.get("markdown_text", "")).strip()
         return (message.markdown_text or message.text).strip()
 
-    def note(self, text: str, at: float, seen: set[str]) -> None:
-        if text in self.expected and text not in seen:
-            seen.add(text)
-            conversation, _ = self.expected[text]
-            conversation.finals.append(at)
+    def note(self, text: str, at: float, seen: set[tuple[str, int]]) -> None:
+        reply = whole_reply(text)
+        if reply in self.expected and reply not in seen:
+            seen.add(reply)
+            self.expected[reply].finals.append(at)
 
     def shown(self, conversation: Conversation) -> list[str]:
         if conversation.name.startswith("s"):
