@@ -18,7 +18,8 @@ the last final reply, turns per second, each replica's CPU seconds over the burs
 database's transactions per turn (start-up included) and its size; and the ratio of summed
 CPU per turn at the most replicas to that at the fewest. Rounds alternate between the counts
 so a busy neighbour hits each alike. `--profile DIR` runs r1 under cProfile (from ready to
-its stop) and writes DIR/replicas<N>-round<K>.prof.
+its stop) and writes DIR/replicas<N>-round<K>.prof; `--statements` counts the SQL statements
+the replicas send over the burst and prints them per turn.
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.load import BOTS, start_model
-from bench.load_replicas_report import show_medians, show_round
+from bench.load_replicas_report import show_medians, show_round, show_statements
 from bench.postgres_usage import database_activity, server_cpu_seconds
 from bench.replica_group import Replica, cpu_seconds, replica_group, wait_ready
 from bench.rss import PeakRss
@@ -89,8 +92,10 @@ async def with_fakes(
             config = Path(scratch) / "bots.yaml"
             config.write_text(CONFIG.format(openai_url=openai_url, shards=replicas, **urls))
             profile = _profile_path(arguments, replicas)
-            async with replica_group(config, replicas, env, profile) as group:
+            counting = arguments.statements
+            async with replica_group(config, replicas, env, profile, counting) as group:
                 result = await serve_burst(server_url, group, fakes, arguments)
+            result["statements"] = statements_of(group)
         # Once the replicas are gone: their backends have reported their counts.
         result["database"] = await database_activity(server_url, database)
         return result
@@ -125,6 +130,15 @@ async def serve_burst(
     return result
 
 
+def statements_of(group: list[Replica]) -> dict[str, int]:
+    """The SQL statements every replica sent over the burst, summed (none when not counted)."""
+    total: Counter[str] = Counter()
+    for replica in group:
+        if replica.statements is not None and replica.statements.exists():
+            total.update(json.loads(replica.statements.read_text()))
+    return dict(total)
+
+
 def _profile_path(arguments: argparse.Namespace, replicas: int) -> Path | None:
     folder: Path | None = arguments.profile
     if folder is None:
@@ -146,6 +160,8 @@ async def compare(server_url: str, arguments: argparse.Namespace) -> None:
             results[replicas].append(await one_round(server_url, replicas, arguments))
             show_round(number, results[replicas][-1])
     show_medians(results)
+    if arguments.statements:
+        show_statements(results)
     print("load average now:", " ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
 
 
@@ -165,6 +181,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="per replica count")
     parser.add_argument("--model-seconds", type=float, default=1.0, help="per reply")
     parser.add_argument("--profile", type=Path, help="cProfile replica r1 into this folder")
+    parser.add_argument(
+        "--statements", action="store_true", help="count each SQL statement the replicas send"
+    )
     arguments = parser.parse_args()
     with embedded_server(durable=True) as server_url:
         event_loop.run(compare(server_url, arguments))

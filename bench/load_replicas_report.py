@@ -81,3 +81,18 @@ def show_medians(by_count: dict[int, list[Result]]) -> None:
             f"(issue 13 allows 1.15x)",
             flush=True,
         )
+
+
+def show_statements(by_count: dict[int, list[Result]], top: int = 15) -> None:
+    """Each SQL statement the replicas sent per turn (the median over rounds), most first."""
+    for count, results in by_count.items():
+        names = {name for r in results for name in r["statements"]}
+        per_turn = {name: _median(results, _per_turn_of(name)) for name in names}
+        total = _median(results, lambda r: sum(r["statements"].values()) / turns(r))
+        print(f"{count} replica(s): {total:.2f} statements per turn; the most sent:")
+        for name, each in sorted(per_turn.items(), key=lambda item: -item[1])[:top]:
+            print(f"  {each:6.2f}  {name}")
+
+
+def _per_turn_of(statement: str) -> Callable[[Result], float]:
+    return lambda r: float(r["statements"].get(statement, 0)) / turns(r)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.replica_run import PROFILE_VARIABLE
+from bench.replica_run import PROFILE_VARIABLE, STATEMENTS_VARIABLE
 from tests.fakes.fixtures import _PROXY_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +32,7 @@ class Replica:
     name: str
     process: asyncio.subprocess.Process
     log: Path
+    statements: Path | None  # where it writes its SQL statement counts as it stops
 
     @property
     def pid(self) -> int:
@@ -57,11 +58,16 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-async def _start(name: str, config: Path, env: Mapping[str, str], profile: Path | None) -> Replica:
+async def _start(
+    name: str, config: Path, env: Mapping[str, str], profile: Path | None, statements: bool
+) -> Replica:
     variables = {k: v for k, v in os.environ.items() if k not in _PROXY_VARIABLES}
     variables.update(env, PARLEY_REPLICA=name, PYTHONPATH=str(ROOT))
     if profile is not None:
         variables[PROFILE_VARIABLE] = str(profile)
+    counts = config.parent / f"{name}.statements.json" if statements else None
+    if counts is not None:
+        variables[STATEMENTS_VARIABLE] = str(counts)
     log = config.parent / f"{name}.log"
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
@@ -70,7 +76,7 @@ async def _start(name: str, config: Path, env: Mapping[str, str], profile: Path 
             cwd=config.parent, env=variables, preexec_fn=_die_with_parent,
             stdout=asyncio.subprocess.PIPE, stderr=sink,
         )  # fmt: skip
-    return Replica(name, process, log)
+    return Replica(name, process, log, counts)
 
 
 async def wait_ready(replicas: list[Replica], timeout: float) -> None:  # noqa: ASYNC109
@@ -104,14 +110,19 @@ async def _stop(replica: Replica) -> None:
 
 @contextlib.asynccontextmanager
 async def replica_group(
-    config: Path, count: int, env: Mapping[str, str], profile: Path | None = None
+    config: Path,
+    count: int,
+    env: Mapping[str, str],
+    profile: Path | None = None,
+    statements: bool = False,
 ) -> AsyncIterator[list[Replica]]:
-    """`count` replicas, r1 first; `profile`: r1 runs under cProfile and writes there."""
+    """`count` replicas, r1 first; `profile`: r1 runs under cProfile and writes there;
+    `statements`: each counts its SQL statements (Replica.statements, once stopped)."""
     replicas: list[Replica] = []
     try:
         for number in range(1, count + 1):
             chosen = profile if number == 1 else None
-            replicas.append(await _start(f"r{number}", config, env, chosen))
+            replicas.append(await _start(f"r{number}", config, env, chosen, statements))
         yield replicas
     finally:
         stopping = asyncio.ensure_future(asyncio.gather(*(_stop(r) for r in replicas)))
