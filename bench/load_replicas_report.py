@@ -45,7 +45,8 @@ def show_round(number: int, r: Result) -> None:
         f"per turn; PostgreSQL CPU {r['postgres_cpu_s']:.1f} s "
         f"({postgres_ms_per_turn(r):.1f} ms per turn); peak RSS {_numbers(r['peak_rss_mb'])} MB "
         f"(from {_numbers(r['rss_before_mb'])}); {transactions_per_turn(r):.1f} transactions "
-        f"per turn; database {r['database']['size'] / 1e6:.1f} MB",
+        f"per turn; database {r['database']['size'] / 1e6:.1f} MB; replies written by "
+        f"{_numbers(list(r['database']['replies'].values()))}",
         flush=True,
     )
     for problem in r["problems"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -28,9 +29,10 @@ def server_cpu_seconds(server_url: str) -> float:
     return total
 
 
-async def database_activity(server_url: str, database_url: str) -> dict[str, int]:
-    """Committed and rolled-back transactions, rows written, and the size of one database.
-    Backends report their counts when idle or when they end: read once its clients are gone."""
+async def database_activity(server_url: str, database_url: str) -> dict[str, Any]:
+    """Committed and rolled-back transactions, rows written, and the size of one database;
+    and the replies each replica wrote (`replies`, by replica name). Backends report their
+    counts when idle or when they end: read once its clients are gone."""
     connection = await asyncpg.connect(server_url)
     try:
         row = await connection.fetchrow(
@@ -42,4 +44,18 @@ async def database_activity(server_url: str, database_url: str) -> dict[str, int
         await connection.close()
     if row is None:
         raise RuntimeError(f"no statistics for {database_name(database_url)}")
-    return {key: int(value) for key, value in row.items()}
+    activity: dict[str, Any] = {key: int(value) for key, value in row.items()}
+    activity["replies"] = await _replies_by_replica(database_url)
+    return activity
+
+
+async def _replies_by_replica(database_url: str) -> dict[str, int]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT replica, count(*) FROM messages WHERE role = 'assistant'"
+            " GROUP BY replica ORDER BY replica"
+        )
+    finally:
+        await connection.close()
+    return {str(replica): int(count) for replica, count in rows}
