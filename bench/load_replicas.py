@@ -39,7 +39,7 @@ from typing import Any
 from bench.load import BOTS, start_model
 from bench.load_replicas_report import show_medians, show_round, show_statements
 from bench.postgres_usage import database_activity, server_cpu_seconds
-from bench.replica_group import Replica, cpu_seconds, replica_group, wait_ready
+from bench.replica_group import Replica, replica_group, user_and_system_seconds, wait_ready
 from bench.rss import PeakRss
 from bench.turns import HELPER_ON_FAKE_MODEL, Fakes
 from bots import event_loop
@@ -117,13 +117,16 @@ async def serve_burst(
     await wait_ready(group, GUARD)
     burst = {"slack": arguments.slack, "discord": arguments.discord}
     burst.update(ordered=arguments.ordered, turns=3)
-    cpu_before = [cpu_seconds(r.pid) for r in group]
+    cpu_before = [user_and_system_seconds(r.pid) for r in group]
     server_before = server_cpu_seconds(server_url)
     with contextlib.ExitStack() as stack:
         peaks = [stack.enter_context(PeakRss(r.pid)) for r in group]
         await fakes.send(burst)
         result = await fakes.receive(timeout=BURST_GUARD)
-    result["cpu_s"] = [cpu_seconds(r.pid) - b for r, b in zip(group, cpu_before, strict=True)]
+    cpu_after = [user_and_system_seconds(r.pid) for r in group]
+    pairs = list(zip(cpu_after, cpu_before, strict=True))
+    result["cpu_s"] = [sum(after) - sum(before) for after, before in pairs]
+    result["system_cpu_s"] = sum(after[1] - before[1] for after, before in pairs)
     result["postgres_cpu_s"] = server_cpu_seconds(server_url) - server_before
     result["peak_rss_mb"] = [peak.peak_mb for peak in peaks]
     result["rss_before_mb"] = [peak.start_mb for peak in peaks]

@@ -45,12 +45,18 @@ class Replica:
 
 def cpu_seconds(pid: int, *, children: bool = False) -> float:
     """User + system CPU of a live process (and of its children it has reaped)."""
+    user, system = user_and_system_seconds(pid, children=children)
+    return user + system
+
+
+def user_and_system_seconds(pid: int, *, children: bool = False) -> tuple[float, float]:
+    """A live process's CPU in user space and in the kernel (with its reaped children's)."""
     # The command name may hold spaces: the fields start after its closing parenthesis.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    user, system = int(fields[11]), int(fields[12])  # utime, stime
     if children:
-        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return ticks / _TICKS
+        user, system = user + int(fields[13]), system + int(fields[14])  # cutime, cstime
+    return user / _TICKS, system / _TICKS
 
 
 def _die_with_parent() -> None:
