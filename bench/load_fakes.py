@@ -172,8 +172,12 @@ class Burst:
             wanted = [expected_reply(c.name, turn) for turn in range(1, c.turns + 1)]
             finals += sum(1 for text in shown if text in wanted)
             if shown != wanted:
-                problems.append(f"{c.name}: shows {shown!r}, expected {wanted!r}")
-                misordered += _each_answered_once(shown, c.turns)
+                problem = f"{c.name}: shows {shown!r}, expected {wanted!r}"
+                if _each_answered_once(shown, c.turns):
+                    misordered += 1
+                    problems.append(problem)
+                else:  # a message lost or answered twice: shown first
+                    problems.insert(0, problem)
         firsts = [c.finals[0] for c in self.conversations if c.finals]
         lasts = [c.finals[-1] for c in self.conversations if c.finals]
         return {
