@@ -50,8 +50,10 @@ def show_round(number: int, r: Result) -> None:
         f"{_numbers(list(r['database']['replies'].values()))}",
         flush=True,
     )
-    for problem in r["problems"]:
-        print("   ", problem[:300])
+    lost_or_doubled = r["problem_count"] - r["misordered"]
+    for number, problem in enumerate(r["problems"]):
+        # Those come first and are shown whole: which message, and what stood there instead.
+        print("   ", problem if number < lost_or_doubled else problem[:300])
 
 
 def _median(results: list[Result], measure: Callable[[Result], float]) -> float:
