@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -96,6 +97,7 @@ async def with_fakes(
             async with replica_group(config, replicas, env, profile, counting) as group:
                 result = await serve_burst(server_url, group, fakes, arguments)
             result["statements"] = statements_of(group)
+            _keep_logs(arguments, group, replicas)
         # Once the replicas are gone: their backends have reported their counts.
         result["database"] = await database_activity(server_url, database)
         return result
@@ -142,6 +144,17 @@ def statements_of(group: list[Replica]) -> dict[str, int]:
     return dict(total)
 
 
+def _keep_logs(arguments: argparse.Namespace, group: list[Replica], replicas: int) -> None:
+    """`--logs DIR`: each replica's log (warnings and errors) outlives the round's scratch."""
+    folder: Path | None = arguments.logs
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for replica in group:
+        kept = folder / f"replicas{replicas}-round{arguments.round}-{replica.name}.log"
+        shutil.copyfile(replica.log, kept)
+
+
 def _profile_path(arguments: argparse.Namespace, replicas: int) -> Path | None:
     folder: Path | None = arguments.profile
     if folder is None:
@@ -184,6 +197,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="per replica count")
     parser.add_argument("--model-seconds", type=float, default=1.0, help="per reply")
     parser.add_argument("--profile", type=Path, help="cProfile replica r1 into this folder")
+    parser.add_argument("--logs", type=Path, help="keep every replica's log in this folder")
     parser.add_argument(
         "--statements", action="store_true", help="count each SQL statement the replicas send"
     )
