@@ -13,7 +13,6 @@ import discord
 from bots.discord.access import is_admin, is_allowed
 from bots.discord.config import DiscordBotConfig
 from bots.discord.reply import NO_PINGS, DiscordDeliveryError, DiscordReplyBinding, view_given
-from bots.discord.threads import thread_from
 from bots.reply import StreamedReply
 from bots.tasks import OnError, TurnTasks
 from bots.throttle import ChannelThrottle
@@ -174,7 +173,7 @@ class DiscordEventRouter:
 
         async def thread() -> discord.Thread:
             if not made:
-                made.append(await thread_from(message, thread_name(text or "Parley")))
+                made.append(await message.create_thread(name=thread_name(text or "Parley")))
             return made[0]
 
         async def send(part: str, nonce: int, view: discord.ui.View | None) -> discord.Message:
