@@ -117,7 +117,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     notes.add_argument("--file", default="data/notes.json", help="the notes file (JSON)")
     _privacy_commands(commands)
+    _store_commands(commands)
     return parser
+
+
+def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    store = commands.add_parser(
+        "store", help="move the stored conversations", description="Move the stored conversations."
+    )
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="COMMAND")
+    copy = _command(
+        store_commands,
+        "copy",
+        "copy a SQLite store into PostgreSQL (resumable; counts checked at the end)",
+        "cli.store_copy:store_copy",
+    )
+    copy.add_argument(
+        "--from", dest="source", type=Path, required=True, metavar="PATH",
+        help="the SQLite file `parley run` used (storage.path)",
+    )  # fmt: skip
+    target = copy.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--to", metavar="URL",
+        help="postgresql://USER:${PGPASSWORD}@HOST/DB; ${VAR} is read from the environment",
+    )  # fmt: skip
+    target.add_argument(
+        "--to-env", metavar="VAR", help="an environment variable holding the whole URL"
+    )
+    copy.add_argument(
+        "--batch-size", type=_positive, default=5000, metavar="ROWS",
+        help="rows per transaction (default 5000)",
+    )  # fmt: skip
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _privacy_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -118,14 +118,13 @@ class BudgetLedger:
     """
 
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
-        self._store = store
         self._clock = clock
         self._budgets: tuple[BudgetConfig, ...] | None = None
         self._prices: Mapping[str, PriceConfig] = {}
         self._tallies: list[_Tally] = []
         self._valid = (_NEVER, _NEVER)  # every tally's period holds moments in [start, end)
         self._read_at = _NEVER
-        self._watermark = 0  # the highest usage id read
+        self._spend = store.ledger.spend_reader()
         self._lock = asyncio.Lock()
 
     async def check(self, config: Config, message: IncomingMessage) -> None:
@@ -181,7 +180,7 @@ class BudgetLedger:
         for tally in self._tallies:
             tally.local.clear()
         since = min(tally.start for tally in self._tallies)
-        rows, self._watermark = await self._store.ledger.spend_rows(since, self._watermark)
+        rows = await self._spend.added(since)
         self._add_stored(rows)
         self._read_at = now
 
@@ -190,7 +189,7 @@ class BudgetLedger:
         self._budgets, self._prices = config.budgets, config.prices
         self._valid = (_NEVER, _NEVER)  # until the read below succeeds
         since = min(tally.start for tally in self._tallies)
-        rows, self._watermark = await self._store.ledger.spend_rows(since)
+        rows = await self._spend.period(since)
         self._add_stored(rows)
         starts = max(tally.start for tally in self._tallies)
         self._valid = (starts, min(tally.end for tally in self._tallies))

@@ -24,6 +24,7 @@ from core.providers import ModelClients
 from core.store import Store
 from core.text import scrub_message
 from core.tokens import Tokenizers
+from core.tools.approval_relay import SharedApprovals
 from core.tools.approvals import Approvals
 from core.tools.calls import ToolHost
 from core.turn.answer import TurnAnswerer
@@ -87,7 +88,7 @@ class Engine:
         self._commands = Commands(store)
         self._receiver = Receiver(store)
         budgets = BudgetLedger(store, clock)
-        self._approvals = Approvals(clock)
+        self._approvals = SharedApprovals(Approvals(clock), self._coordination)
         moderation = moderation or Moderation()
         self._preparer = TurnPreparer(
             store=store, tokenizers=tokenizers, clock=clock, budgets=budgets, moderation=moderation
@@ -160,7 +161,7 @@ class Engine:
         """A reset waits for the thread's turns; a turn waiting on an Approve click could
         hold it for `approval_seconds`, so its requests count as denied by whoever reset."""
         if await self._commands.may_reset(config, message):
-            self._approvals.withdraw(message.key, message.author.display_name)
+            await self._approvals.withdraw(message.key, message.author.display_name)
 
     async def _turn(
         self,
@@ -244,7 +245,7 @@ class Engine:
         await self._store.ledger.claim_event(scope, value)
 
     async def approve(self, click: ApprovalClick) -> ApprovalResult:
-        result = self._approvals.click(click)
+        result = await self._approvals.click(click)
         log.info(
             "approval %s in %s:%s/%s: %s by %s",
             *(click.approval_id, click.platform, click.workspace, click.channel),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import unicodedata
@@ -170,10 +171,12 @@ class DiscordEventRouter:
         """The thread is made with the first words of the reply: a message core does not
         answer (a redelivery, a refusal) never leaves an empty thread behind."""
         made: list[discord.Thread] = []
+        making = asyncio.Lock()  # typing and the first words may both ask for it
 
         async def thread() -> discord.Thread:
-            if not made:
-                made.append(await message.create_thread(name=thread_name(text or "Parley")))
+            async with making:
+                if not made:
+                    made.append(await _thread_of(message, thread_name(text or "Parley")))
             return made[0]
 
         async def send(part: str, nonce: int, view: discord.ui.View | None) -> discord.Message:
@@ -348,3 +351,22 @@ async def _send(
 
 async def _typing(target: discord.abc.Messageable) -> None:
     await target.typing()
+
+
+# Discord's "a thread has already been created for this message".
+THREAD_EXISTS = 160004
+
+
+async def _thread_of(message: discord.Message, name: str) -> discord.Thread:
+    """The thread started from `message`: made now, or found when Discord made it but its
+    answer was lost (discord.py then sent the request again, and Discord refused it)."""
+    try:
+        return await message.create_thread(name=name)
+    except discord.HTTPException as error:
+        if error.code != THREAD_EXISTS or message.guild is None:
+            raise
+    # A thread started from a message takes the message's id.
+    found = await message.guild.fetch_channel(message.id)
+    if not isinstance(found, discord.Thread):
+        raise DiscordDeliveryError(f"channel {message.id} is not the thread Discord made")
+    return found

@@ -1,8 +1,7 @@
-"""Parley's SQLite memory: messages per conversation, usage records and seen events."""
+"""Parley's memory: conversations, usage and seen events, in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
-from core.store.connection import probe_writable
 from core.store.erasure import FORGOTTEN_USER, Erased, Place
 from core.store.records import (
     ConversationSummary,
@@ -27,5 +26,4 @@ __all__ = [
     "Store",
     "UsageRecord",
     "UsageRow",
-    "probe_writable",
 ]

@@ -32,6 +32,12 @@ class Backend(Protocol):
         the database) rather than only this replica's own."""
         ...
 
+    @property
+    def concurrent_writers(self) -> bool:
+        """Whether transactions of several processes write at once, so that rows may commit
+        out of id order (PostgreSQL); SQLite commits one writer's transaction at a time."""
+        ...
+
     def single_statements(self, action: str) -> AbstractAsyncContextManager[Conn]:
         """A connection for reads and for writes that are one statement each (autocommit)."""
         ...

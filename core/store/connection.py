@@ -5,28 +5,21 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import aiosqlite
 
 from core.errors import StoreError
 from core.store.schema import PRAGMAS, migrate
-from core.store.sql import IntegrityViolation
+from core.store.sql import failures_as_store_errors
 
 _CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
-@contextmanager
-def translated(action: str) -> Iterator[None]:
+def translated(action: str) -> AbstractContextManager[None]:
     """Re-raise any sqlite3 or filesystem failure in `action` as StoreError, keeping detail."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except (sqlite3.Error, OSError, IntegrityViolation) as exc:
-        raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+    return failures_as_store_errors(action, (sqlite3.Error,))
 
 
 def is_corruption(exc: sqlite3.Error) -> bool:

@@ -33,6 +33,7 @@ class SqliteDatabase:
     """
 
     caching = True
+    concurrent_writers = False
     sweeps_every_replica = True
 
     def __init__(

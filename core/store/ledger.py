@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from core.store import erasure
 from core.store import queries as q
 from core.store.backend import Backend
+from core.store.postgres.spend import SettlingSpend
 from core.store.records import UsageRecord, UsageRow, to_timestamp, usage_params, usage_row_from
+from core.store.spend import SpendReader, WatermarkSpend
 
 
 class Ledger:
@@ -40,6 +42,13 @@ class Ledger:
             else:
                 rows = await conn.fetch(q.SPEND_SINCE_SQL, (start, top))
         return [usage_row_from(row) for row in rows], int(top)
+
+    def spend_reader(self) -> SpendReader:
+        """What a budget ledger reads its spend through: a watermark where one writer
+        commits at a time, one that waits for open transactions where several write."""
+        if self._db.concurrent_writers:
+            return SettlingSpend(self._db)
+        return WatermarkSpend(self)
 
     async def prune_usage(self, older_than: timedelta) -> int:
         cutoff = to_timestamp(self._db.clock() - older_than)

@@ -5,12 +5,30 @@ SQLite and PostgreSQL share; the PostgreSQL side rewrites the few that differ.""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import aiosqlite
 
+from core.errors import StoreError
+
 Row = Sequence[Any]
+
+
+@contextmanager
+def failures_as_store_errors(
+    action: str, failures: tuple[type[BaseException], ...]
+) -> Iterator[None]:
+    """Re-raise the database's own `failures` in `action` (and a refused write, and the
+    filesystem's or network's OSError) as StoreError, keeping their detail."""
+    caught: tuple[type[BaseException], ...] = (*failures, IntegrityViolation, OSError)
+    try:
+        yield
+    except StoreError:
+        raise
+    except caught as exc:
+        raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
 
 
 class IntegrityViolation(Exception):

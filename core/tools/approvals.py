@@ -87,6 +87,10 @@ class Approvals:
             await _shown(sink, settled)
         return settled
 
+    def knows(self, approval_id: str) -> bool:
+        """Whether this process asked the request: it waits here, or ended here lately."""
+        return approval_id in self._waiting or approval_id in self._ended
+
     def click(self, click: ApprovalClick) -> ApprovalResult:
         """Decides a waiting request once; every other click is refused with a reason."""
         waiting = self._waiting.get(click.approval_id)

@@ -13,7 +13,7 @@ from core.config import Config
 from core.config.tools import Approval, ToolServerConfig
 from core.personas import ResolvedPersona
 from core.store import Store
-from core.tools.approvals import Approvals
+from core.tools.approval_relay import SharedApprovals
 from core.tools.calls import JsonValue, ToolCall, ToolHost, ToolResult, ToolSpec, matches
 from core.tools.exchange import CallRecord, Exchange, RoundRecord
 from core.types import IncomingMessage, PromptMessage, ReplySink, ToolStep
@@ -32,7 +32,7 @@ class Toolset:
     specs: Mapping[str, ToolSpec]  # by wire name
     servers: Mapping[str, ToolServerConfig]
     host: ToolHost
-    approvals: Approvals
+    approvals: SharedApprovals
     result_chars: int
     approval_seconds: float
 
@@ -46,7 +46,7 @@ class Toolset:
 class TurnTools:
     """The engine's tools: which a turn may call, given its persona and place."""
 
-    def __init__(self, host: ToolHost | None, approvals: Approvals) -> None:
+    def __init__(self, host: ToolHost | None, approvals: SharedApprovals) -> None:
         self.host = host
         self.approvals = approvals
 

@@ -22,14 +22,23 @@ def test_the_parser_copies_of_core_names_are_equal_to_core() -> None:
     assert tuple(sorted(FEEDBACK_CORE_GROUPS)) == FEEDBACK_GROUPS
 
 
-def test_every_command_names_a_handler_that_exists() -> None:
+def _handlers(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, str]:
+    """Every command's handler, a command with commands of its own (`store copy`) included."""
     (commands,) = [
-        action
-        for action in build_parser()._actions
-        if isinstance(action, argparse._SubParsersAction)
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
     ]
-    handlers = {name: sub.get_default("handler") for name, sub in commands.choices.items()}
-    assert set(handlers) >= {"chat", "check", "run", "health", "usage", "forget", "export"}
+    handlers: dict[str, str] = {}
+    for name, sub in commands.choices.items():
+        if sub.get_default("handler") is None:
+            handlers.update(_handlers(sub, f"{prefix}{name} "))
+        else:
+            handlers[prefix + name] = sub.get_default("handler")
+    return handlers
+
+
+def test_every_command_names_a_handler_that_exists() -> None:
+    handlers = _handlers(build_parser())
+    assert set(handlers) >= {"chat", "check", "run", "health", "usage", "forget", "store copy"}
     for name, handler in handlers.items():
         assert callable(handler_of(handler)), name
 

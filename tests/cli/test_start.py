@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("discord", "slack_bolt", "slack_sdk", "openai", "tiktoken")
+HEAVY = ("discord", "slack_bolt", "slack_sdk", "openai", "tiktoken", "asyncpg")
 OURS_FOR_RUN = ("bots.app", "bots.slack.bot", "bots.discord.bot", "core.llm", "core.engine")
 # Runs the package as `python -m cli` would, then writes the loaded module names to argv[1].
 WRAPPER = """

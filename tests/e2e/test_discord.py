@@ -131,3 +131,22 @@ async def test_reset_and_persona_in_a_thread(discord_world: DiscordWorld) -> Non
     await world.say("arr?", channel=thread)
     await wait_until(lambda: len(world.openai.requests) == 2)
     assert world.openai.requests[-1]["model"] == "gpt-4o"
+
+
+async def test_a_thread_made_but_whose_answer_was_lost_is_used_not_made_again(
+    discord_world: DiscordWorld,
+) -> None:
+    """Discord made the thread but its answer was a 500: discord.py sends the request again
+    and Discord refuses (160004, a thread exists for this message). The reply goes on in
+    the thread that exists."""
+    world = discord_world
+    fake = world.discord
+    world.openai.enqueue(Script(chunks=("Made ", "once.")))
+    text = f"<@{fake.bot_user_id}> hello bot"
+    event = fake.message_create(fake.channel_id, fake.user_id, text, mentions=[fake.bot_user_id])
+    message_id = str(event["id"])
+    path = f"/channels/{fake.channel_id}/messages/{message_id}/threads"
+    fake.fail_next("POST", path, status=500, after=True)
+    await fake.dispatch("MESSAGE_CREATE", event)
+    await world.bot_says(message_id, "Made once.")
+    assert len([c for c in fake.calls if c.path == path]) == 2

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from datetime import datetime
 
 import asyncpg
@@ -17,7 +17,7 @@ from core.store.postgres.conn import PostgresConn
 from core.store.postgres.coordination import STORE_CHANNEL, PostgresCoordination
 from core.store.postgres.schema import migrate
 from core.store.postgres.turns import ConversationTurns
-from core.store.sql import Conn, IntegrityViolation
+from core.store.sql import Conn, failures_as_store_errors
 from core.types import ConversationKey
 
 _NOTIFY_SQL = "SELECT pg_notify(?, ?)"
@@ -26,20 +26,9 @@ _PROBE_TABLE_SQL = "CREATE TEMP TABLE parley_health_probe (written TEXT) ON COMM
 _PROBE_WRITE_SQL = "INSERT INTO parley_health_probe VALUES (repeat('x', ?))"
 
 
-@contextmanager
-def translated(action: str) -> Iterator[None]:
+def translated(action: str) -> AbstractContextManager[None]:
     """Re-raise a failure of PostgreSQL or of the way to it as StoreError, keeping detail."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except (
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-        IntegrityViolation,
-        OSError,
-    ) as exc:
-        raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+    return failures_as_store_errors(action, (asyncpg.PostgresError, asyncpg.InterfaceError))
 
 
 class PostgresDatabase:
@@ -47,6 +36,7 @@ class PostgresDatabase:
     which are reloaded whenever another replica says it changed something."""
 
     caching = False
+    concurrent_writers = True
     sweeps_every_replica = False
 
     def __init__(

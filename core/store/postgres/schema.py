@@ -117,7 +117,9 @@ _SCHEMA_V1: Final = (
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1,)
 
 # Any constant works; it only has to be the same for every replica of every version.
-_MIGRATION_LOCK: Final = 0x7061726C6579  # "parley"
+# `parley store copy` holds it for the whole copy: a replica starting meanwhile waits here
+# rather than handing out ids the copy is about to write.
+MIGRATION_LOCK: Final = 0x7061726C6579  # "parley"
 
 _VERSION_TABLE: Final = "CREATE TABLE IF NOT EXISTS parley_schema (version INTEGER NOT NULL)"
 
@@ -135,7 +137,7 @@ async def migrate(conn: asyncpg.Connection) -> None:
     together wait for each other on a transaction lock, and only the first migrates."""
     known = len(MIGRATIONS)
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
         found = await schema_version(conn)
         if found > known:
             raise StoreError(
