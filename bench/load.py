@@ -27,6 +27,7 @@ from typing import Any
 
 import bots.discord.bot as discord_bot
 import bots.slack.reply as slack_reply
+import bots.slack.stream as slack_stream
 from bench.rss import PeakRss, database_bytes
 from bench.turns import HELPER_ON_FAKE_MODEL, STORAGE, Bot, Fakes
 from bots import event_loop
@@ -34,9 +35,9 @@ from bots.app import open_runtime
 from bots.discord.bot import DiscordBot
 from bots.slack.bot import SlackBot
 
-CONFIG = (
-    HELPER_ON_FAKE_MODEL
-    + """\
+# The two bots, a str.format template like HELPER_ON_FAKE_MODEL; the Discord bot comes last,
+# so bench.load_replicas appends its `shards:` key to it.
+BOTS = """\
 bots:
   - name: slack-load
     platform: slack
@@ -52,8 +53,7 @@ bots:
     gateway_url: "{gateway_url}"
     workspaces: {{"{guild}": {{persona: helper}}}}
 """
-    + STORAGE
-)
+CONFIG = HELPER_ON_FAKE_MODEL + BOTS + STORAGE
 
 
 async def start_model(seconds: float, chunks: int) -> tuple[asyncio.subprocess.Process, str]:
@@ -91,12 +91,19 @@ async def one_round(arguments: argparse.Namespace) -> dict[str, Any]:
             await process.wait()
 
 
-async def serve_burst(config: Path, fakes: Fakes, arguments: argparse.Namespace) -> dict[str, Any]:
+def lift_limits() -> None:
+    """What this benchmark changes in Parley, here and in bench.load_replicas' replicas."""
     discord_bot.GUILD_READY_TIMEOUT = 0.05  # the fake sends every server at once
-    # Real Slack allows about 50 chat.update calls a minute per workspace, so 500 replies in
-    # one workspace would wait ten minutes for their edits; the fakes lift that limit (see
-    # load_fakes.py) and so does Parley here: this measures Parley's own work.
+    # Real Slack allows about 50 chat.update and 100 chat.appendStream calls a minute per
+    # workspace, so 500 replies in one workspace would wait minutes for their edits or
+    # appends; the fakes lift those limits (see load_fakes.py) and so does Parley here: this
+    # measures Parley's own work.
     slack_reply.WORKSPACE_EDITS = 1_000_000
+    slack_stream.WORKSPACE_APPENDS = 1_000_000
+
+
+async def serve_burst(config: Path, fakes: Fakes, arguments: argparse.Namespace) -> dict[str, Any]:
+    lift_limits()
     async with open_runtime(config) as runtime:
         bots: list[Bot] = [
             SlackBot(runtime.config.current.bot("slack-load"), runtime.engine),

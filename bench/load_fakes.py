@@ -1,10 +1,11 @@
 """The load benchmark's other process: fake Slack and fake Discord, delivering a burst at once.
 
-Driven by bench/load.py over stdin/stdout, one JSON object per line, so the fakes' CPU time
-never counts as Parley's. Each conversation's first message is a mention; in the "ordered"
-ones two more mentions follow in the same thread straight after it (each sent once the
-previous delivery is acknowledged), and each reply must answer its own message and have seen
-the replies before it.
+Driven over stdin/stdout, one JSON object per line, by bench/load.py and by
+bench/load_replicas.py (which names how many replicas connect: `python -m bench.load_fakes
+[REPLICAS]`), so the fakes' CPU time never counts as Parley's. Each conversation's first
+message is a mention; in the "ordered" ones two more mentions follow in the same thread
+straight after it (each sent once the previous delivery is acknowledged), and each reply must
+answer its own message and have seen the replies before it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.load_model import expected_reply, question
+from bench.load_model import ANSWER, expected_reply, question, whole_reply
 from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_shards import shard_of_guild
 from tests.fakes.slack_server import FakeSlack
 
 CHANNELS = 10
@@ -43,8 +45,9 @@ class Burst:
         self.slack_count, self.discord_count = args["slack"], args["discord"]
         self.ordered, self.turns = args["ordered"], args["turns"]
         self.conversations: list[Conversation] = []
-        # Each reply's full text is unique, so a write showing one tells which reply is done.
-        self.expected: dict[str, tuple[Conversation, int]] = {}
+        # Each reply's full text names its conversation and turn, so a write showing one tells
+        # which reply is done (even one that saw the wrong history: the check finds that).
+        self.expected: dict[tuple[str, int], Conversation] = {}
 
     def plan(self, prefix: str, count: int) -> list[Conversation]:
         planned = []
@@ -52,7 +55,7 @@ class Burst:
             turns = self.turns if i >= count - self.ordered else 1
             conversation = Conversation(f"{prefix}{i}", turns)
             for turn in range(1, turns + 1):
-                self.expected[expected_reply(conversation.name, turn)] = (conversation, turn)
+                self.expected[(conversation.name, turn)] = conversation
             planned.append(conversation)
         self.conversations.extend(planned)
         return planned
@@ -112,7 +115,7 @@ class Burst:
 
     async def wait_for_replies(self, deadline: float) -> None:
         wanted = sum(c.turns for c in self.conversations)
-        seen: set[str] = set()
+        seen: set[tuple[str, int]] = set()
         slack_cursor = discord_cursor = 0
         shown_at = time.monotonic()
         while len(seen) < wanted and time.monotonic() < deadline:
@@ -126,7 +129,7 @@ class Burst:
                     flush=True,
                 )
             for call in self.slack.calls[slack_cursor:]:
-                self.note(str(call.params.get("markdown_text", "")).strip(), call.at, seen)
+                self.note(self.slack_text(call.params), call.at, seen)
             slack_cursor = len(self.slack.calls)
             for rest in self.discord.calls[discord_cursor:]:
                 if isinstance(rest.json, dict) and rest.method in ("POST", "PATCH"):
@@ -137,11 +140,19 @@ class Burst:
         routes.update(f"{c.method} {_route(c.path)}" for c in self.discord.calls)
         print(dict(routes), file=sys.stderr, flush=True)
 
-    def note(self, text: str, at: float, seen: set[str]) -> None:
-        if text in self.expected and text not in seen:
-            seen.add(text)
-            conversation, _ = self.expected[text]
-            conversation.finals.append(at)
+    def slack_text(self, params: dict[str, Any]) -> str:
+        """The whole text of the message a call wrote to: a native stream (Slack's default)
+        sends its reply in pieces, so no one call carries it."""
+        message = self.slack.workspace.find(str(params.get("channel")), str(params.get("ts")))
+        if message is None:  # chat.postMessage and chat.startStream name no ts
+            return str(params.get("markdown_text", "")).strip()
+        return (message.markdown_text or message.text).strip()
+
+    def note(self, text: str, at: float, seen: set[tuple[str, int]]) -> None:
+        reply = whole_reply(text)
+        if reply in self.expected and reply not in seen:
+            seen.add(reply)
+            self.expected[reply].finals.append(at)
 
     def shown(self, conversation: Conversation) -> list[str]:
         if conversation.name.startswith("s"):
@@ -155,13 +166,18 @@ class Burst:
 
     def report(self, started: float, delivered: float) -> dict[str, Any]:
         problems: list[str] = []
-        finals = 0
+        finals = misordered = 0
         for c in self.conversations:
             shown = self.shown(c)
             wanted = [expected_reply(c.name, turn) for turn in range(1, c.turns + 1)]
             finals += sum(1 for text in shown if text in wanted)
             if shown != wanted:
-                problems.append(f"{c.name}: shows {shown!r}, expected {wanted!r}")
+                problem = f"{c.name}: shows {shown!r}, expected {wanted!r}"
+                if _each_answered_once(shown, c.turns):
+                    misordered += 1
+                    problems.append(problem)
+                else:  # a message lost or answered twice: shown first
+                    problems.insert(0, problem)
         firsts = [c.finals[0] for c in self.conversations if c.finals]
         lasts = [c.finals[-1] for c in self.conversations if c.finals]
         return {
@@ -178,7 +194,15 @@ class Burst:
             "all_discord_s": _last(self.conversations, "d", started),
             "problems": problems[:10],
             "problem_count": len(problems),
+            "misordered": misordered,
         }
+
+
+def _each_answered_once(shown: list[str], turns: int) -> bool:
+    """Every message got one reply, none lost or doubled: only the order (or what a reply
+    had seen before it) was wrong."""
+    answered = sorted(int(found.group(1)) for text in shown if (found := ANSWER.search(text)))
+    return len(shown) == turns and answered == list(range(1, turns + 1))
 
 
 def _route(path: str) -> str:
@@ -195,21 +219,37 @@ def _single_turn_wall(conversations: list[Conversation], started: float) -> floa
     return max(ends) - started if ends else -1.0
 
 
-def prepare(slack: FakeSlack, discord: FakeDiscord) -> None:
+def prepare(slack: FakeSlack, discord: FakeDiscord) -> list[str]:
+    """Users, channels and ready threads; with several shards, one server per shard and the
+    channels and threads dealt over them, so the conversations spread over the shards.
+    Returns the servers' ids."""
+    count = discord.gateway.shard_count
+    guilds = [_guild_on(discord, shard) for shard in range(count)]
     for n in range(USERS):
         slack.add_user(f"U0LOAD{n:03d}", f"Load User {n}")
     for n in range(CHANNELS):
         slack.add_channel(f"C0LOAD{n:03d}", f"load-{n}")
-        discord.add_channel(discord.world.ids.next(), f"load-{n}")
+        discord.add_channel(discord.world.ids.next(), f"load-{n}", guilds[n % count][0])
     for n in range(READY_THREADS):
-        discord.add_thread(discord.channel_id, f"ordered-{n}")
+        discord.add_thread(guilds[n % count][1], f"ordered-{n}")
+    return [guild for guild, _ in guilds]
 
 
-async def main() -> None:
+def _guild_on(discord: FakeDiscord, shard: int) -> tuple[str, str]:
+    """A server Discord puts on `shard`, and a channel of it: the fake's own where it fits."""
+    if shard_of_guild(discord.guild_id, discord.gateway.shard_count) == shard:
+        return discord.guild_id, discord.channel_id
+    return discord.add_guild_on_shard(shard)
+
+
+async def main(replicas: int) -> None:
+    """`replicas` Parley processes each open a Socket Mode connection and run one of as many
+    Discord shards (one replica: one unsharded session)."""
     # Slack's chat.update limit (about 50 a minute per workspace) would stretch 500 replies
     # in one workspace over ten minutes; this benchmark measures Parley's own work.
-    async with FakeSlack(updates_per_minute=None) as slack, FakeDiscord() as discord:
-        prepare(slack, discord)
+    fakes = FakeSlack(updates_per_minute=None), FakeDiscord(shards=replicas)
+    async with fakes[0] as slack, fakes[1] as discord:
+        guilds = prepare(slack, discord)
         _send(
             {
                 "slack_url": slack.api_url,
@@ -219,10 +259,12 @@ async def main() -> None:
                 "gateway_url": discord.gateway_url,
                 "discord_token": discord.token,
                 "guild": discord.guild_id,
+                "guilds": guilds,
             }
         )
-        await slack.wait_connected(timeout=60)
-        await discord.wait_ready()
+        await slack.wait_connected(timeout=60, count=replicas)
+        for shard in range(replicas):
+            await discord.wait_ready(shard)
         _send({"connected": True})
         # One burst per process: conversation names and event ids would repeat in a second.
         loop = asyncio.get_running_loop()
@@ -238,4 +280,4 @@ def _send(message: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1))

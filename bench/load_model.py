@@ -15,6 +15,7 @@ from tests.fakes.openai_server import Body, FakeOpenAI, Script
 
 QUESTION = re.compile(r"\bq(\w+?)n(\d+)\b")
 ANSWER = re.compile(r"\banswer (\d+) to c(\w+?) ")
+PRIOR = re.compile(r"after \d+ ")
 
 
 def expected_reply(conversation: str, turn: int) -> str:
@@ -24,6 +25,17 @@ def expected_reply(conversation: str, turn: int) -> str:
         "here is a reply of typical length, about forty tokens, so that the stored "
         "rows and the streamed edits look like a real conversation's."
     )
+
+
+def whole_reply(text: str) -> tuple[str, int] | None:
+    """(conversation, turn) when `text` is a reply's whole text, however many earlier
+    replies it says it saw; None for part of one or anything else."""
+    found, prior = ANSWER.search(text), PRIOR.search(text)
+    if found is None or prior is None:
+        return None
+    conversation, turn = found.group(2), int(found.group(1))
+    whole = expected_reply(conversation, turn).replace(f"after {turn - 1} ", prior.group(0))
+    return (conversation, turn) if text == whole else None
 
 
 def question(conversation: str, turn: int) -> str:
