@@ -18,7 +18,7 @@ from bots.monitoring import Monitor
 from bots.platforms import KEPT_SCOPES, BotRunner, adapter_factory
 from bots.replica import replica_name
 from bots.restart_notes import leftover_notes, post_once_connected
-from bots.tasks import Shutdown
+from bots.tasks import CLOSE_MARGIN_SECONDS, Shutdown, cancel_and_wait
 from bots.warm_up import warm_up, warm_up_once_connected
 from core.config import BotConfig, ConfigHolder
 from core.engine import Engine
@@ -160,9 +160,7 @@ async def run_bots(runtime: Runtime, bots: list[BotConfig]) -> bool:
         # Each bot stops listening, drains its own turns (shutdown.grace) and closes its
         # connections, before the store closes behind it.
         background = (stopping, losing, monitor, warming, noting)
-        for task in (*serving, *background):
-            task.cancel()
-        await asyncio.gather(*serving, *background, return_exceptions=True)
+        await cancel_and_wait((*serving, *background), shutdown.grace + CLOSE_MARGIN_SECONDS)
         _stop_signals_off()
     if stop.signal is not None:
         log.info("%s", stop.summary(shutdown))

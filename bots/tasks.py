@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,3 +79,24 @@ async def _guarded(work: Coroutine[Any, Any, object], key: str, on_error: OnErro
             await on_error()
         except Exception as second:
             log.debug("turn %s: the error notice failed too: %s", key, second)
+
+
+# How long, past the replies' grace, a stopped bot may take to close before it is told again.
+CLOSE_MARGIN_SECONDS = 5.0
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], patience: float) -> None:
+    """Cancels every task and waits until all have ended. A task still running `patience`
+    seconds later is cancelled again, once a second: discord.py's reconnect loop can swallow
+    a cancellation (Python 3.11's asyncio.wait_for drops one that races its timeout), and
+    would then reconnect forever while `parley run` waits to stop."""
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        task.cancel()
+    wait = patience
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=wait)
+        for task in pending:
+            log.warning("task %s ignored its cancellation; cancelling it again", task.get_name())
+            task.cancel()
+        wait = 1.0
