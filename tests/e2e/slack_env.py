@@ -293,3 +293,20 @@ async def slack_long_replies(
     config.write_text(config.read_text().replace("max_tokens: 256", "max_tokens: 4000"))
     async with running_slack(config, fake_slack, fake_openai) as world:
         yield world
+
+
+def mention(slack: FakeSlack, text: str, ts: str, thread_ts: str | None = None) -> dict[str, Any]:
+    """Alice mentioning the bot in #general (in a thread when `thread_ts` is given)."""
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "user": ALICE,
+        "text": f"<@{slack.bot_user_id}> {text}",
+        "ts": ts,
+        "event_ts": ts,
+        "channel": GENERAL,
+        "channel_type": "channel",
+        "team": slack.team_id,
+    }
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    return event

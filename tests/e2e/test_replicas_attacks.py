@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.e2e.slack_env import mention
 from tests.e2e.test_replicas_processes import (
     counted_reply,
-    mention,
     replica,
     replies,
     rows,

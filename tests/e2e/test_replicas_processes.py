@@ -11,19 +11,18 @@ import json
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
 from core.turn.rows import INTERRUPTED
 from tests.e2e.processes import Parley, parley_run
+from tests.e2e.slack_env import ALICE, GENERAL, mention
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import Body, FakeOpenAI, Script
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.waiting import wait_for_state, wait_until
 
 REPLICAS = ("r1", "r2", "r3")
-GENERAL = "C0GENERAL"
 CONFIG = """\
 providers:
   fake: {{base_url: "{openai_url}", api_key: "${{PARLEY_TEST_KEY}}", timeout: 10, max_retries: 1}}
@@ -68,7 +67,7 @@ def counted_reply(body: Body) -> Script:
 def write_config(
     directory: Path, slack: FakeSlack, openai: FakeOpenAI, discord: FakeDiscord | None
 ) -> Path:
-    slack.add_user("U0ALICE", "Alice")
+    slack.add_user(ALICE, "Alice")
     slack.add_channel(GENERAL, "general")
     path = directory / "bots.yaml"
     block = ""
@@ -116,22 +115,6 @@ async def three_replicas(
             for shard in range(3):
                 await discord.wait_ready(shard)
         yield started
-
-
-def mention(slack: FakeSlack, text: str, ts: str, thread_ts: str | None = None) -> dict[str, Any]:
-    event = {
-        "type": "app_mention",
-        "user": "U0ALICE",
-        "text": f"<@{slack.bot_user_id}> {text}",
-        "ts": ts,
-        "event_ts": ts,
-        "channel": GENERAL,
-        "channel_type": "channel",
-        "team": slack.team_id,
-    }
-    if thread_ts is not None:
-        event["thread_ts"] = thread_ts
-    return event
 
 
 def replies(slack: FakeSlack, thread_ts: str) -> list[str]:

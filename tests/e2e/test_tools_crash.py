@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,7 +17,7 @@ from core.errors import ShutDown
 from core.tools.exchange import INTERRUPTED_RESULT, RESTARTED_WAITING_RESULT, Exchange
 from core.turn.rows import INTERRUPTED, SHUT_DOWN
 from tests.e2e.processes import Parley, parley_run
-from tests.e2e.slack_env import ALICE, GENERAL, slack_env, write_slack_config
+from tests.e2e.slack_env import ALICE, GENERAL, mention, slack_env, write_slack_config
 from tests.e2e.tools_env import with_tools
 from tests.fakes.mcp_fixtures import ToolsServerFiles
 from tests.fakes.openai_server import FakeOpenAI, Script
@@ -50,22 +49,6 @@ def tools_config(
     )
     config.write_text(text)
     return config
-
-
-def mention(slack: FakeSlack, text: str, ts: str, thread_ts: str | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": "app_mention",
-        "user": ALICE,
-        "text": f"<@{slack.bot_user_id}> {text}",
-        "ts": ts,
-        "event_ts": ts,
-        "channel": GENERAL,
-        "channel_type": "channel",
-        "team": slack.team_id,
-    }
-    if thread_ts is not None:
-        event["thread_ts"] = thread_ts
-    return event
 
 
 def database_rows(path: Path) -> tuple[str, list[tuple[str, str, str, str, str]]]:
