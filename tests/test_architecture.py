@@ -64,6 +64,15 @@ def test_only_core_tools_talks_to_the_mcp_sdk() -> None:
     assert clients and all(p.parent == CORE / "tools" for p in clients), sorted(map(str, users))
 
 
+def test_only_the_postgres_store_and_its_copy_talk_to_asyncpg() -> None:
+    """The rest of Parley sees the store, never the driver (a SQLite install never loads it)."""
+    everything = [*CORE_FILES, *BOTS_FILES, *CLI_FILES]
+    users = {p for p in everything if "asyncpg" in imported_roots(p)}
+    allowed = {CORE / "store" / "postgres"}
+    copy = {p for p in users if p.parent == CORE.parent / "cli" and p.stem.startswith("store_copy")}
+    assert users and all(p.parent in allowed for p in users - copy), sorted(map(str, users))
+
+
 def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nfrom slack_bolt.async_app import AsyncApp\nimport discord.ext\n")

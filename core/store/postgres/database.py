@@ -51,7 +51,6 @@ class PostgresDatabase:
         self._synchronous_commit = synchronous_commit
         self._coordination = coordination
         self.clock = clock
-        self._changed = False
         self._turns = ConversationTurns(coordination)
         self._listeners: list[Callable[[], None]] = []
         coordination.on_store_change(self._noticed)
@@ -93,7 +92,6 @@ class PostgresDatabase:
         return self._coordination
 
     def _noticed(self) -> None:
-        self._changed = True
         for listener in self._listeners:
             listener()
 
@@ -137,8 +135,9 @@ class PostgresDatabase:
         return self._coordination.turn(arrival_lock_name(key))
 
     async def changed_elsewhere(self, conn: Conn) -> bool:
-        changed, self._changed = self._changed, False
-        return changed
+        """Never: nothing is cached here but persona choices, and those are reloaded the
+        moment another replica's notice arrives (on_change)."""
+        return False
 
     async def announce_change(self, conn: Conn) -> None:
         await conn.fetch(_NOTIFY_SQL, (STORE_CHANNEL, self._coordination.notice()))
