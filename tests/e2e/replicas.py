@@ -15,9 +15,20 @@ import pytest
 from bots.app import Runtime, open_runtime
 from bots.discord.bot import DiscordBot
 from core.engine import Engine
-from tests.e2e.conftest import write_config
+from core.types import Author, ConversationKey, IncomingMessage
+from tests.e2e.conftest import TEST_KEY, write_config
 from tests.fakes.coordination import ReplicaCoordination
 from tests.fakes.discord_server import wait_until
+
+KEY = ConversationKey("slack", "T1", "C1", "1700000000.000100")
+ANN = Author("U1", "Ann")
+
+
+def message(text: str, message_id: str, delivery: str = "") -> IncomingMessage:
+    """Ann's message in KEY's thread, as the Slack bot `team` would hand it to the engine."""
+    return IncomingMessage(
+        "team", KEY, ANN, text, message_id, delivery=delivery or f"event-{message_id}"
+    )
 
 
 def replica_config(directory: Path, base_url: str, database_url: str) -> Path:
@@ -33,6 +44,10 @@ def replica_config(directory: Path, base_url: str, database_url: str) -> Path:
 async def replicas(
     config: Path, names: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[list[Runtime]]:
+    # What the config names; the runtimes never connect to Slack.
+    monkeypatch.setenv("PARLEY_TEST_KEY", TEST_KEY)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
     async with contextlib.AsyncExitStack() as stack:
         opened = []
         for name in names:

@@ -13,29 +13,11 @@ import pytest
 from core.store.arrivals import Claim
 from core.store.records import NewMessage
 from core.turn.rows import INTERRUPTED, reply_placeholder
-from core.types import Author, ConversationKey, IncomingMessage
 from tests.core.store.backends import PostgresDb
-from tests.e2e.conftest import TEST_KEY
-from tests.e2e.replicas import replica_config, replicas
+from tests.e2e.replicas import ANN, KEY, message, replica_config, replicas
 from tests.fakes.openai_server import FakeOpenAI, Script, echo_last_user
 from tests.fakes.sinks import RecordingSink
 from tests.fakes.waiting import wait_until
-
-KEY = ConversationKey("slack", "T1", "C1", "1700000000.000100")
-ANN = Author("U1", "Ann")
-
-
-def message(text: str, message_id: str, delivery: str = "") -> IncomingMessage:
-    return IncomingMessage(
-        "team", KEY, ANN, text, message_id, delivery=delivery or f"event-{message_id}"
-    )
-
-
-@pytest.fixture(autouse=True)
-def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PARLEY_TEST_KEY", TEST_KEY)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
 
 
 async def test_a_thread_continued_on_another_replica_waits_for_the_first_reply_and_sees_it(

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.types import TurnSummary
-from tests.e2e.replicas import replica_config, replicas
-from tests.e2e.test_replicas_engine import KEY, _keys, message  # noqa: F401  (the fixture)
+from tests.e2e.replicas import message, replica_config, replicas
 from tests.e2e.test_replicas_processes import counted_reply, rows
 from tests.fakes.openai_server import Body, FakeOpenAI, Script
 from tests.fakes.sinks import RecordingSink

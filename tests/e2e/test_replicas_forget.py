@@ -12,8 +12,7 @@ import pytest
 
 from core.errors import StoreError
 from core.store import Place
-from tests.e2e.replicas import replica_config, replicas
-from tests.e2e.test_replicas_engine import KEY, _keys, message  # noqa: F401  (the fixture)
+from tests.e2e.replicas import message, replica_config, replicas
 from tests.e2e.test_replicas_processes import counted_reply, rows
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.sinks import RecordingSink
