@@ -31,13 +31,3 @@ async def test_a_task_that_swallows_its_cancellation_is_cancelled_again() -> Non
     await cancel_and_wait([stubborn, polite], patience=0.05)
     assert swallowed.is_set()
     assert stubborn.cancelled() and polite.cancelled()
-
-
-async def test_finished_tasks_are_left_alone() -> None:
-    async def kept() -> str:
-        return "kept"
-
-    done = asyncio.create_task(kept())
-    await done
-    await cancel_and_wait([done], patience=0.05)
-    assert done.result() == "kept"
